@@ -1,0 +1,92 @@
+"""The ``oomtui`` command (also ``python -m oomtui``)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+
+from oomtui import __version__
+
+_COMING_SOON = f"""\
+oomtui {__version__}: a simulator of Linux memory management.
+
+Coming soon: the live TUI (processes, a page-by-page map of physical memory,
+watermarks, reclaim, swap and OOM kills as they happen) and saves with replay.
+
+Today you can drive the engine from Python:
+
+  python3 -c 'from oomtui.engine import Machine, MachineConfig; print(Machine(MachineConfig(ram_mib=4096)).meminfo()["MemAvailable"])'
+
+or print a simulated machine's /proc/meminfo:
+
+  oomtui meminfo --ram-mib 4096 --swap-mib 2048
+"""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oomtui",
+        description=(
+            "A terminal, game-style simulator of Linux memory management: spawn "
+            "processes, map and touch memory, and watch page faults, reclaim, swap "
+            "and the OOM killer respond, with the kernel's own formulas."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    meminfo = sub.add_parser(
+        "meminfo",
+        help="boot a simulated machine and print its /proc/meminfo",
+        description="Boot a simulated machine and print its /proc/meminfo, in the kernel's format.",
+    )
+    meminfo.add_argument("--ram-mib", type=int, default=4096, metavar="N",
+                         help="RAM size in MiB (default: %(default)s)")
+    meminfo.add_argument("--swap-mib", type=int, default=0, metavar="N",
+                         help="size of one swap device in MiB; 0 for none (default: %(default)s)")
+    meminfo.set_defaults(run=_cmd_meminfo)
+    return parser
+
+
+def _format_meminfo(meminfo: dict[str, int]) -> str:
+    # As fs/proc/meminfo.c prints it; the HugePages_* lines are page counts, not kB.
+    lines = []
+    for key, value in meminfo.items():
+        unit = "" if key.startswith("HugePages_") else " kB"
+        lines.append(f"{key + ':':<16}{value:>8}{unit}")
+    return "\n".join(lines)
+
+
+def _cmd_meminfo(args: argparse.Namespace) -> int:
+    # Imported here so that --help and --version never pay for numba.
+    from oomtui.engine import Machine, MachineConfig, SwapDevice
+
+    swap = [SwapDevice(size_mib=args.swap_mib)] if args.swap_mib else []
+    machine = Machine(MachineConfig(ram_mib=args.ram_mib, swap=swap))
+    print(_format_meminfo(machine.meminfo()))
+    return 0
+
+
+def _describe(err: OSError) -> str:
+    """One line for an engine error: its message and the errno's name."""
+    message = err.strerror or str(err)
+    name = errno.errorcode.get(err.errno) if err.errno else None
+    return f"{message} ({name})" if name else message
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command is None:
+        print(_COMING_SOON, end="")
+        return 0
+    try:
+        return args.run(args)
+    except OSError as err:
+        # The engine reports bad input like a syscall would; show it, not a traceback.
+        print(f"oomtui: {_describe(err)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""check_invariants(machine): the engine's conservation laws, recounted from scratch.
+
+A pass over every frame and page-table entry: for tests, never for the hot path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oomtui.engine import kernels as K
+from oomtui.engine import state as S
+
+
+def check_invariants(m) -> None:
+    """Raise AssertionError naming the first broken invariant."""
+    fr, zn = m.fr, m.zn
+    n = fr.type.size
+    types = np.bincount(fr.type, minlength=len(S.FRAME_TYPE_NAMES))
+    lru = np.zeros(S.NR_LRU_LISTS, np.int64)
+    free_zone = np.zeros(S.NR_ZONES, np.int64)
+    mlocked, dirty, lazy = (np.zeros(1, np.int64) for _ in range(3))
+    K.recount(fr, zn, m.lru, np.zeros(len(S.FRAME_TYPE_NAMES), np.int64), lru, free_zone,
+              mlocked, dirty, lazy)
+    vm = m.ctr.vm
+
+    def same(name, counted, recounted):
+        assert int(counted) == int(recounted), f"{name}: counter {counted} != recount {recounted}"
+
+    # Frames are conserved: every frame is free in exactly one buddy block or in use.
+    same("frames", int(types.sum()), n)
+    same("free frames", int(zn.free.sum()), types[S.FREE])
+    for z in range(S.NR_ZONES):
+        same(f"zone {z} free list", zn.free[z], free_zone[z])
+    for name, idx, t in (("AnonPages", S.NR_ANON, S.ANON), ("PageTables", S.NR_PAGETABLE, S.PAGETABLE)):
+        same(name, vm[idx], types[t])
+    same("page cache", vm[S.NR_FILE], types[S.FILE] + types[S.SHMEM])
+    same("Shmem", vm[S.NR_SHMEM], types[S.SHMEM])
+    same("KernelStack", vm[S.NR_KSTACK], types[S.KERNEL])
+    same("Mlocked", vm[S.NR_MLOCK], mlocked[0])
+    same("Dirty", vm[S.NR_DIRTY], dirty[0])
+    same("lazyfree", vm[S.NR_LAZYFREE], lazy[0])
+    for i in range(S.NR_LRU_LISTS):
+        same(f"LRU list {i}", m.lru.size[0, i], lru[i])
+    same("LRU pages", lru.sum(), types[S.ANON] + types[S.FILE] + types[S.SHMEM])
+    same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
+    same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM])
+
+    # Page tables: recount every mapping from the PTEs of live processes.
+    mapcount = np.zeros(n, np.int64)
+    tables = 0
+    for p in m.procs.values():
+        mm = p.mm
+        rss = np.zeros(4, np.int64)
+        nr_pt = 0
+        for key, val in zip(m.pt.keys, m.pt.vals):
+            if key == S.EMPTY or key >> 28 != mm.id:
+                continue
+            nr_pt += 1
+            if (key >> 26) & 3:
+                continue
+            chunk = key & ((1 << 26) - 1)
+            ptes = m.pt.pte[val]
+            present = ptes[(ptes & S.PTE_KIND) == S.PTE_PRESENT] >> S.PTE_SHIFT
+            mapcount += np.bincount(present, minlength=n)
+            kinds = fr.type[present]
+            rss[S.MM_ANONPAGES] += int((kinds == S.ANON).sum())
+            rss[S.MM_FILEPAGES] += int((kinds == S.FILE).sum())
+            rss[S.MM_SHMEMPAGES] += int((kinds == S.SHMEM).sum())
+            mapped = np.nonzero(ptes & S.PTE_KIND)[0] + (chunk << 9)
+            if mapped.size:
+                vmas = [v for v in mm.vmas if v.start >> 12 <= mapped[-1] and v.end >> 12 > mapped[0]]
+                for page in mapped:
+                    assert any(v.start >> 12 <= page < v.end >> 12 for v in vmas), \
+                        f"pid {p.pid}: PTE at {page << 12:#x} outside every VMA"
+        tables += nr_pt
+        same(f"pid {p.pid} VmPTE", m.mms.nr_pt[mm.id], nr_pt)
+        for i in range(4):
+            same(f"pid {p.pid} rss[{i}]", m.mms.rss[mm.id, i], rss[i])
+        for a, b in zip(mm.vmas, mm.vmas[1:]):
+            assert a.start < a.end <= b.start, f"pid {p.pid}: VMAs overlap or are empty"
+    same("page tables + PGDs", types[S.PAGETABLE], tables + len(m.procs))
+    same("mapcounts", int(np.abs(mapcount - fr.mapcount).sum()), 0)
+    assert (fr.mapcount >= 0).all() and (fr.mlock >= 0).all(), "negative mapcount or mlock count"
+    orphan = (fr.type == S.ANON) & (fr.mapcount == 0)
+    same("anon pages no process maps", int(orphan.sum()), 0)
+    # Commit: Committed_AS equals the accountable VMAs plus charged shmem objects.
+    same("Committed_AS", m.committed,
+         sum(p.mm.committed() for p in m.procs.values())
+         + sum(f.charged for f in m.file_by_id.values()))
+    assert (vm >= 0).all(), "a negative counter"

@@ -1,0 +1,1204 @@
+"""Machine: the simulated computer and its syscall-style API (DESIGN.md §3).
+
+Every call validates everything and checks every resource before it changes anything, so a
+call that raises OSError leaves the machine exactly as it was. Per-page work happens in
+kernels.py; this module keeps processes, address spaces, files and the commit accounting.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+
+from oomtui.engine import kernels as K
+from oomtui.engine import state as S
+from oomtui.engine import zones as Z
+from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
+from oomtui.engine.oom import oom_badness, oom_score
+from oomtui.engine.state import (
+    GROUPS, MM_ANONPAGES, PAGETABLE, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
+    V_ACCOUNT, V_ANON, V_GROWSDOWN, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
+    V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
+)
+from oomtui.engine.vma import (
+    MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
+    parse_prot,
+)
+
+CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
+                  "CAP_KILL"})
+TASK_COMM_LEN = 16
+KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
+RLIMITS = ("AS", "DATA", "MEMLOCK")
+MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
+ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
+RECLAIM_MISSING = "reclaim is not implemented yet, so allocations stop at the min watermark"
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the kernel would log or a user would want to see, at a tick."""
+    tick: int
+    kind: str
+    pid: int
+    message: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Process:
+    pid: int
+    comm: str
+    ppid: int
+    uid: int
+    caps: frozenset
+    mm: Mm
+    oom_score_adj: int = 0
+    oom_score_adj_min: int = 0
+    cgroup: str = "/"
+    rlimits: dict = field(default_factory=dict)  # name -> [soft, hard], bytes
+    kstack: int = -1  # pfn of the kernel stack
+    pgd: int = -1  # pfn of the PGD page
+
+    def capable(self, cap: str) -> bool:
+        return cap in self.caps
+
+
+@dataclass
+class File:
+    id: int
+    path: str
+    size: int  # bytes
+    shmem: bool = False  # the object behind a MAP_SHARED|MAP_ANONYMOUS mapping
+    charged: int = 0  # pages charged to Committed_AS (shmem_acct_size)
+
+    @property
+    def pages(self) -> int:
+        return (self.size + PAGE - 1) >> PAGE_SHIFT
+
+
+def _int(name: str, value, lo: int = 0, hi: int = 2**64 - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise err(errno.EINVAL, f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not lo <= value <= hi:
+        raise err(errno.EINVAL, f"{name}={value} is out of range {lo}..{hi}")
+    return int(value)
+
+
+def _aligned(name: str, value) -> int:
+    value = _int(name, value)
+    if value % PAGE:
+        raise err(errno.EINVAL, f"{name}={value:#x} is not page-aligned")
+    return value
+
+
+def _kb(pages: int) -> int:
+    return pages * (PAGE >> 10)
+
+
+def _size(nbytes: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 1 << shift:
+            return f"{nbytes / (1 << shift):.4g} {unit}"
+    return f"{nbytes} B"
+
+
+class Machine:
+    """A simulated Linux machine: zones of physical frames, processes, the page cache."""
+
+    def __init__(self, config: MachineConfig):
+        if not isinstance(config, MachineConfig):
+            raise err(errno.EINVAL, f"Machine needs a MachineConfig, got {type(config).__name__}")
+        self.config = config
+        self.tick = 0
+        self.events: list[Event] = []
+        managed = config.zone_pages()
+        self.managed = managed
+        self.totalram = sum(managed)
+        self._sysctl = sysctl_defaults(managed, config.thp)
+        self._sysctl.update(config.sysctl)
+        # Without a swap header page a device holds size - 1 usable pages (mkswap layout).
+        self.swap = [{"dev": i, "pages": d.size_mib * 256 - 1,
+                      "priority": d.priority if d.priority is not None else -2 - i}
+                     for i, d in enumerate(config.swap)]
+        sizes = {"frames": self.totalram, "memcgs": 1, "mms": 64, "ht": 1024, "rows": 64}
+        self.fr = new_group("frames", sizes)
+        self.zn = new_group("zones", sizes)
+        self.lru = new_group("lru", sizes)
+        self.ctr = new_group("counters", sizes)
+        self.mms = new_group("mms", sizes)
+        self.pt = new_group("pagetables", sizes)
+        self.pc = new_group("pagecache", sizes)
+        self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
+        self.pt.nfree[0] = sizes["rows"]
+        self.zn.start[1:] = np.cumsum(managed)
+        K.buddy_init(self.fr, self.zn)
+        self._setup_watermarks()
+        self.procs: dict[int, Process] = {}
+        self.files: dict[str, File] = {}
+        self.file_by_id: dict[int, File] = {}
+        self.committed = 0  # vm_committed_as, pages
+        self._next = {"pid": 1, "mm": 0, "anon": 0, "file": 1}
+        self._out = np.zeros(K.NR_OUT, dtype=np.int64)
+        init = self._new_process("init", ppid=0, uid=0, caps=CAPS, adj=0, mm=None)
+        self._event("spawn", init.pid, "init started")
+
+    # -- zones and watermarks ------------------------------------------------------------------
+
+    def _setup_watermarks(self) -> None:
+        """setup_per_zone_wmarks + setup_per_zone_lowmem_reserve (KERNEL.md §4)."""
+        wm = Z.setup_watermarks(self.managed, self._sysctl["vm.min_free_kbytes"],
+                                self._sysctl["vm.watermark_scale_factor"])
+        reserve = Z.lowmem_reserve(self.managed, self._sysctl["vm.lowmem_reserve_ratio"])
+        self.zn.wmark[:] = np.array([wm.min, wm.low, wm.high, wm.promo], dtype=np.int64).T
+        self.zn.reserve[:] = np.array(reserve, dtype=np.int64)
+        self.watermarks = wm
+        self.totalreserve = Z.totalreserve_pages(self.managed, wm, reserve)
+
+    def _allocatable(self) -> int:
+        """Order-0 pages that any user or kernel allocation can still get (above min)."""
+        return min(K.allocatable_pages(self.zn, 2), self._allocatable_movable())
+
+    def _allocatable_movable(self) -> int:
+        total = 0
+        for z in range(3):
+            mark = int(self.zn.wmark[z, 0]) + max(int(self.zn.reserve[z, 2]), int(self.zn.reserve[z, 3]))
+            total += max(0, int(self.zn.free[z]) - mark)
+        return total
+
+    def _need(self, frames: int, what: str, *, pages: int = 0, cache: int = 0) -> None:
+        """Refuse (ENOMEM, nothing changed) if `frames` pages cannot be allocated now.
+
+        `pages` bounds the virtual pages that may get page tables and `cache` the new
+        page-cache entries, so the table pools can be grown before any kernel runs.
+        """
+        have = self._allocatable()
+        if frames > have:
+            raise err(errno.ENOMEM, f"{what} needs {frames} pages but only {have} can be allocated "
+                                    f"before the min watermarks: {RECLAIM_MISSING}")
+        tables = min(frames, 3 * (pages // 512 + 2))
+        self._reserve(tables, min(frames, cache))
+
+    def _reserve(self, tables: int, cache: int) -> None:
+        """Grow the page-table pool and the hash tables so that many more entries fit."""
+        pt = self.pt
+        rows = pt.row_pfn.size
+        if pt.nfree[0] < tables:
+            new_rows = max(rows * 2, rows + tables - int(pt.nfree[0]))
+            pt = grow_rows(pt, new_rows, rows)
+            nfree = int(pt.nfree[0])
+            pt.free_rows[nfree:nfree + new_rows - rows] = np.arange(new_rows - 1, rows - 1, -1)
+            pt.nfree[0] = nfree + new_rows - rows
+        self.pt = self._rehash(pt, tables)
+        self.pc = self._rehash(self.pc, cache)
+
+    @staticmethod
+    def _rehash(group, n: int):
+        cap = group.keys.size
+        if (int(group.count[0]) + n) * 2 <= cap:
+            return group
+        while (int(group.count[0]) + n) * 2 > cap:
+            cap *= 2
+        keys = np.full(cap, -1, dtype=np.int64)
+        vals = np.full(cap, -1, dtype=np.int64)
+        count = np.zeros(1, dtype=np.int64)
+        K.ht_rehash(group.keys, group.vals, keys, vals, count)
+        return group._replace(keys=keys, vals=vals, count=count)
+
+    # -- small helpers -------------------------------------------------------------------------
+
+    def _event(self, kind: str, pid: int, message: str, **data) -> None:
+        self.events.append(Event(self.tick, kind, pid, message, data))
+
+    def _proc(self, pid) -> Process:
+        p = self.procs.get(pid) if isinstance(pid, Integral) and not isinstance(pid, bool) else None
+        if p is None:
+            raise err(errno.ESRCH, f"no such process: {pid!r}")
+        return p
+
+    def _new_id(self, kind: str) -> int:
+        self._next[kind] += 1
+        return self._next[kind] - 1
+
+    def _rlimit(self, p: Process, name: str) -> int:
+        return p.rlimits[name][0]
+
+    def total_swap_pages(self) -> int:
+        return sum(d["pages"] for d in self.swap)
+
+    def commit_limit(self) -> int:
+        """vm_commit_limit (KERNEL.md §3), pages."""
+        kbytes = self._sysctl["vm.overcommit_kbytes"]
+        if kbytes:
+            allowed = kbytes >> (PAGE_SHIFT - 10)
+        else:
+            allowed = self.totalram * self._sysctl["vm.overcommit_ratio"] // 100
+        return allowed + self.total_swap_pages()
+
+    def _vm_enough_memory(self, p: Process, pages: int, what: str, already: int = 0) -> None:
+        """__vm_enough_memory (KERNEL.md §3): raise ENOMEM if charging `pages` is refused.
+
+        `already` is what this same call charged before (fork and mprotect charge per VMA).
+        """
+        if pages <= 0:
+            return
+        mode = self._sysctl["vm.overcommit_memory"]
+        if mode == 1:
+            return
+        if mode == 0:
+            limit = self.totalram + self.total_swap_pages()
+            if pages > limit:
+                raise err(errno.ENOMEM, f"{what}: {_size(pages * PAGE)} is more than RAM + swap "
+                                        f"({_size(limit * PAGE)}), refused by overcommit mode 0")
+            return
+        allowed = self.commit_limit()
+        if not p.capable("CAP_SYS_ADMIN"):
+            allowed -= self._sysctl["vm.admin_reserve_kbytes"] >> (PAGE_SHIFT - 10)
+        allowed -= min(p.mm.total_vm() // 32, self._sysctl["vm.user_reserve_kbytes"] >> (PAGE_SHIFT - 10))
+        committed = self.committed + already + pages
+        if committed >= allowed:
+            raise err(errno.ENOMEM, f"{what}: Committed_AS would reach {_kb(committed)} kB, "
+                                    f"not below {_kb(allowed)} kB (CommitLimit {_kb(self.commit_limit())} kB "
+                                    f"less the admin and user reserves) in overcommit mode 2")
+
+    def _may_expand_vm(self, p: Process, flags: int, pages: int, what: str) -> None:
+        """may_expand_vm: RLIMIT_AS, then RLIMIT_DATA for private writable mappings."""
+        mm = p.mm
+        limit = self._rlimit(p, "AS")
+        if (mm.total_vm() + pages) << PAGE_SHIFT > limit:
+            raise err(errno.ENOMEM, f"{what}: VmSize would be {_kb(mm.total_vm() + pages)} kB, over "
+                                    f"RLIMIT_AS {limit >> 10} kB")
+        limit = self._rlimit(p, "DATA")
+        if is_data(flags) and (mm.data_vm() + pages) << PAGE_SHIFT > limit:
+            raise err(errno.ENOMEM, f"{what}: VmData would be {_kb(mm.data_vm() + pages)} kB, over "
+                                    f"RLIMIT_DATA {limit >> 10} kB")
+
+    def _can_do_mlock(self, p: Process) -> bool:
+        return self._rlimit(p, "MEMLOCK") != 0 or p.capable("CAP_IPC_LOCK")
+
+    def _mlock_ok(self, p: Process, pages: int) -> bool:
+        """mlock_future_ok: locked_vm + pages within RLIMIT_MEMLOCK, or CAP_IPC_LOCK."""
+        if p.capable("CAP_IPC_LOCK"):
+            return True
+        return (p.mm.locked_vm() + pages) << PAGE_SHIFT <= self._rlimit(p, "MEMLOCK")
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _new_process(self, comm, *, ppid, uid, caps, adj, mm: Mm | None,
+                     adj_min=None, rlimits=None) -> Process:
+        """Allocate the kernel stack and PGD, then the task; ENOMEM leaves nothing behind."""
+        if self._allocatable() < (1 << KSTACK_ORDER) + 1:
+            raise err(errno.ENOMEM, f"no memory for a kernel stack and page directory: {RECLAIM_MISSING}")
+        pid = self._next["pid"]
+        kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, KSTACK_ORDER, pid)
+        if kstack < 0:
+            raise err(errno.ENOMEM, "no free 16 KiB block for a kernel stack (memory is fragmented)")
+        # The PGD counts in meminfo PageTables but not in the mm's VmPTE (mm_pgtables_bytes).
+        pgd = K.alloc_pages(self.fr, self.zn, self.ctr, 0, 2, 0, PAGETABLE, pid)
+        self.ctr.vm[S.NR_PAGETABLE] += 1
+        self._new_id("pid")
+        self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
+        if mm is None:
+            mm = self._new_mm()
+            mm.vmas.append(new_stack_vma(self._new_id("anon")))
+            self.committed += mm.committed()
+        p = Process(pid, comm[:TASK_COMM_LEN - 1], ppid, uid, frozenset(caps), mm, adj,
+                    adj if adj_min is None else adj_min, kstack=kstack, pgd=pgd,
+                    rlimits=rlimits or {"AS": [RLIM_INFINITY, RLIM_INFINITY],
+                                        "DATA": [RLIM_INFINITY, RLIM_INFINITY],
+                                        "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
+        self.procs[pid] = p
+        self._update_hiwater(p)
+        return p
+
+    def _new_mm(self) -> Mm:
+        mm = Mm(self._new_id("mm"))
+        if mm.id >= self.mms.nr_pt.size:
+            self.mms = grow_rows(self.mms, self.mms.nr_pt.size * 2, self.mms.nr_pt.size)
+        self.mms.rss[mm.id] = 0
+        self.mms.flt[mm.id] = 0
+        self.mms.nr_pt[mm.id] = 0
+        return mm
+
+    def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
+              caps=(), workload=None) -> int:
+        """Start a process (fork + exec of a small binary): a stack VMA, no other memory."""
+        if not isinstance(comm, str) or not comm:
+            raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
+        adj = _int("oom_score_adj", oom_score_adj, -1000, 1000)
+        uid = _int("uid", uid, 0, 2**32 - 2)
+        caps = tuple(caps) if not isinstance(caps, str) else (caps,)
+        unknown = [c for c in caps if c not in CAPS]
+        if unknown:
+            raise err(errno.EINVAL, f"unknown capability {unknown[0]!r}: use {', '.join(sorted(CAPS))}")
+        if cgroup != "/":
+            raise err(errno.ENOENT, f"no such cgroup {cgroup!r}: only '/' exists until cgroups arrive")
+        if workload is not None:
+            raise err(errno.EINVAL, "workloads arrive with step(); spawn with workload=None")
+        init = self.procs[1]
+        stack_pages = new_stack_vma(-1).pages
+        self._vm_enough_memory(init, stack_pages, "exec stack")
+        # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
+        # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
+        p = self._new_process(comm, ppid=1, uid=uid, caps=caps, adj=adj, mm=None)
+        self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
+        return p.pid
+
+    def fork(self, pid: int) -> int:
+        """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
+        parent = self._proc(pid)
+        pm = parent.mm
+        charge = 0
+        for v in pm.vmas:  # dup_mmap charges every VM_ACCOUNT VMA on its own
+            if v.flags & V_ACCOUNT:
+                self._vm_enough_memory(parent, v.pages, "fork", already=charge)
+                charge += v.pages
+        copied = [v for v in pm.vmas if v.has_anon]
+        tables = sum(K.fork_cost(self.pt, pm.id, v.start >> PAGE_SHIFT, v.pages) for v in copied)
+        self._need(tables + (1 << KSTACK_ORDER) + 1, "fork", pages=tables * 512)
+        mm = self._new_mm()
+        mm.vmas = [Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
+                       v.name) for v in pm.vmas]
+        mm.start_brk, mm.brk = pm.start_brk, pm.brk
+        child = self._new_process(parent.comm, ppid=parent.pid, uid=parent.uid, caps=parent.caps,
+                                  adj=parent.oom_score_adj, adj_min=parent.oom_score_adj_min,
+                                  mm=mm, rlimits={k: list(v) for k, v in parent.rlimits.items()})
+        child.cgroup = parent.cgroup
+        self.committed += charge
+        for v in copied:
+            ok = K.copy_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, pm.id, mm.id,
+                              v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED)
+            if not ok:
+                raise RuntimeError("engine bug: fork ran out of memory after its precheck")
+        self._update_hiwater(child)
+        self._event("fork", child.pid, f"{parent.comm}[{parent.pid}] forked {child.pid}",
+                    parent=parent.pid)
+        return child.pid
+
+    def exit(self, pid: int) -> None:
+        """The process exits: its memory, page tables and kernel stack are freed."""
+        p = self._proc(pid)
+        if pid == 1:
+            raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
+        self._release(p, "exit", f"{p.comm}[{pid}] exited")
+
+    def kill(self, pid: int, sig: int = 9) -> None:
+        """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
+        p = self._proc(pid)
+        sig = _int("sig", sig, 0, 64)
+        if sig not in (0, 9, 15):
+            raise err(errno.EINVAL, f"signal {sig} is not modelled: use 0, 9 (SIGKILL) or 15 (SIGTERM)")
+        if sig == 0:
+            return
+        if pid == 1:
+            raise err(errno.EPERM, "init ignores fatal signals it has no handler for")
+        self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
+
+    def _release(self, p: Process, kind: str, message: str, **data) -> None:
+        """exit_mm + release_task: unmap everything, free page tables, PGD and kernel stack."""
+        mm = p.mm
+        self._update_hiwater(p)
+        for v in list(mm.vmas):
+            self._unmap(p, v.start, v.end)
+        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
+        self.ctr.vm[S.NR_PAGETABLE] -= 1
+        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
+        self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
+        del self.procs[p.pid]
+        for child in self.procs.values():
+            if child.ppid == p.pid:
+                child.ppid = 1  # reparented to init
+        self._event(kind, p.pid, message, **data)
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def mmap(self, pid: int, length: int, *, prot: str = "rw", flags: str = "private|anonymous",
+             file: str | None = None, offset: int = 0, addr: int | None = None) -> int:
+        """mmap(2): do_mmap + mmap_region (KERNEL.md §3, §9)."""
+        p = self._proc(pid)
+        mm = p.mm
+        vprot = parse_prot(prot)
+        fl = parse_mmap_flags(flags)
+        length = _int("length", length)
+        offset = _aligned("offset", offset)
+        if addr is not None:
+            addr = _int("addr", addr)
+        anonymous = "anonymous" in fl
+        shared = "shared" in fl
+        if anonymous and file is not None:
+            raise err(errno.EINVAL, "an anonymous mapping takes no file")
+        if not anonymous and file is None:
+            raise err(errno.EBADF, "a file mapping needs file=PATH (or add 'anonymous' to flags)")
+        if length == 0:
+            raise err(errno.EINVAL, "mmap of length 0")
+        length = page_align(length)
+        if length > TASK_SIZE:
+            raise err(errno.ENOMEM, f"mmap of {_size(length)}: larger than the 128 TiB user address space")
+        f = None
+        if file is not None:
+            f = self.files.get(file) if isinstance(file, str) else None
+            if f is None:
+                raise err(errno.ENOENT, f"no such file: {file!r} (create it with write_file)")
+        if len(mm.vmas) > self._sysctl["vm.max_map_count"]:
+            raise err(errno.ENOMEM, f"the process has {len(mm.vmas)} mappings, over vm.max_map_count")
+        if "fixed" in fl:
+            if addr is None:
+                raise err(errno.EINVAL, "MAP_FIXED needs addr")
+            if addr % PAGE:
+                raise err(errno.EINVAL, f"MAP_FIXED addr {addr:#x} is not page-aligned")
+            if addr < MMAP_MIN_ADDR:
+                raise err(errno.EPERM, f"addr {addr:#x} is below vm.mmap_min_addr ({MMAP_MIN_ADDR:#x})")
+            if addr + length > TASK_SIZE:
+                raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) ends beyond the user address space")
+            start = addr
+        else:
+            start = mm.unmapped_area(length, addr)
+        end = start + length
+        pages = length >> PAGE_SHIFT
+        vflags = vprot | (V_SHARED if shared else 0) | (V_ANON if anonymous else 0)
+        if "noreserve" in fl and self._sysctl["vm.overcommit_memory"] != 2:
+            vflags |= V_NORESERVE  # MAP_NORESERVE is honoured only in modes 0 and 1
+        if "locked" in fl or mm.def_flags & V_LOCKED:
+            vflags |= V_LOCKED
+            if not self._can_do_mlock(p):
+                raise err(errno.EPERM, "MAP_LOCKED with RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK")
+            if not self._mlock_ok(p, pages):
+                raise err(errno.EAGAIN, f"locking {_size(length)} would exceed RLIMIT_MEMLOCK "
+                                        f"({self._rlimit(p, 'MEMLOCK') >> 10} kB)")
+        if not shared and vprot & V_WRITE and not vflags & V_NORESERVE:
+            vflags |= V_ACCOUNT  # accountable_mapping
+        old = mm.overlapping(start, end) if "fixed" in fl else []
+        old_pages = sum((min(v.end, end) - max(v.start, start)) >> PAGE_SHIFT for v in old)
+        old_acct = sum((min(v.end, end) - max(v.start, start)) >> PAGE_SHIFT
+                       for v in old if v.flags & V_ACCOUNT)
+        self._may_expand_vm(p, vflags, pages - old_pages, "mmap")
+        charge = pages - old_acct if vflags & V_ACCOUNT else 0
+        shmem_charge = pages if shared and anonymous and not vflags & V_NORESERVE else 0
+        self._vm_enough_memory(p, charge + shmem_charge, f"mmap {_size(length)}")
+        populate = ("populate" in fl or vflags & V_LOCKED) and vprot
+        if populate:
+            write = vflags & (V_WRITE | V_SHARED) == V_WRITE
+            if old:  # pages replaced by MAP_FIXED are freed first; count as if empty
+                cost = pages * (2 if f is not None and not shared else 1) + 3 * (pages // 512 + 2)
+            else:
+                cost = K.fault_cost(self.fr, self.pt, self.pc, mm.id, start >> PAGE_SHIFT, pages,
+                                    vflags, f.id if f else -1, offset >> PAGE_SHIFT, write)
+            self._need(cost, f"populating {_size(length)}", pages=pages,
+                       cache=pages if f is not None or shared else 0)
+        # Every check passed: change the machine.
+        if old:
+            self._unmap(p, start, end)
+        self.committed += charge
+        if shared and anonymous:
+            obj = File(self._new_id("file"), "/dev/zero (deleted)", length, shmem=True,
+                       charged=shmem_charge)
+            self.file_by_id[obj.id] = obj
+            self.committed += shmem_charge
+            vma = Vma(start, end, vflags, obj.id, 0, name=obj.path)
+        elif f is not None:
+            vma = Vma(start, end, vflags, f.id, offset >> PAGE_SHIFT, self._new_id("anon"), name=f.path)
+        else:
+            vma = Vma(start, end, vflags, -1, start >> PAGE_SHIFT, self._new_id("anon"))
+        mm.insert(vma)
+        mm.merge_around(start, end)
+        if populate:
+            self._populate(p, start, end)
+        self._update_hiwater(p)
+        return start
+
+    def munmap(self, pid: int, addr: int, length: int) -> None:
+        p = self._proc(pid)
+        addr = _aligned("addr", addr)
+        length = _int("length", length)
+        if length == 0:
+            raise err(errno.EINVAL, "munmap of length 0")
+        end = addr + page_align(length)
+        if end > TASK_SIZE:
+            raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
+        self._unmap(p, addr, end)
+
+    def _unmap(self, p: Process, start: int, end: int) -> None:
+        """do_vmi_munmap: split, zap pages, uncharge, free page tables no VMA needs any more."""
+        mm = p.mm
+        self._update_hiwater(p)
+        gone = mm.carve(start, end)
+        for v in gone:
+            K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id,
+                        v.start >> PAGE_SHIFT, v.pages, bool(v.flags & V_LOCKED))
+            if v.flags & V_ACCOUNT:
+                self.committed -= v.pages
+        for v in gone:
+            self._free_pgtables(mm, v.start, v.end)
+        for fid in {v.file for v in gone if v.file >= 0}:
+            obj = self.file_by_id[fid]
+            if obj.shmem and not any(v.file == fid for q in self.procs.values() for v in q.mm.vmas):
+                K.drop_file_pages(self.fr, self.zn, self.lru, self.ctr, self.pc, fid, obj.pages)
+                self.committed -= obj.charged
+                del self.file_by_id[fid]
+
+    def _free_pgtables(self, mm: Mm, start: int, end: int) -> None:
+        """free_pgtables: free the tables of [start, end) whose span no VMA touches any more."""
+        for level, shift in ((0, 21), (1, 30), (2, 39)):
+            lo, hi = start >> shift, (end - 1) >> shift
+            if mm.overlapping(lo << shift, (lo + 1) << shift):
+                lo += 1
+            if hi >= lo and mm.overlapping(hi << shift, (hi + 1) << shift):
+                hi -= 1
+            if lo <= hi:
+                K.pt_free_range(self.fr, self.zn, self.ctr, self.pt, self.mms, mm.id, level, lo, hi)
+
+    def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
+        """mremap(2): shrink, grow in place, or move (MREMAP_MAYMOVE)."""
+        p = self._proc(pid)
+        mm = p.mm
+        addr = _aligned("addr", addr)
+        old_len = page_align(_int("old_len", old_len))
+        new_len = page_align(_int("new_len", new_len))
+        if new_len == 0:
+            raise err(errno.EINVAL, "mremap to length 0")
+        if old_len == 0:
+            raise err(errno.EINVAL, "mremap with old_len 0 (duplicating a shared mapping) is not modelled")
+        if new_len > TASK_SIZE:
+            raise err(errno.ENOMEM, f"mremap to {_size(new_len)}: larger than the user address space")
+        vma = mm.find(addr)
+        if vma is None or addr + old_len > vma.end:
+            raise err(errno.EFAULT, f"[{addr:#x}, +{_size(old_len)}) is not inside one mapping")
+        if new_len <= old_len:
+            if new_len < old_len:
+                self._unmap(p, addr + new_len, addr + old_len)
+            return addr
+        delta = (new_len - old_len) >> PAGE_SHIFT
+        if vma.flags & V_LOCKED and not self._mlock_ok(p, delta):
+            raise err(errno.EAGAIN, "growing a locked mapping would exceed RLIMIT_MEMLOCK")
+        self._may_expand_vm(p, vma.flags, delta, "mremap")
+        charge = delta if vma.flags & V_ACCOUNT else 0
+        self._vm_enough_memory(p, charge, f"mremap +{_size(delta * PAGE)}")
+        locked = vma.flags & V_LOCKED
+        populate_cost = 0
+        if locked:
+            populate_cost = delta * 2 + 3 * (delta // 512 + 2)
+        if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
+            self._need(populate_cost, "mremap", pages=delta, cache=delta)
+            vma.end = addr + new_len
+            new_addr = addr
+        elif may_move:
+            new_addr = mm.unmapped_area(new_len, None)
+            cost = K.move_cost(self.pt, mm.id, addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT,
+                               old_len >> PAGE_SHIFT)
+            self._need(cost + populate_cost, "mremap", pages=(new_len >> PAGE_SHIFT) + 512)
+            (piece,) = mm.carve(addr, addr + old_len)
+            if not K.move_range(self.fr, self.zn, self.ctr, self.pt, self.mms, mm.id,
+                                addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT):
+                raise RuntimeError("engine bug: mremap ran out of memory after its precheck")
+            self._free_pgtables(mm, addr, addr + old_len)
+            piece.start, piece.end = new_addr, new_addr + new_len
+            mm.insert(piece)
+        else:
+            raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
+        self.committed += charge
+        mm.merge_around(new_addr, new_addr + new_len)
+        if locked:
+            self._populate(p, new_addr + old_len, new_addr + new_len)
+        self._update_hiwater(p)
+        return new_addr
+
+    def mprotect(self, pid: int, addr: int, length: int, prot: str) -> None:
+        """mprotect(2); adding PROT_WRITE to a private mapping charges commit (mprotect_fixup)."""
+        p = self._proc(pid)
+        mm = p.mm
+        addr = _aligned("addr", addr)
+        length = page_align(_int("length", length))
+        vprot = parse_prot(prot)
+        if length == 0:
+            return
+        end = addr + length
+        if end > TASK_SIZE or not mm.covered(addr, end):
+            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        parts = mm.overlapping(addr, end)
+        charge = 0
+        for v in parts:  # mprotect_fixup charges each VMA it makes writable
+            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
+                n = (min(v.end, end) - max(v.start, addr)) >> PAGE_SHIFT
+                self._vm_enough_memory(p, n, "mprotect +w", already=charge)
+                charge += n
+        for v in mm.carve(addr, end):
+            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
+                v.flags |= V_ACCOUNT
+            v.flags = (v.flags & ~V_PROT) | vprot
+            mm.insert(v)
+        self.committed += charge
+        mm.merge_around(addr, end)
+
+    def madvise(self, pid: int, addr: int, length: int, advice: str) -> None:
+        """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
+        p = self._proc(pid)
+        mm = p.mm
+        if advice not in ADVICE:
+            raise err(errno.EINVAL, f"unknown advice {advice!r}: use {', '.join(ADVICE)}")
+        addr = _aligned("addr", addr)
+        length = page_align(_int("length", length))
+        if length == 0:
+            return
+        end = addr + length
+        if end > TASK_SIZE:
+            raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
+        if not mm.covered(addr, end):
+            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        parts = mm.overlapping(addr, end)
+        for v in parts:
+            if advice in ("dontneed", "free", "cold", "pageout") and v.flags & V_LOCKED:
+                raise err(errno.EINVAL, f"MADV_{advice.upper()} on a locked mapping")
+            if advice == "free" and (v.flags & V_SHARED or v.file >= 0):
+                raise err(errno.EINVAL, "MADV_FREE works only on private anonymous memory")
+        if advice in ("hugepage", "nohugepage"):
+            on, off = (V_HUGEPAGE, V_NOHUGEPAGE) if advice == "hugepage" else (V_NOHUGEPAGE, V_HUGEPAGE)
+            for v in mm.carve(addr, end):
+                v.flags = (v.flags & ~off) | on
+                mm.insert(v)
+            mm.merge_around(addr, end)
+            return
+        spans = [(v, max(v.start, addr), min(v.end, end)) for v in parts]
+        if advice == "willneed":
+            self._readahead(spans)
+            return
+        for v, s, e in spans:
+            vs, n = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT
+            if advice == "dontneed":
+                self._update_hiwater(p)
+                K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id, vs, n, False)
+            else:
+                code = {"free": K.MADV_FREE, "cold": K.MADV_COLD, "pageout": K.MADV_PAGEOUT}[advice]
+                K.madvise_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.mms,
+                                mm.id, vs, n, code, False)
+
+    def _readahead(self, spans) -> None:
+        """MADV_WILLNEED: read file pages into the page cache (async: skipped if no memory)."""
+        for v, s, e in spans:
+            f = self.file_by_id.get(v.file)
+            if f is None or f.shmem:
+                continue
+            first = v.pgoff_at(s)
+            n = max(0, min((e - s) >> PAGE_SHIFT, f.pages - first))
+            cost = K.pc_fill_cost(self.pc, f.id, first, n)
+            if cost > self._allocatable():
+                continue
+            self._reserve(0, cost)
+            K.pc_fill(self.fr, self.zn, self.lru, self.ctr, self.pc, f.id, first, n, False, False)
+
+    # -- locking -------------------------------------------------------------------------------
+
+    def mlock(self, pid: int, addr: int, length: int) -> None:
+        """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
+        p = self._proc(pid)
+        addr = _int("addr", addr)
+        length = _int("length", length)
+        start = addr & ~(PAGE - 1)
+        end = start + page_align(length + (addr - start))
+        if not self._can_do_mlock(p):
+            raise err(errno.EPERM, "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK")
+        if start == end:
+            return
+        pages = (end - start) >> PAGE_SHIFT
+        locked = p.mm.locked_vm() + pages
+        limit = self._rlimit(p, "MEMLOCK") >> PAGE_SHIFT
+        if locked > limit and not p.capable("CAP_IPC_LOCK"):
+            locked -= sum((min(v.end, end) - max(v.start, start)) >> PAGE_SHIFT
+                          for v in p.mm.overlapping(start, end) if v.flags & V_LOCKED)
+            if locked > limit:
+                raise err(errno.ENOMEM, f"locking {_size(end - start)} would exceed RLIMIT_MEMLOCK "
+                                        f"({limit * 4} kB)")
+        if end > TASK_SIZE or not p.mm.covered(start, end):
+            raise err(errno.ENOMEM, f"[{start:#x}, +{_size(end - start)}) is not fully mapped")
+        self._lock(p, start, end, True)
+
+    def munlock(self, pid: int, addr: int, length: int) -> None:
+        p = self._proc(pid)
+        addr = _int("addr", addr)
+        length = _int("length", length)
+        start = addr & ~(PAGE - 1)
+        end = start + page_align(length + (addr - start))
+        if start == end:
+            return
+        if end > TASK_SIZE or not p.mm.covered(start, end):
+            raise err(errno.ENOMEM, f"[{start:#x}, +{_size(end - start)}) is not fully mapped")
+        self._lock(p, start, end, False)
+
+    def mlockall(self, pid: int, flags: str = "current|future") -> None:
+        """mlockall(2) with MCL_CURRENT and/or MCL_FUTURE."""
+        p = self._proc(pid)
+        words = set(flags.split("|")) if isinstance(flags, str) else {None}
+        if not words or not words <= {"current", "future"}:
+            raise err(errno.EINVAL, f"bad mlockall flags {flags!r}: use 'current', 'future' or both")
+        if not self._can_do_mlock(p):
+            raise err(errno.EPERM, "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK")
+        if "current" in words and not p.capable("CAP_IPC_LOCK") and \
+                p.mm.total_vm() << PAGE_SHIFT > self._rlimit(p, "MEMLOCK"):
+            raise err(errno.ENOMEM, f"VmSize {_kb(p.mm.total_vm())} kB exceeds RLIMIT_MEMLOCK")
+        if "current" in words and p.mm.vmas:
+            self._lock(p, p.mm.vmas[0].start, p.mm.vmas[-1].end, True)
+        if "future" in words:
+            p.mm.def_flags |= V_LOCKED
+
+    def _lock(self, p: Process, start: int, end: int, lock: bool) -> None:
+        mm = p.mm
+        if lock:
+            self._need_populate(p, start, end, "mlock")
+        for v in mm.carve(start, end):
+            if bool(v.flags & V_LOCKED) != lock:
+                K.mlock_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id,
+                              v.start >> PAGE_SHIFT, v.pages, 1 if lock else -1)
+                v.flags ^= V_LOCKED
+            mm.insert(v)
+        mm.merge_around(start, end)
+        if lock:
+            self._populate(p, start, end)
+
+    def _populate_spans(self, p: Process, start: int, end: int):
+        """populate_vma_page_range: accessible VMAs, write faults for private writable ones."""
+        for v in p.mm.overlapping(start, end):
+            if not v.flags & V_PROT:
+                continue
+            s, e = max(v.start, start), min(v.end, end)
+            f = self.file_by_id.get(v.file)
+            if f is not None and not f.shmem:
+                e = min(e, v.start + ((f.pages - v.pgoff) << PAGE_SHIFT))  # stop at EOF
+            if e > s:
+                yield v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE
+
+    def _need_populate(self, p: Process, start: int, end: int, what: str) -> None:
+        self._need_spans(p, [(v, s, e) for v, s, e, _ in self._populate_spans(p, start, end)],
+                         what, write=None)
+
+    def _need_spans(self, p: Process, spans, what: str, write: bool | None) -> None:
+        """_need for faulting in (v, start, end) spans; write None = populate's rule per VMA."""
+        cost = pages = cache = 0
+        for v, s, e in spans:
+            n = (e - s) >> PAGE_SHIFT
+            w = v.flags & (V_WRITE | V_SHARED) == V_WRITE if write is None else write
+            cost += K.fault_cost(self.fr, self.pt, self.pc, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
+                                 v.file, v.pgoff_at(s), w)
+            pages += n + 512
+            cache += n if v.file >= 0 else 0
+        self._need(cost, what, pages=pages, cache=cache)
+
+    def _populate(self, p: Process, start: int, end: int) -> None:
+        self._need_populate(p, start, end, "populate")
+        for v, s, e, w in list(self._populate_spans(p, start, end)):
+            self._fault(p, v, s, e, w)
+
+    def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> int:
+        out = self._out
+        out[:] = 0
+        ok = K.fault_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.mms,
+                           p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.flags, v.file,
+                           v.pgoff_at(s), v.anon, v.pgoff_at(s), bool(v.flags & V_LOCKED), write, out)
+        if not ok:
+            raise RuntimeError("engine bug: a fault ran out of memory after its precheck")
+        if out[K.OUT_NEW_ANON]:
+            v.has_anon = True
+        return int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
+
+    # -- access --------------------------------------------------------------------------------
+
+    def touch(self, pid: int, addr: int, length: int, *, write: bool = True) -> int:
+        """The process reads or writes [addr, addr+length): first use faults pages in.
+
+        Returns the page faults taken. An access the mappings do not allow delivers SIGSEGV
+        (or SIGBUS past the end of a file) after the pages before it were touched, and the
+        process dies as Linux would.
+        """
+        p = self._proc(pid)
+        addr = _int("addr", addr)
+        length = _int("length", length)
+        if not isinstance(write, bool):
+            raise err(errno.EINVAL, f"write must be True or False, got {write!r}")
+        if length == 0:
+            return 0
+        start = addr & ~(PAGE - 1)
+        end = page_align(addr + length)
+        spans, bad = self._access_spans(p, start, end, write)
+        self._need_spans(p, spans, f"touching {_size(end - start)}", write)
+        faults = sum(self._fault(p, v, s, e, write) for v, s, e in spans)
+        self._update_hiwater(p)
+        if bad is not None:
+            at, sig, code = bad
+            self._release(p, sig.lower(), f"{p.comm}[{p.pid}] {sig} at {at:#x} ({code})",
+                          addr=at, code=code, write=write)
+        return faults
+
+    def _access_spans(self, p: Process, start: int, end: int, write: bool):
+        """Split an access into per-VMA spans up to the first page it may not touch."""
+        spans = []
+        pos = start
+        for v in p.mm.overlapping(start, end):
+            if v.start > pos:
+                return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
+            allowed = v.flags & V_WRITE if write else v.flags & V_PROT
+            if not allowed:
+                return spans, (pos, "SIGSEGV", "SEGV_ACCERR")
+            e = min(v.end, end)
+            f = self.file_by_id.get(v.file)
+            if f is not None and not f.shmem:
+                eof = v.start + ((f.pages - v.pgoff) << PAGE_SHIFT)
+                if eof < e:
+                    if eof > pos:
+                        spans.append((v, pos, eof))
+                    return spans, (max(pos, eof), "SIGBUS", "BUS_ADRERR")
+            if f is not None and f.shmem and v.pgoff_at(e) > f.pages:
+                eof = v.start + ((f.pages - v.pgoff) << PAGE_SHIFT)
+                if eof > pos:
+                    spans.append((v, pos, eof))
+                return spans, (max(pos, eof), "SIGBUS", "BUS_ADRERR")
+            spans.append((v, pos, e))
+            pos = e
+        if pos < end:
+            return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
+        return spans, None
+
+    def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
+        """read(2) through the page cache; returns the bytes read (short at end of file)."""
+        self._proc(pid)
+        f = self._file(path, create=False)
+        length = _int("length", length)
+        offset = _int("offset", offset)
+        n = max(0, min(length, f.size - offset))
+        if n:
+            self._cache_io(f, offset, n, dirty=False)
+        return n
+
+    def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
+        """write(2) through the page cache: dirties pages, creates or extends the file."""
+        self._proc(pid)
+        length = _int("length", length)
+        offset = _int("offset", offset, 0, 2**47)
+        f = self._file(path, create=True)
+        self._cache_io(f, offset, length, dirty=True)
+        return length
+
+    def _file(self, path, create: bool) -> File:
+        if not isinstance(path, str) or not path:
+            raise err(errno.EINVAL, f"path must be a non-empty string, got {path!r}")
+        f = self.files.get(path)
+        if f is None:
+            if not create:
+                raise err(errno.ENOENT, f"no such file: {path!r}")
+            f = File(self._next["file"], path, 0)
+        return f
+
+    def _cache_io(self, f: File, offset: int, n: int, dirty: bool) -> None:
+        first = offset >> PAGE_SHIFT
+        count = max(0, ((offset + n + PAGE - 1) >> PAGE_SHIFT) - first)
+        cost = K.pc_fill_cost(self.pc, f.id, first, count)
+        self._need(cost, f"{'writing' if dirty else 'reading'} {f.path}", cache=cost)
+        if f.path not in self.files:
+            self._new_id("file")
+            self.files[f.path] = f
+            self.file_by_id[f.id] = f
+        K.pc_fill(self.fr, self.zn, self.lru, self.ctr, self.pc, f.id, first, count, False, dirty)
+        f.size = max(f.size, offset + n)
+
+    def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
+        """mincore(2): one byte per page, 1 if resident."""
+        p = self._proc(pid)
+        addr = _aligned("addr", addr)
+        length = page_align(_int("length", length))
+        end = addr + length
+        if end > TASK_SIZE or not p.mm.covered(addr, end):
+            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
+        for v in p.mm.overlapping(addr, end):
+            s, e = max(v.start, addr), min(v.end, end)
+            i = (s - addr) >> PAGE_SHIFT
+            K.mincore_range(self.pt, self.pc, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
+                            v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
+        return out
+
+    # -- the heap ------------------------------------------------------------------------------
+
+    def brk(self, pid: int, new_break: int | None = None) -> int:
+        """The raw brk syscall: returns the new break, or the unchanged one on failure."""
+        p = self._proc(pid)
+        mm = p.mm
+        if new_break is None:
+            return mm.brk
+        new_break = _int("new_break", new_break)
+        if new_break < mm.start_brk or new_break > TASK_SIZE:
+            return mm.brk
+        try:
+            self._set_brk(p, new_break)
+        except OSError:
+            pass  # the syscall reports failure by returning the old break
+        return mm.brk
+
+    def sbrk(self, pid: int, increment: int) -> int:
+        """glibc sbrk: returns the old break; ENOMEM when brk refused to move."""
+        p = self._proc(pid)
+        increment = _int("increment", increment, -(2**63), 2**63)
+        old = p.mm.brk
+        if increment:
+            new = old + increment
+            if new < p.mm.start_brk or new > TASK_SIZE:
+                raise err(errno.ENOMEM, f"sbrk({increment}) would move the break to {new:#x}")
+            self._set_brk(p, new)
+        return old
+
+    def _set_brk(self, p: Process, new: int) -> None:
+        """SYSCALL brk: shrink by unmapping, grow with do_brk_flags' checks."""
+        mm = p.mm
+        oldbrk, newbrk = page_align(mm.brk), page_align(new)
+        if newbrk < oldbrk:
+            self._unmap(p, newbrk, oldbrk)
+        elif newbrk > oldbrk:
+            limit = self._rlimit(p, "DATA")
+            if new - mm.start_brk > limit:  # check_data_rlimit
+                raise err(errno.ENOMEM, f"brk: heap would exceed RLIMIT_DATA {limit >> 10} kB")
+            if mm.overlapping(oldbrk, newbrk + PAGE):
+                raise err(errno.ENOMEM, "brk: the heap would run into another mapping")
+            pages = (newbrk - oldbrk) >> PAGE_SHIFT
+            flags = V_READ | V_WRITE | V_ANON | V_ACCOUNT | (mm.def_flags & V_LOCKED)
+            self._may_expand_vm(p, flags, pages, "brk")
+            self._vm_enough_memory(p, pages, f"brk +{_size(pages * PAGE)}")
+            if flags & V_LOCKED:
+                self._need(pages + 3 * (pages // 512 + 2), "brk populate", pages=pages)
+            self.committed += pages
+            heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
+            if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
+                heap.end = newbrk
+            else:
+                mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
+                              self._new_id("anon"), name="[heap]"))
+            if flags & V_LOCKED:
+                self._populate(p, oldbrk, newbrk)
+        mm.brk = new
+        self._update_hiwater(p)
+
+    # -- limits and knobs ----------------------------------------------------------------------
+
+    def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
+        """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
+        p = self._proc(pid)
+        if resource not in RLIMITS:
+            raise err(errno.EINVAL, f"unknown resource {resource!r}: use {', '.join(RLIMITS)}")
+        if soft is not None:
+            soft = _int("soft", soft, 0, RLIM_INFINITY)
+            hard = p.rlimits[resource][1]
+            if soft > hard:
+                raise err(errno.EINVAL, f"soft limit {soft} above the hard limit {hard}")
+            p.rlimits[resource][0] = soft
+        return p.rlimits[resource][0]
+
+    def set_oom_score_adj(self, pid: int, value: int, *, caps=None) -> None:
+        """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
+        p = self._proc(pid)
+        value = _int("oom_score_adj", value, -1000, 1000)
+        writer = p.caps if caps is None else frozenset((caps,) if isinstance(caps, str) else caps)
+        privileged = "CAP_SYS_RESOURCE" in writer
+        if value < p.oom_score_adj_min and not privileged:
+            raise err(errno.EACCES, f"lowering oom_score_adj to {value}, below its minimum "
+                                    f"{p.oom_score_adj_min}, needs CAP_SYS_RESOURCE")
+        p.oom_score_adj = value
+        if privileged:
+            p.oom_score_adj_min = value
+
+    def sysctl(self, name: str, value=_UNSET):
+        """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
+        if value is _UNSET:
+            if name not in self._sysctl:
+                validate_sysctl(name, 0)  # raises ENOENT with the kernel's wording
+            return self._sysctl[name]
+        value = validate_sysctl(name, value)
+        self._sysctl[name] = value
+        # overcommit_ratio_handler / overcommit_kbytes_handler: setting one clears the other.
+        if name == "vm.overcommit_ratio":
+            self._sysctl["vm.overcommit_kbytes"] = 0
+        elif name == "vm.overcommit_kbytes":
+            self._sysctl["vm.overcommit_ratio"] = 0
+        if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
+            self._setup_watermarks()
+        return value
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def _update_hiwater(self, p: Process) -> None:
+        mm = p.mm
+        mm.hiwater_rss = max(mm.hiwater_rss, self._rss(mm))
+        mm.hiwater_vm = max(mm.hiwater_vm, mm.total_vm())
+
+    def _rss(self, mm: Mm) -> int:
+        r = self.mms.rss[mm.id]
+        return int(r[MM_ANONPAGES] + r[MM_FILEPAGES] + r[MM_SHMEMPAGES])
+
+    def meminfo(self) -> dict[str, int]:
+        """/proc/meminfo (fs/proc/meminfo.c), kB, for the fields this model has."""
+        vm = self.ctr.vm
+        lru = self.lru.size[0]
+        free = int(self.zn.free.sum())
+        swap_total = self.total_swap_pages()
+        swapcached = int(vm[S.NR_SWAPCACHED])
+        file_pages = int(vm[S.NR_FILE])
+        pages = {
+            "MemTotal": self.totalram,
+            "MemFree": free,
+            "MemAvailable": self.mem_available(),
+            "Buffers": 0,
+            "Cached": file_pages - swapcached,
+            "SwapCached": swapcached,
+            "Active": int(lru[1] + lru[3]),
+            "Inactive": int(lru[0] + lru[2]),
+            "Active(anon)": int(lru[1]),
+            "Inactive(anon)": int(lru[0]),
+            "Active(file)": int(lru[3]),
+            "Inactive(file)": int(lru[2]),
+            "Unevictable": int(lru[4]),
+            "Mlocked": int(vm[S.NR_MLOCK]),
+            "SwapTotal": swap_total,
+            "SwapFree": swap_total,
+            "Dirty": int(vm[S.NR_DIRTY]),
+            "Writeback": int(vm[S.NR_WRITEBACK]),
+            "AnonPages": int(vm[S.NR_ANON]),
+            "Mapped": int(vm[S.NR_MAPPED]),
+            "Shmem": int(vm[S.NR_SHMEM]),
+            "KReclaimable": int(vm[S.NR_SLAB_R]),
+            "Slab": int(vm[S.NR_SLAB_R] + vm[S.NR_SLAB_U]),
+            "SReclaimable": int(vm[S.NR_SLAB_R]),
+            "SUnreclaim": int(vm[S.NR_SLAB_U]),
+            "KernelStack": int(vm[S.NR_KSTACK]),
+            "PageTables": int(vm[S.NR_PAGETABLE]),
+            "CommitLimit": self.commit_limit(),
+            "Committed_AS": self.committed,
+        }
+        return {k: _kb(v) for k, v in pages.items()}
+
+    def mem_available(self) -> int:
+        """si_mem_available (mm/show_mem.c), pages."""
+        wmark_low = int(self.zn.wmark[:, 1].sum())
+        lru = self.lru.size[0]
+        available = int(self.zn.free.sum()) - self.totalreserve
+        pagecache = int(lru[2] + lru[3])
+        available += pagecache - min(pagecache // 2, wmark_low)
+        reclaimable = int(self.ctr.vm[S.NR_SLAB_R])
+        available += reclaimable - min(reclaimable // 2, wmark_low)
+        return max(available, 0)
+
+    def proc_status(self, pid: int) -> dict:
+        """/proc/PID/status memory fields (fs/proc/task_mmu.c:task_mem), kB."""
+        p = self._proc(pid)
+        mm = p.mm
+        rss = self.mms.rss[mm.id]
+        total_rss = self._rss(mm)
+        return {
+            "Name": p.comm,
+            "State": "S (sleeping)",
+            "Pid": p.pid,
+            "PPid": p.ppid,
+            "Uid": p.uid,
+            "VmPeak": _kb(max(mm.hiwater_vm, mm.total_vm())),
+            "VmSize": _kb(mm.total_vm()),
+            "VmLck": _kb(mm.locked_vm()),
+            "VmHWM": _kb(max(mm.hiwater_rss, total_rss)),
+            "VmRSS": _kb(total_rss),
+            "RssAnon": _kb(int(rss[MM_ANONPAGES])),
+            "RssFile": _kb(int(rss[MM_FILEPAGES])),
+            "RssShmem": _kb(int(rss[MM_SHMEMPAGES])),
+            "VmData": _kb(mm.data_vm()),
+            "VmStk": _kb(mm.stack_vm()),
+            "VmExe": 0,
+            "VmLib": 0,
+            "VmPTE": _kb(int(self.mms.nr_pt[mm.id])),
+            "VmSwap": _kb(int(rss[MM_SWAPENTS])),
+        }
+
+    def _badness_terms(self, p: Process) -> dict:
+        r = self.mms.rss[p.mm.id]
+        return {"rss": self._rss(p.mm), "swap": int(r[MM_SWAPENTS]),
+                "pgtables": int(self.mms.nr_pt[p.mm.id]), "adj": p.oom_score_adj,
+                "unkillable": p.pid == 1}
+
+    def oom_badness(self, pid: int) -> int | None:
+        """oom_badness (KERNEL.md §1) with totalpages = RAM + swap; None when unkillable."""
+        p = self._proc(pid)
+        return oom_badness(**self._badness_terms(p), totalpages=self.totalram + self.total_swap_pages())
+
+    def oom_score(self, pid: int) -> int:
+        """/proc/PID/oom_score (KERNEL.md §2)."""
+        p = self._proc(pid)
+        return oom_score(**self._badness_terms(p), totalpages=self.totalram + self.total_swap_pages())
+
+    def zoneinfo(self) -> dict[str, dict]:
+        """/proc/zoneinfo's per-zone numbers (pages)."""
+        from oomtui.engine.config import ZONE_NAMES
+        out = {}
+        for z, name in enumerate(ZONE_NAMES):
+            out[name] = {
+                "managed": self.managed[z],
+                "free": int(self.zn.free[z]),
+                "min": int(self.zn.wmark[z, 0]),
+                "low": int(self.zn.wmark[z, 1]),
+                "high": int(self.zn.wmark[z, 2]),
+                "promo": int(self.zn.wmark[z, 3]),
+                "protection": tuple(int(x) for x in self.zn.reserve[z]),
+                "start_pfn": int(self.zn.start[z]),
+            }
+        return out
+
+    def vmstat(self) -> dict[str, int]:
+        """/proc/vmstat counters this model keeps."""
+        from oomtui.engine.state import VMSTAT
+        out = {"nr_free_pages": int(self.zn.free.sum())}
+        lru = self.lru.size[0]
+        for i, name in enumerate(("nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
+                                  "nr_active_file", "nr_unevictable")):
+            out[name] = int(lru[i])
+        for i, name in enumerate(VMSTAT):
+            out[name] = int(self.ctr.vm[i])
+        out["nr_kernel_stack"] = _kb(out["nr_kernel_stack"])  # the kernel counts kB here
+        out["pswpin"] = out["pswpout"] = out["oom_kill"] = 0
+        return out
+
+    def processes(self) -> list[dict]:
+        """One row per live process, in pid order (what a top-like table shows)."""
+        rows = []
+        for pid in sorted(self.procs):
+            p = self.procs[pid]
+            st = self.proc_status(pid)
+            rows.append({"pid": pid, "comm": p.comm, "ppid": p.ppid, "uid": p.uid,
+                         "cgroup": p.cgroup, "oom_score_adj": p.oom_score_adj,
+                         "oom_score": self.oom_score(pid), "VmSize": st["VmSize"],
+                         "VmRSS": st["VmRSS"], "RssAnon": st["RssAnon"], "RssFile": st["RssFile"],
+                         "RssShmem": st["RssShmem"], "VmSwap": st["VmSwap"], "VmPTE": st["VmPTE"],
+                         "VmLck": st["VmLck"]})
+        return rows
+
+    def maps(self, pid: int) -> list[dict]:
+        """/proc/PID/maps: one entry per VMA."""
+        from oomtui.engine.vma import prot_str
+        p = self._proc(pid)
+        return [{"start": v.start, "end": v.end, "perms": prot_str(v.flags) + ("s" if v.flags & V_SHARED else "p"),
+                 "offset": v.pgoff << PAGE_SHIFT if v.file >= 0 else 0, "name": v.name,
+                 "locked": bool(v.flags & V_LOCKED)} for v in p.mm.vmas]
+
+    def state_digest(self) -> str:
+        """A hash of the whole state: equal digests mean identical machines."""
+        h = hashlib.sha256()
+        for group in GROUPS:
+            for arr in getattr(self, _GROUP_ATTR[group]):
+                h.update(np.ascontiguousarray(arr).tobytes())
+        py = (self.tick, self.committed, sorted(self._sysctl.items()), sorted(self._next.items()),
+              [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
+                p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
+                p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
+                [(v.start, v.end, v.flags, v.file, v.pgoff, v.anon, v.has_anon, v.name)
+                 for v in p.mm.vmas]) for p in sorted(self.procs.values(), key=lambda q: q.pid)],
+              sorted((f.id, f.path, f.size, f.shmem, f.charged) for f in self.file_by_id.values()),
+              [(e.tick, e.kind, e.pid, e.message, sorted(e.data.items())) for e in self.events])
+        h.update(repr(py).encode())
+        return h.hexdigest()
+
+
+_GROUP_ATTR = {"frames": "fr", "zones": "zn", "lru": "lru", "counters": "ctr", "mms": "mms",
+               "pagetables": "pt", "pagecache": "pc"}

@@ -1,0 +1,197 @@
+"""The engine's array state: constants, and every array listed once, declaratively.
+
+Frames, zones, LRU lists, page tables and the page cache are numpy arrays grouped in
+namedtuples, so numba kernels take them as single arguments and save/load/validation can
+iterate over one list. Python-level objects (processes, VMAs, files) live in machine.py.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from oomtui.engine.config import ZONE_NAMES
+
+NR_ZONES = len(ZONE_NAMES)
+ZONE_NORMAL = ZONE_NAMES.index("Normal")
+ZONE_MOVABLE = ZONE_NAMES.index("Movable")
+MAX_ORDER = 10  # NR_PAGE_ORDERS = 11: buddy orders 0..10
+PAGE_SHIFT = 12
+PTRS_PER_TABLE = 512
+TASK_SIZE = 0x7FFFFFFFF000  # x86_64, 47-bit user space
+
+# Frame types (what a physical page is used for).
+FREE, ANON, FILE, SHMEM, SLAB, PAGETABLE, KERNEL = range(7)
+FRAME_TYPE_NAMES = ("free", "anon", "file", "shmem", "slab", "pagetable", "kernel")
+
+# Frame flags (the page flags oomtui models).
+F_DIRTY = 1
+F_REFERENCED = 2
+F_ACTIVE = 4
+F_LAZYFREE = 8  # MADV_FREE'd anon page: on the file LRU until re-dirtied or dropped
+
+# LRU lists, in the kernel's enum lru_list order.
+LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
+NR_LRU_LISTS = 5
+
+# Watermark indexes into Zones.wmark.
+WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = range(4)
+
+# Page-table entries (int64): kind in the low 2 bits, flags above, payload from bit 8.
+PTE_NONE = 0
+PTE_PRESENT = 1  # payload: pfn
+PTE_SWAP = 2  # payload: swap slot (the pressure engine)
+PTE_ZERO = 3  # the shared zero page: mapped, read-only, owns no frame
+PTE_KIND = 3
+PTE_WRITE = 4  # hardware-writable; a write to a present page without it is a write-protect fault
+PTE_YOUNG = 8  # the accessed bit
+PTE_SHIFT = 8
+
+# VMA flag bits (a subset of the kernel's vm_flags, own numbering).
+V_READ, V_WRITE, V_EXEC, V_SHARED = 1, 2, 4, 8
+V_ANON = 16
+V_LOCKED = 32
+V_ACCOUNT = 64
+V_NORESERVE = 128
+V_HUGEPAGE = 256
+V_NOHUGEPAGE = 512
+V_GROWSDOWN = 1024
+V_PROT = V_READ | V_WRITE | V_EXEC
+
+# Per-mm counters (mm->rss_stat order) and fault counters.
+MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = range(4)
+MM_MINFLT, MM_MAJFLT = range(2)
+
+# Global counters, named as in /proc/vmstat. Page counts unless the name says kB.
+VMSTAT = (
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_shmem",
+    "nr_mlock",
+    "nr_page_table_pages",
+    "nr_kernel_stack",  # pages here; vmstat() reports kB like the kernel
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_swapcached",
+    "nr_lazyfree",
+    "pgalloc",
+    "pgfree",
+    "pgfault",
+    "pgmajfault",
+)
+C = {name: i for i, name in enumerate(VMSTAT)}
+NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
+NR_KSTACK, NR_SLAB_R, NR_SLAB_U, NR_SWAPCACHED, NR_LAZYFREE = range(8, 13)
+PGALLOC, PGFREE, PGFAULT, PGMAJFAULT = range(13, 17)
+
+# Hash tables (open addressing, linear probing): empty slots hold EMPTY.
+EMPTY = -1
+
+# ---------------------------------------------------------------------------------------------
+# The declarative list: (group, field, dtype, shape rule, initial value).
+# Shape rules: "frames" = one per physical page; "zones" / "zones+1" / "zone_orders" /
+# "zone_zone" / "zone_wmarks" per zone; "lru" = per memcg × list; "counters" = VMSTAT;
+# "mm" / "mm_rss" / "mm_flt" = per mm id; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
+# pool rows. Growing groups ("mm", "ht", "rows") are resized by machine.py, never per tick.
+FIELDS = (
+    ("frames", "type", np.uint8, "frames", FREE),
+    ("frames", "flags", np.uint16, "frames", 0),
+    ("frames", "lru", np.int8, "frames", -1),
+    ("frames", "mlock", np.int16, "frames", 0),  # locked mappings (the kernel's mlock_count)
+    ("frames", "mapcount", np.int32, "frames", 0),
+    ("frames", "order", np.int8, "frames", -1),  # buddy order at the head of a free block
+    ("frames", "next", np.int32, "frames", -1),  # free-list or LRU links
+    ("frames", "prev", np.int32, "frames", -1),
+    ("frames", "owner", np.int32, "frames", -1),  # anon: anon id; file/shmem: file id; else pid
+    ("frames", "index", np.int64, "frames", -1),  # anon: linear page index; file: page offset
+    ("zones", "start", np.int64, "zones+1", 0),
+    ("zones", "free", np.int64, "zones", 0),
+    ("zones", "free_head", np.int32, "zone_orders", -1),
+    ("zones", "free_tail", np.int32, "zone_orders", -1),
+    ("zones", "free_count", np.int64, "zone_orders", 0),
+    ("zones", "wmark", np.int64, "zone_wmarks", 0),
+    ("zones", "reserve", np.int64, "zone_zone", 0),
+    ("lru", "head", np.int32, "lru", -1),
+    ("lru", "tail", np.int32, "lru", -1),
+    ("lru", "size", np.int64, "lru", 0),
+    ("counters", "vm", np.int64, "counters", 0),
+    ("mms", "rss", np.int64, "mm_rss", 0),
+    ("mms", "flt", np.int64, "mm_flt", 0),
+    ("mms", "nr_pt", np.int64, "mm", 0),  # page tables below the PGD (VmPTE)
+    ("pagetables", "keys", np.int64, "ht", EMPTY),
+    ("pagetables", "vals", np.int64, "ht", EMPTY),
+    ("pagetables", "count", np.int64, "one", 0),
+    ("pagetables", "pte", np.int64, "rows_ptes", 0),
+    ("pagetables", "row_pfn", np.int32, "rows", -1),
+    ("pagetables", "free_rows", np.int32, "rows", -1),  # stack of unused pool rows
+    ("pagetables", "nfree", np.int64, "one", 0),
+    ("pagecache", "keys", np.int64, "ht", EMPTY),
+    ("pagecache", "vals", np.int64, "ht", EMPTY),
+    ("pagecache", "count", np.int64, "one", 0),
+)
+
+GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "pagecache")
+_group_fields = {g: tuple(f[1] for f in FIELDS if f[0] == g) for g in GROUPS}
+Frames = namedtuple("Frames", _group_fields["frames"])
+Zones = namedtuple("Zones", _group_fields["zones"])
+Lru = namedtuple("Lru", _group_fields["lru"])
+Counters = namedtuple("Counters", _group_fields["counters"])
+Mms = namedtuple("Mms", _group_fields["mms"])
+PageTables = namedtuple("PageTables", _group_fields["pagetables"])
+PageCache = namedtuple("PageCache", _group_fields["pagecache"])
+GROUP_TYPES = {
+    "frames": Frames, "zones": Zones, "lru": Lru, "counters": Counters, "mms": Mms,
+    "pagetables": PageTables, "pagecache": PageCache,
+}
+
+
+def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
+    return {
+        "frames": (sizes["frames"],),
+        "zones": (NR_ZONES,),
+        "zones+1": (NR_ZONES + 1,),
+        "zone_orders": (NR_ZONES, MAX_ORDER + 1),
+        "zone_wmarks": (NR_ZONES, 4),
+        "zone_zone": (NR_ZONES, NR_ZONES),
+        "lru": (sizes["memcgs"], NR_LRU_LISTS),
+        "counters": (len(VMSTAT),),
+        "mm": (sizes["mms"],),
+        "mm_rss": (sizes["mms"], 4),
+        "mm_flt": (sizes["mms"], 2),
+        "ht": (sizes["ht"],),
+        "rows": (sizes["rows"],),
+        "rows_ptes": (sizes["rows"], PTRS_PER_TABLE),
+        "one": (1,),
+    }[rule]
+
+
+def new_group(group: str, sizes: dict, ht_key: str | None = None):
+    """Fresh arrays for one group; `sizes` gives frames, memcgs, mms, ht and rows."""
+    arrays = {}
+    for g, name, dtype, rule, init in FIELDS:
+        if g != group:
+            continue
+        s = dict(sizes)
+        if ht_key is not None:
+            s["ht"] = sizes[ht_key]
+        arrays[name] = np.full(_shape(rule, s), init, dtype=dtype)
+    return GROUP_TYPES[group](**arrays)
+
+
+def grow_rows(group, new_rows: int, old_rows: int):
+    """Grow a group whose arrays are sized per mm id or per page-table pool row."""
+    out = {}
+    for g, name, dtype, rule, init in FIELDS:
+        if type(group).__name__ != GROUP_TYPES[g].__name__:
+            continue
+        arr = getattr(group, name)
+        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes"):
+            bigger = np.full((new_rows,) + arr.shape[1:], init, dtype=dtype)
+            bigger[:old_rows] = arr[:old_rows]
+            arr = bigger
+        out[name] = arr
+    return type(group)(**out)

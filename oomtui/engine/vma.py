@@ -1,0 +1,225 @@
+"""Address spaces: VMAs, their flags, and the search for free ranges (mm/mmap.c, mm/vma.c)."""
+
+from __future__ import annotations
+
+import bisect
+import errno
+from dataclasses import dataclass, field, replace
+
+from oomtui.engine.state import (
+    PAGE_SHIFT, TASK_SIZE, V_ACCOUNT, V_ANON, V_EXEC, V_GROWSDOWN, V_LOCKED, V_READ, V_SHARED,
+    V_WRITE,
+)
+
+PAGE = 1 << PAGE_SHIFT
+MMAP_MIN_ADDR = 65536  # vm.mmap_min_addr
+MMAP_BASE = 0x7FFFF7FFF000  # top-down mmap base of an x86_64 process without ASLR
+STACK_TOP = 0x7FFFFFFFF000
+STACK_SIZE = 132 << 10  # the initial [stack] VMA exec sets up
+BRK_BASE = 0x555555559000  # start_brk right after a PIE binary, without ASLR
+
+
+def err(code: int, message: str) -> OSError:
+    return OSError(code, message)
+
+
+def page_align(n: int) -> int:
+    return (n + PAGE - 1) & ~(PAGE - 1)
+
+
+def parse_prot(prot: str) -> int:
+    if not isinstance(prot, str):
+        raise err(errno.EINVAL, f"prot must be a string like 'rw', not {prot!r}")
+    if prot in ("none", ""):
+        return 0
+    bits = {"r": V_READ, "w": V_WRITE, "x": V_EXEC}
+    if any(c not in bits for c in prot) or len(set(prot)) != len(prot):
+        raise err(errno.EINVAL, f"bad prot {prot!r}: use letters from 'rwx', or 'none'")
+    out = 0
+    for c in prot:
+        out |= bits[c]
+    return out
+
+
+def prot_str(vflags: int) -> str:
+    return "".join(c if vflags & b else "-" for c, b in (("r", V_READ), ("w", V_WRITE), ("x", V_EXEC)))
+
+
+MMAP_FLAGS = ("private", "shared", "anonymous", "noreserve", "populate", "locked", "fixed")
+
+
+def parse_mmap_flags(flags: str) -> frozenset[str]:
+    if not isinstance(flags, str):
+        raise err(errno.EINVAL, f"flags must be a string like 'private|anonymous', not {flags!r}")
+    words = [w.strip() for w in flags.split("|") if w.strip()]
+    words = ["anonymous" if w == "anon" else w for w in words]
+    bad = [w for w in words if w not in MMAP_FLAGS]
+    if bad:
+        raise err(errno.EINVAL, f"unknown mmap flag {bad[0]!r}: use {', '.join(MMAP_FLAGS)}")
+    out = frozenset(words)
+    if ("private" in out) == ("shared" in out):
+        raise err(errno.EINVAL, "mmap flags need exactly one of 'private' or 'shared'")
+    return out
+
+
+@dataclass
+class Vma:
+    """One mapping [start, end) of an mm; flags are the V_* bits of state.py."""
+    start: int
+    end: int
+    flags: int
+    file: int = -1  # file id (shmem object for shared anon), -1 for private anon
+    pgoff: int = 0  # file page offset of start; for anon: linear index, kept across mremap
+    anon: int = -1  # anon id: rmap identity of this VMA's anon pages, kept across fork/split
+    has_anon: bool = False  # anon pages were ever faulted in (the kernel's vma->anon_vma)
+    name: str = ""
+
+    @property
+    def pages(self) -> int:
+        return (self.end - self.start) >> PAGE_SHIFT
+
+    def pgoff_at(self, addr: int) -> int:
+        return self.pgoff + ((addr - self.start) >> PAGE_SHIFT)
+
+    def split(self, addr: int) -> tuple[Vma, Vma]:
+        lo = replace(self, end=addr)
+        hi = replace(self, start=addr, pgoff=self.pgoff_at(addr))
+        return lo, hi
+
+    def mergeable(self, nxt: Vma) -> bool:
+        """is_mergeable_vma + anon_vma compatibility: same flags, contiguous offsets."""
+        return (self.end == nxt.start and self.flags == nxt.flags and self.file == nxt.file
+                and self.pgoff_at(self.end) == nxt.pgoff and self.name == nxt.name
+                and (self.anon == nxt.anon or not self.has_anon or not nxt.has_anon))
+
+
+def is_data(flags: int) -> bool:
+    """is_data_mapping: private writable, not stack."""
+    return flags & (V_WRITE | V_SHARED | V_GROWSDOWN) == V_WRITE
+
+
+def accountable(flags: int) -> bool:
+    """accountable_mapping: charged to commit iff private and writable (and not NORESERVE)."""
+    return bool(flags & V_ACCOUNT)
+
+
+@dataclass
+class Mm:
+    """An address space (struct mm_struct)."""
+    id: int
+    vmas: list[Vma] = field(default_factory=list)  # sorted by start, never overlapping
+    start_brk: int = BRK_BASE
+    brk: int = BRK_BASE
+    def_flags: int = 0  # V_LOCKED after mlockall(MCL_FUTURE)
+    hiwater_rss: int = 0  # VmHWM, pages
+    hiwater_vm: int = 0  # VmPeak, pages
+
+    def starts(self) -> list[int]:
+        return [v.start for v in self.vmas]
+
+    def find(self, addr: int) -> Vma | None:
+        """The VMA containing addr (vma_lookup)."""
+        i = bisect.bisect_right(self.starts(), addr) - 1
+        if i >= 0 and self.vmas[i].end > addr:
+            return self.vmas[i]
+        return None
+
+    def overlapping(self, start: int, end: int) -> list[Vma]:
+        return [v for v in self.vmas if v.start < end and v.end > start]
+
+    def covered(self, start: int, end: int) -> bool:
+        """True if [start, end) has no hole."""
+        pos = start
+        for v in self.overlapping(start, end):
+            if v.start > pos:
+                return False
+            pos = v.end
+        return pos >= end
+
+    def total_vm(self) -> int:
+        return sum(v.pages for v in self.vmas)
+
+    def locked_vm(self) -> int:
+        return sum(v.pages for v in self.vmas if v.flags & V_LOCKED)
+
+    def data_vm(self) -> int:
+        return sum(v.pages for v in self.vmas if is_data(v.flags))
+
+    def stack_vm(self) -> int:
+        return sum(v.pages for v in self.vmas if v.flags & V_GROWSDOWN)
+
+    def exec_vm(self) -> int:
+        return sum(v.pages for v in self.vmas if v.flags & V_EXEC and not v.flags & V_WRITE)
+
+    def committed(self) -> int:
+        return sum(v.pages for v in self.vmas if v.flags & V_ACCOUNT)
+
+    def is_free(self, start: int, end: int) -> bool:
+        return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlapping(start, end)
+
+    def unmapped_area(self, length: int, hint: int | None) -> int:
+        """get_unmapped_area: the hint if free, else top-down below MMAP_BASE, else bottom-up."""
+        if hint is not None:
+            hint = page_align(hint)
+            if self.is_free(hint, hint + length):
+                return hint
+        ceiling = MMAP_BASE
+        for v in reversed(self.vmas):
+            if v.start >= ceiling:
+                continue
+            if v.end <= ceiling - length:
+                return ceiling - length
+            ceiling = min(ceiling, v.start)
+        if ceiling - length >= MMAP_MIN_ADDR:
+            return ceiling - length
+        floor = TASK_SIZE // 3 & ~(PAGE - 1)  # TASK_UNMAPPED_BASE fallback
+        for v in self.vmas:
+            if v.end <= floor:
+                continue
+            if floor + length <= v.start:
+                return floor
+            floor = max(floor, v.end)
+        if floor + length <= TASK_SIZE:
+            return floor
+        raise err(errno.ENOMEM, f"no free range of {length >> 10} kB in the address space")
+
+    def insert(self, vma: Vma) -> None:
+        bisect.insort(self.vmas, vma, key=lambda v: v.start)
+
+    def carve(self, start: int, end: int) -> list[Vma]:
+        """Split VMAs at start and end; return (and remove) the pieces inside [start, end)."""
+        inside, keep = [], []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                keep.append(v)
+                continue
+            if v.start < start:
+                lo, v = v.split(start)
+                keep.append(lo)
+            if v.end > end:
+                v, hi = v.split(end)
+                keep.append(hi)
+            inside.append(v)
+        keep.sort(key=lambda v: v.start)
+        self.vmas = keep
+        return inside
+
+    def merge_around(self, start: int, end: int) -> None:
+        """vma_merge for the VMAs touching [start, end] after a change."""
+        out: list[Vma] = []
+        for v in self.vmas:
+            prev = out[-1] if out else None
+            if prev is not None and prev.end >= start and v.start <= end and prev.mergeable(v):
+                prev.end = v.end
+                if not prev.has_anon:
+                    prev.anon = v.anon
+                prev.has_anon = prev.has_anon or v.has_anon
+                continue
+            out.append(v)
+        self.vmas = out
+
+
+def new_stack_vma(anon_id: int) -> Vma:
+    start = STACK_TOP - STACK_SIZE
+    return Vma(start, STACK_TOP, V_READ | V_WRITE | V_ANON | V_GROWSDOWN | V_ACCOUNT,
+               pgoff=start >> PAGE_SHIFT, anon=anon_id, name="[stack]")

@@ -1,0 +1,92 @@
+"""The ``oomtui`` command: help, version, the placeholder screen, meminfo, errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import oomtui
+from oomtui.__main__ import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args, env=None):
+    # cwd=REPO so `-m oomtui` works even without an install.
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_help_describes_the_tool():
+    result = run("-m", "oomtui", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: oomtui" in result.stdout
+    assert "memory" in result.stdout
+    assert "meminfo" in result.stdout
+
+
+def test_version():
+    result = run("-m", "oomtui", "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"oomtui {oomtui.__version__}"
+
+
+def test_no_arguments_says_what_is_coming_and_how_to_use_the_engine():
+    result = run("-m", "oomtui")
+    assert result.returncode == 0, result.stderr
+    assert "TUI" in result.stdout
+    assert "from oomtui.engine import Machine, MachineConfig" in result.stdout
+    assert result.stderr == ""
+
+
+def test_bad_option_value_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["meminfo", "--ram-mib", "lots"])
+    assert exc.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_meminfo_prints_proc_meminfo(capsys):
+    assert main(["meminfo", "--ram-mib", "1024"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{'MemTotal:':<16}{1048576:>8} kB"
+    assert any(line.startswith("MemAvailable:") for line in lines)
+
+
+def test_meminfo_bad_size_is_one_line_not_a_traceback():
+    result = run("-m", "oomtui", "meminfo", "--ram-mib", "-5")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("oomtui: "), result.stderr
+
+
+def _import_oomtui(env):
+    code = (
+        "import os, sys, oomtui\n"
+        "heavy = sorted({'numba', 'numpy', 'textual'} & set(sys.modules))\n"
+        "print(os.environ['NUMBA_CACHE_DIR']); print(heavy)\n"
+    )
+    result = run("-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def _fresh_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    return {**env, **extra}
+
+
+def test_import_sets_numba_cache_dir_under_oomtui_home(tmp_path):
+    cache_dir, heavy = _import_oomtui(_fresh_env(OOMTUI_HOME=str(tmp_path)))
+    assert Path(cache_dir) == tmp_path / "cache" / "numba"
+    assert heavy == "[]"  # importing the package stays cheap
+
+
+def test_import_keeps_an_explicit_numba_cache_dir(tmp_path):
+    mine = str(tmp_path / "mine")
+    cache_dir, _ = _import_oomtui(_fresh_env(OOMTUI_HOME=str(tmp_path), NUMBA_CACHE_DIR=mine))
+    assert cache_dir == mine

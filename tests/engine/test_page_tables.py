@@ -1,0 +1,116 @@
+"""Page-table accounting: VmPTE and meminfo PageTables (DESIGN.md §2, KERNEL.md §1 pgtables).
+
+x86_64 4-level paging: a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table 512 GiB; the PGD
+(4 kB per process) is counted in meminfo PageTables but not in VmPTE. Tables are allocated on first
+touch and freed on munmap once no VMA is left over their range. 1 TiB = PGD slot 2, a fresh slot.
+"""
+
+from __future__ import annotations
+
+PAGE = 4096
+MiB = 1 << 20
+GiB = 1 << 30
+TiB = 1 << 40
+
+
+def vmpte(m, pid):
+    return m.proc_status(pid)["VmPTE"]
+
+
+def test_pgd_per_process_in_pagetables_only(m):
+    assert m.meminfo()["PageTables"] == 4                 # init's PGD
+    assert vmpte(m, 1) == 0
+    p = m.spawn("p")
+    assert m.meminfo()["PageTables"] == 8
+    assert vmpte(m, p) == 0
+
+
+def test_first_touch_in_fresh_slot_costs_pud_pmd_pte(m, fixed_map):
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 4 * MiB)
+    assert vmpte(m, p) == 0                              # a VMA alone costs nothing
+    m.touch(p, a, PAGE)
+    assert vmpte(m, p) == 12                             # PUD + PMD + PTE
+    m.touch(p, a + 2 * MiB - PAGE, PAGE)                 # same 2 MiB region
+    assert vmpte(m, p) == 12
+    m.touch(p, a + 2 * MiB, PAGE)                        # next 2 MiB region
+    assert vmpte(m, p) == 16
+
+
+def test_read_faults_allocate_tables_too(m, fixed_map):
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 4 * MiB)
+    m.touch(p, a, 4 * MiB, write=False)
+    assert vmpte(m, p) == 16
+
+
+def test_tib_noreserve_costs_by_touched_regions(machine, fixed_map):
+    m = machine(sysctl={"vm.overcommit_memory": 1})
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 1 * TiB, flags="private|anonymous|noreserve")
+    assert vmpte(m, p) == 0
+    m.touch(p, a, PAGE)
+    assert vmpte(m, p) == 12                             # PUD + PMD + PTE
+    m.touch(p, a + 1 * GiB, PAGE)
+    assert vmpte(m, p) == 12 + 8                         # + PMD + PTE
+    m.touch(p, a + 512 * GiB, PAGE)
+    assert vmpte(m, p) == 20 + 12                        # next PGD slot: PUD + PMD + PTE
+    m.touch(p, a + 3 * MiB, PAGE)
+    assert vmpte(m, p) == 32 + 4                         # another PTE table under the 1st PMD
+    assert m.proc_status(p)["RssAnon"] == 16
+
+
+def test_pagetables_is_sum_of_vmpte_plus_pgds(m, fixed_map):
+    p = m.spawn("p")
+    q = m.spawn("q")
+    fixed_map(m, p, TiB, 8 * MiB)
+    m.touch(p, TiB, 8 * MiB)                             # PUD + PMD + 4 PTE = 24
+    b = m.mmap(q, 3 * MiB)
+    m.touch(q, b, 3 * MiB)
+    assert vmpte(m, p) == 24
+    total = sum(vmpte(m, x["pid"]) + 4 for x in m.processes())
+    assert m.meminfo()["PageTables"] == total
+
+
+def test_munmap_frees_tables_left_without_vma(m, fixed_map, diff):
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 4 * MiB)
+    b = fixed_map(m, p, TiB + 4 * MiB, 4 * MiB)
+    m.touch(p, a, 4 * MiB)
+    m.touch(p, b, PAGE)
+    assert vmpte(m, p) == 4 + 4 + 2 * 4 + 4             # PUD, PMD, 2 PTE under a, 1 under b
+    mi0 = m.meminfo()
+    m.munmap(p, a, 4 * MiB)
+    assert vmpte(m, p) == 12                             # b still needs PUD, PMD, its PTE
+    d = diff(mi0, m.meminfo())
+    assert d["PageTables"] == -8 and d["MemFree"] == 4096 + 8
+    m.munmap(p, b, 4 * MiB)
+    assert vmpte(m, p) == 0
+    assert m.meminfo()["PageTables"] == mi0["PageTables"] - 20
+
+
+def test_munmap_keeps_table_shared_with_remaining_vma(m, fixed_map):
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 2 * MiB)
+    m.touch(p, a, 2 * MiB)
+    m.munmap(p, a, 1 * MiB)                              # the PTE table still maps a+1 MiB..
+    assert vmpte(m, p) == 12
+    assert m.proc_status(p)["RssAnon"] == 1024
+
+
+def test_vmpte_counts_in_oom_badness(m, fixed_map):
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 4 * MiB)
+    m.touch(p, a, 4 * MiB, write=False)                  # zero pages: RSS 0, VmPTE 16 kB
+    assert m.proc_status(p)["VmRSS"] == 0
+    assert m.oom_badness(p) == 4                         # 16 kB / 4 = 4 pages of page tables
+
+
+def test_exit_frees_page_tables(m, fixed_map, diff):
+    mi0 = m.meminfo()
+    p = m.spawn("p")
+    fixed_map(m, p, TiB, 4 * MiB)
+    m.touch(p, TiB, 4 * MiB)
+    m.exit(p)
+    d = diff(mi0, m.meminfo())
+    assert d["PageTables"] == 0 and d["MemFree"] == 0 and d["KernelStack"] == 0
