@@ -16,7 +16,7 @@ from oomtui.engine.state import (
     MAX_ORDER, MM_ANONPAGES, MM_FILEPAGES, MM_MAJFLT, MM_MINFLT, MM_SHMEMPAGES, NR_ANON, NR_DIRTY,
     NR_FILE, NR_LAZYFREE, NR_MAPPED, NR_MLOCK, NR_PAGETABLE, NR_SHMEM, NR_ZONES, PAGETABLE,
     PGALLOC, PGFAULT, PGFREE, PGMAJFAULT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT, PTE_WRITE,
-    PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_MIN,
+    PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
 )
 
 # _nrt=False: kernels never allocate, and without numba's reference counting a call between
@@ -141,7 +141,7 @@ def zone_watermark_ok(zn, z, order, mark, highest):
 
 
 @njit(**JIT)
-def alloc_pages(fr, zn, ctr, order, highest, mark, ftype, owner):
+def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
     """get_page_from_freelist: walk the zonelist from `highest` down; -1 if no zone passes."""
     for z in range(highest, -1, -1):
         if zn.start[z + 1] == zn.start[z]:
@@ -157,6 +157,15 @@ def alloc_pages(fr, zn, ctr, order, highest, mark, ftype, owner):
         ctr.vm[PGALLOC] += 1 << order
         return p
     return -1
+
+
+@njit(**JIT)
+def alloc_pages(fr, zn, ctr, order, highest, ftype, owner):
+    """__alloc_pages: the fast path at the low watermark, then the slow path's pass at min."""
+    p = alloc_from_zones(fr, zn, ctr, order, highest, WMARK_LOW, ftype, owner)
+    if p < 0:
+        p = alloc_from_zones(fr, zn, ctr, order, highest, WMARK_MIN, ftype, owner)
+    return p
 
 
 @njit(**JIT)
@@ -315,7 +324,7 @@ def pt_key(mm, level, idx):
 @njit(**JIT)
 def pt_alloc_table(fr, zn, ctr, pt, mms, mm):
     # GFP_PGTABLE_USER: a kernel allocation, highest zone Normal.
-    p = alloc_pages(fr, zn, ctr, 0, 2, WMARK_MIN, PAGETABLE, mm)
+    p = alloc_pages(fr, zn, ctr, 0, 2, PAGETABLE, mm)
     if p >= 0:
         ctr.vm[NR_PAGETABLE] += 1
         mms.nr_pt[mm] += 1
@@ -383,7 +392,7 @@ def pc_lookup(pc, file_id, pgoff):
 @njit(**JIT)
 def pc_add(fr, zn, lru, ctr, pc, file_id, pgoff, shmem):
     """A new page-cache page (filemap_add_folio / shmem_alloc_folio); -1 when out of memory."""
-    p = alloc_pages(fr, zn, ctr, 0, 3, WMARK_MIN, SHMEM if shmem else FILE, file_id)
+    p = alloc_pages(fr, zn, ctr, 0, 3, SHMEM if shmem else FILE, file_id)
     if p < 0:
         return -1
     fr.index[p] = pgoff
@@ -497,7 +506,7 @@ def unmap_page(fr, zn, lru, ctr, mms, mm, p, locked):
 @njit(**JIT)
 def new_anon_page(fr, zn, lru, ctr, anon_id, index):
     # GFP_HIGHUSER_MOVABLE: highest zone Movable. New anon pages start inactive (since 5.9).
-    p = alloc_pages(fr, zn, ctr, 0, 3, WMARK_MIN, ANON, anon_id)
+    p = alloc_pages(fr, zn, ctr, 0, 3, ANON, anon_id)
     if p < 0:
         return -1
     fr.index[p] = index
@@ -822,11 +831,24 @@ def madvise_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, advice, loc
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 lru_update(fr, lru, p)
             elif advice == MADV_PAGEOUT:
-                # reclaim_pages: clean file pages drop; anon and shmem need swap.
-                if fr.type[p] == FILE and not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
-                    unmap_page(fr, zn, lru, ctr, mms, mm, p, locked)
+                # reclaim_pages → shrink_folio_list: clean file pages drop; anon and shmem
+                # pages that get no swap slot go to activate_locked (back on the active list).
+                fr.flags[p] &= ~F_REFERENCED
+                pt.pte[row, u & 511] = e & ~PTE_YOUNG
+                if fr.type[p] == FILE:
+                    if not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
+                        unmap_page(fr, zn, lru, ctr, mms, mm, p, locked)
+                        pt.pte[row, u & 511] = PTE_NONE
+                        pc_remove(fr, zn, lru, ctr, pc, p)
+                elif fr.flags[p] & F_LAZYFREE and not fr.flags[p] & F_DIRTY:
+                    unmap_page(fr, zn, lru, ctr, mms, mm, p, locked)  # clean lazyfree: freed
                     pt.pte[row, u & 511] = PTE_NONE
-                    pc_remove(fr, zn, lru, ctr, pc, p)
+                elif fr.mlock[p] == 0:
+                    if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
+                        fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
+                        ctr.vm[NR_LAZYFREE] -= 1
+                    fr.flags[p] |= F_ACTIVE
+                    lru_update(fr, lru, p)
         v = chunk_end
 
 
@@ -873,7 +895,7 @@ def drop_file_pages(fr, zn, lru, ctr, pc, file_id, npages):
 @njit(**JIT)
 def kernel_alloc(fr, zn, ctr, order, owner):
     """A kernel allocation (GFP_KERNEL: highest zone Normal, down to min)."""
-    return alloc_pages(fr, zn, ctr, order, 2, WMARK_MIN, KERNEL, owner)
+    return alloc_pages(fr, zn, ctr, order, 2, KERNEL, owner)
 
 
 # ---------------------------------------------------------------------------------------------

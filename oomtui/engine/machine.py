@@ -299,7 +299,7 @@ class Machine:
         if kstack < 0:
             raise err(errno.ENOMEM, "no free 16 KiB block for a kernel stack (memory is fragmented)")
         # The PGD counts in meminfo PageTables but not in the mm's VmPTE (mm_pgtables_bytes).
-        pgd = K.alloc_pages(self.fr, self.zn, self.ctr, 0, 2, 0, PAGETABLE, pid)
+        pgd = K.alloc_pages(self.fr, self.zn, self.ctr, 0, 2, PAGETABLE, pid)
         self.ctr.vm[S.NR_PAGETABLE] += 1
         self._new_id("pid")
         self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
@@ -477,6 +477,8 @@ class Machine:
         old_acct = sum((min(v.end, end) - max(v.start, start)) >> PAGE_SHIFT
                        for v in old if v.flags & V_ACCOUNT)
         self._may_expand_vm(p, vflags, pages - old_pages, "mmap")
+        # __mmap_region: only the growth over replaced accounted pages is checked; their
+        # charge moves to the new VMA (vms.nr_accounted = 0), so the total charge is `pages`.
         charge = pages - old_acct if vflags & V_ACCOUNT else 0
         shmem_charge = pages if shared and anonymous and not vflags & V_NORESERVE else 0
         self._vm_enough_memory(p, charge + shmem_charge, f"mmap {_size(length)}")
@@ -493,7 +495,7 @@ class Machine:
         # Every check passed: change the machine.
         if old:
             self._unmap(p, start, end)
-        self.committed += charge
+        self.committed += pages if vflags & V_ACCOUNT else 0
         if shared and anonymous:
             obj = File(self._new_id("file"), "/dev/zero (deleted)", length, shmem=True,
                        charged=shmem_charge)

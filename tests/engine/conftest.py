@@ -17,6 +17,7 @@ import errno
 import pytest
 
 from oomtui.engine import Machine, MachineConfig
+from oomtui.engine.invariants import check_invariants
 
 PAGE = 4096
 MiB = 1 << 20
@@ -26,14 +27,23 @@ TiB = 1 << 40
 
 @pytest.fixture
 def machine():
-    """Factory: machine(ram_mib=1024, **MachineConfig kwargs) -> Machine."""
+    """Factory: machine(ram_mib=1024, **MachineConfig kwargs) -> Machine.
+
+    Every machine a test made is recounted from scratch when the test ends
+    (check_invariants), so each behaviour test also checks the engine's books.
+    """
+    made = []
 
     def make(ram_mib: int | None = 1024, **kw) -> Machine:
         if "zones" in kw:
-            return Machine(MachineConfig(**kw))
-        return Machine(MachineConfig(ram_mib=ram_mib, **kw))
+            made.append(Machine(MachineConfig(**kw)))
+        else:
+            made.append(Machine(MachineConfig(ram_mib=ram_mib, **kw)))
+        return made[-1]
 
-    return make
+    yield make
+    for m in made:
+        check_invariants(m)
 
 
 @pytest.fixture
