@@ -97,6 +97,11 @@ def _aligned(name: str, value) -> int:
     return value
 
 
+def _require_mapped(mm: Mm, start: int, end: int) -> None:
+    if end > TASK_SIZE or not mm.covered(start, end):
+        raise err(errno.ENOMEM, f"[{start:#x}, +{_size(end - start)}) is not fully mapped")
+
+
 def _kb(pages: int) -> int:
     return pages * (PAGE >> 10)
 
@@ -619,8 +624,7 @@ class Machine:
         if length == 0:
             return
         end = addr + length
-        if end > TASK_SIZE or not mm.covered(addr, end):
-            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        _require_mapped(mm, addr, end)
         parts = mm.overlapping(addr, end)
         charge = 0
         for v in parts:  # mprotect_fixup charges each VMA it makes writable
@@ -649,8 +653,7 @@ class Machine:
         end = addr + length
         if end > TASK_SIZE:
             raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
-        if not mm.covered(addr, end):
-            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        _require_mapped(mm, addr, end)
         parts = mm.overlapping(addr, end)
         for v in parts:
             if advice in ("dontneed", "free", "cold", "pageout") and v.flags & V_LOCKED:
@@ -694,13 +697,17 @@ class Machine:
 
     # -- locking -------------------------------------------------------------------------------
 
-    def mlock(self, pid: int, addr: int, length: int) -> None:
-        """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
+    def _lock_args(self, pid, addr, length) -> tuple[Process, int, int]:
+        """mlock/munlock take any address: the range is widened to whole pages."""
         p = self._proc(pid)
         addr = _int("addr", addr)
         length = _int("length", length)
         start = addr & ~(PAGE - 1)
-        end = start + page_align(length + (addr - start))
+        return p, start, start + page_align(length + (addr - start))
+
+    def mlock(self, pid: int, addr: int, length: int) -> None:
+        """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
+        p, start, end = self._lock_args(pid, addr, length)
         if not self._can_do_mlock(p):
             raise err(errno.EPERM, "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK")
         if start == end:
@@ -714,20 +721,14 @@ class Machine:
             if locked > limit:
                 raise err(errno.ENOMEM, f"locking {_size(end - start)} would exceed RLIMIT_MEMLOCK "
                                         f"({limit * 4} kB)")
-        if end > TASK_SIZE or not p.mm.covered(start, end):
-            raise err(errno.ENOMEM, f"[{start:#x}, +{_size(end - start)}) is not fully mapped")
+        _require_mapped(p.mm, start, end)
         self._lock(p, start, end, True)
 
     def munlock(self, pid: int, addr: int, length: int) -> None:
-        p = self._proc(pid)
-        addr = _int("addr", addr)
-        length = _int("length", length)
-        start = addr & ~(PAGE - 1)
-        end = start + page_align(length + (addr - start))
+        p, start, end = self._lock_args(pid, addr, length)
         if start == end:
             return
-        if end > TASK_SIZE or not p.mm.covered(start, end):
-            raise err(errno.ENOMEM, f"[{start:#x}, +{_size(end - start)}) is not fully mapped")
+        _require_mapped(p.mm, start, end)
         self._lock(p, start, end, False)
 
     def mlockall(self, pid: int, flags: str = "current|future") -> None:
@@ -910,8 +911,7 @@ class Machine:
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
         end = addr + length
-        if end > TASK_SIZE or not p.mm.covered(addr, end):
-            raise err(errno.ENOMEM, f"[{addr:#x}, +{_size(length)}) is not fully mapped")
+        _require_mapped(p.mm, addr, end)
         out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
         for v in p.mm.overlapping(addr, end):
             s, e = max(v.start, addr), min(v.end, end)
