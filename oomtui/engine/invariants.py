@@ -31,9 +31,8 @@ def check_invariants(m) -> None:
     same("free frames", int(zn.free.sum()), types[S.FREE])
     for z in range(S.NR_ZONES):
         same(f"zone {z} free list", zn.free[z], free_zone[z])
-    for name, idx, t in (("AnonPages", S.NR_ANON, S.ANON), ("PageTables", S.NR_PAGETABLE, S.PAGETABLE)):
-        same(name, vm[idx], types[t])
-    same("page cache", vm[S.NR_FILE], types[S.FILE] + types[S.SHMEM])
+    same("PageTables", vm[S.NR_PAGETABLE], types[S.PAGETABLE])
+    same("page cache", vm[S.NR_FILE] - vm[S.NR_SWAPCACHED], types[S.FILE] + types[S.SHMEM])
     same("Shmem", vm[S.NR_SHMEM], types[S.SHMEM])
     same("KernelStack", vm[S.NR_KSTACK], types[S.KERNEL])
     same("Mlocked", vm[S.NR_MLOCK], mlocked[0])
@@ -47,6 +46,7 @@ def check_invariants(m) -> None:
 
     # Page tables: recount every mapping from the PTEs of live processes.
     mapcount = np.zeros(n, np.int64)
+    swap_refs = np.zeros(m.sw.map.size, np.int64)
     tables = 0
     for p in m.procs.values():
         mm = p.mm
@@ -62,6 +62,9 @@ def check_invariants(m) -> None:
             ptes = m.pt.pte[val]
             present = ptes[(ptes & S.PTE_KIND) == S.PTE_PRESENT] >> S.PTE_SHIFT
             mapcount += np.bincount(present, minlength=n)
+            swapped = ptes[(ptes & S.PTE_KIND) == S.PTE_SWAP] >> S.PTE_SHIFT
+            swap_refs += np.bincount(swapped, minlength=swap_refs.size)
+            rss[S.MM_SWAPENTS] += swapped.size
             kinds = fr.type[present]
             rss[S.MM_ANONPAGES] += int((kinds == S.ANON).sum())
             rss[S.MM_FILEPAGES] += int((kinds == S.FILE).sum())
@@ -81,8 +84,24 @@ def check_invariants(m) -> None:
     same("page tables + PGDs", types[S.PAGETABLE], tables + len(m.procs))
     same("mapcounts", int(np.abs(mapcount - fr.mapcount).sum()), 0)
     assert (fr.mapcount >= 0).all() and (fr.mlock >= 0).all(), "negative mapcount or mlock count"
-    orphan = (fr.type == S.ANON) & (fr.mapcount == 0)
-    same("anon pages no process maps", int(orphan.sum()), 0)
+    anon = fr.type == S.ANON
+    same("AnonPages (mapped anon)", vm[S.NR_ANON], int((anon & (fr.mapcount > 0)).sum()))
+    cached = (fr.flags & S.F_SWAPCACHE) != 0
+    orphan = anon & (fr.mapcount == 0) & ~cached
+    same("anon pages nobody maps or caches", int(orphan.sum()), 0)
+    # Swap: slot references equal swap PTEs; each device's used count equals its busy slots.
+    sw = m.sw
+    same("swap PTE references", int(np.abs(swap_refs - sw.map).sum()), 0)
+    same("SwapCached", vm[S.NR_SWAPCACHED], int(cached.sum()))
+    for p in np.nonzero(cached)[0]:
+        assert sw.cache[fr.swap[p]] == p, f"swap-cache page {p} and its slot disagree"
+    busy = (sw.map > 0) | (sw.cache >= 0)
+    for d in range(S.MAX_SWAPFILES):
+        lo, hi = int(sw.base[d]), int(sw.base[d] + sw.size[d])
+        same(f"swap{d} used", sw.used[d], int(busy[lo:hi].sum()))
+        same(f"swap{d} free slots", sw.top[d], (hi - lo) - int(sw.used[d]))
+    assert not busy[[s for d in range(S.MAX_SWAPFILES) if not sw.active[d]
+                     for s in range(int(sw.base[d]), int(sw.base[d] + sw.size[d]))]].any()
     # Commit: Committed_AS equals the accountable VMAs plus charged shmem objects.
     same("Committed_AS", m.committed,
          sum(p.mm.committed() for p in m.procs.values())

@@ -11,17 +11,19 @@ import numpy as np
 from numba import njit
 
 from oomtui.engine.state import (
-    ANON, EMPTY, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_REFERENCED, FILE, FREE, KERNEL,
+    ANON, EMPTY, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_REFERENCED, F_SWAPCACHE, FILE, FREE, KERNEL,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
-    MAX_ORDER, MM_ANONPAGES, MM_FILEPAGES, MM_MAJFLT, MM_MINFLT, MM_SHMEMPAGES, NR_ANON, NR_DIRTY,
+    MAX_ORDER, MM_ANONPAGES, MM_FILEPAGES, MM_MAJFLT, MM_MINFLT, MM_SHMEMPAGES, MM_SWAPENTS,
+    NR_ANON, NR_DIRTY, NR_SWAPCACHED, PSWPIN, PSWPOUT,
     NR_FILE, NR_LAZYFREE, NR_MAPPED, NR_MLOCK, NR_PAGETABLE, NR_SHMEM, NR_ZONES, PAGETABLE,
     PGALLOC, PGFAULT, PGFREE, PGMAJFAULT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT, PTE_WRITE,
-    PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
+    PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
 )
 
 # _nrt=False: kernels never allocate, and without numba's reference counting a call between
 # kernels costs ~2 ns instead of ~50 ns (every array argument was incref'd and decref'd).
 JIT = dict(cache=True, nogil=True, _nrt=False)
+SWAP_RA_PAGES = 8  # 1 << vm.page-cluster (default 3)
 
 # Fault-kernel result slots (out array).
 OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON = range(3)
@@ -177,6 +179,7 @@ def free_pages(fr, zn, ctr, p, order):
         fr.index[q] = -1
         fr.mapcount[q] = 0
         fr.mlock[q] = 0
+        fr.swap[q] = -1
     ctr.vm[PGFREE] += 1 << order
     free_block(fr, zn, zone_of(zn, p), p, order)
 
@@ -478,29 +481,38 @@ def rss_kind(fr, p):
 def map_page(fr, lru, ctr, mms, mm, p, locked):
     fr.mapcount[p] += 1
     mms.rss[mm, rss_kind(fr, p)] += 1
-    if fr.type[p] != ANON and fr.mapcount[p] == 1:
-        ctr.vm[NR_MAPPED] += 1
+    if fr.mapcount[p] == 1:
+        ctr.vm[NR_ANON if fr.type[p] == ANON else NR_MAPPED] += 1  # AnonPages / Mapped
     if locked:
         mlock_page(fr, lru, ctr, p, 1)
 
 
 @njit(**JIT)
-def unmap_page(fr, zn, lru, ctr, mms, mm, p, locked):
-    """Drop one mapping of p; an anon page with no mapping left is freed."""
+def free_anon_page(fr, zn, lru, ctr, p):
+    if fr.flags[p] & F_LAZYFREE:
+        ctr.vm[NR_LAZYFREE] -= 1
+    lru_del(fr, lru, p)
+    free_pages(fr, zn, ctr, p, 0)
+
+
+@njit(**JIT)
+def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
+    """Drop one mapping of p; an anon page nobody maps (or needs in the swap cache) is freed."""
     if locked:
         mlock_page(fr, lru, ctr, p, -1)
     fr.mapcount[p] -= 1
     mms.rss[mm, rss_kind(fr, p)] -= 1
     if fr.mapcount[p] > 0:
         return
-    if fr.type[p] == ANON:
-        ctr.vm[NR_ANON] -= 1
-        if fr.flags[p] & F_LAZYFREE:
-            ctr.vm[NR_LAZYFREE] -= 1
-        lru_del(fr, lru, p)
-        free_pages(fr, zn, ctr, p, 0)
-    else:
+    if fr.type[p] != ANON:
         ctr.vm[NR_MAPPED] -= 1
+        return
+    ctr.vm[NR_ANON] -= 1
+    if fr.flags[p] & F_SWAPCACHE:
+        if sw.map[fr.swap[p]] > 0:
+            return  # other swap PTEs will fault it back in from the swap cache
+        swapcache_del(fr, ctr, sw, p)
+    free_anon_page(fr, zn, lru, ctr, p)
 
 
 @njit(**JIT)
@@ -510,9 +522,165 @@ def new_anon_page(fr, zn, lru, ctr, anon_id, index):
     if p < 0:
         return -1
     fr.index[p] = index
-    ctr.vm[NR_ANON] += 1
     lru_add(fr, lru, p)
     return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Swap slots and the swap cache (mm/swapfile.c, mm/swap_state.c)
+
+@njit(**JIT)
+def swap_dev_of(sw, slot):
+    for d in range(sw.base.size):
+        if sw.base[d] <= slot < sw.base[d] + sw.size[d]:
+            return d
+    return -1
+
+
+@njit(**JIT)
+def swap_alloc_slot(sw):
+    """get_swap_pages: the highest-priority device with room; equal priorities take turns."""
+    best = -1
+    for d in range(sw.base.size):
+        if sw.active[d] == 0 or sw.top[d] == 0:
+            continue
+        if best < 0 or sw.prio[d] > sw.prio[best] or (
+                sw.prio[d] == sw.prio[best] and sw.seq[d] < sw.seq[best]):
+            best = d
+    if best < 0:
+        return -1
+    sw.top[best] -= 1
+    sw.used[best] += 1
+    sw.clock[0] += 1
+    sw.seq[best] = sw.clock[0]  # plist_requeue: to the back of its priority
+    return sw.stack[sw.base[best] + sw.top[best]]
+
+
+@njit(**JIT)
+def swap_free_slot(sw, slot):
+    d = swap_dev_of(sw, slot)
+    sw.stack[sw.base[d] + sw.top[d]] = slot
+    sw.top[d] += 1
+    sw.used[d] -= 1
+    sw.owner[slot] = -1
+    sw.index[slot] = -1
+
+
+@njit(**JIT)
+def vm_swap_full(sw):
+    """vm_swap_full: more than half of the swap space in use."""
+    used = 0
+    total = 0
+    for d in range(sw.base.size):
+        if sw.active[d]:
+            used += sw.used[d]
+            total += sw.size[d]
+    return used * 2 > total
+
+
+@njit(**JIT)
+def swapcache_add(fr, ctr, sw, p, slot):
+    fr.flags[p] |= F_SWAPCACHE
+    fr.swap[p] = slot
+    sw.cache[slot] = p
+    ctr.vm[NR_SWAPCACHED] += 1
+    ctr.vm[NR_FILE] += 1  # swap-cache pages count in nr_file_pages (meminfo subtracts them)
+
+
+@njit(**JIT)
+def swapcache_del(fr, ctr, sw, p):
+    """The page leaves the swap cache; its slot is freed if no swap PTE needs it."""
+    slot = fr.swap[p]
+    sw.cache[slot] = -1
+    fr.swap[p] = -1
+    fr.flags[p] &= ~F_SWAPCACHE
+    ctr.vm[NR_SWAPCACHED] -= 1
+    ctr.vm[NR_FILE] -= 1
+    if sw.map[slot] == 0:
+        swap_free_slot(sw, slot)
+
+
+@njit(**JIT)
+def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
+    """free_swap_and_cache: one swap PTE is gone; free what nobody needs any more."""
+    sw.map[slot] -= 1
+    mms.rss[mm, MM_SWAPENTS] -= 1
+    if sw.map[slot] > 0:
+        return
+    p = sw.cache[slot]
+    if p < 0:
+        swap_free_slot(sw, slot)
+        return
+    swapcache_del(fr, ctr, sw, p)
+    if fr.mapcount[p] == 0:
+        free_anon_page(fr, zn, lru, ctr, p)
+
+
+@njit(**JIT)
+def swap_out(fr, zn, lru, ctr, sw, pt, mms, mm, row, idx, p):
+    """Reclaim one exclusive anon page to swap (add_to_swap + try_to_unmap + pageout).
+
+    A clean swap-cache copy is reused without I/O. False when no slot is free.
+    """
+    if fr.flags[p] & F_SWAPCACHE:
+        slot = fr.swap[p]
+    else:
+        slot = swap_alloc_slot(sw)
+        if slot < 0:
+            return False
+        ctr.vm[PSWPOUT] += 1
+        sw.owner[slot] = fr.owner[p]
+        sw.index[slot] = fr.index[p]
+    pt.pte[row, idx] = (slot << PTE_SHIFT) | PTE_SWAP
+    sw.map[slot] += 1
+    mms.rss[mm, MM_SWAPENTS] += 1
+    if fr.flags[p] & F_SWAPCACHE:
+        swapcache_del(fr, ctr, sw, p)
+    unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, False)
+    return True
+
+
+@njit(**JIT)
+def swap_window(sw, slot):
+    """swap_cluster_readahead's window: the aligned 2^page_cluster slots around `slot`."""
+    d = swap_dev_of(sw, slot)
+    lo = max(slot & ~(SWAP_RA_PAGES - 1), sw.base[d])
+    hi = min((slot & ~(SWAP_RA_PAGES - 1)) + SWAP_RA_PAGES, sw.base[d] + sw.size[d])
+    return lo, hi
+
+
+@njit(**JIT)
+def swap_in_cost(sw, slot):
+    """Pages a swap-in of `slot` reads: the missing pages of its readahead window."""
+    if sw.cache[slot] >= 0:
+        return 0
+    lo, hi = swap_window(sw, slot)
+    n = 0
+    for s in range(lo, hi):
+        if sw.map[s] > 0 and sw.cache[s] < 0:
+            n += 1
+    return n
+
+
+@njit(**JIT)
+def swap_in(fr, zn, lru, ctr, sw, slot):
+    """swapin_readahead: the slot's page from the swap cache, else read it and its window.
+
+    Returns (pfn, major); pfn -1 when memory ran out.
+    """
+    p = sw.cache[slot]
+    if p >= 0:
+        return p, False
+    lo, hi = swap_window(sw, slot)
+    for s in range(lo, hi):
+        if sw.map[s] == 0 or sw.cache[s] >= 0:
+            continue
+        q = new_anon_page(fr, zn, lru, ctr, sw.owner[s], sw.index[s])
+        if q < 0:
+            return -1, True
+        swapcache_add(fr, ctr, sw, q, s)
+        ctr.vm[PSWPIN] += 1
+    return sw.cache[slot], True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,9 +698,10 @@ def tables_missing(pt, mm, v, last_pmd, last_pud):
 
 
 @njit(**JIT)
-def fault_cost(fr, pt, pc, mm, vstart, npages, vflags, file_id, file_pgoff, write):
+def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, write):
     """Frames (pages + page tables) that fault_range would allocate: its dry run."""
     frames = 0
+    last_window = -1
     v = vstart
     end = vstart + npages
     last_pmd = -1
@@ -548,7 +717,14 @@ def fault_cost(fr, pt, pc, mm, vstart, npages, vflags, file_id, file_pgoff, writ
             i = u - vstart
             e = PTE_NONE if row < 0 else pt.pte[row, u & 511]
             kind = e & PTE_KIND
-            if vflags & V_SHARED:
+            if kind == PTE_SWAP:
+                slot = e >> PTE_SHIFT
+                if slot >> 3 != last_window:  # a window is read once
+                    frames += swap_in_cost(sw, slot)
+                    last_window = slot >> 3
+                if write:
+                    frames += 1  # the CoW copy if another mm still shares the slot
+            elif vflags & V_SHARED:
                 if kind != PTE_PRESENT and pc_lookup(pc, file_id, file_pgoff + i) < 0:
                     frames += 1
             elif kind == PTE_PRESENT:
@@ -570,8 +746,8 @@ def fault_cost(fr, pt, pc, mm, vstart, npages, vflags, file_id, file_pgoff, writ
 
 
 @njit(**JIT)
-def fault_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, vflags, file_id, file_pgoff,
-                anon_id, anon_pgoff, locked, write, out):
+def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, file_id,
+                file_pgoff, anon_id, anon_pgoff, locked, write, out):
     """Access npages from vstart in one VMA (permissions already checked by the caller).
 
     Counts minor/major faults and new anon pages into out; returns False if memory ran out
@@ -590,19 +766,43 @@ def fault_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, vflags, file_
             i = u - vstart
             e = pt.pte[row, u & 511]
             kind = e & PTE_KIND
+            major = False
+            new_anon = False
+            faulted = False
+            if kind == PTE_SWAP:
+                # do_swap_page: map the page read-only unless this write makes it exclusive.
+                slot = e >> PTE_SHIFT
+                p, major = swap_in(fr, zn, lru, ctr, sw, slot)
+                if p < 0:
+                    return False
+                fr.owner[p] = anon_id
+                fr.index[p] = anon_pgoff + i
+                sw.map[slot] -= 1
+                mms.rss[mm, MM_SWAPENTS] -= 1
+                map_page(fr, lru, ctr, mms, mm, p, locked)
+                e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
+                if write and sw.map[slot] == 0 and fr.mapcount[p] == 1:
+                    e |= PTE_WRITE
+                    swapcache_del(fr, ctr, sw, p)  # written: the swap copy goes stale
+                elif locked or vm_swap_full(sw):
+                    if sw.map[slot] == 0 and fr.mapcount[p] == 1:
+                        swapcache_del(fr, ctr, sw, p)  # should_try_to_free_swap
+                pt.pte[row, u & 511] = e
+                kind = PTE_PRESENT
+                faulted = True
             if kind == PTE_PRESENT and (not write or e & PTE_WRITE):
-                pt.pte[row, u & 511] = e | PTE_YOUNG  # no fault: the accessed bit is set
+                pt.pte[row, u & 511] = e | PTE_YOUNG  # the accessed bit is set
                 if write:
                     p = e >> PTE_SHIFT
                     set_dirty(fr, ctr, p)
                     if fr.flags[p] & F_LAZYFREE:
                         fr.flags[p] |= F_DIRTY  # re-dirtied: MADV_FREE no longer drops it
+                if faulted:
+                    count_fault(ctr, mms, mm, major, out)
                 continue
             if kind == PTE_ZERO and not write:
                 pt.pte[row, u & 511] = e | PTE_YOUNG
                 continue
-            major = False
-            new_anon = False
             if shared:
                 # do_shared_fault / wp_page_shared: the page cache page itself is mapped.
                 if kind == PTE_PRESENT:
@@ -622,16 +822,19 @@ def fault_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, vflags, file_
             elif kind == PTE_PRESENT:
                 # do_wp_page: reuse an exclusive anon page, else copy it (CoW).
                 old = e >> PTE_SHIFT
-                if fr.type[old] == ANON and fr.mapcount[old] == 1:
+                if fr.type[old] == ANON and fr.mapcount[old] == 1 and not (
+                        fr.flags[old] & F_SWAPCACHE and sw.map[fr.swap[old]] > 0):
                     p = old
                     if fr.flags[p] & F_LAZYFREE:
                         fr.flags[p] |= F_DIRTY
+                    if fr.flags[p] & F_SWAPCACHE:
+                        swapcache_del(fr, ctr, sw, p)  # wp reuse frees the stale swap copy
                 else:
                     p = new_anon_page(fr, zn, lru, ctr, anon_id, anon_pgoff + i)
                     if p < 0:
                         return False
                     new_anon = True
-                    unmap_page(fr, zn, lru, ctr, mms, mm, old, locked)
+                    unmap_page(fr, zn, lru, ctr, sw, mms, mm, old, locked)
                     map_page(fr, lru, ctr, mms, mm, p, locked)
                 pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
             elif kind == PTE_ZERO or (file_id < 0 and write):
@@ -665,20 +868,26 @@ def fault_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, vflags, file_
             pt.pte[row, u & 511] = pte
             if new_anon:
                 out[OUT_NEW_ANON] += 1
-            ctr.vm[PGFAULT] += 1
-            if major:
-                ctr.vm[PGMAJFAULT] += 1
-                mms.flt[mm, MM_MAJFLT] += 1
-                out[OUT_MAJFLT] += 1
-            else:
-                mms.flt[mm, MM_MINFLT] += 1
-                out[OUT_MINFLT] += 1
+            count_fault(ctr, mms, mm, major, out)
         v = chunk_end
     return True
 
 
 @njit(**JIT)
-def zap_range(fr, zn, lru, ctr, pt, mms, mm, vstart, npages, locked):
+def count_fault(ctr, mms, mm, major, out):
+    """mm_account_fault: pgfault always, then the task's major or minor count."""
+    ctr.vm[PGFAULT] += 1
+    if major:
+        ctr.vm[PGMAJFAULT] += 1
+        mms.flt[mm, MM_MAJFLT] += 1
+        out[OUT_MAJFLT] += 1
+    else:
+        mms.flt[mm, MM_MINFLT] += 1
+        out[OUT_MINFLT] += 1
+
+
+@njit(**JIT)
+def zap_range(fr, zn, lru, ctr, pt, sw, mms, mm, vstart, npages, locked):
     """zap_pte_range: clear every entry in the range; returns the pages unmapped."""
     n = 0
     v = vstart
@@ -692,15 +901,17 @@ def zap_range(fr, zn, lru, ctr, pt, mms, mm, vstart, npages, locked):
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
             if (e & PTE_KIND) == PTE_PRESENT:
-                unmap_page(fr, zn, lru, ctr, mms, mm, e >> PTE_SHIFT, locked)
+                unmap_page(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT, locked)
                 n += 1
+            elif (e & PTE_KIND) == PTE_SWAP:
+                swap_put(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT)
             pt.pte[row, u & 511] = PTE_NONE
         v = chunk_end
     return n
 
 
 @njit(**JIT)
-def copy_range(fr, zn, lru, ctr, pt, mms, src, dst, vstart, npages, private):
+def copy_range(fr, zn, lru, ctr, pt, sw, mms, src, dst, vstart, npages, private):
     """copy_pte_range for fork: share pages, write-protect private ones in both mms.
 
     Returns False if a page table could not be allocated (callers precheck with fork_cost).
@@ -723,7 +934,10 @@ def copy_range(fr, zn, lru, ctr, pt, mms, src, dst, vstart, npages, private):
                 drow = pt_row(fr, zn, ctr, pt, mms, dst, u, True)
                 if drow < 0:
                     return False
-            if kind == PTE_PRESENT:
+            if kind == PTE_SWAP:
+                sw.map[e >> PTE_SHIFT] += 1  # swap_duplicate
+                mms.rss[dst, MM_SWAPENTS] += 1
+            elif kind == PTE_PRESENT:
                 p = e >> PTE_SHIFT
                 map_page(fr, lru, ctr, mms, dst, p, False)
                 if private:
@@ -802,7 +1016,7 @@ MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = range(4)
 
 
 @njit(**JIT)
-def madvise_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, advice, locked):
+def madvise_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, advice, locked):
     """MADV_FREE / COLD / PAGEOUT on present pages mapped only by this mm (mm/madvise.c)."""
     v = vstart
     end = vstart + npages
@@ -814,6 +1028,9 @@ def madvise_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, advice, loc
             continue
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
+            if (e & PTE_KIND) == PTE_SWAP and advice == MADV_FREE:
+                swap_put(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT)  # the data is garbage
+                pt.pte[row, u & 511] = PTE_NONE
             if (e & PTE_KIND) != PTE_PRESENT:
                 continue
             p = e >> PTE_SHIFT
@@ -837,18 +1054,20 @@ def madvise_range(fr, zn, lru, ctr, pt, pc, mms, mm, vstart, npages, advice, loc
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 if fr.type[p] == FILE:
                     if not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
-                        unmap_page(fr, zn, lru, ctr, mms, mm, p, locked)
+                        unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked)
                         pt.pte[row, u & 511] = PTE_NONE
                         pc_remove(fr, zn, lru, ctr, pc, p)
                 elif fr.flags[p] & F_LAZYFREE and not fr.flags[p] & F_DIRTY:
-                    unmap_page(fr, zn, lru, ctr, mms, mm, p, locked)  # clean lazyfree: freed
+                    unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked)  # clean lazyfree: freed
                     pt.pte[row, u & 511] = PTE_NONE
                 elif fr.mlock[p] == 0:
                     if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
                         fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
                         ctr.vm[NR_LAZYFREE] -= 1
-                    fr.flags[p] |= F_ACTIVE
-                    lru_update(fr, lru, p)
+                    if fr.type[p] == SHMEM or not swap_out(fr, zn, lru, ctr, sw, pt, mms, mm,
+                                                           row, u & 511, p):
+                        fr.flags[p] |= F_ACTIVE  # no swap slot: activate_locked
+                        lru_update(fr, lru, p)
         v = chunk_end
 
 
@@ -869,7 +1088,7 @@ def mlock_range(fr, zn, lru, ctr, pt, mms, mm, vstart, npages, delta):
 
 
 @njit(**JIT)
-def mincore_range(pt, pc, mm, vstart, npages, file_id, file_pgoff, out):
+def mincore_range(pt, pc, sw, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
     for i in range(npages):
         v = vstart + i
@@ -877,6 +1096,8 @@ def mincore_range(pt, pc, mm, vstart, npages, file_id, file_pgoff, out):
         kind = PTE_NONE if row < 0 else pt.pte[row, v & 511] & PTE_KIND
         if kind == PTE_PRESENT or kind == PTE_ZERO:
             out[i] = 1
+        elif kind == PTE_SWAP:
+            out[i] = 1 if sw.cache[pt.pte[row, v & 511] >> PTE_SHIFT] >= 0 else 0
         elif file_id >= 0 and pc_lookup(pc, file_id, file_pgoff + i) >= 0:
             out[i] = 1
         else:
@@ -890,6 +1111,47 @@ def drop_file_pages(fr, zn, lru, ctr, pc, file_id, npages):
         p = pc_lookup(pc, file_id, pgoff)
         if p >= 0:
             pc_remove(fr, zn, lru, ctr, pc, p)
+
+
+@njit(**JIT)
+def swapoff_cost(sw, d):
+    """Pages try_to_unuse must read back: the device's used slots not in the swap cache."""
+    n = 0
+    for slot in range(sw.base[d], sw.base[d] + sw.size[d]):
+        if sw.map[slot] > 0 and sw.cache[slot] < 0:
+            n += 1
+    return n
+
+
+@njit(**JIT)
+def swap_unuse(fr, zn, lru, ctr, pt, sw, mms, d):
+    """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte).
+
+    Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
+    """
+    lo = sw.base[d]
+    hi = lo + sw.size[d]
+    for i in range(pt.keys.size):
+        key = pt.keys[i]
+        if key == EMPTY or (key >> 26) & 3 != 0:
+            continue
+        mm = key >> 28
+        row = pt.vals[i]
+        for j in range(512):
+            e = pt.pte[row, j]
+            if (e & PTE_KIND) != PTE_SWAP or not lo <= (e >> PTE_SHIFT) < hi:
+                continue
+            slot = e >> PTE_SHIFT
+            p, major = swap_in(fr, zn, lru, ctr, sw, slot)
+            if p < 0:
+                return False
+            sw.map[slot] -= 1
+            mms.rss[mm, MM_SWAPENTS] -= 1
+            map_page(fr, lru, ctr, mms, mm, p, False)
+            pt.pte[row, j] = (p << PTE_SHIFT) | PTE_PRESENT
+            if sw.map[slot] == 0:
+                swapcache_del(fr, ctr, sw, p)
+    return True
 
 
 @njit(**JIT)

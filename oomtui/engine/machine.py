@@ -19,6 +19,7 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import oom_badness, oom_score
+from oomtui.engine.swap import SwapCalls
 from oomtui.engine.state import (
     GROUPS, MM_ANONPAGES, PAGETABLE, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_GROWSDOWN, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
@@ -113,8 +114,8 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine:
-    """A simulated Linux machine: zones of physical frames, processes, the page cache."""
+class Machine(SwapCalls):
+    """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
         if not isinstance(config, MachineConfig):
@@ -127,11 +128,8 @@ class Machine:
         self.totalram = sum(managed)
         self._sysctl = sysctl_defaults(managed, config.thp)
         self._sysctl.update(config.sysctl)
-        # Without a swap header page a device holds size - 1 usable pages (mkswap layout).
-        self.swap = [{"dev": i, "pages": d.size_mib * 256 - 1,
-                      "priority": d.priority if d.priority is not None else -2 - i}
-                     for i, d in enumerate(config.swap)]
-        sizes = {"frames": self.totalram, "memcgs": 1, "mms": 64, "ht": 1024, "rows": 64}
+        sizes = {"frames": self.totalram, "memcgs": 1, "mms": 64, "ht": 1024, "rows": 64,
+                 "slots": 0}
         self.fr = new_group("frames", sizes)
         self.zn = new_group("zones", sizes)
         self.lru = new_group("lru", sizes)
@@ -139,6 +137,7 @@ class Machine:
         self.mms = new_group("mms", sizes)
         self.pt = new_group("pagetables", sizes)
         self.pc = new_group("pagecache", sizes)
+        self.sw = new_group("swap", sizes)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
@@ -152,6 +151,8 @@ class Machine:
         self._out = np.zeros(K.NR_OUT, dtype=np.int64)
         init = self._new_process("init", ppid=0, uid=0, caps=CAPS, adj=0, mm=None)
         self._event("spawn", init.pid, "init started")
+        for dev in config.swap:
+            self.swapon(dev.size_mib, priority=dev.priority)
 
     # -- zones and watermarks ------------------------------------------------------------------
 
@@ -232,9 +233,6 @@ class Machine:
 
     def _rlimit(self, p: Process, name: str) -> int:
         return p.rlimits[name][0]
-
-    def total_swap_pages(self) -> int:
-        return sum(d["pages"] for d in self.swap)
 
     def commit_limit(self) -> int:
         """vm_commit_limit (KERNEL.md §3), pages."""
@@ -376,7 +374,7 @@ class Machine:
         child.cgroup = parent.cgroup
         self.committed += charge
         for v in copied:
-            ok = K.copy_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, pm.id, mm.id,
+            ok = K.copy_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, pm.id, mm.id,
                               v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED)
             if not ok:
                 raise RuntimeError("engine bug: fork ran out of memory after its precheck")
@@ -493,7 +491,7 @@ class Machine:
             if old:  # pages replaced by MAP_FIXED are freed first; count as if empty
                 cost = pages * (2 if f is not None and not shared else 1) + 3 * (pages // 512 + 2)
             else:
-                cost = K.fault_cost(self.fr, self.pt, self.pc, mm.id, start >> PAGE_SHIFT, pages,
+                cost = K.fault_cost(self.fr, self.pt, self.pc, self.sw, mm.id, start >> PAGE_SHIFT, pages,
                                     vflags, f.id if f else -1, offset >> PAGE_SHIFT, write)
             self._need(cost, f"populating {_size(length)}", pages=pages,
                        cache=pages if f is not None or shared else 0)
@@ -535,7 +533,7 @@ class Machine:
         self._update_hiwater(p)
         gone = mm.carve(start, end)
         for v in gone:
-            K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id,
+            K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, mm.id,
                         v.start >> PAGE_SHIFT, v.pages, bool(v.flags & V_LOCKED))
             if v.flags & V_ACCOUNT:
                 self.committed -= v.pages
@@ -675,10 +673,10 @@ class Machine:
             vs, n = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT
             if advice == "dontneed":
                 self._update_hiwater(p)
-                K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id, vs, n, False)
+                K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, mm.id, vs, n, False)
             else:
                 code = {"free": K.MADV_FREE, "cold": K.MADV_COLD, "pageout": K.MADV_PAGEOUT}[advice]
-                K.madvise_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.mms,
+                K.madvise_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.sw, self.mms,
                                 mm.id, vs, n, code, False)
 
     def _readahead(self, spans) -> None:
@@ -783,7 +781,7 @@ class Machine:
         for v, s, e in spans:
             n = (e - s) >> PAGE_SHIFT
             w = v.flags & (V_WRITE | V_SHARED) == V_WRITE if write is None else write
-            cost += K.fault_cost(self.fr, self.pt, self.pc, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
+            cost += K.fault_cost(self.fr, self.pt, self.pc, self.sw, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
                                  v.file, v.pgoff_at(s), w)
             pages += n + 512
             cache += n if v.file >= 0 else 0
@@ -797,7 +795,7 @@ class Machine:
     def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> int:
         out = self._out
         out[:] = 0
-        ok = K.fault_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.mms,
+        ok = K.fault_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.sw, self.mms,
                            p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.flags, v.file,
                            v.pgoff_at(s), v.anon, v.pgoff_at(s), bool(v.flags & V_LOCKED), write, out)
         if not ok:
@@ -916,7 +914,7 @@ class Machine:
         for v in p.mm.overlapping(addr, end):
             s, e = max(v.start, addr), min(v.end, end)
             i = (s - addr) >> PAGE_SHIFT
-            K.mincore_range(self.pt, self.pc, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
+            K.mincore_range(self.pt, self.pc, self.sw, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
                             v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
         return out
 
@@ -1059,7 +1057,7 @@ class Machine:
             "Unevictable": int(lru[4]),
             "Mlocked": int(vm[S.NR_MLOCK]),
             "SwapTotal": swap_total,
-            "SwapFree": swap_total,
+            "SwapFree": swap_total - int((self.sw.used * self.sw.active).sum()),
             "Dirty": int(vm[S.NR_DIRTY]),
             "Writeback": int(vm[S.NR_WRITEBACK]),
             "AnonPages": int(vm[S.NR_ANON]),
@@ -1159,7 +1157,7 @@ class Machine:
         for i, name in enumerate(VMSTAT):
             out[name] = int(self.ctr.vm[i])
         out["nr_kernel_stack"] = _kb(out["nr_kernel_stack"])  # the kernel counts kB here
-        out["pswpin"] = out["pswpout"] = out["oom_kill"] = 0
+        out["oom_kill"] = 0
         return out
 
     def processes(self) -> list[dict]:
@@ -1190,7 +1188,8 @@ class Machine:
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
                 h.update(np.ascontiguousarray(arr).tobytes())
-        py = (self.tick, self.committed, sorted(self._sysctl.items()), sorted(self._next.items()),
+        py = (self.tick, self.committed, self.least_priority, sorted(self._sysctl.items()),
+              sorted(self._next.items()),
               [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
                 p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
                 p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
@@ -1203,4 +1202,4 @@ class Machine:
 
 
 _GROUP_ATTR = {"frames": "fr", "zones": "zn", "lru": "lru", "counters": "ctr", "mms": "mms",
-               "pagetables": "pt", "pagecache": "pc"}
+               "pagetables": "pt", "swap": "sw", "pagecache": "pc"}

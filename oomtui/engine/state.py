@@ -30,6 +30,7 @@ F_DIRTY = 1
 F_REFERENCED = 2
 F_ACTIVE = 4
 F_LAZYFREE = 8  # MADV_FREE'd anon page: on the file LRU until re-dirtied or dropped
+F_SWAPCACHE = 16  # anon page in the swap cache: Frames.swap holds its slot
 
 # LRU lists, in the kernel's enum lru_list order.
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
@@ -82,11 +83,13 @@ VMSTAT = (
     "pgfree",
     "pgfault",
     "pgmajfault",
+    "pswpin",
+    "pswpout",
 )
 C = {name: i for i, name in enumerate(VMSTAT)}
 NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
-NR_KSTACK, NR_SLAB_R, NR_SLAB_U, NR_SWAPCACHED, NR_LAZYFREE = range(8, 13)
-PGALLOC, PGFREE, PGFAULT, PGMAJFAULT = range(13, 17)
+NR_KSTACK, NR_SLAB_R, NR_SLAB_U, NR_SWAPCACHED, NR_LAZYFREE = range(8, 13)  # noqa: E501
+PGALLOC, PGFREE, PGFAULT, PGMAJFAULT, PSWPIN, PSWPOUT = range(13, 19)
 
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
@@ -108,6 +111,7 @@ FIELDS = (
     ("frames", "prev", np.int32, "frames", -1),
     ("frames", "owner", np.int32, "frames", -1),  # anon: anon id; file/shmem: file id; else pid
     ("frames", "index", np.int64, "frames", -1),  # anon: linear page index; file: page offset
+    ("frames", "swap", np.int64, "frames", -1),  # swap slot of a swap-cache page
     ("zones", "start", np.int64, "zones+1", 0),
     ("zones", "free", np.int64, "zones", 0),
     ("zones", "free_head", np.int32, "zone_orders", -1),
@@ -129,12 +133,26 @@ FIELDS = (
     ("pagetables", "row_pfn", np.int32, "rows", -1),
     ("pagetables", "free_rows", np.int32, "rows", -1),  # stack of unused pool rows
     ("pagetables", "nfree", np.int64, "one", 0),
+    ("swap", "map", np.int32, "slots", 0),  # swap PTEs referring to the slot (swap_map count)
+    ("swap", "cache", np.int32, "slots", -1),  # pfn of the slot's swap-cache page
+    ("swap", "stack", np.int64, "slots", -1),
+    ("swap", "owner", np.int32, "slots", -1),  # the swapped page's rmap identity (anon id, index)
+    ("swap", "index", np.int64, "slots", -1),  # free slots, a stack per device at [base, base+size)
+    ("swap", "base", np.int64, "devs", 0),
+    ("swap", "size", np.int64, "devs", 0),
+    ("swap", "prio", np.int64, "devs", 0),
+    ("swap", "used", np.int64, "devs", 0),
+    ("swap", "top", np.int64, "devs", 0),  # free slots left on the device's stack
+    ("swap", "seq", np.int64, "devs", 0),  # last allocation, for round-robin among equals
+    ("swap", "active", np.int64, "devs", 0),  # swapon'd and accepting new slots
+    ("swap", "clock", np.int64, "one", 0),
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
     ("pagecache", "count", np.int64, "one", 0),
 )
 
-GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "pagecache")
+GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "swap", "pagecache")
+MAX_SWAPFILES = 24  # 32 less the swap types kept for migration, hwpoison, markers, device
 _group_fields = {g: tuple(f[1] for f in FIELDS if f[0] == g) for g in GROUPS}
 Frames = namedtuple("Frames", _group_fields["frames"])
 Zones = namedtuple("Zones", _group_fields["zones"])
@@ -142,10 +160,11 @@ Lru = namedtuple("Lru", _group_fields["lru"])
 Counters = namedtuple("Counters", _group_fields["counters"])
 Mms = namedtuple("Mms", _group_fields["mms"])
 PageTables = namedtuple("PageTables", _group_fields["pagetables"])
+Swap = namedtuple("Swap", _group_fields["swap"])
 PageCache = namedtuple("PageCache", _group_fields["pagecache"])
 GROUP_TYPES = {
     "frames": Frames, "zones": Zones, "lru": Lru, "counters": Counters, "mms": Mms,
-    "pagetables": PageTables, "pagecache": PageCache,
+    "pagetables": PageTables, "swap": Swap, "pagecache": PageCache,
 }
 
 
@@ -165,12 +184,14 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "ht": (sizes["ht"],),
         "rows": (sizes["rows"],),
         "rows_ptes": (sizes["rows"], PTRS_PER_TABLE),
+        "slots": (sizes["slots"],),
+        "devs": (MAX_SWAPFILES,),
         "one": (1,),
     }[rule]
 
 
 def new_group(group: str, sizes: dict, ht_key: str | None = None):
-    """Fresh arrays for one group; `sizes` gives frames, memcgs, mms, ht and rows."""
+    """Fresh arrays for one group; `sizes` gives frames, memcgs, mms, ht, rows and slots."""
     arrays = {}
     for g, name, dtype, rule, init in FIELDS:
         if g != group:
@@ -183,13 +204,13 @@ def new_group(group: str, sizes: dict, ht_key: str | None = None):
 
 
 def grow_rows(group, new_rows: int, old_rows: int):
-    """Grow a group whose arrays are sized per mm id or per page-table pool row."""
+    """Grow a group whose arrays are sized per mm id, page-table pool row or swap slot."""
     out = {}
     for g, name, dtype, rule, init in FIELDS:
         if type(group).__name__ != GROUP_TYPES[g].__name__:
             continue
         arr = getattr(group, name)
-        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes"):
+        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes", "slots"):
             bigger = np.full((new_rows,) + arr.shape[1:], init, dtype=dtype)
             bigger[:old_rows] = arr[:old_rows]
             arr = bigger
