@@ -19,7 +19,7 @@ def check_invariants(m) -> None:
     lru = np.zeros(S.NR_LRU_LISTS, np.int64)
     free_zone = np.zeros(S.NR_ZONES, np.int64)
     mlocked, dirty, lazy = (np.zeros(1, np.int64) for _ in range(3))
-    K.recount(fr, zn, m.lru, np.zeros(len(S.FRAME_TYPE_NAMES), np.int64), lru, free_zone,
+    K.recount(m.k, np.zeros(len(S.FRAME_TYPE_NAMES), np.int64), lru, free_zone,
               mlocked, dirty, lazy)
     vm = m.ctr.vm
 

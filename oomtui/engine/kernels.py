@@ -66,7 +66,8 @@ def list_del(nxt, prv, head, tail, i, j, p):
 # Buddy allocator (mm/page_alloc.c)
 
 @njit(**JIT)
-def zone_of(zn, pfn):
+def zone_of(k, pfn):
+    zn = k.zn
     for z in range(NR_ZONES):
         if pfn < zn.start[z + 1]:
             return z
@@ -74,8 +75,9 @@ def zone_of(zn, pfn):
 
 
 @njit(**JIT)
-def free_block(fr, zn, z, pfn, order):
+def free_block(k, z, pfn, order):
     """__free_one_page: merge with free buddies of the same zone, then list the block."""
+    fr, zn = k.fr, k.zn
     zn.free[z] += 1 << order
     while order < MAX_ORDER:
         buddy = pfn ^ (1 << order)
@@ -94,8 +96,9 @@ def free_block(fr, zn, z, pfn, order):
 
 
 @njit(**JIT)
-def buddy_init(fr, zn):
+def buddy_init(k):
     """Hand every frame of every zone to the buddy allocator (memblock_free_all)."""
+    fr, zn = k.fr, k.zn
     for z in range(NR_ZONES):
         p = zn.start[z]
         end = zn.start[z + 1]
@@ -103,13 +106,14 @@ def buddy_init(fr, zn):
             order = MAX_ORDER
             while order > 0 and ((p & ((1 << order) - 1)) != 0 or p + (1 << order) > end):
                 order -= 1
-            free_block(fr, zn, z, p, order)
+            free_block(k, z, p, order)
             p += 1 << order
 
 
 @njit(**JIT)
-def take_block(fr, zn, z, order):
+def take_block(k, z, order):
     """__rmqueue_smallest + expand: smallest block ≥ order, split, keep the low part."""
+    fr, zn = k.fr, k.zn
     for o in range(order, MAX_ORDER + 1):
         p = zn.free_head[z, o]
         if p < 0:
@@ -129,8 +133,9 @@ def take_block(fr, zn, z, order):
 
 
 @njit(**JIT)
-def zone_watermark_ok(zn, z, order, mark, highest):
+def zone_watermark_ok(k, z, order, mark, highest):
     """__zone_watermark_ok for ALLOC_WMARK_* without reserve flags (KERNEL.md §5)."""
+    zn = k.zn
     free = zn.free[z] - ((1 << order) - 1)
     if free <= zn.wmark[z, mark] + zn.reserve[z, highest]:
         return False
@@ -143,14 +148,15 @@ def zone_watermark_ok(zn, z, order, mark, highest):
 
 
 @njit(**JIT)
-def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
+def alloc_from_zones(k, order, highest, mark, ftype, owner):
     """get_page_from_freelist: walk the zonelist from `highest` down; -1 if no zone passes."""
+    fr, zn, ctr = k.fr, k.zn, k.ctr
     for z in range(highest, -1, -1):
         if zn.start[z + 1] == zn.start[z]:
             continue
-        if not zone_watermark_ok(zn, z, order, mark, highest):
+        if not zone_watermark_ok(k, z, order, mark, highest):
             continue
-        p = take_block(fr, zn, z, order)
+        p = take_block(k, z, order)
         if p < 0:
             continue
         for q in range(p, p + (1 << order)):
@@ -162,16 +168,18 @@ def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
 
 
 @njit(**JIT)
-def alloc_pages(fr, zn, ctr, order, highest, ftype, owner):
+def alloc_pages(k, order, highest, ftype, owner):
     """__alloc_pages: the fast path at the low watermark, then the slow path's pass at min."""
-    p = alloc_from_zones(fr, zn, ctr, order, highest, WMARK_LOW, ftype, owner)
+    fr, zn, ctr = k.fr, k.zn, k.ctr
+    p = alloc_from_zones(k, order, highest, WMARK_LOW, ftype, owner)
     if p < 0:
-        p = alloc_from_zones(fr, zn, ctr, order, highest, WMARK_MIN, ftype, owner)
+        p = alloc_from_zones(k, order, highest, WMARK_MIN, ftype, owner)
     return p
 
 
 @njit(**JIT)
-def free_pages(fr, zn, ctr, p, order):
+def free_pages(k, p, order):
+    fr, zn, ctr = k.fr, k.zn, k.ctr
     for q in range(p, p + (1 << order)):
         fr.type[q] = FREE
         fr.flags[q] = 0
@@ -181,12 +189,13 @@ def free_pages(fr, zn, ctr, p, order):
         fr.mlock[q] = 0
         fr.swap[q] = -1
     ctr.vm[PGFREE] += 1 << order
-    free_block(fr, zn, zone_of(zn, p), p, order)
+    free_block(k, zone_of(k, p), p, order)
 
 
 @njit(**JIT)
-def allocatable_pages(zn, highest):
+def allocatable_pages(k, highest):
     """Order-0 pages the allocator would still hand out before every zone hits min."""
+    zn = k.zn
     total = 0
     for z in range(highest, -1, -1):
         mark = zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest]
@@ -199,7 +208,8 @@ def allocatable_pages(zn, highest):
 # LRU lists (mm/swap.c, include/linux/mm_inline.h)
 
 @njit(**JIT)
-def lru_list_for(fr, p):
+def lru_list_for(k, p):
+    fr = k.fr
     if fr.mlock[p] > 0:
         return LRU_UNEVICTABLE
     if fr.flags[p] & F_LAZYFREE:
@@ -211,15 +221,17 @@ def lru_list_for(fr, p):
 
 
 @njit(**JIT)
-def lru_add(fr, lru, p):
-    lst = lru_list_for(fr, p)
+def lru_add(k, p):
+    fr, lru = k.fr, k.lru
+    lst = lru_list_for(k, p)
     fr.lru[p] = lst
     list_add_head(fr.next, fr.prev, lru.head, lru.tail, 0, lst, p)
     lru.size[0, lst] += 1
 
 
 @njit(**JIT)
-def lru_del(fr, lru, p):
+def lru_del(k, p):
+    fr, lru = k.fr, k.lru
     lst = fr.lru[p]
     if lst < 0:
         return
@@ -229,23 +241,25 @@ def lru_del(fr, lru, p):
 
 
 @njit(**JIT)
-def lru_update(fr, lru, p):
+def lru_update(k, p):
     """Move a page to the list its flags now call for."""
-    if fr.lru[p] != lru_list_for(fr, p):
-        lru_del(fr, lru, p)
-        lru_add(fr, lru, p)
+    fr, lru = k.fr, k.lru
+    if fr.lru[p] != lru_list_for(k, p):
+        lru_del(k, p)
+        lru_add(k, p)
 
 
 @njit(**JIT)
-def mlock_page(fr, lru, ctr, p, delta):
+def mlock_page(k, p, delta):
     """mlock_folio / munlock_folio: count locked mappings; unevictable while any remain."""
+    fr, lru, ctr = k.fr, k.lru, k.ctr
     before = fr.mlock[p]
     fr.mlock[p] = before + delta
     if before == 0 and delta > 0:
         ctr.vm[NR_MLOCK] += 1
     elif before + delta == 0:
         ctr.vm[NR_MLOCK] -= 1
-    lru_update(fr, lru, p)
+    lru_update(k, p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,9 +339,10 @@ def pt_key(mm, level, idx):
 
 
 @njit(**JIT)
-def pt_alloc_table(fr, zn, ctr, pt, mms, mm):
+def pt_alloc_table(k, mm):
+    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     # GFP_PGTABLE_USER: a kernel allocation, highest zone Normal.
-    p = alloc_pages(fr, zn, ctr, 0, 2, PAGETABLE, mm)
+    p = alloc_pages(k, 0, 2, PAGETABLE, mm)
     if p >= 0:
         ctr.vm[NR_PAGETABLE] += 1
         mms.nr_pt[mm] += 1
@@ -335,19 +350,20 @@ def pt_alloc_table(fr, zn, ctr, pt, mms, mm):
 
 
 @njit(**JIT)
-def pt_row(fr, zn, ctr, pt, mms, mm, vpage, create):
+def pt_row(k, mm, vpage, create):
     """The pool row of the PTE table mapping vpage; allocates missing levels if `create`."""
+    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, vpage >> 9))
     if row >= 0 or not create:
         return row
     for level in (2, 1):
         key = pt_key(mm, level, vpage >> (9 * (level + 1)))
         if ht_get(pt.keys, pt.vals, key) < 0:
-            p = pt_alloc_table(fr, zn, ctr, pt, mms, mm)
+            p = pt_alloc_table(k, mm)
             if p < 0:
                 return -1
             ht_put(pt.keys, pt.vals, pt.count, key, p)
-    p = pt_alloc_table(fr, zn, ctr, pt, mms, mm)
+    p = pt_alloc_table(k, mm)
     if p < 0:
         return -1
     pt.nfree[0] -= 1
@@ -359,8 +375,9 @@ def pt_row(fr, zn, ctr, pt, mms, mm, vpage, create):
 
 
 @njit(**JIT)
-def pt_free_range(fr, zn, ctr, pt, mms, mm, level, lo, hi):
+def pt_free_range(k, mm, level, lo, hi):
     """free_pgtables: free this mm's level-`level` tables with index in [lo, hi]."""
+    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     for idx in range(lo, hi + 1):
         key = pt_key(mm, level, idx)
         v = ht_get(pt.keys, pt.vals, key)
@@ -374,7 +391,7 @@ def pt_free_range(fr, zn, ctr, pt, mms, mm, level, lo, hi):
             pt.nfree[0] += 1
         else:
             pfn = v
-        free_pages(fr, zn, ctr, pfn, 0)
+        free_pages(k, pfn, 0)
         ctr.vm[NR_PAGETABLE] -= 1
         mms.nr_pt[mm] -= 1
 
@@ -388,14 +405,16 @@ def pc_key(file_id, pgoff):
 
 
 @njit(**JIT)
-def pc_lookup(pc, file_id, pgoff):
+def pc_lookup(k, file_id, pgoff):
+    pc = k.pc
     return ht_get(pc.keys, pc.vals, pc_key(file_id, pgoff))
 
 
 @njit(**JIT)
-def pc_add(fr, zn, lru, ctr, pc, file_id, pgoff, shmem):
+def pc_add(k, file_id, pgoff, shmem):
     """A new page-cache page (filemap_add_folio / shmem_alloc_folio); -1 when out of memory."""
-    p = alloc_pages(fr, zn, ctr, 0, 3, SHMEM if shmem else FILE, file_id)
+    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
+    p = alloc_pages(k, 0, 3, SHMEM if shmem else FILE, file_id)
     if p < 0:
         return -1
     fr.index[p] = pgoff
@@ -403,64 +422,69 @@ def pc_add(fr, zn, lru, ctr, pc, file_id, pgoff, shmem):
     ctr.vm[NR_FILE] += 1
     if shmem:
         ctr.vm[NR_SHMEM] += 1
-    lru_add(fr, lru, p)
+    lru_add(k, p)
     return p
 
 
 @njit(**JIT)
-def pc_remove(fr, zn, lru, ctr, pc, p):
+def pc_remove(k, p):
     """Drop an unmapped page from the page cache and free it."""
+    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     ht_del(pc.keys, pc.vals, pc.count, pc_key(fr.owner[p], fr.index[p]))
     ctr.vm[NR_FILE] -= 1
     if fr.type[p] == SHMEM:
         ctr.vm[NR_SHMEM] -= 1
     if fr.flags[p] & F_DIRTY:
         ctr.vm[NR_DIRTY] -= 1
-    lru_del(fr, lru, p)
-    free_pages(fr, zn, ctr, p, 0)
+    lru_del(k, p)
+    free_pages(k, p, 0)
 
 
 @njit(**JIT)
-def set_dirty(fr, ctr, p):
+def set_dirty(k, p):
+    fr, ctr = k.fr, k.ctr
     if fr.type[p] == FILE and not fr.flags[p] & F_DIRTY:
         fr.flags[p] |= F_DIRTY
         ctr.vm[NR_DIRTY] += 1
 
 
 @njit(**JIT)
-def mark_accessed(fr, lru, p):
+def mark_accessed(k, p):
     """folio_mark_accessed: referenced once, activated on the second use."""
+    fr, lru = k.fr, k.lru
     if fr.flags[p] & F_REFERENCED and not fr.flags[p] & F_ACTIVE and fr.mlock[p] == 0:
         fr.flags[p] = (fr.flags[p] & ~F_REFERENCED) | F_ACTIVE
-        lru_update(fr, lru, p)
+        lru_update(k, p)
     else:
         fr.flags[p] |= F_REFERENCED
 
 
 @njit(**JIT)
-def pc_fill_cost(pc, file_id, pgoff, npages):
+def pc_fill_cost(k, file_id, pgoff, npages):
     """Frames a read or write of these file pages would add to the page cache."""
+    pc = k.pc
     n = 0
     for i in range(npages):
-        if pc_lookup(pc, file_id, pgoff + i) < 0:
+        if pc_lookup(k, file_id, pgoff + i) < 0:
             n += 1
     return n
 
 
 @njit(**JIT)
-def pc_fill(fr, zn, lru, ctr, pc, file_id, pgoff, npages, shmem, dirty):
+def pc_fill(k, file_id, pgoff, npages, shmem, dirty):
     """read()/write()/readahead through the page cache; returns pages newly read in."""
+    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     added = 0
     for i in range(npages):
-        p = pc_lookup(pc, file_id, pgoff + i)
+        p = pc_lookup(k, file_id, pgoff + i)
         if p < 0:
-            p = pc_add(fr, zn, lru, ctr, pc, file_id, pgoff + i, shmem)
+            p = pc_add(k, file_id, pgoff + i, shmem)
             if p < 0:
                 return -1
             added += 1
-        mark_accessed(fr, lru, p)  # filemap_read and the write path both mark folios accessed
+        mark_accessed(k, p)  # filemap_read and the write path both mark folios accessed
         if dirty:
-            set_dirty(fr, ctr, p)
+            set_dirty(k, p)
     return added
 
 
@@ -468,7 +492,8 @@ def pc_fill(fr, zn, lru, ctr, pc, file_id, pgoff, npages, shmem, dirty):
 # Mapping and unmapping one page
 
 @njit(**JIT)
-def rss_kind(fr, p):
+def rss_kind(k, p):
+    fr = k.fr
     t = fr.type[p]
     if t == ANON:
         return MM_ANONPAGES
@@ -478,30 +503,33 @@ def rss_kind(fr, p):
 
 
 @njit(**JIT)
-def map_page(fr, lru, ctr, mms, mm, p, locked):
+def map_page(k, mm, p, locked):
+    fr, lru, ctr, mms = k.fr, k.lru, k.ctr, k.mms
     fr.mapcount[p] += 1
-    mms.rss[mm, rss_kind(fr, p)] += 1
+    mms.rss[mm, rss_kind(k, p)] += 1
     if fr.mapcount[p] == 1:
         ctr.vm[NR_ANON if fr.type[p] == ANON else NR_MAPPED] += 1  # AnonPages / Mapped
     if locked:
-        mlock_page(fr, lru, ctr, p, 1)
+        mlock_page(k, p, 1)
 
 
 @njit(**JIT)
-def free_anon_page(fr, zn, lru, ctr, p):
+def free_anon_page(k, p):
+    fr, zn, lru, ctr = k.fr, k.zn, k.lru, k.ctr
     if fr.flags[p] & F_LAZYFREE:
         ctr.vm[NR_LAZYFREE] -= 1
-    lru_del(fr, lru, p)
-    free_pages(fr, zn, ctr, p, 0)
+    lru_del(k, p)
+    free_pages(k, p, 0)
 
 
 @njit(**JIT)
-def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
+def unmap_page(k, mm, p, locked):
     """Drop one mapping of p; an anon page nobody maps (or needs in the swap cache) is freed."""
+    fr, zn, lru, ctr, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms
     if locked:
-        mlock_page(fr, lru, ctr, p, -1)
+        mlock_page(k, p, -1)
     fr.mapcount[p] -= 1
-    mms.rss[mm, rss_kind(fr, p)] -= 1
+    mms.rss[mm, rss_kind(k, p)] -= 1
     if fr.mapcount[p] > 0:
         return
     if fr.type[p] != ANON:
@@ -511,18 +539,19 @@ def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     if fr.flags[p] & F_SWAPCACHE:
         if sw.map[fr.swap[p]] > 0:
             return  # other swap PTEs will fault it back in from the swap cache
-        swapcache_del(fr, ctr, sw, p)
-    free_anon_page(fr, zn, lru, ctr, p)
+        swapcache_del(k, p)
+    free_anon_page(k, p)
 
 
 @njit(**JIT)
-def new_anon_page(fr, zn, lru, ctr, anon_id, index):
+def new_anon_page(k, anon_id, index):
+    fr, zn, lru, ctr = k.fr, k.zn, k.lru, k.ctr
     # GFP_HIGHUSER_MOVABLE: highest zone Movable. New anon pages start inactive (since 5.9).
-    p = alloc_pages(fr, zn, ctr, 0, 3, ANON, anon_id)
+    p = alloc_pages(k, 0, 3, ANON, anon_id)
     if p < 0:
         return -1
     fr.index[p] = index
-    lru_add(fr, lru, p)
+    lru_add(k, p)
     return p
 
 
@@ -530,7 +559,8 @@ def new_anon_page(fr, zn, lru, ctr, anon_id, index):
 # Swap slots and the swap cache (mm/swapfile.c, mm/swap_state.c)
 
 @njit(**JIT)
-def swap_dev_of(sw, slot):
+def swap_dev_of(k, slot):
+    sw = k.sw
     for d in range(sw.base.size):
         if sw.base[d] <= slot < sw.base[d] + sw.size[d]:
             return d
@@ -538,8 +568,9 @@ def swap_dev_of(sw, slot):
 
 
 @njit(**JIT)
-def swap_alloc_slot(sw):
+def swap_alloc_slot(k):
     """get_swap_pages: the highest-priority device with room; equal priorities take turns."""
+    sw = k.sw
     best = -1
     for d in range(sw.base.size):
         if sw.active[d] == 0 or sw.top[d] == 0:
@@ -557,8 +588,9 @@ def swap_alloc_slot(sw):
 
 
 @njit(**JIT)
-def swap_free_slot(sw, slot):
-    d = swap_dev_of(sw, slot)
+def swap_free_slot(k, slot):
+    sw = k.sw
+    d = swap_dev_of(k, slot)
     sw.stack[sw.base[d] + sw.top[d]] = slot
     sw.top[d] += 1
     sw.used[d] -= 1
@@ -567,8 +599,9 @@ def swap_free_slot(sw, slot):
 
 
 @njit(**JIT)
-def vm_swap_full(sw):
+def vm_swap_full(k):
     """vm_swap_full: more than half of the swap space in use."""
+    sw = k.sw
     used = 0
     total = 0
     for d in range(sw.base.size):
@@ -579,7 +612,8 @@ def vm_swap_full(sw):
 
 
 @njit(**JIT)
-def swapcache_add(fr, ctr, sw, p, slot):
+def swapcache_add(k, p, slot):
+    fr, ctr, sw = k.fr, k.ctr, k.sw
     fr.flags[p] |= F_SWAPCACHE
     fr.swap[p] = slot
     sw.cache[slot] = p
@@ -588,8 +622,9 @@ def swapcache_add(fr, ctr, sw, p, slot):
 
 
 @njit(**JIT)
-def swapcache_del(fr, ctr, sw, p):
+def swapcache_del(k, p):
     """The page leaves the swap cache; its slot is freed if no swap PTE needs it."""
+    fr, ctr, sw = k.fr, k.ctr, k.sw
     slot = fr.swap[p]
     sw.cache[slot] = -1
     fr.swap[p] = -1
@@ -597,35 +632,37 @@ def swapcache_del(fr, ctr, sw, p):
     ctr.vm[NR_SWAPCACHED] -= 1
     ctr.vm[NR_FILE] -= 1
     if sw.map[slot] == 0:
-        swap_free_slot(sw, slot)
+        swap_free_slot(k, slot)
 
 
 @njit(**JIT)
-def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
+def swap_put(k, mm, slot):
     """free_swap_and_cache: one swap PTE is gone; free what nobody needs any more."""
+    fr, zn, lru, ctr, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms
     sw.map[slot] -= 1
     mms.rss[mm, MM_SWAPENTS] -= 1
     if sw.map[slot] > 0:
         return
     p = sw.cache[slot]
     if p < 0:
-        swap_free_slot(sw, slot)
+        swap_free_slot(k, slot)
         return
-    swapcache_del(fr, ctr, sw, p)
+    swapcache_del(k, p)
     if fr.mapcount[p] == 0:
-        free_anon_page(fr, zn, lru, ctr, p)
+        free_anon_page(k, p)
 
 
 @njit(**JIT)
-def swap_out(fr, zn, lru, ctr, sw, pt, mms, mm, row, idx, p):
+def swap_out(k, mm, row, idx, p):
     """Reclaim one exclusive anon page to swap (add_to_swap + try_to_unmap + pageout).
 
     A clean swap-cache copy is reused without I/O. False when no slot is free.
     """
+    fr, zn, lru, ctr, sw, pt, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.pt, k.mms
     if fr.flags[p] & F_SWAPCACHE:
         slot = fr.swap[p]
     else:
-        slot = swap_alloc_slot(sw)
+        slot = swap_alloc_slot(k)
         if slot < 0:
             return False
         ctr.vm[PSWPOUT] += 1
@@ -635,26 +672,28 @@ def swap_out(fr, zn, lru, ctr, sw, pt, mms, mm, row, idx, p):
     sw.map[slot] += 1
     mms.rss[mm, MM_SWAPENTS] += 1
     if fr.flags[p] & F_SWAPCACHE:
-        swapcache_del(fr, ctr, sw, p)
-    unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, False)
+        swapcache_del(k, p)
+    unmap_page(k, mm, p, False)
     return True
 
 
 @njit(**JIT)
-def swap_window(sw, slot):
+def swap_window(k, slot):
     """swap_cluster_readahead's window: the aligned 2^page_cluster slots around `slot`."""
-    d = swap_dev_of(sw, slot)
+    sw = k.sw
+    d = swap_dev_of(k, slot)
     lo = max(slot & ~(SWAP_RA_PAGES - 1), sw.base[d])
     hi = min((slot & ~(SWAP_RA_PAGES - 1)) + SWAP_RA_PAGES, sw.base[d] + sw.size[d])
     return lo, hi
 
 
 @njit(**JIT)
-def swap_in_cost(sw, slot):
+def swap_in_cost(k, slot):
     """Pages a swap-in of `slot` reads: the missing pages of its readahead window."""
+    sw = k.sw
     if sw.cache[slot] >= 0:
         return 0
-    lo, hi = swap_window(sw, slot)
+    lo, hi = swap_window(k, slot)
     n = 0
     for s in range(lo, hi):
         if sw.map[s] > 0 and sw.cache[s] < 0:
@@ -663,22 +702,23 @@ def swap_in_cost(sw, slot):
 
 
 @njit(**JIT)
-def swap_in(fr, zn, lru, ctr, sw, slot):
+def swap_in(k, slot):
     """swapin_readahead: the slot's page from the swap cache, else read it and its window.
 
     Returns (pfn, major); pfn -1 when memory ran out.
     """
+    fr, zn, lru, ctr, sw = k.fr, k.zn, k.lru, k.ctr, k.sw
     p = sw.cache[slot]
     if p >= 0:
         return p, False
-    lo, hi = swap_window(sw, slot)
+    lo, hi = swap_window(k, slot)
     for s in range(lo, hi):
         if sw.map[s] == 0 or sw.cache[s] >= 0:
             continue
-        q = new_anon_page(fr, zn, lru, ctr, sw.owner[s], sw.index[s])
+        q = new_anon_page(k, sw.owner[s], sw.index[s])
         if q < 0:
             return -1, True
-        swapcache_add(fr, ctr, sw, q, s)
+        swapcache_add(k, q, s)
         ctr.vm[PSWPIN] += 1
     return sw.cache[slot], True
 
@@ -687,8 +727,9 @@ def swap_in(fr, zn, lru, ctr, sw, slot):
 # Faults (mm/memory.c: handle_mm_fault and friends)
 
 @njit(**JIT)
-def tables_missing(pt, mm, v, last_pmd, last_pud):
+def tables_missing(k, mm, v, last_pmd, last_pud):
     """Tables a first touch in v's 2 MiB chunk allocates (PTE, plus PMD/PUD not yet counted)."""
+    pt = k.pt
     n = 1
     if v >> 18 != last_pmd and ht_get(pt.keys, pt.vals, pt_key(mm, 1, v >> 18)) < 0:
         n += 1
@@ -698,8 +739,9 @@ def tables_missing(pt, mm, v, last_pmd, last_pud):
 
 
 @njit(**JIT)
-def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, write):
+def fault_cost(k, mm, vstart, npages, vflags, file_id, file_pgoff, write):
     """Frames (pages + page tables) that fault_range would allocate: its dry run."""
+    fr, pt, pc, sw = k.fr, k.pt, k.pc, k.sw
     frames = 0
     last_window = -1
     v = vstart
@@ -710,7 +752,7 @@ def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, 
         chunk_end = min(end, ((v >> 9) + 1) << 9)
         row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, v >> 9))
         if row < 0:
-            frames += tables_missing(pt, mm, v, last_pmd, last_pud)
+            frames += tables_missing(k, mm, v, last_pmd, last_pud)
             last_pmd = v >> 18
             last_pud = v >> 27
         for u in range(v, chunk_end):
@@ -720,12 +762,12 @@ def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, 
             if kind == PTE_SWAP:
                 slot = e >> PTE_SHIFT
                 if slot >> 3 != last_window:  # a window is read once
-                    frames += swap_in_cost(sw, slot)
+                    frames += swap_in_cost(k, slot)
                     last_window = slot >> 3
                 if write:
                     frames += 1  # the CoW copy if another mm still shares the slot
             elif vflags & V_SHARED:
-                if kind != PTE_PRESENT and pc_lookup(pc, file_id, file_pgoff + i) < 0:
+                if kind != PTE_PRESENT and pc_lookup(k, file_id, file_pgoff + i) < 0:
                     frames += 1
             elif kind == PTE_PRESENT:
                 p = e >> PTE_SHIFT
@@ -735,7 +777,7 @@ def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, 
                 if write:
                     frames += 1
             elif file_id >= 0:
-                if pc_lookup(pc, file_id, file_pgoff + i) < 0:
+                if pc_lookup(k, file_id, file_pgoff + i) < 0:
                     frames += 1
                 if write:
                     frames += 1
@@ -746,20 +788,20 @@ def fault_cost(fr, pt, pc, sw, mm, vstart, npages, vflags, file_id, file_pgoff, 
 
 
 @njit(**JIT)
-def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, file_id,
-                file_pgoff, anon_id, anon_pgoff, locked, write, out):
+def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, anon_pgoff, locked, write, out):
     """Access npages from vstart in one VMA (permissions already checked by the caller).
 
     Counts minor/major faults and new anon pages into out; returns False if memory ran out
     midway (callers check fault_cost first, so that only happens if the two disagree).
     """
+    fr, zn, lru, ctr, pt, pc, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.pc, k.sw, k.mms
     shared = (vflags & V_SHARED) != 0
     shmem = shared and (vflags & V_ANON) != 0  # MAP_SHARED|MAP_ANONYMOUS is shmem
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(fr, zn, ctr, pt, mms, mm, v, True)
+        row = pt_row(k, mm, v, True)
         if row < 0:
             return False
         for u in range(v, chunk_end):
@@ -772,21 +814,21 @@ def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, f
             if kind == PTE_SWAP:
                 # do_swap_page: map the page read-only unless this write makes it exclusive.
                 slot = e >> PTE_SHIFT
-                p, major = swap_in(fr, zn, lru, ctr, sw, slot)
+                p, major = swap_in(k, slot)
                 if p < 0:
                     return False
                 fr.owner[p] = anon_id
                 fr.index[p] = anon_pgoff + i
                 sw.map[slot] -= 1
                 mms.rss[mm, MM_SWAPENTS] -= 1
-                map_page(fr, lru, ctr, mms, mm, p, locked)
+                map_page(k, mm, p, locked)
                 e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
                 if write and sw.map[slot] == 0 and fr.mapcount[p] == 1:
                     e |= PTE_WRITE
-                    swapcache_del(fr, ctr, sw, p)  # written: the swap copy goes stale
-                elif locked or vm_swap_full(sw):
+                    swapcache_del(k, p)  # written: the swap copy goes stale
+                elif locked or vm_swap_full(k):
                     if sw.map[slot] == 0 and fr.mapcount[p] == 1:
-                        swapcache_del(fr, ctr, sw, p)  # should_try_to_free_swap
+                        swapcache_del(k, p)  # should_try_to_free_swap
                 pt.pte[row, u & 511] = e
                 kind = PTE_PRESENT
                 faulted = True
@@ -794,11 +836,11 @@ def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, f
                 pt.pte[row, u & 511] = e | PTE_YOUNG  # the accessed bit is set
                 if write:
                     p = e >> PTE_SHIFT
-                    set_dirty(fr, ctr, p)
+                    set_dirty(k, p)
                     if fr.flags[p] & F_LAZYFREE:
                         fr.flags[p] |= F_DIRTY  # re-dirtied: MADV_FREE no longer drops it
                 if faulted:
-                    count_fault(ctr, mms, mm, major, out)
+                    count_fault(k, mm, major, out)
                 continue
             if kind == PTE_ZERO and not write:
                 pt.pte[row, u & 511] = e | PTE_YOUNG
@@ -808,17 +850,17 @@ def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, f
                 if kind == PTE_PRESENT:
                     p = e >> PTE_SHIFT
                 else:
-                    p = pc_lookup(pc, file_id, file_pgoff + i)
+                    p = pc_lookup(k, file_id, file_pgoff + i)
                     if p < 0:
-                        p = pc_add(fr, zn, lru, ctr, pc, file_id, file_pgoff + i, shmem)
+                        p = pc_add(k, file_id, file_pgoff + i, shmem)
                         if p < 0:
                             return False
                         major = not shmem  # a shmem page is zero-filled, a file page read
-                    map_page(fr, lru, ctr, mms, mm, p, locked)
+                    map_page(k, mm, p, locked)
                 pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
                 if write:
                     pte |= PTE_WRITE
-                    set_dirty(fr, ctr, p)
+                    set_dirty(k, p)
             elif kind == PTE_PRESENT:
                 # do_wp_page: reuse an exclusive anon page, else copy it (CoW).
                 old = e >> PTE_SHIFT
@@ -828,35 +870,35 @@ def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, f
                     if fr.flags[p] & F_LAZYFREE:
                         fr.flags[p] |= F_DIRTY
                     if fr.flags[p] & F_SWAPCACHE:
-                        swapcache_del(fr, ctr, sw, p)  # wp reuse frees the stale swap copy
+                        swapcache_del(k, p)  # wp reuse frees the stale swap copy
                 else:
-                    p = new_anon_page(fr, zn, lru, ctr, anon_id, anon_pgoff + i)
+                    p = new_anon_page(k, anon_id, anon_pgoff + i)
                     if p < 0:
                         return False
                     new_anon = True
-                    unmap_page(fr, zn, lru, ctr, sw, mms, mm, old, locked)
-                    map_page(fr, lru, ctr, mms, mm, p, locked)
+                    unmap_page(k, mm, old, locked)
+                    map_page(k, mm, p, locked)
                 pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
             elif kind == PTE_ZERO or (file_id < 0 and write):
                 # do_anonymous_page on a write, or the CoW of the zero page.
-                p = new_anon_page(fr, zn, lru, ctr, anon_id, anon_pgoff + i)
+                p = new_anon_page(k, anon_id, anon_pgoff + i)
                 if p < 0:
                     return False
                 new_anon = True
-                map_page(fr, lru, ctr, mms, mm, p, locked)
+                map_page(k, mm, p, locked)
                 pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
             elif file_id < 0:
                 pte = PTE_ZERO | PTE_YOUNG  # read of untouched private anon: the zero page
             else:
                 # do_read_fault / do_cow_fault on a private file mapping.
-                c = pc_lookup(pc, file_id, file_pgoff + i)
+                c = pc_lookup(k, file_id, file_pgoff + i)
                 if c < 0:
-                    c = pc_add(fr, zn, lru, ctr, pc, file_id, file_pgoff + i, False)
+                    c = pc_add(k, file_id, file_pgoff + i, False)
                     if c < 0:
                         return False
                     major = True
                 if write:
-                    p = new_anon_page(fr, zn, lru, ctr, anon_id, anon_pgoff + i)
+                    p = new_anon_page(k, anon_id, anon_pgoff + i)
                     if p < 0:
                         return False
                     new_anon = True
@@ -864,18 +906,19 @@ def fault_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, vflags, f
                 else:
                     p = c
                     pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
-                map_page(fr, lru, ctr, mms, mm, p, locked)
+                map_page(k, mm, p, locked)
             pt.pte[row, u & 511] = pte
             if new_anon:
                 out[OUT_NEW_ANON] += 1
-            count_fault(ctr, mms, mm, major, out)
+            count_fault(k, mm, major, out)
         v = chunk_end
     return True
 
 
 @njit(**JIT)
-def count_fault(ctr, mms, mm, major, out):
+def count_fault(k, mm, major, out):
     """mm_account_fault: pgfault always, then the task's major or minor count."""
+    ctr, mms = k.ctr, k.mms
     ctr.vm[PGFAULT] += 1
     if major:
         ctr.vm[PGMAJFAULT] += 1
@@ -887,13 +930,14 @@ def count_fault(ctr, mms, mm, major, out):
 
 
 @njit(**JIT)
-def zap_range(fr, zn, lru, ctr, pt, sw, mms, mm, vstart, npages, locked):
+def zap_range(k, mm, vstart, npages, locked):
     """zap_pte_range: clear every entry in the range; returns the pages unmapped."""
+    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
     n = 0
     v = vstart
     end = vstart + npages
     while v < end:
-        row = pt_row(fr, zn, ctr, pt, mms, mm, v, False)
+        row = pt_row(k, mm, v, False)
         chunk_end = min(end, ((v >> 9) + 1) << 9)
         if row < 0:
             v = chunk_end
@@ -901,26 +945,27 @@ def zap_range(fr, zn, lru, ctr, pt, sw, mms, mm, vstart, npages, locked):
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
             if (e & PTE_KIND) == PTE_PRESENT:
-                unmap_page(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT, locked)
+                unmap_page(k, mm, e >> PTE_SHIFT, locked)
                 n += 1
             elif (e & PTE_KIND) == PTE_SWAP:
-                swap_put(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT)
+                swap_put(k, mm, e >> PTE_SHIFT)
             pt.pte[row, u & 511] = PTE_NONE
         v = chunk_end
     return n
 
 
 @njit(**JIT)
-def copy_range(fr, zn, lru, ctr, pt, sw, mms, src, dst, vstart, npages, private):
+def copy_range(k, src, dst, vstart, npages, private):
     """copy_pte_range for fork: share pages, write-protect private ones in both mms.
 
     Returns False if a page table could not be allocated (callers precheck with fork_cost).
     """
+    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        srow = pt_row(fr, zn, ctr, pt, mms, src, v, False)
+        srow = pt_row(k, src, v, False)
         if srow < 0:
             v = chunk_end
             continue
@@ -931,7 +976,7 @@ def copy_range(fr, zn, lru, ctr, pt, sw, mms, src, dst, vstart, npages, private)
             if kind == PTE_NONE:
                 continue
             if drow < 0:
-                drow = pt_row(fr, zn, ctr, pt, mms, dst, u, True)
+                drow = pt_row(k, dst, u, True)
                 if drow < 0:
                     return False
             if kind == PTE_SWAP:
@@ -939,7 +984,7 @@ def copy_range(fr, zn, lru, ctr, pt, sw, mms, src, dst, vstart, npages, private)
                 mms.rss[dst, MM_SWAPENTS] += 1
             elif kind == PTE_PRESENT:
                 p = e >> PTE_SHIFT
-                map_page(fr, lru, ctr, mms, dst, p, False)
+                map_page(k, dst, p, False)
                 if private:
                     e &= ~PTE_WRITE
                     pt.pte[srow, u & 511] = e
@@ -949,8 +994,9 @@ def copy_range(fr, zn, lru, ctr, pt, sw, mms, src, dst, vstart, npages, private)
 
 
 @njit(**JIT)
-def fork_cost(pt, mm, vstart, npages):
+def fork_cost(k, mm, vstart, npages):
     """Page tables fork would allocate to copy this range (PTE tables, plus upper levels)."""
+    pt = k.pt
     n = 0
     last_pmd = -1
     last_pud = -1
@@ -969,18 +1015,19 @@ def fork_cost(pt, mm, vstart, npages):
 
 
 @njit(**JIT)
-def move_range(fr, zn, ctr, pt, mms, mm, old, new, npages):
+def move_range(k, mm, old, new, npages):
     """move_page_tables for mremap: entries move, pages keep their rmap index."""
+    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     v = 0
     while v < npages:
         chunk_end = min(npages, v + 512 - ((old + v) & 511))
-        srow = pt_row(fr, zn, ctr, pt, mms, mm, old + v, False)
+        srow = pt_row(k, mm, old + v, False)
         if srow >= 0:
             for u in range(v, chunk_end):
                 e = pt.pte[srow, (old + u) & 511]
                 if e == PTE_NONE:
                     continue
-                drow = pt_row(fr, zn, ctr, pt, mms, mm, new + u, True)
+                drow = pt_row(k, mm, new + u, True)
                 if drow < 0:
                     return False
                 pt.pte[drow, (new + u) & 511] = e
@@ -990,8 +1037,9 @@ def move_range(fr, zn, ctr, pt, mms, mm, old, new, npages):
 
 
 @njit(**JIT)
-def move_cost(pt, mm, old, new, npages):
+def move_cost(k, mm, old, new, npages):
     """Page tables move_range allocates at the destination."""
+    pt = k.pt
     n = 0
     last_pte = -1
     last_pmd = -1
@@ -1002,7 +1050,7 @@ def move_cost(pt, mm, old, new, npages):
             continue
         d = new + u
         if d >> 9 != last_pte and ht_get(pt.keys, pt.vals, pt_key(mm, 0, d >> 9)) < 0:
-            n += tables_missing(pt, mm, d, last_pmd, last_pud)
+            n += tables_missing(k, mm, d, last_pmd, last_pud)
             last_pte = d >> 9
             last_pmd = d >> 18
             last_pud = d >> 27
@@ -1016,20 +1064,21 @@ MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = range(4)
 
 
 @njit(**JIT)
-def madvise_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, advice, locked):
+def madvise_range(k, mm, vstart, npages, advice, locked):
     """MADV_FREE / COLD / PAGEOUT on present pages mapped only by this mm (mm/madvise.c)."""
+    fr, zn, lru, ctr, pt, pc, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.pc, k.sw, k.mms
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(fr, zn, ctr, pt, mms, mm, v, False)
+        row = pt_row(k, mm, v, False)
         if row < 0:
             v = chunk_end
             continue
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
             if (e & PTE_KIND) == PTE_SWAP and advice == MADV_FREE:
-                swap_put(fr, zn, lru, ctr, sw, mms, mm, e >> PTE_SHIFT)  # the data is garbage
+                swap_put(k, mm, e >> PTE_SHIFT)  # the data is garbage
                 pt.pte[row, u & 511] = PTE_NONE
             if (e & PTE_KIND) != PTE_PRESENT:
                 continue
@@ -1041,12 +1090,12 @@ def madvise_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, advice,
                     # folio_mark_lazyfree: clean, and onto the inactive file list.
                     fr.flags[p] = (fr.flags[p] & ~(F_DIRTY | F_ACTIVE | F_REFERENCED)) | F_LAZYFREE
                     ctr.vm[NR_LAZYFREE] += 1
-                    lru_update(fr, lru, p)
+                    lru_update(k, p)
                     pt.pte[row, u & 511] = e & ~PTE_YOUNG
             elif advice == MADV_COLD:
                 fr.flags[p] &= ~(F_ACTIVE | F_REFERENCED)
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
-                lru_update(fr, lru, p)
+                lru_update(k, p)
             elif advice == MADV_PAGEOUT:
                 # reclaim_pages → shrink_folio_list: clean file pages drop; anon and shmem
                 # pages that get no swap slot go to activate_locked (back on the active list).
@@ -1054,42 +1103,44 @@ def madvise_range(fr, zn, lru, ctr, pt, pc, sw, mms, mm, vstart, npages, advice,
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 if fr.type[p] == FILE:
                     if not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
-                        unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked)
+                        unmap_page(k, mm, p, locked)
                         pt.pte[row, u & 511] = PTE_NONE
-                        pc_remove(fr, zn, lru, ctr, pc, p)
+                        pc_remove(k, p)
                 elif fr.flags[p] & F_LAZYFREE and not fr.flags[p] & F_DIRTY:
-                    unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked)  # clean lazyfree: freed
+                    unmap_page(k, mm, p, locked)  # clean lazyfree: freed
                     pt.pte[row, u & 511] = PTE_NONE
                 elif fr.mlock[p] == 0:
                     if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
                         fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
                         ctr.vm[NR_LAZYFREE] -= 1
-                    if fr.type[p] == SHMEM or not swap_out(fr, zn, lru, ctr, sw, pt, mms, mm,
+                    if fr.type[p] == SHMEM or not swap_out(k, mm,
                                                            row, u & 511, p):
                         fr.flags[p] |= F_ACTIVE  # no swap slot: activate_locked
-                        lru_update(fr, lru, p)
+                        lru_update(k, p)
         v = chunk_end
 
 
 @njit(**JIT)
-def mlock_range(fr, zn, lru, ctr, pt, mms, mm, vstart, npages, delta):
+def mlock_range(k, mm, vstart, npages, delta):
     """mlock_pte_range: add or drop one locked mapping on every present page."""
+    fr, zn, lru, ctr, pt, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.mms
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(fr, zn, ctr, pt, mms, mm, v, False)
+        row = pt_row(k, mm, v, False)
         if row >= 0:
             for u in range(v, chunk_end):
                 e = pt.pte[row, u & 511]
                 if (e & PTE_KIND) == PTE_PRESENT:
-                    mlock_page(fr, lru, ctr, e >> PTE_SHIFT, delta)
+                    mlock_page(k, e >> PTE_SHIFT, delta)
         v = chunk_end
 
 
 @njit(**JIT)
-def mincore_range(pt, pc, sw, mm, vstart, npages, file_id, file_pgoff, out):
+def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
+    pt, pc, sw = k.pt, k.pc, k.sw
     for i in range(npages):
         v = vstart + i
         row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, v >> 9))
@@ -1098,24 +1149,26 @@ def mincore_range(pt, pc, sw, mm, vstart, npages, file_id, file_pgoff, out):
             out[i] = 1
         elif kind == PTE_SWAP:
             out[i] = 1 if sw.cache[pt.pte[row, v & 511] >> PTE_SHIFT] >= 0 else 0
-        elif file_id >= 0 and pc_lookup(pc, file_id, file_pgoff + i) >= 0:
+        elif file_id >= 0 and pc_lookup(k, file_id, file_pgoff + i) >= 0:
             out[i] = 1
         else:
             out[i] = 0
 
 
 @njit(**JIT)
-def drop_file_pages(fr, zn, lru, ctr, pc, file_id, npages):
+def drop_file_pages(k, file_id, npages):
     """Free every cached page of a file (an unlinked shmem object's last reference)."""
+    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     for pgoff in range(npages):
-        p = pc_lookup(pc, file_id, pgoff)
+        p = pc_lookup(k, file_id, pgoff)
         if p >= 0:
-            pc_remove(fr, zn, lru, ctr, pc, p)
+            pc_remove(k, p)
 
 
 @njit(**JIT)
-def swapoff_cost(sw, d):
+def swapoff_cost(k, d):
     """Pages try_to_unuse must read back: the device's used slots not in the swap cache."""
+    sw = k.sw
     n = 0
     for slot in range(sw.base[d], sw.base[d] + sw.size[d]):
         if sw.map[slot] > 0 and sw.cache[slot] < 0:
@@ -1124,11 +1177,12 @@ def swapoff_cost(sw, d):
 
 
 @njit(**JIT)
-def swap_unuse(fr, zn, lru, ctr, pt, sw, mms, d):
+def swap_unuse(k, d):
     """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte).
 
     Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
     """
+    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
     lo = sw.base[d]
     hi = lo + sw.size[d]
     for i in range(pt.keys.size):
@@ -1142,29 +1196,31 @@ def swap_unuse(fr, zn, lru, ctr, pt, sw, mms, d):
             if (e & PTE_KIND) != PTE_SWAP or not lo <= (e >> PTE_SHIFT) < hi:
                 continue
             slot = e >> PTE_SHIFT
-            p, major = swap_in(fr, zn, lru, ctr, sw, slot)
+            p, major = swap_in(k, slot)
             if p < 0:
                 return False
             sw.map[slot] -= 1
             mms.rss[mm, MM_SWAPENTS] -= 1
-            map_page(fr, lru, ctr, mms, mm, p, False)
+            map_page(k, mm, p, False)
             pt.pte[row, j] = (p << PTE_SHIFT) | PTE_PRESENT
             if sw.map[slot] == 0:
-                swapcache_del(fr, ctr, sw, p)
+                swapcache_del(k, p)
     return True
 
 
 @njit(**JIT)
-def kernel_alloc(fr, zn, ctr, order, owner):
+def kernel_alloc(k, order, owner):
     """A kernel allocation (GFP_KERNEL: highest zone Normal, down to min)."""
-    return alloc_pages(fr, zn, ctr, order, 2, KERNEL, owner)
+    fr, zn, ctr = k.fr, k.zn, k.ctr
+    return alloc_pages(k, order, 2, KERNEL, owner)
 
 
 # ---------------------------------------------------------------------------------------------
 # Recounts for invariant checks (tests only: a pass over every frame)
 
 @njit(**JIT)
-def recount(fr, zn, lru, out_types, out_lru, out_free_zone, out_mlocked, out_dirty, out_lazy):
+def recount(k, out_types, out_lru, out_free_zone, out_mlocked, out_dirty, out_lazy):
+    fr, zn, lru = k.fr, k.zn, k.lru
     for p in range(fr.type.size):
         out_types[fr.type[p]] += 1
         if fr.lru[p] >= 0:

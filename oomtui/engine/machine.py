@@ -21,7 +21,7 @@ from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, 
 from oomtui.engine.oom import oom_badness, oom_score
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.state import (
-    GROUPS, MM_ANONPAGES, PAGETABLE, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
+    GROUPS, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_GROWSDOWN, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
     V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
 )
@@ -141,7 +141,7 @@ class Machine(SwapCalls):
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
-        K.buddy_init(self.fr, self.zn)
+        K.buddy_init(self.k)
         self._setup_watermarks()
         self.procs: dict[int, Process] = {}
         self.files: dict[str, File] = {}
@@ -153,6 +153,11 @@ class Machine(SwapCalls):
         self._event("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
+
+    @property
+    def k(self) -> Kern:
+        """The state groups as one kernel argument (rebuilt: groups are replaced as they grow)."""
+        return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw)
 
     # -- zones and watermarks ------------------------------------------------------------------
 
@@ -168,7 +173,7 @@ class Machine(SwapCalls):
 
     def _allocatable(self) -> int:
         """Order-0 pages that any user or kernel allocation can still get (above min)."""
-        return min(K.allocatable_pages(self.zn, 2), self._allocatable_movable())
+        return min(K.allocatable_pages(self.k, 2), self._allocatable_movable())
 
     def _allocatable_movable(self) -> int:
         total = 0
@@ -298,11 +303,11 @@ class Machine(SwapCalls):
         if self._allocatable() < (1 << KSTACK_ORDER) + 1:
             raise err(errno.ENOMEM, f"no memory for a kernel stack and page directory: {RECLAIM_MISSING}")
         pid = self._next["pid"]
-        kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, KSTACK_ORDER, pid)
+        kstack = K.kernel_alloc(self.k, KSTACK_ORDER, pid)
         if kstack < 0:
             raise err(errno.ENOMEM, "no free 16 KiB block for a kernel stack (memory is fragmented)")
         # The PGD counts in meminfo PageTables but not in the mm's VmPTE (mm_pgtables_bytes).
-        pgd = K.alloc_pages(self.fr, self.zn, self.ctr, 0, 2, PAGETABLE, pid)
+        pgd = K.alloc_pages(self.k, 0, 2, PAGETABLE, pid)
         self.ctr.vm[S.NR_PAGETABLE] += 1
         self._new_id("pid")
         self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
@@ -362,7 +367,7 @@ class Machine(SwapCalls):
                 self._vm_enough_memory(parent, v.pages, "fork", already=charge)
                 charge += v.pages
         copied = [v for v in pm.vmas if v.has_anon]
-        tables = sum(K.fork_cost(self.pt, pm.id, v.start >> PAGE_SHIFT, v.pages) for v in copied)
+        tables = sum(K.fork_cost(self.k, pm.id, v.start >> PAGE_SHIFT, v.pages) for v in copied)
         self._need(tables + (1 << KSTACK_ORDER) + 1, "fork", pages=tables * 512)
         mm = self._new_mm()
         mm.vmas = [Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
@@ -374,7 +379,7 @@ class Machine(SwapCalls):
         child.cgroup = parent.cgroup
         self.committed += charge
         for v in copied:
-            ok = K.copy_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, pm.id, mm.id,
+            ok = K.copy_range(self.k, pm.id, mm.id,
                               v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED)
             if not ok:
                 raise RuntimeError("engine bug: fork ran out of memory after its precheck")
@@ -408,9 +413,9 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         for v in list(mm.vmas):
             self._unmap(p, v.start, v.end)
-        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
+        K.free_pages(self.k, p.pgd, 0)
         self.ctr.vm[S.NR_PAGETABLE] -= 1
-        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
+        K.free_pages(self.k, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         del self.procs[p.pid]
         for child in self.procs.values():
@@ -491,7 +496,7 @@ class Machine(SwapCalls):
             if old:  # pages replaced by MAP_FIXED are freed first; count as if empty
                 cost = pages * (2 if f is not None and not shared else 1) + 3 * (pages // 512 + 2)
             else:
-                cost = K.fault_cost(self.fr, self.pt, self.pc, self.sw, mm.id, start >> PAGE_SHIFT, pages,
+                cost = K.fault_cost(self.k, mm.id, start >> PAGE_SHIFT, pages,
                                     vflags, f.id if f else -1, offset >> PAGE_SHIFT, write)
             self._need(cost, f"populating {_size(length)}", pages=pages,
                        cache=pages if f is not None or shared else 0)
@@ -533,7 +538,7 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         gone = mm.carve(start, end)
         for v in gone:
-            K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, mm.id,
+            K.zap_range(self.k, mm.id,
                         v.start >> PAGE_SHIFT, v.pages, bool(v.flags & V_LOCKED))
             if v.flags & V_ACCOUNT:
                 self.committed -= v.pages
@@ -542,7 +547,7 @@ class Machine(SwapCalls):
         for fid in {v.file for v in gone if v.file >= 0}:
             obj = self.file_by_id[fid]
             if obj.shmem and not any(v.file == fid for q in self.procs.values() for v in q.mm.vmas):
-                K.drop_file_pages(self.fr, self.zn, self.lru, self.ctr, self.pc, fid, obj.pages)
+                K.drop_file_pages(self.k, fid, obj.pages)
                 self.committed -= obj.charged
                 del self.file_by_id[fid]
 
@@ -555,7 +560,7 @@ class Machine(SwapCalls):
             if hi >= lo and mm.overlapping(hi << shift, (hi + 1) << shift):
                 hi -= 1
             if lo <= hi:
-                K.pt_free_range(self.fr, self.zn, self.ctr, self.pt, self.mms, mm.id, level, lo, hi)
+                K.pt_free_range(self.k, mm.id, level, lo, hi)
 
     def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
         """mremap(2): shrink, grow in place, or move (MREMAP_MAYMOVE)."""
@@ -593,11 +598,11 @@ class Machine(SwapCalls):
             new_addr = addr
         elif may_move:
             new_addr = mm.unmapped_area(new_len, None)
-            cost = K.move_cost(self.pt, mm.id, addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT,
+            cost = K.move_cost(self.k, mm.id, addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT,
                                old_len >> PAGE_SHIFT)
             self._need(cost + populate_cost, "mremap", pages=(new_len >> PAGE_SHIFT) + 512)
             (piece,) = mm.carve(addr, addr + old_len)
-            if not K.move_range(self.fr, self.zn, self.ctr, self.pt, self.mms, mm.id,
+            if not K.move_range(self.k, mm.id,
                                 addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT):
                 raise RuntimeError("engine bug: mremap ran out of memory after its precheck")
             self._free_pgtables(mm, addr, addr + old_len)
@@ -673,11 +678,10 @@ class Machine(SwapCalls):
             vs, n = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT
             if advice == "dontneed":
                 self._update_hiwater(p)
-                K.zap_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.sw, self.mms, mm.id, vs, n, False)
+                K.zap_range(self.k, mm.id, vs, n, False)
             else:
                 code = {"free": K.MADV_FREE, "cold": K.MADV_COLD, "pageout": K.MADV_PAGEOUT}[advice]
-                K.madvise_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.sw, self.mms,
-                                mm.id, vs, n, code, False)
+                K.madvise_range(self.k, mm.id, vs, n, code, False)
 
     def _readahead(self, spans) -> None:
         """MADV_WILLNEED: read file pages into the page cache (async: skipped if no memory)."""
@@ -687,11 +691,11 @@ class Machine(SwapCalls):
                 continue
             first = v.pgoff_at(s)
             n = max(0, min((e - s) >> PAGE_SHIFT, f.pages - first))
-            cost = K.pc_fill_cost(self.pc, f.id, first, n)
+            cost = K.pc_fill_cost(self.k, f.id, first, n)
             if cost > self._allocatable():
                 continue
             self._reserve(0, cost)
-            K.pc_fill(self.fr, self.zn, self.lru, self.ctr, self.pc, f.id, first, n, False, False)
+            K.pc_fill(self.k, f.id, first, n, False, False)
 
     # -- locking -------------------------------------------------------------------------------
 
@@ -751,7 +755,7 @@ class Machine(SwapCalls):
             self._need_populate(p, start, end, "mlock")
         for v in mm.carve(start, end):
             if bool(v.flags & V_LOCKED) != lock:
-                K.mlock_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.mms, mm.id,
+                K.mlock_range(self.k, mm.id,
                               v.start >> PAGE_SHIFT, v.pages, 1 if lock else -1)
                 v.flags ^= V_LOCKED
             mm.insert(v)
@@ -781,7 +785,7 @@ class Machine(SwapCalls):
         for v, s, e in spans:
             n = (e - s) >> PAGE_SHIFT
             w = v.flags & (V_WRITE | V_SHARED) == V_WRITE if write is None else write
-            cost += K.fault_cost(self.fr, self.pt, self.pc, self.sw, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
+            cost += K.fault_cost(self.k, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
                                  v.file, v.pgoff_at(s), w)
             pages += n + 512
             cache += n if v.file >= 0 else 0
@@ -795,8 +799,7 @@ class Machine(SwapCalls):
     def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> int:
         out = self._out
         out[:] = 0
-        ok = K.fault_range(self.fr, self.zn, self.lru, self.ctr, self.pt, self.pc, self.sw, self.mms,
-                           p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.flags, v.file,
+        ok = K.fault_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.flags, v.file,
                            v.pgoff_at(s), v.anon, v.pgoff_at(s), bool(v.flags & V_LOCKED), write, out)
         if not ok:
             raise RuntimeError("engine bug: a fault ran out of memory after its precheck")
@@ -894,13 +897,13 @@ class Machine(SwapCalls):
     def _cache_io(self, f: File, offset: int, n: int, dirty: bool) -> None:
         first = offset >> PAGE_SHIFT
         count = max(0, ((offset + n + PAGE - 1) >> PAGE_SHIFT) - first)
-        cost = K.pc_fill_cost(self.pc, f.id, first, count)
+        cost = K.pc_fill_cost(self.k, f.id, first, count)
         self._need(cost, f"{'writing' if dirty else 'reading'} {f.path}", cache=cost)
         if f.path not in self.files:
             self._new_id("file")
             self.files[f.path] = f
             self.file_by_id[f.id] = f
-        K.pc_fill(self.fr, self.zn, self.lru, self.ctr, self.pc, f.id, first, count, False, dirty)
+        K.pc_fill(self.k, f.id, first, count, False, dirty)
         f.size = max(f.size, offset + n)
 
     def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
@@ -914,7 +917,7 @@ class Machine(SwapCalls):
         for v in p.mm.overlapping(addr, end):
             s, e = max(v.start, addr), min(v.end, end)
             i = (s - addr) >> PAGE_SHIFT
-            K.mincore_range(self.pt, self.pc, self.sw, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
+            K.mincore_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
                             v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
         return out
 

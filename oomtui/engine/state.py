@@ -162,6 +162,8 @@ Mms = namedtuple("Mms", _group_fields["mms"])
 PageTables = namedtuple("PageTables", _group_fields["pagetables"])
 Swap = namedtuple("Swap", _group_fields["swap"])
 PageCache = namedtuple("PageCache", _group_fields["pagecache"])
+# Everything a kernel may touch, in one argument (kernels unpack what they use).
+Kern = namedtuple("Kern", ("fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw"))
 GROUP_TYPES = {
     "frames": Frames, "zones": Zones, "lru": Lru, "counters": Counters, "mms": Mms,
     "pagetables": PageTables, "swap": Swap, "pagecache": PageCache,

@@ -60,8 +60,8 @@ class SwapCalls:
         caller = self._proc(pid)
         pages = int(sw.size[dev])
         self._vm_enough_memory(caller, pages, f"swapoff swap{dev}")  # then un-charged at once
-        self._need(K.swapoff_cost(sw, dev), f"swapoff swap{dev}")
-        if not K.swap_unuse(self.fr, self.zn, self.lru, self.ctr, self.pt, sw, self.mms, dev):
+        self._need(K.swapoff_cost(self.k, dev), f"swapoff swap{dev}")
+        if not K.swap_unuse(self.k, dev):
             raise RuntimeError("engine bug: swapoff ran out of memory after its precheck")
         assert sw.used[dev] == 0, "swapoff left slots in use"
         prio = int(sw.prio[dev])
