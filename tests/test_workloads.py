@@ -241,14 +241,18 @@ def test_batch_spikes_frees_and_loops(m):
 
 # -- errors ------------------------------------------------------------------------------------
 
-def test_enomem_is_recorded_and_retried(m):
+def test_enomem_is_recorded_and_retried():
+    # Overcommit mode 2 on 256 MiB without swap: CommitLimit 128 MiB, so mmap refuses (ENOMEM)
+    # once the hog's 100 MiB and the leak reach it; the runner retries and goes on when the
+    # hog's memory is unmapped.
+    m = Machine(MachineConfig(ram_mib=256, sysctl={"vm.overcommit_memory": 2}))
     pid, r = start(m, Alloc(400, 1000))
     hog = m.spawn("hog")
     hog_addr = m.mmap(hog, 100 * MiB, flags="private|anonymous|populate")
     run(m, [r], 30)
     assert r.last_error["errno"] == errno.ENOMEM and r.state == "allocating"
     stuck = status(m, pid)
-    assert 0 < stuck < 200 * 1024
+    assert 0 < stuck < 28 * 1024
     m.munmap(hog, hog_addr, 100 * MiB)
     run(m, [r], 5, start=30)
     assert status(m, pid) > stuck, "it goes on once memory is back"
@@ -326,7 +330,10 @@ def test_forkbomb_grows_until_memory_runs_out():
         t = run(m, runners, 1, start=t)
         assert t < 300, "the bomb should have run out of memory by now"
     assert len(m.processes()) > 200
-    assert {r.last_error["errno"] for r in runners if r.last_error} == {errno.ENOMEM}
+    # Forks need kernel stacks and page tables: when they run out the OOM killer steps in,
+    # and its victims' runners end with ESRCH (a fork interrupted by it fails with ENOMEM).
+    assert m.vmstat()["oom_kill"] > 0
+    assert {r.last_error["errno"] for r in runners if r.last_error} <= {errno.ENOMEM, errno.ESRCH}
     check_invariants(m)
 
 

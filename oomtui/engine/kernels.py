@@ -18,16 +18,27 @@ from oomtui.engine.state import (
     NR_FILE, NR_LAZYFREE, NR_MAPPED, NR_MLOCK, NR_PAGETABLE, NR_SHMEM, NR_ZONES, PAGETABLE,
     PGALLOC, PGFAULT, PGFREE, PGMAJFAULT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT, PTE_WRITE,
     PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
+    ALLOCSTALL, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE, PGROTATED, PGSCAN_DIRECT, PGSCAN_KSWAPD,
+    PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_ANON_COST, RS_FILE_COST, RS_KSWAPD_AWAKE,
+    RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_SWAPPINESS, NR_WRITTEN,
+    V_EXEC, V_WRITE, WMARK_HIGH,
 )
 
 # _nrt=False: kernels never allocate, and without numba's reference counting a call between
 # kernels costs ~2 ns instead of ~50 ns (every array argument was incref'd and decref'd).
 JIT = dict(cache=True, nogil=True, _nrt=False)
 SWAP_RA_PAGES = 8  # 1 << vm.page-cluster (default 3)
+SWAP_CLUSTER_MAX = 32
+DEF_PRIORITY = 12
+MAX_RECLAIM_RETRIES = 16
+PAGE_ALLOC_COSTLY_ORDER = 3
 
 # Fault-kernel result slots (out array).
-OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON = range(3)
-NR_OUT = 3
+# Results of resumable kernels (out array): fault counts, pages done, and why they stopped.
+OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS = range(5)
+NR_OUT = 5
+STATUS_OK, STATUS_NOMEM, STATUS_ROOM = range(3)  # done; reclaim (or OOM-kill); grow tables
+NEED_ROOM = -2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,8 +77,7 @@ def list_del(nxt, prv, head, tail, i, j, p):
 # Buddy allocator (mm/page_alloc.c)
 
 @njit(**JIT)
-def zone_of(k, pfn):
-    zn = k.zn
+def zone_of(zn, pfn):
     for z in range(NR_ZONES):
         if pfn < zn.start[z + 1]:
             return z
@@ -75,9 +85,8 @@ def zone_of(k, pfn):
 
 
 @njit(**JIT)
-def free_block(k, z, pfn, order):
+def free_block(fr, zn, z, pfn, order):
     """__free_one_page: merge with free buddies of the same zone, then list the block."""
-    fr, zn = k.fr, k.zn
     zn.free[z] += 1 << order
     while order < MAX_ORDER:
         buddy = pfn ^ (1 << order)
@@ -106,14 +115,13 @@ def buddy_init(k):
             order = MAX_ORDER
             while order > 0 and ((p & ((1 << order) - 1)) != 0 or p + (1 << order) > end):
                 order -= 1
-            free_block(k, z, p, order)
+            free_block(k.fr, k.zn, z, p, order)
             p += 1 << order
 
 
 @njit(**JIT)
-def take_block(k, z, order):
+def take_block(fr, zn, z, order):
     """__rmqueue_smallest + expand: smallest block ≥ order, split, keep the low part."""
-    fr, zn = k.fr, k.zn
     for o in range(order, MAX_ORDER + 1):
         p = zn.free_head[z, o]
         if p < 0:
@@ -133,9 +141,8 @@ def take_block(k, z, order):
 
 
 @njit(**JIT)
-def zone_watermark_ok(k, z, order, mark, highest):
+def zone_watermark_ok(zn, z, order, mark, highest):
     """__zone_watermark_ok for ALLOC_WMARK_* without reserve flags (KERNEL.md §5)."""
-    zn = k.zn
     free = zn.free[z] - ((1 << order) - 1)
     if free <= zn.wmark[z, mark] + zn.reserve[z, highest]:
         return False
@@ -148,15 +155,14 @@ def zone_watermark_ok(k, z, order, mark, highest):
 
 
 @njit(**JIT)
-def alloc_from_zones(k, order, highest, mark, ftype, owner):
+def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
     """get_page_from_freelist: walk the zonelist from `highest` down; -1 if no zone passes."""
-    fr, zn, ctr = k.fr, k.zn, k.ctr
     for z in range(highest, -1, -1):
         if zn.start[z + 1] == zn.start[z]:
             continue
-        if not zone_watermark_ok(k, z, order, mark, highest):
+        if not zone_watermark_ok(zn, z, order, mark, highest):
             continue
-        p = take_block(k, z, order)
+        p = take_block(fr, zn, z, order)
         if p < 0:
             continue
         for q in range(p, p + (1 << order)):
@@ -168,18 +174,25 @@ def alloc_from_zones(k, order, highest, mark, ftype, owner):
 
 
 @njit(**JIT)
-def alloc_pages(k, order, highest, ftype, owner):
-    """__alloc_pages: the fast path at the low watermark, then the slow path's pass at min."""
-    fr, zn, ctr = k.fr, k.zn, k.ctr
-    p = alloc_from_zones(k, order, highest, WMARK_LOW, ftype, owner)
-    if p < 0:
-        p = alloc_from_zones(k, order, highest, WMARK_MIN, ftype, owner)
-    return p
+def alloc_pages(fr, zn, ctr, rs, order, highest, ftype, owner):
+    """__alloc_pages' fast path at low, then (waking kswapd) a try at min. -1 sends the caller
+    back to Python for the slow path: direct reclaim, retries, the OOM killer (KERNEL.md §5).
+    Reclaim is kept out of this call graph so that every kernel compiles quickly."""
+    p = alloc_from_zones(fr, zn, ctr, order, highest, WMARK_LOW, ftype, owner)
+    if p >= 0:
+        return p
+    wakeup_kswapd(zn, rs, order, highest)
+    return alloc_from_zones(fr, zn, ctr, order, highest, WMARK_MIN, ftype, owner)
 
 
 @njit(**JIT)
-def free_pages(k, p, order):
-    fr, zn, ctr = k.fr, k.zn, k.ctr
+def alloc_pages_nowait(fr, zn, ctr, order, highest, ftype, owner):
+    """An opportunistic allocation that never reclaims (readahead)."""
+    return alloc_from_zones(fr, zn, ctr, order, highest, WMARK_LOW, ftype, owner)
+
+
+@njit(**JIT)
+def free_pages(fr, zn, ctr, p, order):
     for q in range(p, p + (1 << order)):
         fr.type[q] = FREE
         fr.flags[q] = 0
@@ -189,27 +202,14 @@ def free_pages(k, p, order):
         fr.mlock[q] = 0
         fr.swap[q] = -1
     ctr.vm[PGFREE] += 1 << order
-    free_block(k, zone_of(k, p), p, order)
-
-
-@njit(**JIT)
-def allocatable_pages(k, highest):
-    """Order-0 pages the allocator would still hand out before every zone hits min."""
-    zn = k.zn
-    total = 0
-    for z in range(highest, -1, -1):
-        mark = zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest]
-        if zn.free[z] > mark:
-            total += zn.free[z] - mark
-    return total
+    free_block(fr, zn, zone_of(zn, p), p, order)
 
 
 # ---------------------------------------------------------------------------------------------
 # LRU lists (mm/swap.c, include/linux/mm_inline.h)
 
 @njit(**JIT)
-def lru_list_for(k, p):
-    fr = k.fr
+def lru_list_for(fr, p):
     if fr.mlock[p] > 0:
         return LRU_UNEVICTABLE
     if fr.flags[p] & F_LAZYFREE:
@@ -221,17 +221,15 @@ def lru_list_for(k, p):
 
 
 @njit(**JIT)
-def lru_add(k, p):
-    fr, lru = k.fr, k.lru
-    lst = lru_list_for(k, p)
+def lru_add(fr, lru, p):
+    lst = lru_list_for(fr, p)
     fr.lru[p] = lst
     list_add_head(fr.next, fr.prev, lru.head, lru.tail, 0, lst, p)
     lru.size[0, lst] += 1
 
 
 @njit(**JIT)
-def lru_del(k, p):
-    fr, lru = k.fr, k.lru
+def lru_del(fr, lru, p):
     lst = fr.lru[p]
     if lst < 0:
         return
@@ -241,25 +239,23 @@ def lru_del(k, p):
 
 
 @njit(**JIT)
-def lru_update(k, p):
+def lru_update(fr, lru, p):
     """Move a page to the list its flags now call for."""
-    fr, lru = k.fr, k.lru
-    if fr.lru[p] != lru_list_for(k, p):
-        lru_del(k, p)
-        lru_add(k, p)
+    if fr.lru[p] != lru_list_for(fr, p):
+        lru_del(fr, lru, p)
+        lru_add(fr, lru, p)
 
 
 @njit(**JIT)
-def mlock_page(k, p, delta):
+def mlock_page(fr, lru, ctr, p, delta):
     """mlock_folio / munlock_folio: count locked mappings; unevictable while any remain."""
-    fr, lru, ctr = k.fr, k.lru, k.ctr
     before = fr.mlock[p]
     fr.mlock[p] = before + delta
     if before == 0 and delta > 0:
         ctr.vm[NR_MLOCK] += 1
     elif before + delta == 0:
         ctr.vm[NR_MLOCK] -= 1
-    lru_update(k, p)
+    lru_update(fr, lru, p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,10 +335,9 @@ def pt_key(mm, level, idx):
 
 
 @njit(**JIT)
-def pt_alloc_table(k, mm):
-    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
+def pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm):
     # GFP_PGTABLE_USER: a kernel allocation, highest zone Normal.
-    p = alloc_pages(k, 0, 2, PAGETABLE, mm)
+    p = alloc_pages(fr, zn, ctr, rs, 0, 2, PAGETABLE, mm)
     if p >= 0:
         ctr.vm[NR_PAGETABLE] += 1
         mms.nr_pt[mm] += 1
@@ -350,20 +345,21 @@ def pt_alloc_table(k, mm):
 
 
 @njit(**JIT)
-def pt_row(k, mm, vpage, create):
+def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage, create):
     """The pool row of the PTE table mapping vpage; allocates missing levels if `create`."""
-    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, vpage >> 9))
     if row >= 0 or not create:
         return row
+    if pt.nfree[0] == 0 or (pt.count[0] + 3) * 2 > pt.keys.size:
+        return NEED_ROOM  # Python grows the pool and the hash, then resumes
     for level in (2, 1):
         key = pt_key(mm, level, vpage >> (9 * (level + 1)))
         if ht_get(pt.keys, pt.vals, key) < 0:
-            p = pt_alloc_table(k, mm)
+            p = pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm)
             if p < 0:
                 return -1
             ht_put(pt.keys, pt.vals, pt.count, key, p)
-    p = pt_alloc_table(k, mm)
+    p = pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm)
     if p < 0:
         return -1
     pt.nfree[0] -= 1
@@ -391,7 +387,7 @@ def pt_free_range(k, mm, level, lo, hi):
             pt.nfree[0] += 1
         else:
             pfn = v
-        free_pages(k, pfn, 0)
+        free_pages(k.fr, k.zn, k.ctr, pfn, 0)
         ctr.vm[NR_PAGETABLE] -= 1
         mms.nr_pt[mm] -= 1
 
@@ -405,16 +401,17 @@ def pc_key(file_id, pgoff):
 
 
 @njit(**JIT)
-def pc_lookup(k, file_id, pgoff):
-    pc = k.pc
+def pc_lookup(pc, file_id, pgoff):
     return ht_get(pc.keys, pc.vals, pc_key(file_id, pgoff))
 
 
 @njit(**JIT)
-def pc_add(k, file_id, pgoff, shmem):
-    """A new page-cache page (filemap_add_folio / shmem_alloc_folio); -1 when out of memory."""
-    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
-    p = alloc_pages(k, 0, 3, SHMEM if shmem else FILE, file_id)
+def pc_add(fr, zn, lru, ctr, pc, rs, file_id, pgoff, shmem):
+    """A new page-cache page (filemap_add_folio / shmem_alloc_folio); -1 when out of memory,
+    NEED_ROOM when the page-cache index must grow first."""
+    if (pc.count[0] + 1) * 2 > pc.keys.size:
+        return NEED_ROOM
+    p = alloc_pages(fr, zn, ctr, rs, 0, 3, SHMEM if shmem else FILE, file_id)
     if p < 0:
         return -1
     fr.index[p] = pgoff
@@ -422,78 +419,57 @@ def pc_add(k, file_id, pgoff, shmem):
     ctr.vm[NR_FILE] += 1
     if shmem:
         ctr.vm[NR_SHMEM] += 1
-    lru_add(k, p)
+    lru_add(fr, lru, p)
     return p
 
 
 @njit(**JIT)
-def pc_remove(k, p):
+def pc_remove(fr, zn, lru, ctr, pc, p):
     """Drop an unmapped page from the page cache and free it."""
-    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     ht_del(pc.keys, pc.vals, pc.count, pc_key(fr.owner[p], fr.index[p]))
     ctr.vm[NR_FILE] -= 1
     if fr.type[p] == SHMEM:
         ctr.vm[NR_SHMEM] -= 1
     if fr.flags[p] & F_DIRTY:
         ctr.vm[NR_DIRTY] -= 1
-    lru_del(k, p)
-    free_pages(k, p, 0)
+    lru_del(fr, lru, p)
+    free_pages(fr, zn, ctr, p, 0)
 
 
 @njit(**JIT)
-def set_dirty(k, p):
-    fr, ctr = k.fr, k.ctr
+def set_dirty(fr, ctr, p):
     if fr.type[p] == FILE and not fr.flags[p] & F_DIRTY:
         fr.flags[p] |= F_DIRTY
         ctr.vm[NR_DIRTY] += 1
 
 
 @njit(**JIT)
-def mark_accessed(k, p):
+def mark_accessed(fr, lru, p):
     """folio_mark_accessed: referenced once, activated on the second use."""
-    fr, lru = k.fr, k.lru
     if fr.flags[p] & F_REFERENCED and not fr.flags[p] & F_ACTIVE and fr.mlock[p] == 0:
         fr.flags[p] = (fr.flags[p] & ~F_REFERENCED) | F_ACTIVE
-        lru_update(k, p)
+        lru_update(fr, lru, p)
     else:
         fr.flags[p] |= F_REFERENCED
 
 
 @njit(**JIT)
-def pc_fill_cost(k, file_id, pgoff, npages):
-    """Frames a read or write of these file pages would add to the page cache."""
-    pc = k.pc
-    n = 0
+def pc_fill(k, file_id, pgoff, npages, shmem, dirty, out):
+    """read()/write()/readahead through the page cache (resumable, like fault_range)."""
     for i in range(npages):
-        if pc_lookup(k, file_id, pgoff + i) < 0:
-            n += 1
-    return n
-
-
-@njit(**JIT)
-def pc_fill(k, file_id, pgoff, npages, shmem, dirty):
-    """read()/write()/readahead through the page cache; returns pages newly read in."""
-    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
-    added = 0
-    for i in range(npages):
-        p = pc_lookup(k, file_id, pgoff + i)
+        p = pc_lookup(k.pc, file_id, pgoff + i)
         if p < 0:
-            p = pc_add(k, file_id, pgoff + i, shmem)
+            p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff + i, shmem)
             if p < 0:
-                return -1
-            added += 1
-        mark_accessed(k, p)  # filemap_read and the write path both mark folios accessed
+                return stop(out, i, p)
+        mark_accessed(k.fr, k.lru, p)  # filemap_read and the write path both mark folios accessed
         if dirty:
-            set_dirty(k, p)
-    return added
+            set_dirty(k.fr, k.ctr, p)
+    return stop(out, npages, 0)
 
-
-# ---------------------------------------------------------------------------------------------
-# Mapping and unmapping one page
 
 @njit(**JIT)
-def rss_kind(k, p):
-    fr = k.fr
+def rss_kind(fr, p):
     t = fr.type[p]
     if t == ANON:
         return MM_ANONPAGES
@@ -503,33 +479,30 @@ def rss_kind(k, p):
 
 
 @njit(**JIT)
-def map_page(k, mm, p, locked):
-    fr, lru, ctr, mms = k.fr, k.lru, k.ctr, k.mms
+def map_page(fr, lru, ctr, mms, mm, p, locked):
     fr.mapcount[p] += 1
-    mms.rss[mm, rss_kind(k, p)] += 1
+    mms.rss[mm, rss_kind(fr, p)] += 1
     if fr.mapcount[p] == 1:
         ctr.vm[NR_ANON if fr.type[p] == ANON else NR_MAPPED] += 1  # AnonPages / Mapped
     if locked:
-        mlock_page(k, p, 1)
+        mlock_page(fr, lru, ctr, p, 1)
 
 
 @njit(**JIT)
-def free_anon_page(k, p):
-    fr, zn, lru, ctr = k.fr, k.zn, k.lru, k.ctr
+def free_anon_page(fr, zn, lru, ctr, p):
     if fr.flags[p] & F_LAZYFREE:
         ctr.vm[NR_LAZYFREE] -= 1
-    lru_del(k, p)
-    free_pages(k, p, 0)
+    lru_del(fr, lru, p)
+    free_pages(fr, zn, ctr, p, 0)
 
 
 @njit(**JIT)
-def unmap_page(k, mm, p, locked):
+def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     """Drop one mapping of p; an anon page nobody maps (or needs in the swap cache) is freed."""
-    fr, zn, lru, ctr, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms
     if locked:
-        mlock_page(k, p, -1)
+        mlock_page(fr, lru, ctr, p, -1)
     fr.mapcount[p] -= 1
-    mms.rss[mm, rss_kind(k, p)] -= 1
+    mms.rss[mm, rss_kind(fr, p)] -= 1
     if fr.mapcount[p] > 0:
         return
     if fr.type[p] != ANON:
@@ -539,19 +512,18 @@ def unmap_page(k, mm, p, locked):
     if fr.flags[p] & F_SWAPCACHE:
         if sw.map[fr.swap[p]] > 0:
             return  # other swap PTEs will fault it back in from the swap cache
-        swapcache_del(k, p)
-    free_anon_page(k, p)
+        swapcache_del(fr, ctr, sw, p)
+    free_anon_page(fr, zn, lru, ctr, p)
 
 
 @njit(**JIT)
-def new_anon_page(k, anon_id, index):
-    fr, zn, lru, ctr = k.fr, k.zn, k.lru, k.ctr
+def new_anon_page(fr, zn, lru, ctr, rs, anon_id, index):
     # GFP_HIGHUSER_MOVABLE: highest zone Movable. New anon pages start inactive (since 5.9).
-    p = alloc_pages(k, 0, 3, ANON, anon_id)
+    p = alloc_pages(fr, zn, ctr, rs, 0, 3, ANON, anon_id)
     if p < 0:
         return -1
     fr.index[p] = index
-    lru_add(k, p)
+    lru_add(fr, lru, p)
     return p
 
 
@@ -559,8 +531,7 @@ def new_anon_page(k, anon_id, index):
 # Swap slots and the swap cache (mm/swapfile.c, mm/swap_state.c)
 
 @njit(**JIT)
-def swap_dev_of(k, slot):
-    sw = k.sw
+def swap_dev_of(sw, slot):
     for d in range(sw.base.size):
         if sw.base[d] <= slot < sw.base[d] + sw.size[d]:
             return d
@@ -568,9 +539,8 @@ def swap_dev_of(k, slot):
 
 
 @njit(**JIT)
-def swap_alloc_slot(k):
+def swap_alloc_slot(sw):
     """get_swap_pages: the highest-priority device with room; equal priorities take turns."""
-    sw = k.sw
     best = -1
     for d in range(sw.base.size):
         if sw.active[d] == 0 or sw.top[d] == 0:
@@ -588,9 +558,8 @@ def swap_alloc_slot(k):
 
 
 @njit(**JIT)
-def swap_free_slot(k, slot):
-    sw = k.sw
-    d = swap_dev_of(k, slot)
+def swap_free_slot(sw, slot):
+    d = swap_dev_of(sw, slot)
     sw.stack[sw.base[d] + sw.top[d]] = slot
     sw.top[d] += 1
     sw.used[d] -= 1
@@ -599,9 +568,8 @@ def swap_free_slot(k, slot):
 
 
 @njit(**JIT)
-def vm_swap_full(k):
+def vm_swap_full(sw):
     """vm_swap_full: more than half of the swap space in use."""
-    sw = k.sw
     used = 0
     total = 0
     for d in range(sw.base.size):
@@ -612,8 +580,7 @@ def vm_swap_full(k):
 
 
 @njit(**JIT)
-def swapcache_add(k, p, slot):
-    fr, ctr, sw = k.fr, k.ctr, k.sw
+def swapcache_add(fr, ctr, sw, p, slot):
     fr.flags[p] |= F_SWAPCACHE
     fr.swap[p] = slot
     sw.cache[slot] = p
@@ -622,34 +589,32 @@ def swapcache_add(k, p, slot):
 
 
 @njit(**JIT)
-def swapcache_del(k, p):
+def swapcache_del(fr, ctr, sw, p):
     """The page leaves the swap cache; its slot is freed if no swap PTE needs it."""
-    fr, ctr, sw = k.fr, k.ctr, k.sw
     slot = fr.swap[p]
     sw.cache[slot] = -1
     fr.swap[p] = -1
-    fr.flags[p] &= ~F_SWAPCACHE
+    fr.flags[p] &= ~(F_SWAPCACHE | F_DIRTY)
     ctr.vm[NR_SWAPCACHED] -= 1
     ctr.vm[NR_FILE] -= 1
     if sw.map[slot] == 0:
-        swap_free_slot(k, slot)
+        swap_free_slot(sw, slot)
 
 
 @njit(**JIT)
-def swap_put(k, mm, slot):
+def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
     """free_swap_and_cache: one swap PTE is gone; free what nobody needs any more."""
-    fr, zn, lru, ctr, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms
     sw.map[slot] -= 1
     mms.rss[mm, MM_SWAPENTS] -= 1
     if sw.map[slot] > 0:
         return
     p = sw.cache[slot]
     if p < 0:
-        swap_free_slot(k, slot)
+        swap_free_slot(sw, slot)
         return
-    swapcache_del(k, p)
+    swapcache_del(fr, ctr, sw, p)
     if fr.mapcount[p] == 0:
-        free_anon_page(k, p)
+        free_anon_page(fr, zn, lru, ctr, p)
 
 
 @njit(**JIT)
@@ -661,8 +626,10 @@ def swap_out(k, mm, row, idx, p):
     fr, zn, lru, ctr, sw, pt, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.pt, k.mms
     if fr.flags[p] & F_SWAPCACHE:
         slot = fr.swap[p]
+        if fr.flags[p] & F_DIRTY:
+            ctr.vm[PSWPOUT] += 1  # dirtied since swap-in: written again
     else:
-        slot = swap_alloc_slot(k)
+        slot = swap_alloc_slot(k.sw)
         if slot < 0:
             return False
         ctr.vm[PSWPOUT] += 1
@@ -672,253 +639,601 @@ def swap_out(k, mm, row, idx, p):
     sw.map[slot] += 1
     mms.rss[mm, MM_SWAPENTS] += 1
     if fr.flags[p] & F_SWAPCACHE:
-        swapcache_del(k, p)
-    unmap_page(k, mm, p, False)
+        swapcache_del(k.fr, k.ctr, k.sw, p)
+    unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, False)
     return True
 
 
 @njit(**JIT)
-def swap_window(k, slot):
-    """swap_cluster_readahead's window: the aligned 2^page_cluster slots around `slot`."""
-    sw = k.sw
-    d = swap_dev_of(k, slot)
-    lo = max(slot & ~(SWAP_RA_PAGES - 1), sw.base[d])
-    hi = min((slot & ~(SWAP_RA_PAGES - 1)) + SWAP_RA_PAGES, sw.base[d] + sw.size[d])
+def swap_window(sw, slot):
+    """swap_cluster_readahead's window: the 2^page_cluster device offsets around the slot's,
+    aligned on the device (offset 0 is the header page, so slot = base + offset - 1)."""
+    d = swap_dev_of(sw, slot)
+    offset = slot - sw.base[d] + 1
+    first = offset & ~(SWAP_RA_PAGES - 1)
+    lo = sw.base[d] + max(first, 1) - 1
+    hi = sw.base[d] + min(first + SWAP_RA_PAGES, sw.size[d] + 1) - 1
     return lo, hi
 
 
 @njit(**JIT)
-def swap_in_cost(k, slot):
-    """Pages a swap-in of `slot` reads: the missing pages of its readahead window."""
-    sw = k.sw
-    if sw.cache[slot] >= 0:
-        return 0
-    lo, hi = swap_window(k, slot)
-    n = 0
+def swap_in(fr, zn, lru, ctr, sw, rs, slot):
+    """swapin_readahead: the slot's page from the swap cache, else read it and, if memory
+    allows without reclaim, the rest of its window. Returns (pfn, major); pfn -1 = OOM."""
+    p = sw.cache[slot]
+    if p >= 0:
+        return p, False
+    p = new_anon_page(fr, zn, lru, ctr, rs, sw.owner[slot], sw.index[slot])
+    if p < 0:
+        return -1, True
+    swapcache_add(fr, ctr, sw, p, slot)
+    ctr.vm[PSWPIN] += 1
+    lo, hi = swap_window(sw, slot)
     for s in range(lo, hi):
-        if sw.map[s] > 0 and sw.cache[s] < 0:
+        if sw.map[s] == 0 or sw.cache[s] >= 0:
+            continue
+        q = alloc_pages_nowait(fr, zn, ctr, 0, 3, ANON, sw.owner[s])
+        if q < 0:
+            break
+        fr.index[q] = sw.index[s]
+        lru_add(fr, lru, q)
+        swapcache_add(fr, ctr, sw, q, s)
+        ctr.vm[PSWPIN] += 1
+    return p, True
+
+
+@njit(**JIT)
+def rmap_walk(k, p):
+    """Find every PTE mapping p; fills rm.out_* and returns how many."""
+    fr, pt, rm = k.fr, k.pt, k.rm
+    if fr.type[p] == ANON:
+        keys, rows = rm.anon_keys, rm.anon_rows
+    else:
+        keys, rows = rm.file_keys, rm.file_rows
+    ident = fr.owner[p]
+    idx = fr.index[p]
+    n = 0
+    for j in range(np.searchsorted(keys, ident), keys.size):
+        if keys[j] != ident or n == rm.out_mm.size:
+            break
+        r = rows[j]
+        if not rm.pgoff[r] <= idx < rm.pgoff[r] + rm.end[r] - rm.start[r]:
+            continue
+        v = rm.start[r] + idx - rm.pgoff[r]
+        row = ht_get(pt.keys, pt.vals, pt_key(rm.mm[r], 0, v >> 9))
+        if row < 0:
+            continue
+        e = pt.pte[row, v & 511]
+        if (e & PTE_KIND) == PTE_PRESENT and (e >> PTE_SHIFT) == p:
+            rm.out_mm[n] = rm.mm[r]
+            rm.out_row[n] = row
+            rm.out_idx[n] = v & 511
+            rm.out_flags[n] = rm.flags[r]
             n += 1
     return n
 
 
 @njit(**JIT)
-def swap_in(k, slot):
-    """swapin_readahead: the slot's page from the swap cache, else read it and its window.
+def folio_referenced(k, p):
+    """Test and clear the accessed bit of every mapping; returns (young PTEs, vm_flags)."""
+    pt, rm = k.pt, k.rm
+    n = rmap_walk(k, p)
+    young = 0
+    vm_flags = 0
+    for i in range(n):
+        e = pt.pte[rm.out_row[i], rm.out_idx[i]]
+        vm_flags |= rm.out_flags[i]
+        if e & PTE_YOUNG:
+            young += 1
+            pt.pte[rm.out_row[i], rm.out_idx[i]] = e & ~PTE_YOUNG
+    return young, vm_flags
 
-    Returns (pfn, major); pfn -1 when memory ran out.
-    """
-    fr, zn, lru, ctr, sw = k.fr, k.zn, k.lru, k.ctr, k.sw
-    p = sw.cache[slot]
-    if p >= 0:
-        return p, False
-    lo, hi = swap_window(k, slot)
-    for s in range(lo, hi):
-        if sw.map[s] == 0 or sw.cache[s] >= 0:
+
+@njit(**JIT)
+def try_to_unmap(k, p, slot):
+    """Unmap p everywhere; anon mappings become swap entries for `slot`. False if a mapping
+    could not be found (the page is then kept)."""
+    fr, ctr, pt, sw, mms, rm = k.fr, k.ctr, k.pt, k.sw, k.mms, k.rm
+    if fr.mapcount[p] == 0:
+        return True
+    n = rmap_walk(k, p)
+    if n != fr.mapcount[p]:
+        return False
+    kind = rss_kind(k.fr, p)
+    for i in range(n):
+        mm = rm.out_mm[i]
+        if slot >= 0:
+            pt.pte[rm.out_row[i], rm.out_idx[i]] = (slot << PTE_SHIFT) | PTE_SWAP
+            sw.map[slot] += 1
+            mms.rss[mm, MM_SWAPENTS] += 1
+        else:
+            pt.pte[rm.out_row[i], rm.out_idx[i]] = PTE_NONE
+        mms.rss[mm, kind] -= 1
+    fr.mapcount[p] = 0
+    ctr.vm[NR_ANON if fr.type[p] == ANON else NR_MAPPED] -= 1
+    return True
+
+
+@njit(**JIT)
+def swap_space_left(sw):
+    for d in range(sw.base.size):
+        if sw.active[d] and sw.top[d] > 0:
+            return True
+    return False
+
+
+@njit(**JIT)
+def activate(fr, lru, ctr, p):
+    fr.flags[p] |= F_ACTIVE
+    ctr.vm[PGACTIVATE] += 1
+    lru_add(fr, lru, p)
+
+
+FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(3)
+
+
+@njit(**JIT)
+def folio_check_references(k, p):
+    """folio_check_references: mapped pages need a second look before they are reclaimed."""
+    fr = k.fr
+    young, vm_flags = folio_referenced(k, p)
+    referenced = fr.flags[p] & F_REFERENCED
+    fr.flags[p] &= ~F_REFERENCED
+    if young:
+        fr.flags[p] |= F_REFERENCED
+        if referenced or young > 1:
+            return FOLIOREF_ACTIVATE
+        if vm_flags & V_EXEC and fr.type[p] == FILE:
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    return FOLIOREF_RECLAIM
+
+
+@njit(**JIT)
+def reclaim_folio(k, p, may_swap):
+    """shrink_folio_list for one isolated, unreferenced page: True if it was freed."""
+    fr, ctr, sw = k.fr, k.ctr, k.sw
+    t = fr.type[p]
+    if fr.flags[p] & F_LAZYFREE:
+        if fr.flags[p] & F_DIRTY:  # written after MADV_FREE: swap-backed again
+            fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
+            ctr.vm[NR_LAZYFREE] -= 1
+            return False
+        if not try_to_unmap(k, p, -1):
+            return False
+        free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
+        return True
+    if t == ANON:
+        if fr.flags[p] & F_SWAPCACHE:
+            slot = fr.swap[p]  # the page has a slot: rewritten only if it was dirtied
+            if fr.flags[p] & F_DIRTY:
+                ctr.vm[PSWPOUT] += 1
+        else:
+            if not may_swap:
+                return False
+            slot = swap_alloc_slot(k.sw)
+            if slot < 0:
+                return False
+            sw.owner[slot] = fr.owner[p]
+            sw.index[slot] = fr.index[p]
+            swapcache_add(k.fr, k.ctr, k.sw, p, slot)
+            ctr.vm[PSWPOUT] += 1  # pageout(): written to swap
+        if not try_to_unmap(k, p, slot):
+            return False
+        swapcache_del(k.fr, k.ctr, k.sw, p)  # __remove_mapping: out of the swap cache, slot kept by the PTEs
+        free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
+        return True
+    if t == FILE:
+        if fr.flags[p] & F_DIRTY:
+            # Reclaim wakes the flushers for dirty pages it meets; here their writeback is
+            # done at once, and the now clean page goes back to the list (PG_reclaim).
+            fr.flags[p] &= ~F_DIRTY
+            ctr.vm[NR_DIRTY] -= 1
+            ctr.vm[NR_WRITTEN] += 1
+            return False
+        if not try_to_unmap(k, p, -1):
+            return False
+        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
+        return True
+    return False  # shmem is not reclaimed yet
+
+
+@njit(**JIT)
+def shrink_inactive_list(k, lst, nr_to_scan, may_swap, kswapd):
+    """Scan nr_to_scan pages from the tail of an inactive list; returns pages freed."""
+    fr, lru, ctr = k.fr, k.lru, k.ctr
+    freed = 0
+    rotated = 0
+    io = 0
+    for _ in range(nr_to_scan):
+        p = lru.tail[0, lst]
+        if p < 0:
+            break
+        lru_del(k.fr, k.lru, p)  # isolate
+        ctr.vm[PGSCAN_KSWAPD if kswapd else PGSCAN_DIRECT] += 1
+        ref = folio_check_references(k, p)
+        if ref == FOLIOREF_ACTIVATE:
+            activate(k.fr, k.lru, k.ctr, p)
+            rotated += 1
             continue
-        q = new_anon_page(k, sw.owner[s], sw.index[s])
-        if q < 0:
-            return -1, True
-        swapcache_add(k, q, s)
-        ctr.vm[PSWPIN] += 1
-    return sw.cache[slot], True
+        if ref == FOLIOREF_KEEP:
+            lru_add(k.fr, k.lru, p)
+            continue
+        swapped = fr.type[p] == ANON and not fr.flags[p] & (F_SWAPCACHE | F_LAZYFREE)
+        if reclaim_folio(k, p, may_swap):
+            freed += 1
+            if swapped:
+                io += 1
+            continue
+        if fr.type[p] == FILE:
+            ctr.vm[PGROTATED] += 1
+            lru_add(k.fr, k.lru, p)  # was dirty: written back, rotated
+        else:
+            activate(k.fr, k.lru, k.ctr, p)  # activate_locked: no swap slot, or not reclaimable here
+            rotated += 1
+    ctr.vm[PGSTEAL_KSWAPD if kswapd else PGSTEAL_DIRECT] += freed
+    note_cost(k.lru, k.rs, lst >= LRU_INACTIVE_FILE, io, rotated)
+    return freed
+
+
+@njit(**JIT)
+def shrink_active_list(k, lst, nr_to_scan):
+    """Move pages from an active list's tail to the inactive list (executable file pages
+    that were referenced stay active)."""
+    fr, lru, ctr = k.fr, k.lru, k.ctr
+    for _ in range(nr_to_scan):
+        p = lru.tail[0, lst]
+        if p < 0:
+            break
+        lru_del(k.fr, k.lru, p)
+        young, vm_flags = folio_referenced(k, p)
+        if young and vm_flags & V_EXEC and fr.type[p] == FILE:
+            lru_add(k.fr, k.lru, p)
+            continue
+        fr.flags[p] &= ~F_ACTIVE
+        ctr.vm[PGDEACTIVATE] += 1
+        lru_add(k.fr, k.lru, p)
+
+
+@njit(**JIT)
+def note_cost(lru, rs, file, nr_io, nr_rotated):
+    """lru_note_cost: what reclaiming from a list cost, for get_scan_count's balance."""
+    st = rs.state
+    st[RS_FILE_COST if file else RS_ANON_COST] += nr_io * SWAP_CLUSTER_MAX + nr_rotated
+    total = lru.size[0, 0] + lru.size[0, 1] + lru.size[0, 2] + lru.size[0, 3]
+    if st[RS_ANON_COST] + st[RS_FILE_COST] > total // 4:
+        st[RS_ANON_COST] //= 2
+        st[RS_FILE_COST] //= 2
+
+
+@njit(**JIT)
+def isqrt(n):
+    r = np.int64(np.sqrt(n))
+    while r * r > n:
+        r -= 1
+    while (r + 1) * (r + 1) <= n:
+        r += 1
+    return r
+
+
+@njit(**JIT)
+def inactive_is_low(lru, inactive_lst):
+    """inactive_is_low: inactive × isqrt(10 × GB of the pair) < active."""
+    inactive = lru.size[0, inactive_lst]
+    active = lru.size[0, inactive_lst + 1]
+    gb = (inactive + active) >> (30 - 12)
+    ratio = isqrt(10 * gb) if gb else 1
+    return inactive * ratio < active
+
+
+SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
+
+
+@njit(**JIT)
+def get_scan_count(k, priority, may_swap, nr):
+    """get_scan_count: how many pages of each evictable list to scan at this priority."""
+    zn, lru, rs = k.zn, k.lru, k.rs.state
+    swappiness = rs[RS_SWAPPINESS]
+    size = lru.size[0]
+    anon = size[0] + size[1]
+    file = size[2] + size[3]
+    if not may_swap or not swap_space_left(k.sw):
+        balance = SCAN_FILE
+    elif priority == 0 and swappiness:
+        balance = SCAN_EQUAL
+    elif file + zn.free.sum() <= zn.wmark[:, WMARK_HIGH].sum() and not inactive_is_low(k.lru, 0):
+        balance = SCAN_ANON  # file_is_tiny
+    elif size[2] >> priority:
+        balance = SCAN_FILE  # cache_trim_mode: no refault tracking, so the cache goes first
+    else:
+        balance = SCAN_FRACT
+    total_cost = rs[RS_ANON_COST] + rs[RS_FILE_COST]
+    a = total_cost + rs[RS_ANON_COST]
+    f = total_cost + rs[RS_FILE_COST]
+    t = a + f
+    ap = swappiness * (t + 1) // (a + 1)
+    fp = (200 - swappiness) * (t + 1) // (f + 1)
+    for lst in range(4):
+        scan = size[lst] >> priority
+        is_file = lst >= 2
+        if balance == SCAN_FILE and not is_file or balance == SCAN_ANON and is_file:
+            scan = 0
+        elif balance == SCAN_FRACT and ap + fp:
+            scan = scan * (fp if is_file else ap) // (ap + fp)
+        nr[lst] = scan
+    return balance
+
+
+@njit(**JIT)
+def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
+    """shrink_lruvec: scan the lists in SWAP_CLUSTER_MAX batches until the target is met."""
+    nr = k.rs.scan
+    get_scan_count(k, priority, may_swap, nr)
+    deactivate_anon = inactive_is_low(k.lru, LRU_INACTIVE_ANON)
+    deactivate_file = inactive_is_low(k.lru, LRU_INACTIVE_FILE)
+    freed = 0
+    while nr[0] or nr[2] or nr[3]:
+        for lst in range(4):
+            if nr[lst] == 0:
+                continue
+            n = min(nr[lst], SWAP_CLUSTER_MAX)
+            nr[lst] -= n
+            if lst == LRU_ACTIVE_ANON or lst == LRU_ACTIVE_FILE:
+                if deactivate_file if lst == LRU_ACTIVE_FILE else deactivate_anon:
+                    shrink_active_list(k, lst, n)
+            else:
+                freed += shrink_inactive_list(k, lst, n, may_swap, kswapd)
+        if freed >= nr_to_reclaim:
+            break
+    if may_swap and swap_space_left(k.sw) and inactive_is_low(k.lru, LRU_INACTIVE_ANON):
+        shrink_active_list(k, LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX)  # age anon anyway
+    return freed
+
+
+@njit(**JIT)
+def direct_reclaim(k):
+    """do_try_to_free_pages: priority 12 down to 0 until SWAP_CLUSTER_MAX pages are freed."""
+    k.ctr.vm[ALLOCSTALL] += 1
+    freed = 0
+    for priority in range(DEF_PRIORITY, -1, -1):
+        freed += shrink_node(k, SWAP_CLUSTER_MAX - freed, priority, True, False)
+        if freed >= SWAP_CLUSTER_MAX:
+            break
+    if freed:
+        k.rs.state[RS_KSWAPD_FAILURES] = 0  # any successful reclaim revives a hopeless kswapd
+    return freed
+
+
+@njit(**JIT)
+def node_balanced(zn, order, highest):
+    """pgdat_balanced: any usable zone above its high watermark."""
+    for z in range(highest + 1):
+        if zn.start[z + 1] > zn.start[z] and zone_watermark_ok(zn, z, order, WMARK_HIGH, z):
+            return True
+    return False
+
+
+@njit(**JIT)
+def wakeup_kswapd(zn, rs, order, highest):
+    st = rs.state
+    st[RS_KSWAPD_ORDER] = max(st[RS_KSWAPD_ORDER], order)
+    st[RS_KSWAPD_HIGHEST] = max(st[RS_KSWAPD_HIGHEST], highest)
+    if st[RS_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
+        return  # hopeless node: kswapd stays asleep until direct reclaim succeeds
+    if not node_balanced(zn, order, highest):
+        st[RS_KSWAPD_AWAKE] = 1
+
+
+@njit(**JIT)
+def kswapd_run(k):
+    """balance_pgdat: one kswapd run; reclaims until a zone is above high, then sleeps.
+
+    Returns pages freed; a fruitless run counts towards the 16 that make kswapd give up.
+    """
+    zn, rs = k.zn, k.rs.state
+    if not rs[RS_KSWAPD_AWAKE]:
+        return 0
+    order = rs[RS_KSWAPD_ORDER]
+    highest = rs[RS_KSWAPD_HIGHEST]
+    k.ctr.vm[PAGEOUTRUN] += 1
+    target = 0
+    for z in range(highest + 1):
+        if zn.start[z + 1] > zn.start[z]:
+            target += max(zn.wmark[z, WMARK_HIGH], SWAP_CLUSTER_MAX)
+    freed = 0
+    for priority in range(DEF_PRIORITY, 0, -1):
+        if node_balanced(k.zn, order, highest):
+            break
+        freed += shrink_node(k, target, priority, True, True)
+    if freed == 0 and not node_balanced(k.zn, order, highest):
+        rs[RS_KSWAPD_FAILURES] += 1
+    elif freed:
+        rs[RS_KSWAPD_FAILURES] = 0
+    if node_balanced(k.zn, order, highest) or rs[RS_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
+        rs[RS_KSWAPD_AWAKE] = 0
+        rs[RS_KSWAPD_ORDER] = 0
+        rs[RS_KSWAPD_HIGHEST] = 0
+    return freed
+
+
+@njit(**JIT)
+def should_reclaim_retry(k, highest):
+    """should_reclaim_retry: could free + reclaimable pages lift some zone over min?"""
+    zn, lru = k.zn, k.lru
+    reclaimable = lru.size[0, 2] + lru.size[0, 3]
+    if swap_space_left(k.sw):
+        reclaimable += lru.size[0, 0] + lru.size[0, 1]
+    for z in range(highest, -1, -1):
+        if zn.start[z + 1] == zn.start[z]:
+            continue
+        if zn.free[z] + reclaimable > zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest]:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
 # Faults (mm/memory.c: handle_mm_fault and friends)
 
-@njit(**JIT)
-def tables_missing(k, mm, v, last_pmd, last_pud):
-    """Tables a first touch in v's 2 MiB chunk allocates (PTE, plus PMD/PUD not yet counted)."""
-    pt = k.pt
-    n = 1
-    if v >> 18 != last_pmd and ht_get(pt.keys, pt.vals, pt_key(mm, 1, v >> 18)) < 0:
-        n += 1
-    if v >> 27 != last_pud and ht_get(pt.keys, pt.vals, pt_key(mm, 2, v >> 27)) < 0:
-        n += 1
-    return n
+FAULT_DONE, FAULT_RETRY, FAULT_OOM, FAULT_ROOM = range(4)
 
 
 @njit(**JIT)
-def fault_cost(k, mm, vstart, npages, vflags, file_id, file_pgoff, write):
-    """Frames (pages + page tables) that fault_range would allocate: its dry run."""
-    fr, pt, pc, sw = k.fr, k.pt, k.pc, k.sw
-    frames = 0
-    last_window = -1
-    v = vstart
-    end = vstart + npages
-    last_pmd = -1
-    last_pud = -1
-    while v < end:
-        chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, v >> 9))
-        if row < 0:
-            frames += tables_missing(k, mm, v, last_pmd, last_pud)
-            last_pmd = v >> 18
-            last_pud = v >> 27
-        for u in range(v, chunk_end):
-            i = u - vstart
-            e = PTE_NONE if row < 0 else pt.pte[row, u & 511]
-            kind = e & PTE_KIND
-            if kind == PTE_SWAP:
-                slot = e >> PTE_SHIFT
-                if slot >> 3 != last_window:  # a window is read once
-                    frames += swap_in_cost(k, slot)
-                    last_window = slot >> 3
-                if write:
-                    frames += 1  # the CoW copy if another mm still shares the slot
-            elif vflags & V_SHARED:
-                if kind != PTE_PRESENT and pc_lookup(k, file_id, file_pgoff + i) < 0:
-                    frames += 1
-            elif kind == PTE_PRESENT:
-                p = e >> PTE_SHIFT
-                if write and not e & PTE_WRITE and not (fr.type[p] == ANON and fr.mapcount[p] == 1):
-                    frames += 1
-            elif kind == PTE_ZERO:
-                if write:
-                    frames += 1
-            elif file_id >= 0:
-                if pc_lookup(k, file_id, file_pgoff + i) < 0:
-                    frames += 1
-                if write:
-                    frames += 1
-            elif write:
-                frames += 1
-        v = chunk_end
-    return frames
-
-
-@njit(**JIT)
-def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, anon_pgoff, locked, write, out):
+def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, anon_pgoff, locked,
+                write, out):
     """Access npages from vstart in one VMA (permissions already checked by the caller).
 
-    Counts minor/major faults and new anon pages into out; returns False if memory ran out
-    midway (callers check fault_cost first, so that only happens if the two disagree).
+    Counts faults and new anon pages into out. Returns True when done; False when an
+    allocation failed even after reclaim: out[OUT_DONE] pages were done and the caller
+    must run the OOM killer, then resume.
     """
-    fr, zn, lru, ctr, pt, pc, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.pc, k.sw, k.mms
-    shared = (vflags & V_SHARED) != 0
-    shmem = shared and (vflags & V_ANON) != 0  # MAP_SHARED|MAP_ANONYMOUS is shmem
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k, mm, v, True)
+        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, True)
         if row < 0:
-            return False
-        for u in range(v, chunk_end):
+            return stop(out, v - vstart, row)
+        u = v
+        while u < chunk_end:
             i = u - vstart
-            e = pt.pte[row, u & 511]
-            kind = e & PTE_KIND
-            major = False
-            new_anon = False
-            faulted = False
-            if kind == PTE_SWAP:
-                # do_swap_page: map the page read-only unless this write makes it exclusive.
-                slot = e >> PTE_SHIFT
-                p, major = swap_in(k, slot)
-                if p < 0:
-                    return False
-                fr.owner[p] = anon_id
-                fr.index[p] = anon_pgoff + i
-                sw.map[slot] -= 1
-                mms.rss[mm, MM_SWAPENTS] -= 1
-                map_page(k, mm, p, locked)
-                e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
-                if write and sw.map[slot] == 0 and fr.mapcount[p] == 1:
-                    e |= PTE_WRITE
-                    swapcache_del(k, p)  # written: the swap copy goes stale
-                elif locked or vm_swap_full(k):
-                    if sw.map[slot] == 0 and fr.mapcount[p] == 1:
-                        swapcache_del(k, p)  # should_try_to_free_swap
-                pt.pte[row, u & 511] = e
-                kind = PTE_PRESENT
-                faulted = True
-            if kind == PTE_PRESENT and (not write or e & PTE_WRITE):
-                pt.pte[row, u & 511] = e | PTE_YOUNG  # the accessed bit is set
-                if write:
-                    p = e >> PTE_SHIFT
-                    set_dirty(k, p)
-                    if fr.flags[p] & F_LAZYFREE:
-                        fr.flags[p] |= F_DIRTY  # re-dirtied: MADV_FREE no longer drops it
-                if faulted:
-                    count_fault(k, mm, major, out)
-                continue
-            if kind == PTE_ZERO and not write:
-                pt.pte[row, u & 511] = e | PTE_YOUNG
-                continue
-            if shared:
-                # do_shared_fault / wp_page_shared: the page cache page itself is mapped.
-                if kind == PTE_PRESENT:
-                    p = e >> PTE_SHIFT
-                else:
-                    p = pc_lookup(k, file_id, file_pgoff + i)
-                    if p < 0:
-                        p = pc_add(k, file_id, file_pgoff + i, shmem)
-                        if p < 0:
-                            return False
-                        major = not shmem  # a shmem page is zero-filled, a file page read
-                    map_page(k, mm, p, locked)
-                pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
-                if write:
-                    pte |= PTE_WRITE
-                    set_dirty(k, p)
-            elif kind == PTE_PRESENT:
-                # do_wp_page: reuse an exclusive anon page, else copy it (CoW).
-                old = e >> PTE_SHIFT
-                if fr.type[old] == ANON and fr.mapcount[old] == 1 and not (
-                        fr.flags[old] & F_SWAPCACHE and sw.map[fr.swap[old]] > 0):
-                    p = old
-                    if fr.flags[p] & F_LAZYFREE:
-                        fr.flags[p] |= F_DIRTY
-                    if fr.flags[p] & F_SWAPCACHE:
-                        swapcache_del(k, p)  # wp reuse frees the stale swap copy
-                else:
-                    p = new_anon_page(k, anon_id, anon_pgoff + i)
-                    if p < 0:
-                        return False
-                    new_anon = True
-                    unmap_page(k, mm, old, locked)
-                    map_page(k, mm, p, locked)
-                pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
-            elif kind == PTE_ZERO or (file_id < 0 and write):
-                # do_anonymous_page on a write, or the CoW of the zero page.
-                p = new_anon_page(k, anon_id, anon_pgoff + i)
-                if p < 0:
-                    return False
-                new_anon = True
-                map_page(k, mm, p, locked)
-                pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
-            elif file_id < 0:
-                pte = PTE_ZERO | PTE_YOUNG  # read of untouched private anon: the zero page
-            else:
-                # do_read_fault / do_cow_fault on a private file mapping.
-                c = pc_lookup(k, file_id, file_pgoff + i)
-                if c < 0:
-                    c = pc_add(k, file_id, file_pgoff + i, False)
-                    if c < 0:
-                        return False
-                    major = True
-                if write:
-                    p = new_anon_page(k, anon_id, anon_pgoff + i)
-                    if p < 0:
-                        return False
-                    new_anon = True
-                    pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
-                else:
-                    p = c
-                    pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
-                map_page(k, mm, p, locked)
-            pt.pte[row, u & 511] = pte
-            if new_anon:
-                out[OUT_NEW_ANON] += 1
-            count_fault(k, mm, major, out)
+            status = fault_page(k, mm, row, u, vflags, file_id, file_pgoff + i, anon_id,
+                                anon_pgoff + i, locked, write, out)
+            if status == FAULT_DONE:
+                u += 1
+            elif status != FAULT_RETRY:
+                return stop(out, i, -1 if status == FAULT_OOM else NEED_ROOM)
         v = chunk_end
-    return True
+    return stop(out, npages, 0)
 
 
 @njit(**JIT)
-def count_fault(k, mm, major, out):
+def stop(out, done, failed):
+    """Record where a resumable kernel stopped: failed is -1 (no memory), NEED_ROOM or 0."""
+    out[OUT_DONE] = done
+    out[OUT_STATUS] = STATUS_OK if failed == 0 else STATUS_NOMEM if failed == -1 else STATUS_ROOM
+    return failed == 0
+
+
+@njit(**JIT)
+def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, write, out):
+    """handle_mm_fault for one page. An allocation may reclaim and so change this PTE:
+    then the new page is dropped and the fault retried (FAULT_RETRY)."""
+    fr, ctr, pt, sw, mms = k.fr, k.ctr, k.pt, k.sw, k.mms
+    shared = (vflags & V_SHARED) != 0
+    shmem = shared and (vflags & V_ANON) != 0  # MAP_SHARED|MAP_ANONYMOUS is shmem
+    e = pt.pte[row, u & 511]
+    kind = e & PTE_KIND
+    major = False
+    faulted = False
+    if kind == PTE_SWAP:
+        # do_swap_page: map the page read-only unless this write makes it exclusive.
+        slot = e >> PTE_SHIFT
+        p, major = swap_in(k.fr, k.zn, k.lru, k.ctr, k.sw, k.rs, slot)
+        if p < 0:
+            return FAULT_OOM
+        fr.owner[p] = anon_id
+        fr.index[p] = index
+        sw.map[slot] -= 1
+        mms.rss[mm, MM_SWAPENTS] -= 1
+        map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
+        e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
+        exclusive = sw.map[slot] == 0 and fr.mapcount[p] == 1
+        if exclusive and (write or locked or vm_swap_full(k.sw)):
+            swapcache_del(k.fr, k.ctr, k.sw, p)  # should_try_to_free_swap
+        if exclusive and vflags & V_WRITE:
+            e |= PTE_WRITE  # exclusive: mapped writable at once, even on a read fault (6.11+)
+        pt.pte[row, u & 511] = e
+        kind = PTE_PRESENT
+        faulted = True
+    if kind == PTE_PRESENT and (not write or e & PTE_WRITE):
+        pt.pte[row, u & 511] = e | PTE_YOUNG  # the accessed bit is set
+        if write:
+            p = e >> PTE_SHIFT
+            set_dirty(k.fr, k.ctr, p)
+            if fr.flags[p] & (F_LAZYFREE | F_SWAPCACHE):
+                fr.flags[p] |= F_DIRTY  # re-dirtied: not dropped without (re)writing it
+        if faulted:
+            count_fault(k.ctr, k.mms, mm, major, out)
+        return FAULT_DONE
+    if kind == PTE_ZERO and not write:
+        pt.pte[row, u & 511] = e | PTE_YOUNG
+        return FAULT_DONE
+    new_anon = False
+    if shared:
+        # do_shared_fault / wp_page_shared: the page cache page itself is mapped.
+        if kind == PTE_PRESENT:
+            p = e >> PTE_SHIFT
+        else:
+            p = pc_lookup(k.pc, file_id, pgoff)
+            if p < 0:
+                p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, shmem)
+                if p < 0:
+                    return FAULT_OOM if p == -1 else FAULT_ROOM
+                major = not shmem  # a shmem page is zero-filled, a file page is read
+            map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
+        pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
+        if write:
+            pte |= PTE_WRITE
+            set_dirty(k.fr, k.ctr, p)
+    elif kind == PTE_PRESENT:
+        # do_wp_page: reuse an exclusive anon page, else copy it (CoW).
+        old = e >> PTE_SHIFT
+        if fr.type[old] == ANON and fr.mapcount[old] == 1 and not (
+                fr.flags[old] & F_SWAPCACHE and sw.map[fr.swap[old]] > 0):
+            p = old
+            if fr.flags[p] & F_LAZYFREE:
+                fr.flags[p] |= F_DIRTY
+            if fr.flags[p] & F_SWAPCACHE:
+                swapcache_del(k.fr, k.ctr, k.sw, p)  # wp reuse frees the stale swap copy
+        else:
+            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)
+            if p < 0:
+                return FAULT_OOM
+            if pt.pte[row, u & 511] != e:  # reclaim took the old page meanwhile
+                free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
+                return FAULT_RETRY
+            new_anon = True
+            unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, old, locked)
+            map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
+        pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
+    elif kind == PTE_ZERO or (file_id < 0 and write):
+        # do_anonymous_page on a write, or the CoW of the zero page.
+        p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)
+        if p < 0:
+            return FAULT_OOM
+        new_anon = True
+        map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
+        pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
+    elif file_id < 0:
+        pte = PTE_ZERO | PTE_YOUNG  # read of untouched private anon: the zero page
+    else:
+        # do_read_fault / do_cow_fault on a private file mapping.
+        c = pc_lookup(k.pc, file_id, pgoff)
+        if c < 0:
+            c = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, False)
+            if c < 0:
+                return FAULT_OOM if c == -1 else FAULT_ROOM
+            major = True
+        if write:
+            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)  # may reclaim c: it is not needed again
+            if p < 0:
+                return FAULT_OOM
+            new_anon = True
+            pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
+        else:
+            p = c
+            pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
+        map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
+    pt.pte[row, u & 511] = pte
+    if new_anon:
+        out[OUT_NEW_ANON] += 1
+    count_fault(k.ctr, k.mms, mm, major, out)
+    return FAULT_DONE
+
+
+@njit(**JIT)
+def count_fault(ctr, mms, mm, major, out):
     """mm_account_fault: pgfault always, then the task's major or minor count."""
-    ctr, mms = k.ctr, k.mms
     ctr.vm[PGFAULT] += 1
     if major:
         ctr.vm[PGMAJFAULT] += 1
@@ -937,7 +1252,7 @@ def zap_range(k, mm, vstart, npages, locked):
     v = vstart
     end = vstart + npages
     while v < end:
-        row = pt_row(k, mm, v, False)
+        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
         chunk_end = min(end, ((v >> 9) + 1) << 9)
         if row < 0:
             v = chunk_end
@@ -945,116 +1260,79 @@ def zap_range(k, mm, vstart, npages, locked):
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
             if (e & PTE_KIND) == PTE_PRESENT:
-                unmap_page(k, mm, e >> PTE_SHIFT, locked)
+                unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, e >> PTE_SHIFT, locked)
                 n += 1
             elif (e & PTE_KIND) == PTE_SWAP:
-                swap_put(k, mm, e >> PTE_SHIFT)
+                swap_put(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, e >> PTE_SHIFT)
             pt.pte[row, u & 511] = PTE_NONE
         v = chunk_end
     return n
 
 
 @njit(**JIT)
-def copy_range(k, src, dst, vstart, npages, private):
+def copy_range(k, src, dst, vstart, npages, private, out):
     """copy_pte_range for fork: share pages, write-protect private ones in both mms.
 
-    Returns False if a page table could not be allocated (callers precheck with fork_cost).
+    False when a page table could not be allocated: out[OUT_DONE] pages are copied.
     """
     fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
     v = vstart
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        srow = pt_row(k, src, v, False)
+        srow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, src, v, False)
         if srow < 0:
             v = chunk_end
             continue
-        drow = -1
+        used = False
+        for u in range(v, chunk_end):
+            used = used or pt.pte[srow, u & 511] != PTE_NONE
+        if not used:
+            v = chunk_end
+            continue
+        # Allocate first: the allocation may reclaim and rewrite the source entries.
+        drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, dst, v, True)
+        if drow < 0:
+            return stop(out, v - vstart, drow)
         for u in range(v, chunk_end):
             e = pt.pte[srow, u & 511]
             kind = e & PTE_KIND
             if kind == PTE_NONE:
                 continue
-            if drow < 0:
-                drow = pt_row(k, dst, u, True)
-                if drow < 0:
-                    return False
             if kind == PTE_SWAP:
                 sw.map[e >> PTE_SHIFT] += 1  # swap_duplicate
                 mms.rss[dst, MM_SWAPENTS] += 1
             elif kind == PTE_PRESENT:
                 p = e >> PTE_SHIFT
-                map_page(k, dst, p, False)
+                map_page(k.fr, k.lru, k.ctr, k.mms, dst, p, False)
                 if private:
                     e &= ~PTE_WRITE
                     pt.pte[srow, u & 511] = e
             pt.pte[drow, u & 511] = e & ~PTE_YOUNG
         v = chunk_end
-    return True
+    return stop(out, npages, 0)
 
 
 @njit(**JIT)
-def fork_cost(k, mm, vstart, npages):
-    """Page tables fork would allocate to copy this range (PTE tables, plus upper levels)."""
-    pt = k.pt
-    n = 0
-    last_pmd = -1
-    last_pud = -1
-    c = vstart >> 9
-    while c <= (vstart + npages - 1) >> 9:
-        if ht_get(pt.keys, pt.vals, pt_key(mm, 0, c)) >= 0:
-            n += 1
-            if c >> 9 != last_pmd:
-                n += 1
-                last_pmd = c >> 9
-            if c >> 18 != last_pud:
-                n += 1
-                last_pud = c >> 18
-        c += 1
-    return n
-
-
-@njit(**JIT)
-def move_range(k, mm, old, new, npages):
+def move_range(k, mm, old, new, npages, out):
     """move_page_tables for mremap: entries move, pages keep their rmap index."""
     fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
     v = 0
     while v < npages:
         chunk_end = min(npages, v + 512 - ((old + v) & 511))
-        srow = pt_row(k, mm, old + v, False)
+        srow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, old + v, False)
         if srow >= 0:
             for u in range(v, chunk_end):
-                e = pt.pte[srow, (old + u) & 511]
-                if e == PTE_NONE:
+                if pt.pte[srow, (old + u) & 511] == PTE_NONE:
                     continue
-                drow = pt_row(k, mm, new + u, True)
+                drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, new + u, True)
                 if drow < 0:
-                    return False
+                    return stop(out, u, drow)
+                e = pt.pte[srow, (old + u) & 511]  # reread: the allocation may have reclaimed
                 pt.pte[drow, (new + u) & 511] = e
                 pt.pte[srow, (old + u) & 511] = PTE_NONE
         v = chunk_end
-    return True
-
-
-@njit(**JIT)
-def move_cost(k, mm, old, new, npages):
-    """Page tables move_range allocates at the destination."""
-    pt = k.pt
-    n = 0
-    last_pte = -1
-    last_pmd = -1
-    last_pud = -1
-    for u in range(npages):
-        row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, (old + u) >> 9))
-        if row < 0 or pt.pte[row, (old + u) & 511] == PTE_NONE:
-            continue
-        d = new + u
-        if d >> 9 != last_pte and ht_get(pt.keys, pt.vals, pt_key(mm, 0, d >> 9)) < 0:
-            n += tables_missing(k, mm, d, last_pmd, last_pud)
-            last_pte = d >> 9
-            last_pmd = d >> 18
-            last_pud = d >> 27
-    return n
+    return stop(out, npages, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1071,14 +1349,14 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k, mm, v, False)
+        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
         if row < 0:
             v = chunk_end
             continue
         for u in range(v, chunk_end):
             e = pt.pte[row, u & 511]
             if (e & PTE_KIND) == PTE_SWAP and advice == MADV_FREE:
-                swap_put(k, mm, e >> PTE_SHIFT)  # the data is garbage
+                swap_put(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, e >> PTE_SHIFT)  # the data is garbage
                 pt.pte[row, u & 511] = PTE_NONE
             if (e & PTE_KIND) != PTE_PRESENT:
                 continue
@@ -1086,16 +1364,18 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
             if fr.mapcount[p] != 1:
                 continue  # shared with another mm: left alone
             if advice == MADV_FREE:
+                if fr.flags[p] & F_SWAPCACHE:
+                    swapcache_del(fr, ctr, k.sw, p)  # madvise_free_pte_range: folio_free_swap
                 if fr.type[p] == ANON and not fr.flags[p] & F_LAZYFREE:
                     # folio_mark_lazyfree: clean, and onto the inactive file list.
                     fr.flags[p] = (fr.flags[p] & ~(F_DIRTY | F_ACTIVE | F_REFERENCED)) | F_LAZYFREE
                     ctr.vm[NR_LAZYFREE] += 1
-                    lru_update(k, p)
+                    lru_update(k.fr, k.lru, p)
                     pt.pte[row, u & 511] = e & ~PTE_YOUNG
             elif advice == MADV_COLD:
                 fr.flags[p] &= ~(F_ACTIVE | F_REFERENCED)
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
-                lru_update(k, p)
+                lru_update(k.fr, k.lru, p)
             elif advice == MADV_PAGEOUT:
                 # reclaim_pages → shrink_folio_list: clean file pages drop; anon and shmem
                 # pages that get no swap slot go to activate_locked (back on the active list).
@@ -1103,11 +1383,11 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 if fr.type[p] == FILE:
                     if not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
-                        unmap_page(k, mm, p, locked)
+                        unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, locked)
                         pt.pte[row, u & 511] = PTE_NONE
-                        pc_remove(k, p)
+                        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
                 elif fr.flags[p] & F_LAZYFREE and not fr.flags[p] & F_DIRTY:
-                    unmap_page(k, mm, p, locked)  # clean lazyfree: freed
+                    unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, locked)  # clean lazyfree: freed
                     pt.pte[row, u & 511] = PTE_NONE
                 elif fr.mlock[p] == 0:
                     if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
@@ -1116,7 +1396,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                     if fr.type[p] == SHMEM or not swap_out(k, mm,
                                                            row, u & 511, p):
                         fr.flags[p] |= F_ACTIVE  # no swap slot: activate_locked
-                        lru_update(k, p)
+                        lru_update(k.fr, k.lru, p)
         v = chunk_end
 
 
@@ -1128,12 +1408,12 @@ def mlock_range(k, mm, vstart, npages, delta):
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k, mm, v, False)
+        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
         if row >= 0:
             for u in range(v, chunk_end):
                 e = pt.pte[row, u & 511]
                 if (e & PTE_KIND) == PTE_PRESENT:
-                    mlock_page(k, e >> PTE_SHIFT, delta)
+                    mlock_page(k.fr, k.lru, k.ctr, e >> PTE_SHIFT, delta)
         v = chunk_end
 
 
@@ -1149,7 +1429,7 @@ def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
             out[i] = 1
         elif kind == PTE_SWAP:
             out[i] = 1 if sw.cache[pt.pte[row, v & 511] >> PTE_SHIFT] >= 0 else 0
-        elif file_id >= 0 and pc_lookup(k, file_id, file_pgoff + i) >= 0:
+        elif file_id >= 0 and pc_lookup(k.pc, file_id, file_pgoff + i) >= 0:
             out[i] = 1
         else:
             out[i] = 0
@@ -1160,24 +1440,13 @@ def drop_file_pages(k, file_id, npages):
     """Free every cached page of a file (an unlinked shmem object's last reference)."""
     fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     for pgoff in range(npages):
-        p = pc_lookup(k, file_id, pgoff)
+        p = pc_lookup(k.pc, file_id, pgoff)
         if p >= 0:
-            pc_remove(k, p)
+            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
 
 
 @njit(**JIT)
-def swapoff_cost(k, d):
-    """Pages try_to_unuse must read back: the device's used slots not in the swap cache."""
-    sw = k.sw
-    n = 0
-    for slot in range(sw.base[d], sw.base[d] + sw.size[d]):
-        if sw.map[slot] > 0 and sw.cache[slot] < 0:
-            n += 1
-    return n
-
-
-@njit(**JIT)
-def swap_unuse(k, d):
+def swap_unuse(k, d, out):
     """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte).
 
     Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
@@ -1196,23 +1465,28 @@ def swap_unuse(k, d):
             if (e & PTE_KIND) != PTE_SWAP or not lo <= (e >> PTE_SHIFT) < hi:
                 continue
             slot = e >> PTE_SHIFT
-            p, major = swap_in(k, slot)
+            p, major = swap_in(k.fr, k.zn, k.lru, k.ctr, k.sw, k.rs, slot)
             if p < 0:
-                return False
+                return stop(out, 0, -1)
             sw.map[slot] -= 1
             mms.rss[mm, MM_SWAPENTS] -= 1
-            map_page(k, mm, p, False)
+            map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, False)
             pt.pte[row, j] = (p << PTE_SHIFT) | PTE_PRESENT
             if sw.map[slot] == 0:
-                swapcache_del(k, p)
-    return True
+                swapcache_del(k.fr, k.ctr, k.sw, p)
+    for slot in range(lo, hi):  # what is left in the swap cache is mapped or unneeded
+        p = sw.cache[slot]
+        if p >= 0:
+            swapcache_del(k.fr, k.ctr, k.sw, p)
+            if k.fr.mapcount[p] == 0:
+                free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
+    return stop(out, 0, 0)
 
 
 @njit(**JIT)
-def kernel_alloc(k, order, owner):
+def kernel_alloc(fr, zn, ctr, rs, order, owner):
     """A kernel allocation (GFP_KERNEL: highest zone Normal, down to min)."""
-    fr, zn, ctr = k.fr, k.zn, k.ctr
-    return alloc_pages(k, order, 2, KERNEL, owner)
+    return alloc_pages(fr, zn, ctr, rs, order, 2, KERNEL, owner)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 
 import numpy as np
@@ -18,17 +18,19 @@ from oomtui.engine import kernels as K
 from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
-from oomtui.engine.oom import oom_badness, oom_score
+from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.state import (
-    GROUPS, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
+    GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_GROWSDOWN, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
     V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
 )
 from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
-    parse_prot,
+    parse_prot, vmas_changed, GENERATION,
 )
+from oomtui.engine.rmap import build_rmap
+from oomtui.engine.report import oom_report, panic_text
 
 CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
                   "CAP_KILL"})
@@ -37,7 +39,6 @@ KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
 RLIMITS = ("AS", "DATA", "MEMLOCK")
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
-RECLAIM_MISSING = "reclaim is not implemented yet, so allocations stop at the min watermark"
 _UNSET = object()
 
 
@@ -138,18 +139,23 @@ class Machine(SwapCalls):
         self.pt = new_group("pagetables", sizes)
         self.pc = new_group("pagecache", sizes)
         self.sw = new_group("swap", sizes)
+        self.procs: dict[int, Process] = {}
+        self.files: dict[str, File] = {}
+        self.file_by_id: dict[int, File] = {}
+        self.rs = new_group("reclaim", sizes)
+        self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
+        self.panicked: str | None = None
+        self._embryo = 0  # a child fork is still copying: invisible to the OOM killer
+        self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
         K.buddy_init(self.k)
         self._setup_watermarks()
-        self.procs: dict[int, Process] = {}
-        self.files: dict[str, File] = {}
-        self.file_by_id: dict[int, File] = {}
         self.committed = 0  # vm_committed_as, pages
         self._next = {"pid": 1, "mm": 0, "anon": 0, "file": 1}
         self._out = np.zeros(K.NR_OUT, dtype=np.int64)
-        init = self._new_process("init", ppid=0, uid=0, caps=CAPS, adj=0, mm=None)
+        init = self._new_process("init", parent=None, uid=0, caps=CAPS, adj=0, mm=None)
         self._event("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
@@ -157,7 +163,12 @@ class Machine(SwapCalls):
     @property
     def k(self) -> Kern:
         """The state groups as one kernel argument (rebuilt: groups are replaced as they grow)."""
-        return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw)
+        gen, rmap = self._rmap
+        if gen != GENERATION[0]:
+            rmap = build_rmap(q.mm for q in self.procs.values())
+            self._rmap = (GENERATION[0], rmap)
+        return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
+                    self.rs, rmap)
 
     # -- zones and watermarks ------------------------------------------------------------------
 
@@ -171,50 +182,99 @@ class Machine(SwapCalls):
         self.watermarks = wm
         self.totalreserve = Z.totalreserve_pages(self.managed, wm, reserve)
 
-    def _allocatable(self) -> int:
-        """Order-0 pages that any user or kernel allocation can still get (above min)."""
-        return min(K.allocatable_pages(self.k, 2), self._allocatable_movable())
-
-    def _allocatable_movable(self) -> int:
-        total = 0
-        for z in range(3):
-            mark = int(self.zn.wmark[z, 0]) + max(int(self.zn.reserve[z, 2]), int(self.zn.reserve[z, 3]))
-            total += max(0, int(self.zn.free[z]) - mark)
-        return total
-
-    def _need(self, frames: int, what: str, *, pages: int = 0, cache: int = 0) -> None:
-        """Refuse (ENOMEM, nothing changed) if `frames` pages cannot be allocated now.
-
-        `pages` bounds the virtual pages that may get page tables and `cache` the new
-        page-cache entries, so the table pools can be grown before any kernel runs.
-        """
-        have = self._allocatable()
-        if frames > have:
-            raise err(errno.ENOMEM, f"{what} needs {frames} pages but only {have} can be allocated "
-                                    f"before the min watermarks: {RECLAIM_MISSING}")
-        tables = min(frames, 3 * (pages // 512 + 2))
-        self._reserve(tables, min(frames, cache))
-
-    def _reserve(self, tables: int, cache: int) -> None:
-        """Grow the page-table pool and the hash tables so that many more entries fit."""
+    def _grow(self) -> None:
+        """A kernel stopped for room: double the page-table pool and both hash tables."""
         pt = self.pt
         rows = pt.row_pfn.size
-        if pt.nfree[0] < tables:
-            new_rows = max(rows * 2, rows + tables - int(pt.nfree[0]))
-            pt = grow_rows(pt, new_rows, rows)
-            nfree = int(pt.nfree[0])
-            pt.free_rows[nfree:nfree + new_rows - rows] = np.arange(new_rows - 1, rows - 1, -1)
-            pt.nfree[0] = nfree + new_rows - rows
-        self.pt = self._rehash(pt, tables)
-        self.pc = self._rehash(self.pc, cache)
+        pt = grow_rows(pt, rows * 2, rows)
+        nfree = int(pt.nfree[0])
+        pt.free_rows[nfree:nfree + rows] = np.arange(rows * 2 - 1, rows - 1, -1)
+        pt.nfree[0] = nfree + rows
+        self.pt = self._rehash(pt)
+        self.pc = self._rehash(self.pc)
+
+    def _drive(self, call, current: Process | None, *, origin: bool = False,
+               oom: bool = True) -> tuple[int, bool]:
+        """Run a resumable kernel to the end: call(done, out) -> ok.
+
+        A kernel stops when its tables must grow, or when an allocation failed at the min
+        watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
+        retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
+        tries at most), then the OOM killer, whose victim may be `current`. Returns
+        (faults taken, finished); finished is False if `current` died or, with oom=False,
+        memory ran out.
+        """
+        done = faults = no_progress = 0
+        out = self._out
+        while True:
+            out[:] = 0
+            ok = call(done, out)
+            done += int(out[K.OUT_DONE])
+            faults += int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
+            if out[K.OUT_NEW_ANON]:
+                self._new_anon = True
+            if ok:
+                return faults, True
+            if out[K.OUT_STATUS] == K.STATUS_ROOM:
+                self._grow()
+                continue
+            if K.direct_reclaim(self.k):
+                no_progress = 0
+                continue
+            no_progress += 1
+            if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(self.k, 3):
+                continue
+            if not oom:
+                return faults, False
+            no_progress = 0
+            self._out_of_memory(current, origin=origin)
+            if current is not None and current.pid not in self.procs:
+                return faults, False
+
+    def _out_of_memory(self, current: Process | None, *, origin: bool = False) -> None:
+        """__alloc_pages_may_oom → out_of_memory (KERNEL.md §1): kill a victim or panic."""
+        for z in range(5):  # one last try at the high watermark
+            if K.zone_watermark_ok(self.zn, z, 0, 2, 3) and self.managed[z]:
+                return
+        cands = [self._candidate(q, origin and q is current) for q in self.procs.values()
+                 if q.pid != self._embryo]
+        decision = out_of_memory(
+            cands, totalpages=self.totalram + self.total_swap_pages(),
+            current=current.pid if current is not None else None,
+            panic_on_oom=self._sysctl["vm.panic_on_oom"],
+            oom_kill_allocating_task=self._sysctl["vm.oom_kill_allocating_task"])
+        me = next((c for c in cands if current is not None and c.pid == current.pid), None)
+        report = oom_report(decision, cands, current=me, meminfo=self.meminfo())
+        pid = current.pid if current is not None else 0
+        if decision.action == "panic":
+            self._event("oom", pid, decision.message, report=report, points=decision.points)
+            self._panic(decision.message)
+        if decision.action != "kill":
+            raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
+        self._event("oom", pid, decision.message, report=report, points=decision.points,
+                    victim=decision.victim, killed=decision.killed)
+        for victim in decision.killed:
+            self.ctr.vm[S.OOM_KILL] += 1
+            q = self.procs[victim]
+            self._release(q, "oom_kill", f"Out of memory: Killed process {victim} ({q.comm})")
+
+    def _candidate(self, q: Process, origin: bool) -> Candidate:
+        r = self.mms.rss[q.mm.id]
+        return Candidate(pid=q.pid, comm=q.comm, uid=q.uid, mm_id=q.mm.id,
+                         rss_anon=int(r[MM_ANONPAGES]), rss_file=int(r[MM_FILEPAGES]),
+                         rss_shmem=int(r[MM_SHMEMPAGES]), swapents=int(r[MM_SWAPENTS]),
+                         pgtables=int(self.mms.nr_pt[q.mm.id]), total_vm=q.mm.total_vm(),
+                         adj=q.oom_score_adj, memcg=q.cgroup, is_init=q.pid == 1,
+                         oom_origin=origin)
+
+    def _panic(self, reason: str) -> None:
+        self.panicked = reason
+        self._event("panic", 0, f"Kernel panic - not syncing: {reason}", text=panic_text(reason))
+        raise err(errno.ENOTRECOVERABLE, f"Kernel panic - not syncing: {reason}")
 
     @staticmethod
-    def _rehash(group, n: int):
-        cap = group.keys.size
-        if (int(group.count[0]) + n) * 2 <= cap:
-            return group
-        while (int(group.count[0]) + n) * 2 > cap:
-            cap *= 2
+    def _rehash(group):
+        cap = group.keys.size * 2
         keys = np.full(cap, -1, dtype=np.int64)
         vals = np.full(cap, -1, dtype=np.int64)
         count = np.zeros(1, dtype=np.int64)
@@ -227,10 +287,16 @@ class Machine(SwapCalls):
         self.events.append(Event(self.tick, kind, pid, message, data))
 
     def _proc(self, pid) -> Process:
+        self._check_alive()
         p = self.procs.get(pid) if isinstance(pid, Integral) and not isinstance(pid, bool) else None
         if p is None:
             raise err(errno.ESRCH, f"no such process: {pid!r}")
         return p
+
+    def _check_alive(self) -> None:
+        if self.panicked:
+            raise err(errno.ENOTRECOVERABLE, f"the machine has panicked ({self.panicked}): "
+                                             "rewind or start a new one")
 
     def _new_id(self, kind: str) -> int:
         self._next[kind] += 1
@@ -297,29 +363,44 @@ class Machine(SwapCalls):
 
     # -- processes ---------------------------------------------------------------------------
 
-    def _new_process(self, comm, *, ppid, uid, caps, adj, mm: Mm | None,
-                     adj_min=None, rlimits=None) -> Process:
-        """Allocate the kernel stack and PGD, then the task; ENOMEM leaves nothing behind."""
-        if self._allocatable() < (1 << KSTACK_ORDER) + 1:
-            raise err(errno.ENOMEM, f"no memory for a kernel stack and page directory: {RECLAIM_MISSING}")
+    def _kernel_pages(self, order: int, ftype: int, owner: int, current: Process) -> int:
+        """A GFP_KERNEL allocation through the slow path; -1 if `current` was killed."""
+        got = [-1]
+
+        def attempt(done, out):
+            got[0] = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, order, 2, ftype, owner)
+            return K.stop(out, 1, 0 if got[0] >= 0 else -1)
+
+        return got[0] if self._drive(attempt, current)[1] else -1
+
+    def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
+                     adj_min=None, rlimits=None) -> Process | None:
+        """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.
+        None if the parent was OOM-killed on the way (nothing is left behind)."""
         pid = self._next["pid"]
-        kstack = K.kernel_alloc(self.k, KSTACK_ORDER, pid)
-        if kstack < 0:
-            raise err(errno.ENOMEM, "no free 16 KiB block for a kernel stack (memory is fragmented)")
-        # The PGD counts in meminfo PageTables but not in the mm's VmPTE (mm_pgtables_bytes).
-        pgd = K.alloc_pages(self.k, 0, 2, PAGETABLE, pid)
+        if parent is None:  # init, at boot
+            kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
+            pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
+        else:
+            kstack = self._kernel_pages(KSTACK_ORDER, KERNEL, pid, parent)
+            # The PGD counts in meminfo PageTables but not in the mm's VmPTE.
+            pgd = self._kernel_pages(0, PAGETABLE, pid, parent) if kstack >= 0 else -1
+            if pgd < 0:
+                if kstack >= 0:
+                    K.free_pages(self.fr, self.zn, self.ctr, kstack, KSTACK_ORDER)
+                return None
         self.ctr.vm[S.NR_PAGETABLE] += 1
         self._new_id("pid")
         self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
         if mm is None:
             mm = self._new_mm()
-            mm.vmas.append(new_stack_vma(self._new_id("anon")))
+            mm.insert(new_stack_vma(self._new_id("anon")))
             self.committed += mm.committed()
-        p = Process(pid, comm[:TASK_COMM_LEN - 1], ppid, uid, frozenset(caps), mm, adj,
-                    adj if adj_min is None else adj_min, kstack=kstack, pgd=pgd,
-                    rlimits=rlimits or {"AS": [RLIM_INFINITY, RLIM_INFINITY],
-                                        "DATA": [RLIM_INFINITY, RLIM_INFINITY],
-                                        "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
+        p = Process(pid, comm[:TASK_COMM_LEN - 1], parent.pid if parent else 0, uid,
+                    frozenset(caps), mm, adj, adj if adj_min is None else adj_min, kstack=kstack,
+                    pgd=pgd, rlimits=rlimits or {"AS": [RLIM_INFINITY, RLIM_INFINITY],
+                                                 "DATA": [RLIM_INFINITY, RLIM_INFINITY],
+                                                 "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
         self.procs[pid] = p
         self._update_hiwater(p)
         return p
@@ -336,6 +417,7 @@ class Machine(SwapCalls):
     def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
               caps=(), workload=None) -> int:
         """Start a process (fork + exec of a small binary): a stack VMA, no other memory."""
+        self._check_alive()
         if not isinstance(comm, str) or not comm:
             raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
         adj = _int("oom_score_adj", oom_score_adj, -1000, 1000)
@@ -353,7 +435,7 @@ class Machine(SwapCalls):
         self._vm_enough_memory(init, stack_pages, "exec stack")
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
-        p = self._new_process(comm, ppid=1, uid=uid, caps=caps, adj=adj, mm=None)
+        p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         return p.pid
 
@@ -366,23 +448,28 @@ class Machine(SwapCalls):
             if v.flags & V_ACCOUNT:
                 self._vm_enough_memory(parent, v.pages, "fork", already=charge)
                 charge += v.pages
-        copied = [v for v in pm.vmas if v.has_anon]
-        tables = sum(K.fork_cost(self.k, pm.id, v.start >> PAGE_SHIFT, v.pages) for v in copied)
-        self._need(tables + (1 << KSTACK_ORDER) + 1, "fork", pages=tables * 512)
         mm = self._new_mm()
-        mm.vmas = [Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
-                       v.name) for v in pm.vmas]
+        for v in pm.vmas:
+            mm.insert(Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
+                          v.name))
         mm.start_brk, mm.brk = pm.start_brk, pm.brk
-        child = self._new_process(parent.comm, ppid=parent.pid, uid=parent.uid, caps=parent.caps,
+        child = self._new_process(parent.comm, parent=parent, uid=parent.uid, caps=parent.caps,
                                   adj=parent.oom_score_adj, adj_min=parent.oom_score_adj_min,
                                   mm=mm, rlimits={k: list(v) for k, v in parent.rlimits.items()})
+        if child is None:
+            raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
         child.cgroup = parent.cgroup
         self.committed += charge
-        for v in copied:
-            ok = K.copy_range(self.k, pm.id, mm.id,
-                              v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED)
-            if not ok:
-                raise RuntimeError("engine bug: fork ran out of memory after its precheck")
+        self._embryo = child.pid  # not on the task list until copy_process is done
+        for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
+            start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
+            self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
+                                                       n - done, private, out), parent)
+            if parent.pid not in self.procs:
+                self._embryo = 0
+                self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
+                raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
+        self._embryo = 0
         self._update_hiwater(child)
         self._event("fork", child.pid, f"{parent.comm}[{parent.pid}] forked {child.pid}",
                     parent=parent.pid)
@@ -413,11 +500,12 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         for v in list(mm.vmas):
             self._unmap(p, v.start, v.end)
-        K.free_pages(self.k, p.pgd, 0)
+        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
         self.ctr.vm[S.NR_PAGETABLE] -= 1
-        K.free_pages(self.k, p.kstack, KSTACK_ORDER)
+        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         del self.procs[p.pid]
+        vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
                 child.ppid = 1  # reparented to init
@@ -491,15 +579,6 @@ class Machine(SwapCalls):
         shmem_charge = pages if shared and anonymous and not vflags & V_NORESERVE else 0
         self._vm_enough_memory(p, charge + shmem_charge, f"mmap {_size(length)}")
         populate = ("populate" in fl or vflags & V_LOCKED) and vprot
-        if populate:
-            write = vflags & (V_WRITE | V_SHARED) == V_WRITE
-            if old:  # pages replaced by MAP_FIXED are freed first; count as if empty
-                cost = pages * (2 if f is not None and not shared else 1) + 3 * (pages // 512 + 2)
-            else:
-                cost = K.fault_cost(self.k, mm.id, start >> PAGE_SHIFT, pages,
-                                    vflags, f.id if f else -1, offset >> PAGE_SHIFT, write)
-            self._need(cost, f"populating {_size(length)}", pages=pages,
-                       cache=pages if f is not None or shared else 0)
         # Every check passed: change the machine.
         if old:
             self._unmap(p, start, end)
@@ -589,25 +668,25 @@ class Machine(SwapCalls):
         charge = delta if vma.flags & V_ACCOUNT else 0
         self._vm_enough_memory(p, charge, f"mremap +{_size(delta * PAGE)}")
         locked = vma.flags & V_LOCKED
-        populate_cost = 0
-        if locked:
-            populate_cost = delta * 2 + 3 * (delta // 512 + 2)
         if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
-            self._need(populate_cost, "mremap", pages=delta, cache=delta)
             vma.end = addr + new_len
+            vmas_changed()
             new_addr = addr
         elif may_move:
+            # move_vma: the new VMA exists while the page tables move, so a process killed
+            # midway (by the OOM killer, for a page table) still owns every page it maps.
             new_addr = mm.unmapped_area(new_len, None)
-            cost = K.move_cost(self.k, mm.id, addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT,
-                               old_len >> PAGE_SHIFT)
-            self._need(cost + populate_cost, "mremap", pages=(new_len >> PAGE_SHIFT) + 512)
-            (piece,) = mm.carve(addr, addr + old_len)
-            if not K.move_range(self.k, mm.id,
-                                addr >> PAGE_SHIFT, new_addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT):
-                raise RuntimeError("engine bug: mremap ran out of memory after its precheck")
-            self._free_pgtables(mm, addr, addr + old_len)
-            piece.start, piece.end = new_addr, new_addr + new_len
-            mm.insert(piece)
+            moved = replace(vma, start=new_addr, end=new_addr + old_len, pgoff=vma.pgoff_at(addr))
+            mm.insert(moved)
+            self.committed += moved.pages if moved.flags & V_ACCOUNT else 0
+            first, n = addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT
+            _, alive = self._drive(lambda done, out: K.move_range(
+                self.k, mm.id, first + done, (new_addr >> PAGE_SHIFT) + done, n - done, out), p)
+            if not alive:
+                raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
+            self._unmap(p, addr, addr + old_len)
+            moved.end = new_addr + new_len
+            vmas_changed()
         else:
             raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
         self.committed += charge
@@ -684,18 +763,16 @@ class Machine(SwapCalls):
                 K.madvise_range(self.k, mm.id, vs, n, code, False)
 
     def _readahead(self, spans) -> None:
-        """MADV_WILLNEED: read file pages into the page cache (async: skipped if no memory)."""
+        """MADV_WILLNEED: read file pages into the page cache."""
         for v, s, e in spans:
             f = self.file_by_id.get(v.file)
             if f is None or f.shmem:
                 continue
             first = v.pgoff_at(s)
             n = max(0, min((e - s) >> PAGE_SHIFT, f.pages - first))
-            cost = K.pc_fill_cost(self.k, f.id, first, n)
-            if cost > self._allocatable():
-                continue
-            self._reserve(0, cost)
-            K.pc_fill(self.k, f.id, first, n, False, False)
+            # Readahead is __GFP_NORETRY: it may reclaim but never OOM-kills; it just stops.
+            self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, n - done, False,
+                                                    False, out), None, oom=False)
 
     # -- locking -------------------------------------------------------------------------------
 
@@ -751,19 +828,16 @@ class Machine(SwapCalls):
 
     def _lock(self, p: Process, start: int, end: int, lock: bool) -> None:
         mm = p.mm
-        if lock:
-            self._need_populate(p, start, end, "mlock")
         for v in mm.carve(start, end):
             if bool(v.flags & V_LOCKED) != lock:
-                K.mlock_range(self.k, mm.id,
-                              v.start >> PAGE_SHIFT, v.pages, 1 if lock else -1)
+                K.mlock_range(self.k, mm.id, v.start >> PAGE_SHIFT, v.pages, 1 if lock else -1)
                 v.flags ^= V_LOCKED
             mm.insert(v)
         mm.merge_around(start, end)
         if lock:
             self._populate(p, start, end)
 
-    def _populate_spans(self, p: Process, start: int, end: int):
+    def _populate(self, p: Process, start: int, end: int) -> None:
         """populate_vma_page_range: accessible VMAs, write faults for private writable ones."""
         for v in p.mm.overlapping(start, end):
             if not v.flags & V_PROT:
@@ -772,40 +846,20 @@ class Machine(SwapCalls):
             f = self.file_by_id.get(v.file)
             if f is not None and not f.shmem:
                 e = min(e, v.start + ((f.pages - v.pgoff) << PAGE_SHIFT))  # stop at EOF
-            if e > s:
-                yield v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE
+            if e > s and not self._fault(p, v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE)[1]:
+                return  # the process was OOM-killed
 
-    def _need_populate(self, p: Process, start: int, end: int, what: str) -> None:
-        self._need_spans(p, [(v, s, e) for v, s, e, _ in self._populate_spans(p, start, end)],
-                         what, write=None)
-
-    def _need_spans(self, p: Process, spans, what: str, write: bool | None) -> None:
-        """_need for faulting in (v, start, end) spans; write None = populate's rule per VMA."""
-        cost = pages = cache = 0
-        for v, s, e in spans:
-            n = (e - s) >> PAGE_SHIFT
-            w = v.flags & (V_WRITE | V_SHARED) == V_WRITE if write is None else write
-            cost += K.fault_cost(self.k, p.mm.id, s >> PAGE_SHIFT, n, v.flags,
-                                 v.file, v.pgoff_at(s), w)
-            pages += n + 512
-            cache += n if v.file >= 0 else 0
-        self._need(cost, what, pages=pages, cache=cache)
-
-    def _populate(self, p: Process, start: int, end: int) -> None:
-        self._need_populate(p, start, end, "populate")
-        for v, s, e, w in list(self._populate_spans(p, start, end)):
-            self._fault(p, v, s, e, w)
-
-    def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> int:
-        out = self._out
-        out[:] = 0
-        ok = K.fault_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.flags, v.file,
-                           v.pgoff_at(s), v.anon, v.pgoff_at(s), bool(v.flags & V_LOCKED), write, out)
-        if not ok:
-            raise RuntimeError("engine bug: a fault ran out of memory after its precheck")
-        if out[K.OUT_NEW_ANON]:
+    def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> tuple[int, bool]:
+        """Fault [s, e) of one VMA in; (faults, False) if the process was OOM-killed."""
+        first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
+        locked = bool(v.flags & V_LOCKED)
+        self._new_anon = False
+        faults, alive = self._drive(lambda done, out: K.fault_range(
+            self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
+            pgoff + done, locked, bool(write), out), p)
+        if self._new_anon:
             v.has_anon = True
-        return int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
+        return faults, alive
 
     # -- access --------------------------------------------------------------------------------
 
@@ -826,8 +880,12 @@ class Machine(SwapCalls):
         start = addr & ~(PAGE - 1)
         end = page_align(addr + length)
         spans, bad = self._access_spans(p, start, end, write)
-        self._need_spans(p, spans, f"touching {_size(end - start)}", write)
-        faults = sum(self._fault(p, v, s, e, write) for v, s, e in spans)
+        faults = 0
+        for v, s, e in spans:
+            n, alive = self._fault(p, v, s, e, write)
+            faults += n
+            if not alive:
+                return faults  # OOM-killed while faulting
         self._update_hiwater(p)
         if bad is not None:
             at, sig, code = bad
@@ -866,22 +924,22 @@ class Machine(SwapCalls):
 
     def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """read(2) through the page cache; returns the bytes read (short at end of file)."""
-        self._proc(pid)
+        p = self._proc(pid)
         f = self._file(path, create=False)
         length = _int("length", length)
         offset = _int("offset", offset)
         n = max(0, min(length, f.size - offset))
         if n:
-            self._cache_io(f, offset, n, dirty=False)
+            self._cache_io(p, f, offset, n, dirty=False)
         return n
 
     def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """write(2) through the page cache: dirties pages, creates or extends the file."""
-        self._proc(pid)
+        p = self._proc(pid)
         length = _int("length", length)
         offset = _int("offset", offset, 0, 2**47)
         f = self._file(path, create=True)
-        self._cache_io(f, offset, length, dirty=True)
+        self._cache_io(p, f, offset, length, dirty=True)
         return length
 
     def _file(self, path, create: bool) -> File:
@@ -894,17 +952,16 @@ class Machine(SwapCalls):
             f = File(self._next["file"], path, 0)
         return f
 
-    def _cache_io(self, f: File, offset: int, n: int, dirty: bool) -> None:
+    def _cache_io(self, p: Process, f: File, offset: int, n: int, dirty: bool) -> None:
         first = offset >> PAGE_SHIFT
         count = max(0, ((offset + n + PAGE - 1) >> PAGE_SHIFT) - first)
-        cost = K.pc_fill_cost(self.k, f.id, first, count)
-        self._need(cost, f"{'writing' if dirty else 'reading'} {f.path}", cache=cost)
         if f.path not in self.files:
             self._new_id("file")
             self.files[f.path] = f
             self.file_by_id[f.id] = f
-        K.pc_fill(self.k, f.id, first, count, False, dirty)
         f.size = max(f.size, offset + n)
+        self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done, False,
+                                                dirty, out), p)
 
     def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
         """mincore(2): one byte per page, 1 if resident."""
@@ -966,12 +1023,11 @@ class Machine(SwapCalls):
             flags = V_READ | V_WRITE | V_ANON | V_ACCOUNT | (mm.def_flags & V_LOCKED)
             self._may_expand_vm(p, flags, pages, "brk")
             self._vm_enough_memory(p, pages, f"brk +{_size(pages * PAGE)}")
-            if flags & V_LOCKED:
-                self._need(pages + 3 * (pages // 512 + 2), "brk populate", pages=pages)
             self.committed += pages
             heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
             if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
                 heap.end = newbrk
+                vmas_changed()
             else:
                 mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
                               self._new_id("anon"), name="[heap]"))
@@ -1014,8 +1070,10 @@ class Machine(SwapCalls):
             if name not in self._sysctl:
                 validate_sysctl(name, 0)  # raises ENOENT with the kernel's wording
             return self._sysctl[name]
+        self._check_alive()
         value = validate_sysctl(name, value)
         self._sysctl[name] = value
+        self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
         # overcommit_ratio_handler / overcommit_kbytes_handler: setting one clears the other.
         if name == "vm.overcommit_ratio":
             self._sysctl["vm.overcommit_kbytes"] = 0
@@ -1160,7 +1218,6 @@ class Machine(SwapCalls):
         for i, name in enumerate(VMSTAT):
             out[name] = int(self.ctr.vm[i])
         out["nr_kernel_stack"] = _kb(out["nr_kernel_stack"])  # the kernel counts kB here
-        out["oom_kill"] = 0
         return out
 
     def processes(self) -> list[dict]:
@@ -1191,7 +1248,7 @@ class Machine(SwapCalls):
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
                 h.update(np.ascontiguousarray(arr).tobytes())
-        py = (self.tick, self.committed, self.least_priority, sorted(self._sysctl.items()),
+        py = (self.tick, self.committed, self.least_priority, self.panicked, sorted(self._sysctl.items()),
               sorted(self._next.items()),
               [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
                 p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
@@ -1205,4 +1262,4 @@ class Machine(SwapCalls):
 
 
 _GROUP_ATTR = {"frames": "fr", "zones": "zn", "lru": "lru", "counters": "ctr", "mms": "mms",
-               "pagetables": "pt", "swap": "sw", "pagecache": "pc"}
+               "pagetables": "pt", "swap": "sw", "reclaim": "rs", "pagecache": "pc"}

@@ -85,11 +85,29 @@ VMSTAT = (
     "pgmajfault",
     "pswpin",
     "pswpout",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgactivate",
+    "pgdeactivate",
+    "pgrotated",
+    "allocstall",
+    "pageoutrun",
+    "oom_kill",
+    "nr_written",
 )
 C = {name: i for i, name in enumerate(VMSTAT)}
 NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
 NR_KSTACK, NR_SLAB_R, NR_SLAB_U, NR_SWAPCACHED, NR_LAZYFREE = range(8, 13)  # noqa: E501
 PGALLOC, PGFREE, PGFAULT, PGMAJFAULT, PSWPIN, PSWPOUT = range(13, 19)
+PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD, PGSTEAL_DIRECT, PGACTIVATE, PGDEACTIVATE = range(19, 25)
+PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN = range(25, 30)
+
+# Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, LRU costs.
+RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
+RS_ANON_COST, RS_FILE_COST, RS_SWAPPINESS = range(4, 7)
+NR_RS = 7
 
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
@@ -146,12 +164,14 @@ FIELDS = (
     ("swap", "seq", np.int64, "devs", 0),  # last allocation, for round-robin among equals
     ("swap", "active", np.int64, "devs", 0),  # swapon'd and accepting new slots
     ("swap", "clock", np.int64, "one", 0),
+    ("reclaim", "state", np.int64, "rs", 0),
+    ("reclaim", "scan", np.int64, "lists", 0),  # get_scan_count's per-list targets
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
     ("pagecache", "count", np.int64, "one", 0),
 )
 
-GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "swap", "pagecache")
+GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "swap", "reclaim", "pagecache")
 MAX_SWAPFILES = 24  # 32 less the swap types kept for migration, hwpoison, markers, device
 _group_fields = {g: tuple(f[1] for f in FIELDS if f[0] == g) for g in GROUPS}
 Frames = namedtuple("Frames", _group_fields["frames"])
@@ -161,12 +181,17 @@ Counters = namedtuple("Counters", _group_fields["counters"])
 Mms = namedtuple("Mms", _group_fields["mms"])
 PageTables = namedtuple("PageTables", _group_fields["pagetables"])
 Swap = namedtuple("Swap", _group_fields["swap"])
+Reclaim = namedtuple("Reclaim", _group_fields["reclaim"])
+# The reverse map: every VMA of every live mm, indexed by anon id and by file id. Derived
+# from the VMAs (rebuilt when they change), so it is not part of the saved state.
+Rmap = namedtuple("Rmap", ("anon_keys", "anon_rows", "file_keys", "file_rows", "mm", "start",
+                           "end", "pgoff", "flags", "out_mm", "out_row", "out_idx", "out_flags"))
 PageCache = namedtuple("PageCache", _group_fields["pagecache"])
 # Everything a kernel may touch, in one argument (kernels unpack what they use).
-Kern = namedtuple("Kern", ("fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw"))
+Kern = namedtuple("Kern", ("fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw", "rs", "rm"))
 GROUP_TYPES = {
     "frames": Frames, "zones": Zones, "lru": Lru, "counters": Counters, "mms": Mms,
-    "pagetables": PageTables, "swap": Swap, "pagecache": PageCache,
+    "pagetables": PageTables, "swap": Swap, "reclaim": Reclaim, "pagecache": PageCache,
 }
 
 
@@ -188,6 +213,8 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "rows_ptes": (sizes["rows"], PTRS_PER_TABLE),
         "slots": (sizes["slots"],),
         "devs": (MAX_SWAPFILES,),
+        "rs": (NR_RS,),
+        "lists": (NR_LRU_LISTS,),
         "one": (1,),
     }[rule]
 

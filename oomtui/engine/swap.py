@@ -45,7 +45,8 @@ class SwapCalls:
         sw = grow_rows(sw, base + pages, base)
         sw.stack[base:base + pages] = np.arange(base + pages - 1, base - 1, -1)
         sw.base[dev], sw.size[dev], sw.prio[dev] = base, pages, priority
-        sw.top[dev], sw.used[dev], sw.seq[dev], sw.active[dev] = pages, 0, 0, 1
+        sw.clock[0] += 1  # plist_add: behind the areas already at this priority
+        sw.top[dev], sw.used[dev], sw.seq[dev], sw.active[dev] = pages, 0, int(sw.clock[0]), 1
         self.sw = sw
         self._event("swapon", 0, f"Adding {pages * 4}k swap on swap{dev}. Priority:{priority}",
                     dev=dev, pages=pages, priority=priority)
@@ -53,19 +54,26 @@ class SwapCalls:
 
     def swapoff(self, dev: int, *, pid: int = 1) -> None:
         """swapoff(2), called by process `pid`: every swapped page comes back into RAM."""
+        caller = self._proc(pid)
+        if not caller.capable("CAP_SYS_ADMIN"):
+            raise err(errno.EPERM, f"swapoff needs CAP_SYS_ADMIN, which {caller.comm}[{pid}] lacks")
         sw = self.sw
         if isinstance(dev, bool) or not isinstance(dev, int) or not 0 <= dev < MAX_SWAPFILES \
                 or not sw.active[dev]:
             raise err(errno.EINVAL, f"no active swap area {dev!r}")
-        caller = self._proc(pid)
         pages = int(sw.size[dev])
         self._vm_enough_memory(caller, pages, f"swapoff swap{dev}")  # then un-charged at once
-        self._need(K.swapoff_cost(self.k, dev), f"swapoff swap{dev}")
-        if not K.swap_unuse(self.k, dev):
-            raise RuntimeError("engine bug: swapoff ran out of memory after its precheck")
+        # del_from_avail_list: no new slots here; then try_to_unuse with the caller marked
+        # oom_task_origin, the OOM killer's first pick if RAM runs out.
+        sw.active[dev] = 0
+        _, alive = self._drive(lambda done, out: K.swap_unuse(self.k, dev, out), caller, origin=True)
+        if not alive:
+            sw.active[dev] = 1  # reinsert_swap_info
+            self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
+            raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
         assert sw.used[dev] == 0, "swapoff left slots in use"
         prio = int(sw.prio[dev])
-        sw.active[dev] = sw.size[dev] = sw.top[dev] = 0
+        sw.size[dev] = sw.top[dev] = 0
         if prio < 0:  # _enable_swap_info's order: lower automatic priorities move up one
             for d in range(MAX_SWAPFILES):
                 if sw.active[d] and sw.prio[d] < prio:

@@ -103,6 +103,14 @@ def accountable(flags: int) -> bool:
     return bool(flags & V_ACCOUNT)
 
 
+# Bumped whenever any VMA changes, so the reverse-map index knows when to rebuild.
+GENERATION = [0]
+
+
+def vmas_changed() -> None:
+    GENERATION[0] += 1
+
+
 @dataclass
 class Mm:
     """An address space (struct mm_struct)."""
@@ -185,9 +193,11 @@ class Mm:
 
     def insert(self, vma: Vma) -> None:
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
+        vmas_changed()
 
     def carve(self, start: int, end: int) -> list[Vma]:
         """Split VMAs at start and end; return (and remove) the pieces inside [start, end)."""
+        vmas_changed()
         inside, keep = [], []
         for v in self.vmas:
             if v.end <= start or v.start >= end:
@@ -206,6 +216,7 @@ class Mm:
 
     def merge_around(self, start: int, end: int) -> None:
         """vma_merge for the VMAs touching [start, end] after a change."""
+        vmas_changed()
         out: list[Vma] = []
         for v in self.vmas:
             prev = out[-1] if out else None

@@ -1,0 +1,674 @@
+"""Swap (KERNEL.md §8, §9, §3): swapon/swapoff, priorities, slot allocation, MADV_PAGEOUT,
+swap-in faults and readahead, the swap cache, fork-shared entries, freeing, swapoff's checks.
+
+Sizes: a swap area of S MiB has S * 256 - 1 usable pages (the first page is the swap header),
+so SwapTotal grows by (S * 256 - 1) * 4 kB. Views are in kB, vmstat in pages.
+
+The engine's swap devices behave like rotating disks: slots are taken one at a time from the
+highest-priority device (equal priorities take turns page by page, swap_alloc_slow's
+plist_requeue) and swap-in uses swap_cluster_readahead with a fixed window of
+2^page-cluster = 8 slots.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+
+from oomtui.engine import SwapDevice
+
+PAGE = 4096
+MiB = 1 << 20
+RAM_PAGES = 262144  # 1 GiB
+
+
+def prios(m) -> dict[int, int]:
+    return {r["dev"]: r["priority"] for r in m.swaps()}
+
+
+def used(m) -> dict[int, int]:
+    return {r["dev"]: r["used"] for r in m.swaps()}
+
+
+def swapped_out(m, nbytes: int, pid: int | None = None):
+    """A process that wrote nbytes of private anon memory and paged all of it out."""
+    p = m.spawn("p") if pid is None else pid
+    a = m.mmap(p, nbytes)
+    m.touch(p, a, nbytes)
+    m.madvise(p, a, nbytes, "pageout")
+    return p, a
+
+
+def resident(m, p, a, nbytes) -> list[int]:
+    return np.nonzero(m.mincore(p, a, nbytes))[0].tolist()
+
+
+# ---------------------------------------------------------------------------- swapon sizes
+
+def test_swapon_grows_swaptotal_commitlimit_and_totalpages(m, diff):
+    p = m.spawn("p", oom_score_adj=500)
+    mi0, bad0 = m.meminfo(), m.oom_badness(p)
+    dev = m.swapon(64)
+    assert dev == 0
+    d = diff(mi0, m.meminfo())
+    # 64 MiB = 16384 pages, less the header page = 16383 pages = 65532 kB
+    assert d["SwapTotal"] == d["SwapFree"] == 65532
+    assert d["CommitLimit"] == 65532            # vm_commit_limit adds total_swap_pages
+    assert d["MemFree"] == 0 and d["Committed_AS"] == 0
+    assert m.swaps() == [{"dev": 0, "size": 65532, "used": 0, "priority": -2}]
+    # oom_badness: adj * (totalpages // 1000); T 262144 -> 262144 + 16383 = 278527,
+    # so 500 * 262 becomes 500 * 278: +8000
+    assert m.oom_badness(p) - bad0 == 500 * (278 - 262) == 8000
+
+    assert m.swapon(1) == 1                     # 256 - 1 = 255 pages = 1020 kB
+    mi = m.meminfo()
+    assert mi["SwapTotal"] == mi["SwapFree"] == 65532 + 1020
+    assert mi["CommitLimit"] == (RAM_PAGES // 2 + 16383 + 255) * 4
+
+    m.swapoff(0)
+    d = diff(mi0, m.meminfo())
+    assert d["SwapTotal"] == d["SwapFree"] == d["CommitLimit"] == 1020
+    assert m.oom_badness(p) == bad0             # T = 262399 -> 262 again
+    m.swapoff(1)
+    assert diff(mi0, m.meminfo())["SwapTotal"] == 0
+    assert diff(mi0, m.meminfo())["CommitLimit"] == 0
+    assert m.swaps() == []
+
+
+def test_config_swap_devices_are_on_at_boot(machine):
+    m = machine(swap=[SwapDevice(size_mib=64), SwapDevice(size_mib=32, priority=7),
+                      SwapDevice(size_mib=16)])
+    mi = m.meminfo()
+    # (16384 - 1) + (8192 - 1) + (4096 - 1) = 28669 pages = 114676 kB
+    assert mi["SwapTotal"] == mi["SwapFree"] == 114676
+    assert mi["CommitLimit"] == (RAM_PAGES // 2 + 28669) * 4
+    assert m.total_swap_pages() == 28669
+    assert m.swaps() == [{"dev": 0, "size": 65532, "used": 0, "priority": -2},
+                         {"dev": 1, "size": 32764, "used": 0, "priority": 7},
+                         {"dev": 2, "size": 16380, "used": 0, "priority": -3}]
+
+
+# ---------------------------------------------------------------------------- priorities
+
+def test_automatic_priorities_and_swapoff_shift(m):
+    """setup_swap_info: p->prio = --least_priority; swapoff of a negative-priority area bumps
+    every later (lower) area by one and least_priority++ (SYSCALL swapoff)."""
+    for expect_dev, prio in enumerate([None, None, 5, None, None]):
+        assert m.swapon(1, priority=prio) == expect_dev
+    assert prios(m) == {0: -2, 1: -3, 2: 5, 3: -4, 4: -5}
+    m.swapoff(1)                                # -3 goes: -4 -> -3, -5 -> -4
+    assert prios(m) == {0: -2, 2: 5, 3: -3, 4: -4}
+    assert m.swapon(1) == 1                     # the free type is reused; next automatic is -5
+    assert prios(m) == {0: -2, 1: -5, 2: 5, 3: -3, 4: -4}
+    m.swapoff(2)                                # an explicit priority: nothing moves
+    assert prios(m) == {0: -2, 1: -5, 3: -3, 4: -4}
+    m.swapoff(1)                                # the lowest: nothing below it
+    assert prios(m) == {0: -2, 3: -3, 4: -4}
+    assert m.swapon(1) == 1 and prios(m)[1] == -5
+    m.swapoff(0)                                # the highest automatic: all move up
+    assert prios(m) == {1: -4, 3: -2, 4: -3}
+    assert m.swapon(1, priority=0) == 0 and m.swapon(1) == 2
+    assert prios(m) == {0: 0, 1: -4, 2: -5, 3: -2, 4: -3}
+
+
+@pytest.mark.parametrize("prio", [0, 1, 32767])
+def test_explicit_priority_range(m, prio):
+    m.swapon(1, priority=prio)
+    assert m.swaps()[0]["priority"] == prio
+    assert m.swapon(1) == 1 and prios(m)[1] == -2     # explicit ones leave least_priority alone
+
+
+@pytest.mark.parametrize("kw", [
+    {"size_mib": 0}, {"size_mib": -1}, {"size_mib": 1.5}, {"size_mib": True}, {"size_mib": "1"},
+    {"size_mib": 1, "priority": -1}, {"size_mib": 1, "priority": -2},
+    {"size_mib": 1, "priority": 32768}, {"size_mib": 1, "priority": True},
+    {"size_mib": 1, "priority": 1.0},
+])
+def test_swapon_bad_size_or_priority_einval(machine, fails, kw):
+    m = machine(swap=[SwapDevice(size_mib=1)])
+    size = kw.pop("size_mib")
+    fails(m, errno.EINVAL, m.swapon, size, **kw)
+    assert m.swapon(1) == 1 and prios(m)[1] == -3     # least_priority was not consumed
+
+
+def test_at_most_24_swap_areas(m, fails):
+    """MAX_SWAPFILES = 32 - 3 device-private - 3 migration - 1 hwpoison - 1 marker = 24."""
+    for dev in range(24):
+        assert m.swapon(1, priority=None if dev % 2 else dev) == dev
+    fails(m, errno.EPERM, m.swapon, 1)
+    fails(m, errno.EPERM, m.swapon, 1, priority=3)
+    assert m.meminfo()["SwapTotal"] == 24 * 1020
+    m.swapoff(13)
+    assert m.swapon(2) == 13                    # alloc_swap_info takes the first unused type
+    assert m.meminfo()["SwapTotal"] == 23 * 1020 + 2044
+
+
+@pytest.mark.parametrize("dev", [0, 1, 23, 24, -1, True, "0", None, 0.0])
+def test_swapoff_unknown_device_einval(machine, fails, dev):
+    m = machine(swap=[SwapDevice(size_mib=1)])
+    m.swapoff(0)                                # dev 0 is no longer active either
+    fails(m, errno.EINVAL, m.swapoff, dev)
+
+
+def test_swapoff_twice_einval(machine, fails):
+    m = machine(swap=[SwapDevice(size_mib=1), SwapDevice(size_mib=1)])
+    m.swapoff(1)
+    fails(m, errno.EINVAL, m.swapoff, 1)
+    assert prios(m) == {0: -2}
+
+
+def test_swapoff_unknown_caller_esrch(machine, fails):
+    m = machine(swap=[SwapDevice(size_mib=1)])
+    fails(m, errno.ESRCH, m.swapoff, 0, pid=999)
+
+
+def test_swapoff_needs_cap_sys_admin(machine, fails):
+    m = machine(swap=[SwapDevice(size_mib=1)])
+    q = m.spawn("q")                            # uid 1000, no capabilities
+    fails(m, errno.EPERM, m.swapoff, 0, pid=q)
+
+
+# ---------------------------------------------------------------------------- slot allocation
+
+def test_highest_priority_device_first_then_next(machine):
+    m = machine(swap=[SwapDevice(size_mib=1, priority=0), SwapDevice(size_mib=1, priority=10),
+                      SwapDevice(size_mib=1)])
+    p, _ = swapped_out(m, 100 * PAGE)
+    assert used(m) == {0: 0, 1: 400, 2: 0}     # all 100 pages on priority 10
+    swapped_out(m, 300 * PAGE, p)
+    # priority 10 fills up at 255 pages; the other 145 go to priority 0, none to -2
+    assert used(m) == {0: 145 * 4, 1: 1020, 2: 0}
+    swapped_out(m, 120 * PAGE, p)              # 110 more fill priority 0, 10 reach -2
+    assert used(m) == {0: 1020, 1: 1020, 2: 40}
+    assert m.proc_status(p)["VmSwap"] == 520 * 4
+
+
+def test_equal_priorities_take_turns_page_by_page(machine):
+    m = machine(swap=[SwapDevice(size_mib=64, priority=3), SwapDevice(size_mib=64, priority=3),
+                      SwapDevice(size_mib=64, priority=1)])
+    p = m.spawn("p")
+    a = m.mmap(p, 4 * PAGE)
+    m.touch(p, a, 4 * PAGE)
+    seen = []
+    for i in range(4):                          # one page at a time: A, B, A, B
+        m.madvise(p, a + i * PAGE, PAGE, "pageout")
+        seen.append(used(m))
+    assert seen == [{0: 4, 1: 0, 2: 0}, {0: 4, 1: 4, 2: 0},
+                    {0: 8, 1: 4, 2: 0}, {0: 8, 1: 8, 2: 0}]
+    swapped_out(m, 101 * PAGE, p)               # 101 more: the next turn is A's, so 51 / 50
+    assert used(m) == {0: (2 + 51) * 4, 1: (2 + 50) * 4, 2: 0}
+
+
+def test_new_area_joins_the_end_of_its_priority_rotation(machine):
+    m = machine(swap=[SwapDevice(size_mib=64, priority=5), SwapDevice(size_mib=64, priority=5)])
+    p, _ = swapped_out(m, PAGE)                 # A; rotation is now B, A
+    m.swapon(64, priority=5)                    # C: B, A, C
+    swapped_out(m, 2 * PAGE, p)                 # B, then A
+    assert used(m) == {0: 8, 1: 4, 2: 0}
+
+
+# ---------------------------------------------------------------------------- MADV_PAGEOUT
+
+def test_pageout_moves_anon_to_swap(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 4 * MiB)
+    m.touch(p, a, 4 * MiB)
+    mi0, st0, vm0 = m.meminfo(), m.proc_status(p), m.vmstat()
+    m.madvise(p, a, 4 * MiB, "pageout")
+    st, d, dv = m.proc_status(p), diff(mi0, m.meminfo()), diff(vm0, m.vmstat())
+    # 4 MiB = 1024 pages = 4096 kB
+    assert diff(st0, st)["VmRSS"] == diff(st0, st)["RssAnon"] == -4096
+    assert st["VmSwap"] == 4096 and st["RssAnon"] == 0
+    assert d["SwapFree"] == -4096 and d["SwapTotal"] == 0
+    assert d["AnonPages"] == -4096 and d["Inactive(anon)"] + d["Active(anon)"] == -4096
+    assert d["MemFree"] == 4096                 # the page tables stay: they hold swap entries
+    assert d["PageTables"] == 0 and d["SwapCached"] == 0 and d["Committed_AS"] == 0
+    assert dv["pswpout"] == 1024 and dv.get("pswpin", 0) == 0
+    assert m.swaps()[0]["used"] == 4096
+    assert m.mincore(p, a, 4 * MiB).tolist() == [0] * 1024
+    assert st["VmSize"] == st0["VmSize"]
+
+
+def test_pageout_skips_zero_page_and_untouched(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB)
+    m.touch(p, a, 512 * 1024, write=False)      # the shared zero page, no RSS
+    vm0, mi0 = m.vmstat(), m.meminfo()
+    m.madvise(p, a, 1 * MiB, "pageout")
+    assert diff(vm0, m.vmstat())["pswpout"] == 0
+    assert diff(mi0, m.meminfo())["SwapFree"] == 0
+
+
+def test_pageout_without_swap_keeps_pages_active(m, diff):
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB)
+    m.touch(p, a, 1 * MiB)
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.madvise(p, a, 1 * MiB, "pageout")
+    d = diff(mi0, m.meminfo())
+    assert m.proc_status(p)["VmRSS"] == 1024 and m.proc_status(p)["VmSwap"] == 0
+    assert d["MemFree"] == 0 and d["AnonPages"] == 0
+    assert d["Active(anon)"] == 1024 and d["Inactive(anon)"] == -1024   # activate_locked
+    assert diff(vm0, m.vmstat())["pswpout"] == 0
+
+
+def test_pageout_when_swap_is_full(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=1)])  # 255 slots
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB)                      # 256 pages
+    m.touch(p, a, 1 * MiB)
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.madvise(p, a, 1 * MiB, "pageout")
+    d, st = diff(mi0, m.meminfo()), m.proc_status(p)
+    assert diff(vm0, m.vmstat())["pswpout"] == 255
+    assert st["VmSwap"] == 1020 and st["VmRSS"] == 4
+    assert m.meminfo()["SwapFree"] == 0
+    assert d["MemFree"] == 1020 and d["AnonPages"] == -1020
+    assert d["Active(anon)"] == 4 and d["Inactive(anon)"] == -1024     # 1 page kept, activated
+    assert m.mincore(p, a, 1 * MiB).tolist() == [0] * 255 + [1]
+    vm1 = m.vmstat()
+    m.madvise(p, a, 1 * MiB, "pageout")         # still full: nothing moves
+    assert diff(vm1, m.vmstat())["pswpout"] == 0 and m.proc_status(p)["VmRSS"] == 4
+
+
+def test_pageout_skips_pages_shared_with_a_child(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB)
+    m.touch(p, a, 1 * MiB)
+    m.fork(p)
+    vm0, mi0 = m.vmstat(), m.meminfo()
+    m.madvise(p, a, 1 * MiB, "pageout")         # folio_maybe_mapped_shared: skipped
+    assert diff(vm0, m.vmstat())["pswpout"] == 0
+    assert diff(mi0, m.meminfo())["SwapFree"] == 0
+    assert m.proc_status(p)["VmRSS"] == 1024 and m.proc_status(p)["VmSwap"] == 0
+
+
+def test_pageout_of_locked_range_einval(machine, fails):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 64 * PAGE)
+    m.mlock(p, a, 64 * PAGE)
+    fails(m, errno.EINVAL, m.madvise, p, a, 64 * PAGE, "pageout")   # can_madv_lru_vma
+
+
+# ---------------------------------------------------------------------------- swap-in
+
+def test_read_swapin_is_major_and_reads_its_window(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    mi0, st0, vm0 = m.meminfo(), m.proc_status(p), m.vmstat()
+    assert m.touch(p, a + 20 * PAGE, 1, write=False) == 1
+    d, dv, ds = diff(mi0, m.meminfo()), diff(vm0, m.vmstat()), diff(st0, m.proc_status(p))
+    assert dv["pgmajfault"] == 1 and dv["pgfault"] == 1
+    assert dv["pswpin"] == 8                    # the 8-slot window around page 20's slot
+    # all 8 sit in the swap cache: the 7 read ahead and the read page, whose copy stays valid
+    assert d["SwapCached"] == 32 and d["SwapFree"] == 0
+    assert d["MemFree"] == -32 and d["Inactive(anon)"] == 32
+    assert d["AnonPages"] == 4                  # only the faulted page is mapped
+    assert ds["VmRSS"] == ds["RssAnon"] == 4 and ds["VmSwap"] == -4
+    # mincore reports swap-cache pages as resident: 8 contiguous pages around page 20
+    res = resident(m, p, a, 1 * MiB)
+    assert len(res) == 8 and res == list(range(res[0], res[0] + 8)) and 20 in res
+    # the other 7 are swap-cache hits: minor faults, no I/O
+    mi1, vm1 = m.meminfo(), m.vmstat()
+    faults = sum(m.touch(p, a + i * PAGE, 1, write=False) for i in res if i != 20)
+    dv = diff(vm1, m.vmstat())
+    assert faults == 7 and dv["pgfault"] == 7 and dv["pgmajfault"] == 0 and dv["pswpin"] == 0
+    d = diff(mi1, m.meminfo())
+    assert d["MemFree"] == 0 and d["SwapCached"] == 0 and d["AnonPages"] == 28
+    assert m.proc_status(p)["VmSwap"] == 1024 - 32 and m.proc_status(p)["VmRSS"] == 32
+    assert m.touch(p, a + 20 * PAGE, PAGE, write=False) == 0     # mapped now: no fault
+
+
+def test_write_swapin_drops_the_swap_copy(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    assert m.touch(p, a + 20 * PAGE, 1, write=True) == 1
+    d, dv = diff(mi0, m.meminfo()), diff(vm0, m.vmstat())
+    assert dv["pgmajfault"] == 1 and dv["pswpin"] == 8
+    assert d["SwapCached"] == 28                # only the 7 read ahead keep a swap copy
+    assert d["SwapFree"] == 4                   # should_try_to_free_swap on a write
+    assert d["MemFree"] == -32
+    assert m.proc_status(p)["VmSwap"] == 1020 and m.proc_status(p)["RssAnon"] == 4
+    assert len(resident(m, p, a, 1 * MiB)) == 8
+
+
+def test_read_swapin_frees_the_slot_when_swap_is_over_half_full(machine, diff):
+    """vm_swap_full: used * 2 > total. 255 slots: 128 used is full, 127 is not."""
+    m = machine(swap=[SwapDevice(size_mib=1)])
+    p, a = swapped_out(m, 128 * PAGE)
+    mi0 = m.meminfo()
+    m.touch(p, a + 20 * PAGE, 1, write=False)   # 128 * 2 = 256 > 255: the slot is freed
+    d = diff(mi0, m.meminfo())
+    assert d["SwapCached"] == 28 and d["SwapFree"] == 4
+    mi1 = m.meminfo()
+    m.touch(p, a + 21 * PAGE, 1, write=False)   # a cache hit at 127 * 2 = 254: kept
+    d = diff(mi1, m.meminfo())
+    assert d["SwapCached"] == 0 and d["SwapFree"] == 0
+    assert m.swaps()[0]["used"] == 127 * 4
+
+
+def test_locked_mapping_swapin_frees_the_slot(machine, diff):
+    """should_try_to_free_swap: VM_LOCKED. mlock faults a read-only mapping in with reads."""
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 64 * PAGE)
+    m.touch(p, a, 64 * PAGE)
+    m.mprotect(p, a, 64 * PAGE, "r")
+    m.madvise(p, a, 64 * PAGE, "pageout")
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.mlock(p, a, 64 * PAGE)
+    d, st = diff(mi0, m.meminfo()), m.proc_status(p)
+    assert diff(vm0, m.vmstat())["pswpin"] == 64
+    assert d["SwapCached"] == 0 and d["SwapFree"] == 256
+    assert m.meminfo()["SwapFree"] == m.meminfo()["SwapTotal"]
+    assert st["VmSwap"] == 0 and st["RssAnon"] == 256 and st["VmLck"] == 256
+    assert d["Mlocked"] == 256 and d["MemFree"] == -256
+
+
+def test_clean_swapcache_pages_page_out_without_io(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 64 * PAGE)
+    mi0 = m.meminfo()
+    m.touch(p, a, 64 * PAGE, write=False)       # 64 pages back, all still in the swap cache
+    assert diff(mi0, m.meminfo())["SwapCached"] == 256
+    assert diff(mi0, m.meminfo())["SwapFree"] == 0
+    mi1, vm1 = m.meminfo(), m.vmstat()
+    m.madvise(p, a, 64 * PAGE, "pageout")
+    d = diff(mi1, m.meminfo())
+    assert diff(vm1, m.vmstat())["pswpout"] == 0      # the swap copies are still valid
+    assert d["SwapCached"] == -256 and d["SwapFree"] == 0 and d["MemFree"] == 256
+    assert m.proc_status(p)["VmSwap"] == 256 and m.proc_status(p)["VmRSS"] == 0
+
+
+def test_dirty_page_is_written_again(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 64 * PAGE)
+    m.touch(p, a, 64 * PAGE, write=False)
+    m.touch(p, a, PAGE, write=True)             # one page dirtied after its swap-in
+    vm0 = m.vmstat()
+    m.madvise(p, a, 64 * PAGE, "pageout")
+    assert diff(vm0, m.vmstat())["pswpout"] == 1
+    assert m.meminfo()["SwapCached"] == 0 and m.proc_status(p)["VmSwap"] == 256
+    assert m.meminfo()["SwapTotal"] - m.meminfo()["SwapFree"] == 256
+
+
+def test_write_after_read_swapin_takes_no_fault(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    m.touch(p, a + 20 * PAGE, 1, write=False)
+    mi0 = m.meminfo()
+    assert m.touch(p, a + 20 * PAGE, 1, write=True) == 0
+    d = diff(mi0, m.meminfo())
+    assert d["SwapCached"] == 0 and d["SwapFree"] == 0
+
+
+def test_readahead_window_is_aligned_within_each_device(machine, diff):
+    # 1 MiB areas: 255 slots each (offsets 1..255). Priority 5 takes all 64 pages: offsets 1..64.
+    m = machine(swap=[SwapDevice(size_mib=1, priority=0), SwapDevice(size_mib=1, priority=5)])
+    p, a = swapped_out(m, 64 * PAGE)
+    assert used(m) == {0: 0, 1: 256}
+    vm0 = m.vmstat()
+    m.touch(p, a, 1, write=False)               # offset 1: window 0..7 less the header
+    assert diff(vm0, m.vmstat())["pswpin"] == 7
+    assert resident(m, p, a, 64 * PAGE) == list(range(7))
+
+
+def test_readahead_window_counts_the_header_page(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)              # pages 0..255 at offsets 1..256
+    vm0 = m.vmstat()
+    m.touch(p, a, 1, write=False)               # offset 1: offsets 1..7 = pages 0..6
+    assert diff(vm0, m.vmstat())["pswpin"] == 7
+    assert resident(m, p, a, 1 * MiB) == list(range(7))
+    m.touch(p, a + 20 * PAGE, 1, write=False)   # offset 21: offsets 16..23 = pages 15..22
+    assert resident(m, p, a, 1 * MiB) == list(range(7)) + list(range(15, 23))
+
+
+def test_fork_shares_swap_entries(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    mi0 = m.meminfo()
+    c = m.fork(p)
+    assert m.proc_status(c)["VmSwap"] == m.proc_status(p)["VmSwap"] == 1024
+    assert m.proc_status(c)["VmRSS"] == 0
+    assert diff(mi0, m.meminfo())["SwapFree"] == 0      # swap_duplicate: no new slots
+    assert m.oom_badness(c) - m.proc_status(c)["VmPTE"] // 4 == 256
+    # the parent reads a page in; the child's fault on it is then a swap-cache hit
+    vm0 = m.vmstat()
+    m.touch(p, a + 20 * PAGE, 1, write=False)
+    m.touch(c, a + 20 * PAGE, 1, write=False)
+    dv = diff(vm0, m.vmstat())
+    assert dv["pgmajfault"] == 1 and dv["pgfault"] == 2 and dv["pswpin"] == 8
+    assert m.proc_status(c)["VmSwap"] == 1020 and m.proc_status(p)["VmSwap"] == 1020
+    assert diff(mi0, m.meminfo())["AnonPages"] == 4      # one page mapped by both
+
+
+@pytest.mark.parametrize("first", ["parent", "child"])
+def test_fork_shared_slot_freed_when_both_are_gone(machine, diff, first):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    c = m.fork(p)
+    total = m.meminfo()["SwapTotal"]
+    if first == "parent":
+        m.munmap(p, a, 1 * MiB)
+        assert m.proc_status(c)["VmSwap"] == 1024 and m.proc_status(p)["VmSwap"] == 0
+    else:
+        m.exit(c)
+        assert m.proc_status(p)["VmSwap"] == 1024
+    assert m.meminfo()["SwapFree"] == total - 1024      # the other one still needs them
+    if first == "parent":
+        m.exit(c)
+    else:
+        m.munmap(p, a, 1 * MiB)
+    assert m.meminfo()["SwapFree"] == total and m.meminfo()["SwapCached"] == 0
+
+
+def test_fork_child_write_swapin_copies(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    c = m.fork(p)
+    mi0 = m.meminfo()
+    assert m.touch(c, a + 20 * PAGE, 1, write=True) == 1
+    d = diff(mi0, m.meminfo())
+    # the slot is still the parent's: its page stays in the swap cache, the child gets a copy
+    assert d["SwapFree"] == 0 and d["SwapCached"] == 32 and d["MemFree"] == -36
+    assert m.proc_status(c)["VmSwap"] == 1020 and m.proc_status(p)["VmSwap"] == 1024
+    assert m.proc_status(c)["RssAnon"] == 4
+
+
+# ---------------------------------------------------------------------------- freeing slots
+
+@pytest.mark.parametrize("op", ["dontneed", "free", "munmap", "exit"])
+def test_zapping_swapped_range_frees_slots(machine, diff, op):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    total = m.meminfo()["SwapTotal"]
+    assert m.meminfo()["SwapFree"] == total - 1024
+    mi0 = m.meminfo()
+    if op in ("dontneed", "free"):
+        m.madvise(p, a, 1 * MiB, op)
+        assert m.proc_status(p)["VmSwap"] == 0 and m.proc_status(p)["VmRSS"] == 0
+        assert diff(mi0, m.meminfo())["MemFree"] == 0          # nothing was resident
+        assert m.mincore(p, a, 1 * MiB).tolist() == [0] * 256
+        assert m.touch(p, a, PAGE, write=False) == 1           # rereads as the zero page
+        assert m.proc_status(p)["VmRSS"] == 0
+    elif op == "munmap":
+        m.munmap(p, a, 1 * MiB)
+        d = diff(mi0, m.meminfo())
+        assert d["MemFree"] == -d["PageTables"] > 0            # only the tables come back
+        assert m.proc_status(p)["VmSwap"] == 0
+    else:
+        m.exit(p)
+    mi = m.meminfo()
+    assert mi["SwapFree"] == total and mi["SwapCached"] == 0
+    assert m.swaps()[0]["used"] == 0
+
+
+@pytest.mark.parametrize("op", [
+    "dontneed", "munmap", "exit",
+    "free",
+])
+def test_zapping_frees_swapcache_and_readahead_pages(machine, diff, op):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    m.touch(p, a + 20 * PAGE, 1, write=False)   # 8 in the swap cache, 1 of them mapped
+    mi0 = m.meminfo()
+    assert mi0["SwapCached"] == 32
+    if op in ("dontneed", "free"):
+        m.madvise(p, a, 1 * MiB, op)
+    elif op == "munmap":
+        m.munmap(p, a, 1 * MiB)
+    else:
+        m.exit(p)
+    mi = m.meminfo()
+    assert mi["SwapCached"] == 0 and mi["SwapFree"] == mi["SwapTotal"]
+    if op == "dontneed":
+        assert diff(mi0, m.meminfo())["MemFree"] == 32
+    if op == "free":                            # the mapped page stays, lazily freeable
+        assert m.proc_status(p)["VmRSS"] == 4 and diff(mi0, m.meminfo())["MemFree"] == 28
+
+
+def test_partial_dontneed(machine):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    m.madvise(p, a + 64 * PAGE, 64 * PAGE, "dontneed")
+    assert m.proc_status(p)["VmSwap"] == 768
+    assert m.swaps()[0]["used"] == 768
+
+
+# ---------------------------------------------------------------------------- swapoff
+
+def test_swapoff_brings_everything_back(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 4 * MiB)
+    m.touch(p, a, 4 * MiB)
+    st_resident = m.proc_status(p)
+    m.madvise(p, a, 4 * MiB, "pageout")
+    m.touch(p, a + 100 * PAGE, 1, write=True)   # 2 pages back, 7 + 7 read ahead into the
+    m.touch(p, a + 300 * PAGE, 1, write=True)   # swap cache (a read: see the xfail below)
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.swapoff(0)
+    mi, st = m.meminfo(), m.proc_status(p)
+    assert st["VmSwap"] == 0 and st["VmRSS"] == st["RssAnon"] == st_resident["VmRSS"] == 4096
+    assert mi["SwapTotal"] == mi["SwapFree"] == mi["SwapCached"] == 0
+    d = diff(mi0, mi)
+    assert d["SwapTotal"] == -65532 and d["CommitLimit"] == -65532
+    # 1024 pages were out: 2 resident already, 7 + 7 read ahead are in the cache
+    assert d["AnonPages"] == (1024 - 2) * 4
+    assert d["MemFree"] == -(1024 - 2 - 14) * 4
+    dv = diff(vm0, m.vmstat())
+    assert dv["pswpin"] == 1024 - 2 - 14 and dv.get("pgmajfault", 0) == 0
+    assert m.mincore(p, a, 4 * MiB).tolist() == [1] * 1024
+    assert m.swaps() == []
+    assert m.touch(p, a, 4 * MiB, write=False) == 0     # all mapped again
+
+
+def test_swapoff_moves_pages_only_off_that_device(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=1, priority=5), SwapDevice(size_mib=64, priority=0)])
+    p, a = swapped_out(m, 1 * MiB)              # 255 on dev 0, 1 on dev 1
+    assert used(m) == {0: 1020, 1: 4}
+    m.swapoff(0)
+    assert used(m) == {1: 4}
+    assert m.proc_status(p)["VmSwap"] == 4 and m.proc_status(p)["VmRSS"] == 1020
+
+
+def test_swapoff_after_fork_shares_the_pages(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    c = m.fork(p)
+    mi0 = m.meminfo()
+    m.swapoff(0)
+    for pid in (p, c):
+        st = m.proc_status(pid)
+        assert st["VmSwap"] == 0 and st["VmRSS"] == 1024
+    d = diff(mi0, m.meminfo())
+    assert d["MemFree"] == -1024 and d["AnonPages"] == 1024      # one copy for both
+    vm0 = m.vmstat()
+    m.touch(c, a, PAGE, write=True)             # still shared: the write copies
+    assert diff(vm0, m.vmstat())["pgfault"] == 1
+    assert diff(mi0, m.meminfo())["MemFree"] == -1028
+
+
+def test_swapoff_with_mapped_swapcache_page(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = swapped_out(m, 1 * MiB)
+    m.touch(p, a + 20 * PAGE, 1, write=False)
+    m.swapoff(0)
+    mi = m.meminfo()
+    assert mi["SwapTotal"] == mi["SwapCached"] == 0
+    assert m.proc_status(p)["VmRSS"] == 1024 and m.proc_status(p)["VmSwap"] == 0
+
+
+def test_swapoff_without_enough_ram_kills_the_swapoff_caller(machine):
+    """try_to_unuse runs with the caller marked oom_task_origin: when the swapped pages do not
+    fit in RAM (locked memory holds the rest, and the area being removed takes no new pages),
+    the OOM killer picks the swapoff caller itself (LONG_MAX points) and swapoff fails."""
+    m = machine(ram_mib=128, swap=[SwapDevice(size_mib=128)])
+    p, a = swapped_out(m, 64 * MiB)
+    q = m.spawn("q", caps=("CAP_IPC_LOCK",))
+    m.mmap(q, 96 * MiB, flags="private|anonymous|locked")      # 96 of 128 MiB pinned
+    admin = m.spawn("swapoff", caps=("CAP_SYS_ADMIN",))
+    with pytest.raises(OSError) as e:
+        m.swapoff(0, pid=admin)
+    assert e.value.errno == errno.EINTR
+    pids = [x["pid"] for x in m.processes()]
+    assert admin not in pids and p in pids and q in pids
+    oom = [ev for ev in m.events if ev.kind == "oom"]
+    assert oom and oom[-1].data["victim"] == admin
+    assert [s["dev"] for s in m.swaps()] == [0]                  # reinserted
+    assert m.proc_status(p)["VmSwap"] > 0
+
+def test_swapoff_commit_check_mode2(machine, fails):
+    """swapoff: security_vm_enough_memory_mm(current->mm, p->pages) runs while the area still
+    counts, so it is refused iff Committed_AS + pages >= CommitLimit - reserves, i.e. iff
+    Committed_AS >= CommitLimit-without-the-area - reserves. The caller (init) has
+    CAP_SYS_ADMIN, so only the user reserve min(total_vm / 32, 32768) applies."""
+    m = machine(swap=[SwapDevice(size_mib=256)], sysctl={"vm.overcommit_memory": 2})
+    # CommitLimit = 262144 * 50 / 100 + 65535 = 196607 pages; without the area 131072
+    assert m.meminfo()["CommitLimit"] == 196607 * 4
+    init_reserve = (m.proc_status(1)["VmSize"] // 4) // 32
+    edge = 131072 - init_reserve                # refused from here on
+    p = m.spawn("p")
+    have = m.meminfo()["Committed_AS"] // 4
+    a = m.mmap(p, (edge - have) * PAGE)
+    assert m.meminfo()["Committed_AS"] == edge * 4
+    e = fails(m, errno.ENOMEM, m.swapoff, 0)
+    assert "swapoff" in str(e)
+    assert m.meminfo()["SwapTotal"] == 65535 * 4
+    m.munmap(p, a, PAGE)                        # one page below the edge: allowed
+    m.swapoff(0)
+    mi = m.meminfo()
+    assert mi["CommitLimit"] == 131072 * 4 and mi["Committed_AS"] == (edge - 1) * 4
+
+
+def test_swapoff_commit_check_mode2_counts_other_areas(machine, fails):
+    m = machine(swap=[SwapDevice(size_mib=256), SwapDevice(size_mib=64)],
+                sysctl={"vm.overcommit_memory": 2})
+    # without dev 0: 131072 + 16383 = 147455 pages
+    edge = 147455 - (m.proc_status(1)["VmSize"] // 4) // 32
+    p = m.spawn("p")
+    a = m.mmap(p, (edge - m.meminfo()["Committed_AS"] // 4) * PAGE)
+    fails(m, errno.ENOMEM, m.swapoff, 0)
+    m.swapoff(1)                                # 16383 pages is fine: 196607 - 16383 left
+    m.munmap(p, a, PAGE)
+    fails(m, errno.ENOMEM, m.swapoff, 0)        # now the edge is 131072 - reserve
+    m.munmap(p, a + PAGE, (edge - 131072 + 1) * PAGE)
+    m.swapoff(0)
+
+
+def test_swapoff_mode0_ignores_commitment(machine):
+    """Mode 0 refuses only a single request above RAM + swap; swapoff's is never that big."""
+    m = machine(swap=[SwapDevice(size_mib=256)])
+    p = m.spawn("p")
+    m.mmap(p, 1000 * MiB)                       # Committed_AS far above 131072 pages
+    assert m.meminfo()["Committed_AS"] > m.meminfo()["CommitLimit"] - 65535 * 4
+    m.swapoff(0)
+    assert m.meminfo()["SwapTotal"] == 0
