@@ -1008,7 +1008,7 @@ def direct_reclaim(k):
 def node_balanced(zn, order, highest):
     """pgdat_balanced: any usable zone above its high watermark."""
     for z in range(highest + 1):
-        if zn.start[z + 1] > zn.start[z] and zone_watermark_ok(zn, z, order, WMARK_HIGH, z):
+        if zn.start[z + 1] > zn.start[z] and zone_watermark_ok(zn, z, order, WMARK_HIGH, highest):
             return True
     return False
 

@@ -30,6 +30,7 @@ from oomtui.engine.vma import (
     parse_prot, vmas_changed, GENERATION,
 )
 from oomtui.engine.rmap import build_rmap
+from oomtui.workloads import PRESETS, Program, Runner
 from oomtui.engine.report import oom_report, panic_text
 
 CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
@@ -50,6 +51,14 @@ class Event:
     pid: int
     message: str
     data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What step() did: the tick reached, ticks run, and the events they logged."""
+    tick: int
+    ticks: int
+    events: list
 
 
 @dataclass
@@ -146,6 +155,8 @@ class Machine(SwapCalls):
         self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
         self.panicked: str | None = None
         self._embryo = 0  # a child fork is still copying: invisible to the OOM killer
+        self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
+        self._kswapd_was_awake = False
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -428,8 +439,7 @@ class Machine(SwapCalls):
             raise err(errno.EINVAL, f"unknown capability {unknown[0]!r}: use {', '.join(sorted(CAPS))}")
         if cgroup != "/":
             raise err(errno.ENOENT, f"no such cgroup {cgroup!r}: only '/' exists until cgroups arrive")
-        if workload is not None:
-            raise err(errno.EINVAL, "workloads arrive with step(); spawn with workload=None")
+        program = self._program(workload)
         init = self.procs[1]
         stack_pages = new_stack_vma(-1).pages
         self._vm_enough_memory(init, stack_pages, "exec stack")
@@ -437,7 +447,61 @@ class Machine(SwapCalls):
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
         p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
+        if program is not None:
+            self.runners[p.pid] = Runner(program, p.pid, self.config.seed)
         return p.pid
+
+    @staticmethod
+    def _program(workload) -> Program | None:
+        """A workload: None, a Program, or the name of a preset."""
+        if workload is None or isinstance(workload, Program):
+            if workload is not None:
+                workload.validate()
+            return workload
+        if isinstance(workload, str) and workload in PRESETS:
+            return PRESETS[workload]
+        raise err(errno.EINVAL, f"unknown workload {workload!r}: use a Program or one of "
+                                f"{', '.join(sorted(PRESETS))}")
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def step(self, n: int = 1) -> StepReport:
+        """Advance n ticks: every process runs its workload, then kswapd acts."""
+        self._check_alive()
+        n = _int("n", n, 1, 1_000_000)
+        first_event = len(self.events)
+        for _ in range(n):
+            self.tick += 1
+            for pid in sorted(self.runners):
+                runner = self.runners[pid]
+                if pid not in self.procs or runner.done:
+                    del self.runners[pid]
+                    continue
+                runner.tick(self, self.tick, self.config.tick_ms)
+                for child in runner.take_spawned():
+                    self.runners[child.pid] = child
+                if self.panicked:
+                    break
+            if self.panicked:
+                break
+            self._kswapd()
+        return StepReport(self.tick, n, self.events[first_event:])
+
+    def _kswapd(self) -> None:
+        """kswapd0's share of a tick (balance_pgdat), with its wake and sleep as events."""
+        state = self.rs.state
+        if not state[S.RS_KSWAPD_AWAKE]:
+            return
+        if not self._kswapd_was_awake:
+            self._kswapd_was_awake = True
+            self._event("kswapd", 0, "kswapd0 woke: free pages below the low watermark")
+        freed = K.kswapd_run(self.k)
+        if not state[S.RS_KSWAPD_AWAKE]:
+            self._kswapd_was_awake = False
+            hopeless = state[S.RS_KSWAPD_FAILURES] >= K.MAX_RECLAIM_RETRIES
+            self._event("kswapd", 0, "kswapd0 gave up after 16 fruitless runs" if hopeless
+                        else "kswapd0 went to sleep: a zone is above its high watermark",
+                        freed=int(freed))
 
     def fork(self, pid: int) -> int:
         """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
