@@ -107,7 +107,7 @@ def free_block(fr, zn, z, pfn, order):
 @njit(**JIT)
 def buddy_init(k):
     """Hand every frame of every zone to the buddy allocator (memblock_free_all)."""
-    fr, zn = k.fr, k.zn
+    zn = k.zn
     for z in range(NR_ZONES):
         p = zn.start[z]
         end = zn.start[z + 1]
@@ -373,7 +373,7 @@ def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage, create):
 @njit(**JIT)
 def pt_free_range(k, mm, level, lo, hi):
     """free_pgtables: free this mm's level-`level` tables with index in [lo, hi]."""
-    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
+    ctr, pt, mms = k.ctr, k.pt, k.mms
     for idx in range(lo, hi + 1):
         key = pt_key(mm, level, idx)
         v = ht_get(pt.keys, pt.vals, key)
@@ -623,7 +623,7 @@ def swap_out(k, mm, row, idx, p):
 
     A clean swap-cache copy is reused without I/O. False when no slot is free.
     """
-    fr, zn, lru, ctr, sw, pt, mms = k.fr, k.zn, k.lru, k.ctr, k.sw, k.pt, k.mms
+    fr, ctr, sw, pt, mms = k.fr, k.ctr, k.sw, k.pt, k.mms
     if fr.flags[p] & F_SWAPCACHE:
         slot = fr.swap[p]
         if fr.flags[p] & F_DIRTY:
@@ -935,14 +935,14 @@ def get_scan_count(k, priority, may_swap, nr):
     zn, lru, rs = k.zn, k.lru, k.rs.state
     swappiness = rs[RS_SWAPPINESS]
     size = lru.size[0]
-    anon = size[0] + size[1]
     file = size[2] + size[3]
     if not may_swap or not swap_space_left(k.sw):
         balance = SCAN_FILE
     elif priority == 0 and swappiness:
         balance = SCAN_EQUAL
-    elif file + zn.free.sum() <= zn.wmark[:, WMARK_HIGH].sum() and not inactive_is_low(k.lru, 0):
-        balance = SCAN_ANON  # file_is_tiny
+    elif (file + zn.free.sum() <= zn.wmark[:, WMARK_HIGH].sum()
+          and not inactive_is_low(k.lru, 0) and size[0] >> priority):
+        balance = SCAN_ANON  # file_is_tiny: almost no file pages left, so anon it is
     elif size[2] >> priority:
         balance = SCAN_FILE  # cache_trim_mode: no refault tracking, so the cache goes first
     else:
@@ -1118,7 +1118,7 @@ def stop(out, done, failed):
 def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, write, out):
     """handle_mm_fault for one page. An allocation may reclaim and so change this PTE:
     then the new page is dropped and the fault retried (FAULT_RETRY)."""
-    fr, ctr, pt, sw, mms = k.fr, k.ctr, k.pt, k.sw, k.mms
+    fr, pt, sw, mms = k.fr, k.pt, k.sw, k.mms
     shared = (vflags & V_SHARED) != 0
     shmem = shared and (vflags & V_ANON) != 0  # MAP_SHARED|MAP_ANONYMOUS is shmem
     e = pt.pte[row, u & 511]
@@ -1247,7 +1247,7 @@ def count_fault(ctr, mms, mm, major, out):
 @njit(**JIT)
 def zap_range(k, mm, vstart, npages, locked):
     """zap_pte_range: clear every entry in the range; returns the pages unmapped."""
-    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
+    pt = k.pt
     n = 0
     v = vstart
     end = vstart + npages
@@ -1275,7 +1275,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
 
     False when a page table could not be allocated: out[OUT_DONE] pages are copied.
     """
-    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
+    pt, sw, mms = k.pt, k.sw, k.mms
     v = vstart
     end = vstart + npages
     while v < end:
@@ -1316,7 +1316,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
 @njit(**JIT)
 def move_range(k, mm, old, new, npages, out):
     """move_page_tables for mremap: entries move, pages keep their rmap index."""
-    fr, zn, ctr, pt, mms = k.fr, k.zn, k.ctr, k.pt, k.mms
+    pt = k.pt
     v = 0
     while v < npages:
         chunk_end = min(npages, v + 512 - ((old + v) & 511))
@@ -1344,7 +1344,7 @@ MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = range(4)
 @njit(**JIT)
 def madvise_range(k, mm, vstart, npages, advice, locked):
     """MADV_FREE / COLD / PAGEOUT on present pages mapped only by this mm (mm/madvise.c)."""
-    fr, zn, lru, ctr, pt, pc, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.pc, k.sw, k.mms
+    fr, ctr, pt = k.fr, k.ctr, k.pt
     v = vstart
     end = vstart + npages
     while v < end:
@@ -1403,7 +1403,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
 @njit(**JIT)
 def mlock_range(k, mm, vstart, npages, delta):
     """mlock_pte_range: add or drop one locked mapping on every present page."""
-    fr, zn, lru, ctr, pt, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.mms
+    pt = k.pt
     v = vstart
     end = vstart + npages
     while v < end:
@@ -1420,7 +1420,7 @@ def mlock_range(k, mm, vstart, npages, delta):
 @njit(**JIT)
 def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
-    pt, pc, sw = k.pt, k.pc, k.sw
+    pt, sw = k.pt, k.sw
     for i in range(npages):
         v = vstart + i
         row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, v >> 9))
@@ -1438,7 +1438,6 @@ def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
 @njit(**JIT)
 def drop_file_pages(k, file_id, npages):
     """Free every cached page of a file (an unlinked shmem object's last reference)."""
-    fr, zn, lru, ctr, pc = k.fr, k.zn, k.lru, k.ctr, k.pc
     for pgoff in range(npages):
         p = pc_lookup(k.pc, file_id, pgoff)
         if p >= 0:
@@ -1451,7 +1450,7 @@ def swap_unuse(k, d, out):
 
     Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
     """
-    fr, zn, lru, ctr, pt, sw, mms = k.fr, k.zn, k.lru, k.ctr, k.pt, k.sw, k.mms
+    pt, sw, mms = k.pt, k.sw, k.mms
     lo = sw.base[d]
     hi = lo + sw.size[d]
     for i in range(pt.keys.size):
@@ -1494,7 +1493,7 @@ def kernel_alloc(fr, zn, ctr, rs, order, owner):
 
 @njit(**JIT)
 def recount(k, out_types, out_lru, out_free_zone, out_mlocked, out_dirty, out_lazy):
-    fr, zn, lru = k.fr, k.zn, k.lru
+    fr, zn = k.fr, k.zn
     for p in range(fr.type.size):
         out_types[fr.type[p]] += 1
         if fr.lru[p] >= 0:

@@ -22,7 +22,7 @@ from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
-    V_ACCOUNT, V_ANON, V_GROWSDOWN, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
+    V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
     V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
 )
 from oomtui.engine.vma import (
