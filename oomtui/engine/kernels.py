@@ -20,14 +20,14 @@ from oomtui.engine.state import (
     PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
     ALLOCSTALL, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE, PGROTATED, PGSCAN_DIRECT, PGSCAN_KSWAPD,
     PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_ANON_COST, RS_FILE_COST, RS_KSWAPD_AWAKE,
-    RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_SWAPPINESS, NR_WRITTEN,
+    RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_PAGE_CLUSTER, RS_SWAPPINESS,
+    NR_WRITTEN,
     V_EXEC, V_WRITE, WMARK_HIGH,
 )
 
 # _nrt=False: kernels never allocate, and without numba's reference counting a call between
 # kernels costs ~2 ns instead of ~50 ns (every array argument was incref'd and decref'd).
 JIT = dict(cache=True, nogil=True, _nrt=False)
-SWAP_RA_PAGES = 8  # 1 << vm.page-cluster (default 3)
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
 MAX_RECLAIM_RETRIES = 16
@@ -645,14 +645,15 @@ def swap_out(k, mm, row, idx, p):
 
 
 @njit(**JIT)
-def swap_window(sw, slot):
-    """swap_cluster_readahead's window: the 2^page_cluster device offsets around the slot's,
+def swap_window(sw, rs, slot):
+    """swap_cluster_readahead's window: 2^vm.page-cluster device offsets around the slot's,
     aligned on the device (offset 0 is the header page, so slot = base + offset - 1)."""
+    ra = 1 << rs.state[RS_PAGE_CLUSTER]
     d = swap_dev_of(sw, slot)
     offset = slot - sw.base[d] + 1
-    first = offset & ~(SWAP_RA_PAGES - 1)
+    first = offset & ~(ra - 1)
     lo = sw.base[d] + max(first, 1) - 1
-    hi = sw.base[d] + min(first + SWAP_RA_PAGES, sw.size[d] + 1) - 1
+    hi = sw.base[d] + min(first + ra, sw.size[d] + 1) - 1
     return lo, hi
 
 
@@ -668,7 +669,7 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
         return -1, True
     swapcache_add(fr, ctr, sw, p, slot)
     ctr.vm[PSWPIN] += 1
-    lo, hi = swap_window(sw, slot)
+    lo, hi = swap_window(sw, rs, slot)
     for s in range(lo, hi):
         if sw.map[s] == 0 or sw.cache[s] >= 0:
             continue

@@ -152,7 +152,7 @@ class Machine(SwapCalls):
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
         self.rs = new_group("reclaim", sizes)
-        self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
+        self._sysctl_to_kernels()
         self.panicked: str | None = None
         self._embryo = 0  # a child fork is still copying: invisible to the OOM killer
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
@@ -1137,7 +1137,7 @@ class Machine(SwapCalls):
         self._check_alive()
         value = validate_sysctl(name, value)
         self._sysctl[name] = value
-        self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
+        self._sysctl_to_kernels()
         # overcommit_ratio_handler / overcommit_kbytes_handler: setting one clears the other.
         if name == "vm.overcommit_ratio":
             self._sysctl["vm.overcommit_kbytes"] = 0
@@ -1146,6 +1146,11 @@ class Machine(SwapCalls):
         if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
             self._setup_watermarks()
         return value
+
+    def _sysctl_to_kernels(self) -> None:
+        """The sysctls the kernels read, copied into their state."""
+        self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
+        self.rs.state[S.RS_PAGE_CLUSTER] = self._sysctl["vm.page-cluster"]
 
     # -- views ---------------------------------------------------------------------------------
 

@@ -106,8 +106,8 @@ PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN = range(25, 30)
 
 # Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, LRU costs.
 RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
-RS_ANON_COST, RS_FILE_COST, RS_SWAPPINESS = range(4, 7)
-NR_RS = 7
+RS_ANON_COST, RS_FILE_COST, RS_SWAPPINESS, RS_PAGE_CLUSTER = range(4, 8)
+NR_RS = 8
 
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1

@@ -63,22 +63,26 @@ class SwapCalls:
             raise err(errno.EINVAL, f"no active swap area {dev!r}")
         pages = int(sw.size[dev])
         self._vm_enough_memory(caller, pages, f"swapoff swap{dev}")  # then un-charged at once
-        # del_from_avail_list: no new slots here; then try_to_unuse with the caller marked
-        # oom_task_origin, the OOM killer's first pick if RAM runs out.
+        # del_from_avail_list: no new slots here, and the lower automatic priorities move up
+        # one; then try_to_unuse with the caller marked oom_task_origin, the OOM killer's
+        # first pick if RAM runs out.
         sw.active[dev] = 0
-        _, alive = self._drive(lambda done, out: K.swap_unuse(self.k, dev, out), caller, origin=True)
-        if not alive:
-            sw.active[dev] = 1  # reinsert_swap_info
-            self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
-            raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
-        assert sw.used[dev] == 0, "swapoff left slots in use"
         prio = int(sw.prio[dev])
-        sw.size[dev] = sw.top[dev] = 0
-        if prio < 0:  # _enable_swap_info's order: lower automatic priorities move up one
+        if prio < 0:
             for d in range(MAX_SWAPFILES):
                 if sw.active[d] and sw.prio[d] < prio:
                     sw.prio[d] += 1
             self.least_priority += 1
+        _, alive = self._drive(lambda done, out: K.swap_unuse(self.k, dev, out), caller, origin=True)
+        if not alive:
+            sw.active[dev] = 1  # reinsert_swap_info → setup_swap_info: a new automatic priority
+            if prio < 0:
+                self.least_priority -= 1
+                sw.prio[dev] = self.least_priority
+            self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
+            raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
+        assert sw.used[dev] == 0, "swapoff left slots in use"
+        sw.size[dev] = sw.top[dev] = 0
         self._event("swapoff", pid, f"swapoff swap{dev}: {pages * 4}k", dev=dev)
 
     def swaps(self) -> list[dict]:

@@ -452,9 +452,6 @@ def test_readahead_window_counts_the_header_page(machine, diff):
 
 @pytest.mark.parametrize("cluster, pages", [(0, [20]), (2, [19, 20, 21, 22]),
                                             (4, list(range(15, 31)))])
-@pytest.mark.xfail(strict=True, reason="engine bug: vm.page-cluster is accepted but the window "
-                                       "stays 8 slots; swapin_nr_pages caps it at "
-                                       "1 << page_cluster (0: no readahead)")
 def test_readahead_window_follows_page_cluster(machine, diff, cluster, pages):
     m = machine(swap=[SwapDevice(size_mib=64)], sysctl={"vm.page-cluster": cluster})
     p, a = swapped_out(m, 1 * MiB)              # page i at offset i + 1
@@ -705,10 +702,6 @@ def test_failed_swapoff_reclaims_to_the_other_areas(machine):
     assert m.meminfo()["SwapTotal"] == (32767 + 255 + 255) * 4      # all three are back
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a failed swapoff leaves priorities as they "
-                                       "were; 6.18 swapoff first moves the lower automatic "
-                                       "areas up, then reinsert_swap_info -> setup_swap_info "
-                                       "gives the area --least_priority (the lowest)")
 def test_failed_swapoff_demotes_an_automatic_priority(machine):
     m, _p, _q = pinned_out(machine, [SwapDevice(size_mib=128), SwapDevice(size_mib=1),
                                    SwapDevice(size_mib=1)])
