@@ -683,7 +683,7 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
     return p, True
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # per page on the reclaim path
 def rmap_walk(k, p):
     """Find every PTE mapping p; fills rm.out_* and returns how many."""
     fr, pt, rm = k.fr, k.pt, k.rm
@@ -714,7 +714,7 @@ def rmap_walk(k, p):
     return n
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # per page on the reclaim path
 def folio_referenced(k, p):
     """Test and clear the accessed bit of every mapping; returns (young PTEs, vm_flags)."""
     pt, rm = k.pt, k.rm
@@ -730,7 +730,7 @@ def folio_referenced(k, p):
     return young, vm_flags
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # per page on the reclaim path
 def try_to_unmap(k, p, slot):
     """Unmap p everywhere; anon mappings become swap entries for `slot`. False if a mapping
     could not be found (the page is then kept)."""
@@ -773,7 +773,7 @@ def activate(fr, lru, ctr, p):
 FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(3)
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # per page on the reclaim path
 def folio_check_references(k, p):
     """folio_check_references: mapped pages need a second look before they are reclaimed."""
     fr = k.fr
@@ -790,7 +790,7 @@ def folio_check_references(k, p):
     return FOLIOREF_RECLAIM
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # per page on the reclaim path
 def reclaim_folio(k, p, may_swap):
     """shrink_folio_list for one isolated, unreferenced page: True if it was freed."""
     fr, ctr, sw = k.fr, k.ctr, k.sw
@@ -1115,7 +1115,7 @@ def stop(out, done, failed):
     return failed == 0
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # one call per page: inlined so k's arrays are not passed each time
 def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, write, out):
     """handle_mm_fault for one page. An allocation may reclaim and so change this PTE:
     then the new page is dropped and the fault retried (FAULT_RETRY)."""

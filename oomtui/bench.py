@@ -1,0 +1,102 @@
+"""`oomtui bench`: how fast the engine simulates, measured on this machine.
+
+Each figure times one scenario after a warm-up run of the same scenario, so numba's
+compilation is not counted. Simulated figures are per second of real time.
+"""
+
+from __future__ import annotations
+
+import time
+
+from oomtui.engine import Machine, MachineConfig, SwapDevice
+
+MiB = 1 << 20
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def faults_without_pressure(touch_mib: int = 1024) -> dict:
+    """First-touch write faults into free memory: no reclaim."""
+    def run():
+        m = Machine(MachineConfig(ram_mib=touch_mib * 2))
+        pid = m.spawn("toucher")
+        addr = m.mmap(pid, touch_mib * MiB)
+        return m, pid, addr
+
+    m, pid, addr = run()
+    m.touch(pid, addr, touch_mib * MiB)  # warm-up (compiles)
+    m, pid, addr = run()
+    seconds = _timed(lambda: m.touch(pid, addr, touch_mib * MiB))
+    faults = m.vmstat()["pgfault"]
+    return {"faults": faults, "seconds": seconds, "faults_per_s": faults / seconds}
+
+
+def faults_with_reclaim(ram_mib: int = 512) -> dict:
+    """Write faults on a machine whose RAM is full of clean page cache: every allocation
+    past the watermarks is paid for by reclaim."""
+    def run():
+        m = Machine(MachineConfig(ram_mib=ram_mib, swap=[SwapDevice(size_mib=ram_mib)]))
+        pid = m.spawn("toucher")
+        m.write_file(pid, "/data/cache", ram_mib * MiB)
+        m.read_file(pid, "/data/cache", ram_mib * MiB)
+        addr = m.mmap(pid, ram_mib * MiB // 2)
+        return m, pid, addr
+
+    m, pid, addr = run()
+    m.touch(pid, addr, ram_mib * MiB // 2)
+    m, pid, addr = run()
+    before = m.vmstat()
+    seconds = _timed(lambda: m.touch(pid, addr, ram_mib * MiB // 2))
+    after = m.vmstat()
+    faults = after["pgfault"] - before["pgfault"]
+    scanned = sum(after[k] - before[k] for k in ("pgscan_kswapd", "pgscan_direct"))
+    return {"faults": faults, "pages_scanned": scanned, "seconds": seconds,
+            "faults_per_s": faults / seconds, "scanned_per_s": scanned / seconds}
+
+
+def idle_tick(processes: int = 1000, ticks: int = 200) -> dict:
+    """The cost of a tick in which 1,000 processes exist but nothing happens."""
+    m = Machine(MachineConfig(ram_mib=4096))
+    for i in range(processes):
+        m.spawn(f"idle{i}")
+    m.step(1)
+    seconds = _timed(lambda: m.step(ticks))
+    return {"processes": processes, "ticks": ticks, "us_per_tick": seconds / ticks * 1e6}
+
+
+def ram_size_ratio(ticks: int = 300) -> dict:
+    """The same workload on a 1 GiB and a 64 GiB machine: step time should not grow with RAM."""
+    def step_time(ram_mib: int) -> float:
+        m = Machine(MachineConfig(ram_mib=ram_mib, seed=1))
+        m.spawn("db", workload="database")
+        m.spawn("leak", workload="leaker")
+        m.step(1)
+        return _timed(lambda: m.step(ticks))
+
+    step_time(1024)  # warm-up
+    small, big = step_time(1024), step_time(65536)
+    return {"ticks": ticks, "seconds_1GiB": small, "seconds_64GiB": big, "ratio": big / small}
+
+
+def run_all() -> dict:
+    return {"faults_without_pressure": faults_without_pressure(),
+            "faults_with_reclaim": faults_with_reclaim(),
+            "idle_tick": idle_tick(),
+            "ram_size_ratio": ram_size_ratio()}
+
+
+def format_report(r: dict) -> str:
+    a, b, c, d = (r["faults_without_pressure"], r["faults_with_reclaim"], r["idle_tick"],
+                  r["ram_size_ratio"])
+    return "\n".join([
+        f"faults/s without pressure   {a['faults_per_s'] / 1e6:8.2f} M   ({a['faults']} faults)",
+        f"faults/s with reclaim       {b['faults_per_s'] / 1e6:8.2f} M   "
+        f"({b['scanned_per_s'] / 1e6:.2f} M pages scanned/s)",
+        f"idle tick, {c['processes']} processes    {c['us_per_tick']:8.1f} µs",
+        f"step time 64 GiB / 1 GiB    {d['ratio']:8.2f}     "
+        f"({d['seconds_64GiB']:.2f} s / {d['seconds_1GiB']:.2f} s for {d['ticks']} ticks)",
+    ])
