@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 
 from oomtui import __version__
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`oomtui meminfo | head`): not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         # The engine reports bad input like a syscall would; show it, not a traceback.
         print(f"oomtui: {_describe(err)}", file=sys.stderr)

@@ -1,8 +1,11 @@
 """Machine: the simulated computer and its syscall-style API (DESIGN.md §3).
 
-Every call validates everything and checks every resource before it changes anything, so a
-call that raises OSError leaves the machine exactly as it was. Per-page work happens in
-kernels.py; this module keeps processes, address spaces, files and the commit accounting.
+Every call validates its arguments and checks limits (overcommit, rlimits) before it changes
+anything, so a call refused with OSError leaves the machine as it was. Physical memory is
+different, as in Linux: an allocation that finds no free page reclaims, and at worst the OOM
+killer ends a process, so a call can succeed while another process dies, or fail because
+its own process was killed. Per-page work happens in kernels.py; this module keeps
+processes, address spaces, files, commit accounting and the allocation slow path.
 """
 
 from __future__ import annotations
