@@ -944,8 +944,10 @@ def get_scan_count(k, priority, may_swap, nr):
     elif (file + zn.free.sum() <= zn.wmark[:, WMARK_HIGH].sum()
           and not inactive_is_low(k.lru, 0) and size[0] >> priority):
         balance = SCAN_ANON  # file_is_tiny: almost no file pages left, so anon it is
-    elif size[2] >> priority:
-        balance = SCAN_FILE  # cache_trim_mode: no refault tracking, so the cache goes first
+    elif size[2] >> priority and not inactive_is_low(lru, LRU_INACTIVE_FILE):
+        # cache_trim_mode: plenty of inactive file pages and none deactivated (without refault
+        # tracking, DEACTIVATE_FILE is inactive_is_low alone), so the cache goes first
+        balance = SCAN_FILE
     else:
         balance = SCAN_FRACT
     total_cost = rs[RS_ANON_COST] + rs[RS_FILE_COST]

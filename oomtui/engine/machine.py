@@ -472,7 +472,7 @@ class Machine(SwapCalls):
         """Advance n ticks: every process runs its workload, then kswapd acts."""
         self._check_alive()
         n = _int("n", n, 1, 1_000_000)
-        first_event = len(self.events)
+        first_event, first_tick = len(self.events), self.tick
         for _ in range(n):
             self.tick += 1
             for pid in sorted(self.runners):
@@ -488,7 +488,7 @@ class Machine(SwapCalls):
             if self.panicked:
                 break
             self._kswapd()
-        return StepReport(self.tick, n, self.events[first_event:])
+        return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
     def _kswapd(self) -> None:
         """kswapd0's share of a tick (balance_pgdat), with its wake and sleep as events."""

@@ -25,6 +25,7 @@ class SwapCalls:
 
     def swapon(self, size_mib: int, *, priority: int | None = None) -> int:
         """swapon(2) on a fresh swap area of size_mib; returns its device number."""
+        self._check_alive()
         if isinstance(size_mib, bool) or not isinstance(size_mib, int) or size_mib < 1:
             raise err(errno.EINVAL, f"swap size must be a positive number of MiB, got {size_mib!r}")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
