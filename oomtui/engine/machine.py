@@ -42,6 +42,7 @@ TASK_COMM_LEN = 16
 KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
 RLIMITS = ("AS", "DATA", "MEMLOCK")
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
+MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
 _UNSET = object()
 
@@ -800,8 +801,8 @@ class Machine(SwapCalls):
         if length == 0:
             return
         end = addr + length
-        if end > TASK_SIZE:
-            raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
+        if end >= 1 << 64:  # start + len overflows: EINVAL; merely unmapped is ENOMEM below
+            raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) wraps around the address space")
         _require_mapped(mm, addr, end)
         parts = mm.overlapping(addr, end)
         for v in parts:
@@ -911,8 +912,8 @@ class Machine(SwapCalls):
                 continue
             s, e = max(v.start, start), min(v.end, end)
             f = self.file_by_id.get(v.file)
-            if f is not None and not f.shmem:
-                e = min(e, v.start + ((f.pages - v.pgoff) << PAGE_SHIFT))  # stop at EOF
+            if f is not None:  # stop at EOF (a shmem object's too: past it is SIGBUS)
+                e = min(e, v.start + ((f.pages - v.pgoff) << PAGE_SHIFT))
             if e > s and not self._fault(p, v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE)[1]:
                 return  # the process was OOM-killed
 
@@ -956,6 +957,8 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         if bad is not None:
             at, sig, code = bad
+            if p.pid == 1:  # do_exit of the global init
+                self._panic(f"Attempted to kill init! exitcode=0x{11 if sig == 'SIGSEGV' else 7:08x}")
             self._release(p, sig.lower(), f"{p.comm}[{p.pid}] {sig} at {at:#x} ({code})",
                           addr=at, code=code, write=write)
         return faults
@@ -995,7 +998,7 @@ class Machine(SwapCalls):
         f = self._file(path, create=False)
         length = _int("length", length)
         offset = _int("offset", offset)
-        n = max(0, min(length, f.size - offset))
+        n = max(0, min(length, MAX_RW_COUNT, f.size - offset))
         if n:
             self._cache_io(p, f, offset, n, dirty=False)
         return n
@@ -1003,7 +1006,7 @@ class Machine(SwapCalls):
     def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """write(2) through the page cache: dirties pages, creates or extends the file."""
         p = self._proc(pid)
-        length = _int("length", length)
+        length = min(_int("length", length), MAX_RW_COUNT)  # rw_verify_area: a short write
         offset = _int("offset", offset, 0, 2**47)
         f = self._file(path, create=True)
         self._cache_io(p, f, offset, length, dirty=True)
