@@ -158,10 +158,8 @@ class Touch(Phase):
 
 
 @dataclass(frozen=True)
-class ReadFile(Phase):
-    """Read the first `mib` of `path` through the page cache at `rate_mib_s` (stops at EOF)."""
-    kind: ClassVar[str] = "read_file"
-    verb: ClassVar[str] = "reading"
+class _FileIO(Phase):
+    """`mib` of `path`, from its start, through the page cache at `rate_mib_s`."""
     timed: ClassVar[bool] = True
     path: str
     mib: float
@@ -174,19 +172,17 @@ class ReadFile(Phase):
 
 
 @dataclass(frozen=True)
-class WriteFile(Phase):
+class ReadFile(_FileIO):
+    """Read the first `mib` of `path` at `rate_mib_s` (stops at EOF)."""
+    kind: ClassVar[str] = "read_file"
+    verb: ClassVar[str] = "reading"
+
+
+@dataclass(frozen=True)
+class WriteFile(_FileIO):
     """Write `mib` to `path` from its start at `rate_mib_s`: dirty page-cache pages."""
     kind: ClassVar[str] = "write_file"
     verb: ClassVar[str] = "writing"
-    timed: ClassVar[bool] = True
-    path: str
-    mib: float
-    rate_mib_s: float
-
-    def validate(self, where: str) -> None:
-        _path(where, self.path)
-        _number(where, "mib", self.mib)
-        _number(where, "rate_mib_s", self.rate_mib_s)
 
 
 @dataclass(frozen=True)
