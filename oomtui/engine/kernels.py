@@ -345,10 +345,17 @@ def pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm):
 
 
 @njit(**JIT)
-def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage, create):
-    """The pool row of the PTE table mapping vpage; allocates missing levels if `create`."""
-    row = ht_get(pt.keys, pt.vals, pt_key(mm, 0, vpage >> 9))
-    if row >= 0 or not create:
+def pte_table(pt, mm, vpage):
+    """The pool row of the PTE table mapping vpage, or -1 if there is none."""
+    return ht_get(pt.keys, pt.vals, pt_key(mm, 0, vpage >> 9))
+
+
+@njit(**JIT)
+def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage):
+    """The pool row of the PTE table mapping vpage, allocating missing levels (-1 when no
+    memory, NEED_ROOM when the pool or its hash must grow first)."""
+    row = pte_table(pt, mm, vpage)
+    if row >= 0:
         return row
     if pt.nfree[0] == 0 or (pt.count[0] + 3) * 2 > pt.keys.size:
         return NEED_ROOM  # Python grows the pool and the hash, then resumes
@@ -1093,7 +1100,7 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, True)
+        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v)
         if row < 0:
             return stop(out, v - vstart, row)
         u = v
@@ -1255,7 +1262,7 @@ def zap_range(k, mm, vstart, npages, locked):
     v = vstart
     end = vstart + npages
     while v < end:
-        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
+        row = pte_table(k.pt, mm, v)
         chunk_end = min(end, ((v >> 9) + 1) << 9)
         if row < 0:
             v = chunk_end
@@ -1283,7 +1290,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        srow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, src, v, False)
+        srow = pte_table(k.pt, src, v)
         if srow < 0:
             v = chunk_end
             continue
@@ -1294,7 +1301,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
             v = chunk_end
             continue
         # Allocate first: the allocation may reclaim and rewrite the source entries.
-        drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, dst, v, True)
+        drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, dst, v)
         if drow < 0:
             return stop(out, v - vstart, drow)
         for u in range(v, chunk_end):
@@ -1323,12 +1330,12 @@ def move_range(k, mm, old, new, npages, out):
     v = 0
     while v < npages:
         chunk_end = min(npages, v + 512 - ((old + v) & 511))
-        srow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, old + v, False)
+        srow = pte_table(k.pt, mm, old + v)
         if srow >= 0:
             for u in range(v, chunk_end):
                 if pt.pte[srow, (old + u) & 511] == PTE_NONE:
                     continue
-                drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, new + u, True)
+                drow = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, new + u)
                 if drow < 0:
                     return stop(out, u, drow)
                 e = pt.pte[srow, (old + u) & 511]  # reread: the allocation may have reclaimed
@@ -1352,7 +1359,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
+        row = pte_table(k.pt, mm, v)
         if row < 0:
             v = chunk_end
             continue
@@ -1411,7 +1418,7 @@ def mlock_range(k, mm, vstart, npages, delta):
     end = vstart + npages
     while v < end:
         chunk_end = min(end, ((v >> 9) + 1) << 9)
-        row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, v, False)
+        row = pte_table(k.pt, mm, v)
         if row >= 0:
             for u in range(v, chunk_end):
                 e = pt.pte[row, u & 511]
