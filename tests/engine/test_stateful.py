@@ -280,11 +280,6 @@ class EngineStateMachine(RuleBasedStateMachine):
         self.dead |= self.live - now
         self.live = now
 
-    def shared_anon(self, pid, addr) -> bool:
-        return self.alive(pid) and any(v["start"] <= addr < v["end"] and v["perms"][3] == "s"
-                                       and v["name"] == "/dev/zero (deleted)"
-                                       for v in self.m.maps(pid))
-
     @staticmethod
     def span(mapping, part):
         pid, addr, length = mapping
@@ -553,7 +548,7 @@ class EngineStateMachine(RuleBasedStateMachine):
 
 
 EngineStateMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=50, deadline=None,
+    max_examples=80, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestEngineStateMachine = EngineStateMachine.TestCase
