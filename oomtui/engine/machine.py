@@ -51,6 +51,7 @@ _UNSET = object()
 # from an SSD; direct reclaim costs CPU per page it scans.
 SWAPIN_US = 100
 SCAN_US = 1
+OOM_REAPER_DELAY_US = 2_000_000  # OOM_REAPER_DELAY: 2 * HZ
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Process:
     pgd: int = -1  # pfn of the PGD page
     stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
     stall_kind: str = ""  # what it is stalled in: "reclaim", "throttled" or "swapin"
+    oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
+    reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
 
     def capable(self, cap: str) -> bool:
         return cap in self.caps
@@ -226,8 +229,9 @@ class Machine(SwapCalls, CgroupCalls):
         watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
         retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
         tries at most), then the OOM killer, whose victim may be `current`. Returns
-        (faults taken, finished); finished is False if `current` died or, with oom=False,
-        memory ran out.
+        (faults taken, finished); finished is False if `current` died, if a memcg charge
+        failed with nobody to kill or the OOM killer waits for a victim to exit (then
+        self.alloc_error says why) or, with oom=False, memory ran out.
         """
         done = faults = no_progress = memcg_tries = 0
         out = self._out
@@ -252,7 +256,11 @@ class Machine(SwapCalls, CgroupCalls):
                 self._grow()
                 continue
             if status == K.STATUS_MEMCG:
-                memcg_tries = self._try_charge_failed(current, memcg_tries)
+                try:
+                    memcg_tries = self._try_charge_failed(current, memcg_tries)
+                except OSError as e:  # nobody to kill in the memcg, or a victim still exiting
+                    self.alloc_error = e
+                    return faults, False
                 if current is not None and current.pid not in self.procs:
                     return faults, False
                 continue
@@ -268,7 +276,13 @@ class Machine(SwapCalls, CgroupCalls):
             if not oom:
                 return faults, False
             no_progress = 0
-            self._out_of_memory(current, origin=origin)
+            try:
+                self._out_of_memory(current, origin=origin)
+            except OSError as e:
+                if e.errno == errno.ENOTRECOVERABLE:
+                    raise
+                self.alloc_error = e  # a victim is still exiting: the task would wait
+                return faults, False
             if current is not None and current.pid not in self.procs:
                 return faults, False
 
@@ -304,6 +318,11 @@ class Machine(SwapCalls, CgroupCalls):
         if decision.action == "fail":
             self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             return False
+        if decision.action == "wait":  # an earlier victim has not exited yet
+            pending = [q for q in self.procs.values() if q.oom_victim_tick is not None
+                       and not q.reaped]
+            raise err(errno.EAGAIN, f"out of memory: waiting for the OOM victim "
+                                    f"{', '.join(f'{q.comm}[{q.pid}]' for q in pending)} to exit")
         if decision.action != "kill":
             raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
         self._event("oom", pid, decision.message, report=report, points=decision.points,
@@ -315,8 +334,33 @@ class Machine(SwapCalls, CgroupCalls):
             q = self.procs[victim]
             self.cgtree.count_event(q.cgroup, "oom_kill")
             what = "Out of memory" if memcg is None else "Memory cgroup out of memory"
-            self._release(q, "oom_kill", f"{what}: Killed process {victim} ({q.comm})")
+            message = f"{what}: Killed process {victim} ({q.comm})"
+            if q is not current and q.stall_us and q.stall_kind != "throttled":
+                # In uninterruptible I/O or reclaim (D state): SIGKILL waits until that ends;
+                # the OOM reaper steps in after OOM_REAPER_DELAY (a throttle sleep is killable).
+                q.oom_victim_tick = self.tick
+                self._event("oom_kill", victim, message + " (pending: in D state)", pending=True)
+            else:
+                self._release(q, "oom_kill", message)
         return True
+
+    def _oom_victims(self, tick_us: int) -> None:
+        """Pending OOM victims exit once their D-state stall is over; after 2 s still stuck,
+        the OOM reaper frees their private memory (__oom_reap_task_mm) and sets MMF_OOM_SKIP,
+        so the OOM killer may choose another victim."""
+        for q in [q for q in self.procs.values() if q.oom_victim_tick is not None]:
+            if not q.stall_us:
+                self._release(q, "exit", f"{q.comm}[{q.pid}] exited (OOM victim)")
+            elif not q.reaped and (self.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
+                for v in q.mm.vmas:
+                    if not v.flags & V_SHARED:
+                        K.zap_range(self.k, q.mm.id, v.start >> PAGE_SHIFT, v.pages,
+                                    bool(v.flags & V_LOCKED))
+                q.reaped = True
+                r = self.mms.rss[q.mm.id]
+                self._event("oom_reaper", q.pid, f"oom_reaper: reaped process {q.pid} ({q.comm}), "
+                            f"now anon-rss:{_kb(int(r[MM_ANONPAGES]))}kB, file-rss:"
+                            f"{_kb(int(r[MM_FILEPAGES]))}kB, shmem-rss:{_kb(int(r[MM_SHMEMPAGES]))}kB")
 
     def _candidate(self, q: Process, origin: bool) -> Candidate:
         r = self.mms.rss[q.mm.id]
@@ -325,7 +369,8 @@ class Machine(SwapCalls, CgroupCalls):
                          rss_shmem=int(r[MM_SHMEMPAGES]), swapents=int(r[MM_SWAPENTS]),
                          pgtables=int(self.mms.nr_pt[q.mm.id]), total_vm=q.mm.total_vm(),
                          adj=q.oom_score_adj, memcg=q.cgroup, is_init=q.pid == 1,
-                         oom_origin=origin)
+                         oom_origin=origin, oom_victim=q.oom_victim_tick is not None,
+                         mm_oom_skip=q.reaped)
 
     def _panic(self, reason: str) -> None:
         self.panicked = reason
@@ -534,8 +579,9 @@ class Machine(SwapCalls, CgroupCalls):
                 if pid not in self.procs or runner.done:
                     del self.runners[pid]
                     continue
-                if self.procs[pid].stall_us >= tick_us:
-                    continue  # stalled through this whole tick
+                p = self.procs[pid]
+                if p.stall_us >= tick_us or p.oom_victim_tick is not None:
+                    continue  # stalled through this whole tick, or dying
                 runner.tick(self, self.tick, self.config.tick_ms)
                 for child in runner.take_spawned():
                     self.runners[child.pid] = child
@@ -545,6 +591,7 @@ class Machine(SwapCalls, CgroupCalls):
                 break
             self._kswapd()
             self._account_stalls(tick_us)
+            self._oom_victims(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
     def _kswapd(self) -> None:
@@ -606,11 +653,12 @@ class Machine(SwapCalls, CgroupCalls):
         self._embryo = child.pid  # not on the task list until copy_process is done
         for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
             start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
-            self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
-                                                       n - done, private, out), parent)
-            if parent.pid not in self.procs:
+            if not self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
+                                                              n - done, private, out), parent)[1]:
                 self._embryo = 0
                 self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
+                if parent.pid in self.procs:
+                    raise err(errno.ENOMEM, f"fork: {self.alloc_error.strerror}")
                 raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
         self._embryo = 0
         self._update_hiwater(child)
@@ -1028,6 +1076,8 @@ class Machine(SwapCalls, CgroupCalls):
             n, alive = self._fault(p, v, s, e, write)
             faults += n
             if not alive:
+                if p.pid in self.procs:  # the fault would retry for ever: say why instead
+                    raise self.alloc_error
                 return faults  # OOM-killed while faulting
         self._update_hiwater(p)
         if bad is not None:
@@ -1391,6 +1441,8 @@ class Machine(SwapCalls, CgroupCalls):
         return rows
 
     def _task_state(self, p: Process) -> str:
+        if p.oom_victim_tick is not None:
+            return "oom-victim"
         if p.stall_us:
             return p.stall_kind
         runner = self.runners.get(p.pid)
@@ -1414,11 +1466,15 @@ class Machine(SwapCalls, CgroupCalls):
               sorted(self._next.items()),
               [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
                 p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
+                p.stall_us, p.stall_kind, p.oom_victim_tick, p.reaped,
                 p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
                 [(v.start, v.end, v.flags, v.file, v.pgoff, v.anon, v.has_anon, v.name)
                  for v in p.mm.vmas]) for p in sorted(self.procs.values(), key=lambda q: q.pid)],
               sorted((f.id, f.path, f.size, f.shmem, f.charged) for f in self.file_by_id.values()),
-              [(e.tick, e.kind, e.pid, e.message, sorted(e.data.items())) for e in self.events])
+              [(e.tick, e.kind, e.pid, e.message, sorted(e.data.items())) for e in self.events],
+              [(c.path, c.id, c.min, c.low, c.high, c.max, c.swap_max, c.oom_group,
+                sorted(c.events.items()), sorted(c.events_local.items())) for c in self._cg_by_id],
+              sorted(self.psi.to_state().items()))
         h.update(repr(py).encode())
         return h.hexdigest()
 
