@@ -174,6 +174,8 @@ class Machine(SwapCalls, CgroupCalls):
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self._kswapd_was_awake = False
         self.psi = Psi()
+        self._stalled: set[int] = set()  # pids with stall time to serve
+        self._victims: set[int] = set()  # OOM victims that have not exited yet
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -319,8 +321,8 @@ class Machine(SwapCalls, CgroupCalls):
             self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             return False
         if decision.action == "wait":  # an earlier victim has not exited yet
-            pending = [q for q in self.procs.values() if q.oom_victim_tick is not None
-                       and not q.reaped]
+            pending = [self.procs[pid] for pid in sorted(self._victims)
+                       if not self.procs[pid].reaped]
             raise err(errno.EAGAIN, f"out of memory: waiting for the OOM victim "
                                     f"{', '.join(f'{q.comm}[{q.pid}]' for q in pending)} to exit")
         if decision.action != "kill":
@@ -339,6 +341,7 @@ class Machine(SwapCalls, CgroupCalls):
                 # In uninterruptible I/O or reclaim (D state): SIGKILL waits until that ends;
                 # the OOM reaper steps in after OOM_REAPER_DELAY (a throttle sleep is killable).
                 q.oom_victim_tick = self.tick
+                self._victims.add(q.pid)
                 self._event("oom_kill", victim, message + " (pending: in D state)", pending=True)
             else:
                 self._release(q, "oom_kill", message)
@@ -348,7 +351,7 @@ class Machine(SwapCalls, CgroupCalls):
         """Pending OOM victims exit once their D-state stall is over; after 2 s still stuck,
         the OOM reaper frees their private memory (__oom_reap_task_mm) and sets MMF_OOM_SKIP,
         so the OOM killer may choose another victim."""
-        for q in [q for q in self.procs.values() if q.oom_victim_tick is not None]:
+        for q in [self.procs[pid] for pid in sorted(self._victims)]:
             if not q.stall_us:
                 self._release(q, "exit", f"{q.comm}[{q.pid}] exited (OOM victim)")
             elif not q.reaped and (self.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
@@ -396,6 +399,7 @@ class Machine(SwapCalls, CgroupCalls):
         if p is not None and us > 0:
             p.stall_us += us
             p.stall_kind = kind
+            self._stalled.add(p.pid)
 
     def _proc(self, pid) -> Process:
         self._check_alive()
@@ -614,16 +618,18 @@ class Machine(SwapCalls, CgroupCalls):
         """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
         stall served (stalls overlap from the tick's start), `full` the shortest when every
         non-idle process (one with a running workload, or stalled) was stalled."""
-        some, full, busy = 0, tick_us, False
-        for p in self.procs.values():
+        every = self._stalled.issuperset(pid for pid, r in self.runners.items() if not r.done)
+        some, full = 0, tick_us
+        for pid in sorted(self._stalled):
+            p = self.procs[pid]
             served = min(p.stall_us, tick_us)
-            runs = p.pid in self.runners and not self.runners[p.pid].done
-            if served or runs:
-                busy = True
-                some = max(some, served)
-                full = min(full, served)
+            some, full = max(some, served), min(full, served)
             p.stall_us -= served
-        self.psi.account(self.tick * tick_us, some, full if busy else 0)
+            if not p.stall_us:
+                self._stalled.discard(pid)
+        if not every:
+            full = 0
+        self.psi.account(self.tick * tick_us, some, full if some else 0)
 
     def pressure(self) -> dict:
         """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
@@ -696,6 +702,8 @@ class Machine(SwapCalls, CgroupCalls):
         K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         del self.procs[p.pid]
+        self._victims.discard(p.pid)
+        self._stalled.discard(p.pid)
         vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
