@@ -170,7 +170,8 @@ class CgroupCalls:
         in the memcg may be killed."""
         cg = self._cg_by_id[int(self.lru.ctl[S.LC_OVER_LIMIT])]
         self.cgtree.count_event(cg.path, "max")
-        if self._memcg_reclaim(cg, 1) or self.lru.usage[cg.id] < self.lru.max[cg.id]:
+        if (self._memcg_reclaim(cg, 1) or self.lru.usage[cg.id] < self.lru.max[cg.id]
+                or self._wait_for_writeback(current)):
             return 0
         if tries < K.MAX_RECLAIM_RETRIES:
             return tries + 1
@@ -220,7 +221,8 @@ class CgroupCalls:
         retries = K.MAX_RECLAIM_RETRIES
         lru = self.lru
         while lru.usage[cg.id] > lru.high[cg.id]:
-            if not self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.high[cg.id])):
+            if not (self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.high[cg.id]))
+                    or self._wait_for_writeback(None)):
                 retries -= 1
                 if retries < 0:
                     break
@@ -231,7 +233,8 @@ class CgroupCalls:
         lru = self.lru
         while lru.usage[cg.id] > lru.max[cg.id]:
             if retries:
-                if not self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.max[cg.id])):
+                if not (self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.max[cg.id]))
+                        or self._wait_for_writeback(None)):
                     retries -= 1
                 continue
             self.cgtree.count_event(cg.path, "oom")

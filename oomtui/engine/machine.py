@@ -51,6 +51,10 @@ _UNSET = object()
 # from an SSD; direct reclaim costs CPU per page it scans.
 SWAPIN_US = 100
 SCAN_US = 1
+WRITE_MIB_S = 100  # what the flushers write to disk per second
+MEMSTALL = frozenset({"reclaim", "throttled", "swapin"})  # stalls PSI counts as memory stall
+MAX_PAUSE_MS = 200  # balance_dirty_pages: MAX_PAUSE = max(HZ/5, 1)
+RATELIMIT_CALC_SHIFT = 10
 OOM_REAPER_DELAY_US = 2_000_000  # OOM_REAPER_DELAY: 2 * HZ
 
 
@@ -87,7 +91,7 @@ class Process:
     kstack: int = -1  # pfn of the kernel stack
     pgd: int = -1  # pfn of the PGD page
     stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
-    stall_kind: str = ""  # what it is stalled in: "reclaim", "throttled" or "swapin"
+    stall_kind: str = ""  # what it stalls in: "reclaim", "throttled", "swapin" or "dirty"
     oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
     reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
 
@@ -167,6 +171,7 @@ class Machine(SwapCalls, CgroupCalls):
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
         self.rs = new_group("reclaim", sizes)
+        self.rs.state[S.RS_EXPIRED] = -1  # no dirty page has expired yet
         self._init_cgroups()
         self._sysctl_to_kernels()
         self.panicked: str | None = None
@@ -269,7 +274,7 @@ class Machine(SwapCalls, CgroupCalls):
             scanned = self.ctr.vm[S.PGSCAN_DIRECT]
             freed = self._global_reclaim(K.direct_reclaim)
             self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
-            if freed:
+            if freed or self._wait_for_writeback(current):
                 no_progress = 0
                 continue
             no_progress += 1
@@ -578,6 +583,7 @@ class Machine(SwapCalls, CgroupCalls):
         tick_us = self.config.tick_ms * 1000
         for _ in range(n):
             self.tick += 1
+            self.rs.state[S.RS_NOW] = self.tick
             for pid in sorted(self.runners):
                 runner = self.runners[pid]
                 if pid not in self.procs or runner.done:
@@ -594,6 +600,7 @@ class Machine(SwapCalls, CgroupCalls):
             if self.panicked:
                 break
             self._kswapd()
+            self._flushers()
             self._account_stalls(tick_us)
             self._oom_victims(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
@@ -623,13 +630,81 @@ class Machine(SwapCalls, CgroupCalls):
         for pid in sorted(self._stalled):
             p = self.procs[pid]
             served = min(p.stall_us, tick_us)
-            some, full = max(some, served), min(full, served)
+            memstall = served if p.stall_kind in MEMSTALL else 0  # writers wait for I/O instead
+            some, full = max(some, memstall), min(full, memstall)
             p.stall_us -= served
             if not p.stall_us:
                 self._stalled.discard(pid)
         if not every:
             full = 0
         self.psi.account(self.tick * tick_us, some, full if some else 0)
+
+    def _flushers(self) -> None:
+        """The flusher threads' tick: periodic writeback every dirty_writeback_centisecs of
+        what is older than dirty_expire_centisecs, background writeback above the background
+        threshold, and what reclaim asked for; at most WRITE_MIB_S."""
+        st = self.rs.state
+        if not st[S.RS_DQ_COUNT] and not st[S.RS_WB_COUNT]:
+            return
+        tick_ms = self.config.tick_ms
+        interval = self._sysctl["vm.dirty_writeback_centisecs"] * 10 // tick_ms
+        if interval and self.tick % interval == 0:  # wb_workfn → wb_check_old_data_flush
+            st[S.RS_EXPIRED] = self.tick - self._sysctl["vm.dirty_expire_centisecs"] * 10 // tick_ms
+        K.writeback_run(self.k, self._write_budget(), self.dirty_limits()[0])
+
+    def _write_budget(self) -> int:
+        return WRITE_MIB_S * 256 * self.config.tick_ms // 1000  # pages per tick
+
+    def _wait_for_writeback(self, current: Process | None) -> bool:
+        """reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): reclaim found nothing it could free
+        while file pages are dirty or under writeback, so the allocating task sleeps a tick
+        while the flushers write what reclaim asked for. False if nothing is dirty."""
+        vm, st = self.ctr.vm, self.rs.state
+        if not vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK]:
+            return False
+        st[S.RS_WB_WANTED] = max(st[S.RS_WB_WANTED], vm[S.NR_DIRTY])
+        bg_thresh = self.dirty_limits()[0]
+        K.writeback_run(self.k, self._write_budget(), bg_thresh)  # submit
+        K.writeback_run(self.k, 0, bg_thresh)  # and see it complete
+        self._stall(current, "reclaim", self.config.tick_ms * 1000)
+        return True
+
+    def dirty_limits(self) -> tuple[int, int]:
+        """domain_dirty_limits over global_dirtyable_memory: (background, dirty) thresholds in
+        pages, from free pages above the reserves plus the file LRU."""
+        free = int(self.zn.free.sum())
+        lru = self._lru_sizes()
+        avail = free - min(free, self.totalreserve) + int(lru[2] + lru[3]) + 1
+        thresh = self._sysctl["vm.dirty_ratio"] * PAGE // 100 * avail // PAGE
+        bg_thresh = self._sysctl["vm.dirty_background_ratio"] * PAGE // 100 * avail // PAGE
+        if bg_thresh >= thresh:
+            bg_thresh = thresh // 2
+        return bg_thresh, thresh
+
+    def _balance_dirty_pages(self, p: Process, pages_dirtied: int) -> None:
+        """balance_dirty_pages for one writer in the global domain: free to dirty up to the
+        freerun ceiling (thresh + bg_thresh) / 2; above it paced at the write bandwidth times
+        pos_ratio (1 at the setpoint, 0 at the limit), at most MAX_PAUSE per call. The
+        kernel's dirty_ratelimit estimate is taken to be the write bandwidth (one writer)."""
+        bg_thresh, thresh = self.dirty_limits()
+        vm = self.ctr.vm
+        dirty = int(vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK])
+        freerun = (thresh + bg_thresh) // 2  # dirty_freerun_ceiling
+        if dirty <= freerun:
+            return
+        setpoint = (freerun + thresh) // 2
+        x = ((setpoint - dirty) << RATELIMIT_CALC_SHIFT) // ((thresh - setpoint) | 1)
+        pos = x  # pos_ratio_polynom: 1 + x³, clamped to [0, 2]
+        pos = pos * x >> RATELIMIT_CALC_SHIFT
+        pos = pos * x >> RATELIMIT_CALC_SHIFT
+        pos = min(max(pos + (1 << RATELIMIT_CALC_SHIFT), 0), 2 << RATELIMIT_CALC_SHIFT)
+        rate = WRITE_MIB_S * 256 * pos >> RATELIMIT_CALC_SHIFT  # pages/s
+        pause_ms = MAX_PAUSE_MS if not rate else min(-(-pages_dirtied * 1000 // rate), MAX_PAUSE_MS)
+        if p.stall_kind != "dirty" or not p.stall_us:
+            self._event("dirty", p.pid, f"{p.comm}[{p.pid}] throttled writing: {_kb(dirty)} kB dirty "
+                        f"or under writeback, above the freerun ceiling {_kb(freerun)} kB",
+                        dirty=dirty, freerun=freerun, limit=thresh)
+        self._stall(p, "dirty", pause_ms * 1000)
 
     def pressure(self) -> dict:
         """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
@@ -1165,6 +1240,8 @@ class Machine(SwapCalls, CgroupCalls):
         f.size = max(f.size, offset + n)
         self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done, False,
                                                 dirty, out), p)
+        if dirty and p.pid in self.procs:
+            self._balance_dirty_pages(p, count)
 
     def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
         """mincore(2): one byte per page, 1 if resident."""

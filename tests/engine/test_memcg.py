@@ -264,14 +264,17 @@ def test_lowering_memory_high_reclaims_file_pages_at_once(m):
 # -- memory.min / memory.low ------------------------------------------------------------------
 
 def pressure_against(m, protected_path, **limits):
-    """A file-cache group under `protected_path`, then an unprotected hog that needs its RAM."""
+    """A clean file-cache group under `protected_path`, then an unprotected hog that needs
+    its RAM (after its own cold cache)."""
     m.cgroup_create(protected_path, **limits)
     m.cgroup_create("/hog")
     cache = m.spawn("cache", cgroup=protected_path)
-    m.write_file(cache, "/warm", 48 * MiB)
+    m.write_file(cache, "/warm", 0, offset=48 * MiB)  # sparse: sized, nothing cached or dirty
     m.read_file(cache, "/warm", 48 * MiB)
+    m.read_file(cache, "/warm", 48 * MiB)  # used twice: active
     hog = m.spawn("hog", cgroup="/hog")
-    m.write_file(hog, "/cold", 48 * MiB)
+    m.write_file(hog, "/cold", 0, offset=48 * MiB)
+    m.read_file(hog, "/cold", 48 * MiB)
     grab(m, hog, 150 * MiB)
     return cache, hog
 

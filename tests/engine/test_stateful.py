@@ -68,7 +68,7 @@ ERRNOS = {
     "step": {E.EINVAL},
     "cgroup_create": {E.EEXIST, E.EINVAL, E.ENOENT},
     "cgroup_set": {E.EINVAL, E.ENOENT},
-    "cgroup_move": {E.ENOENT},
+    "cgroup_move": {E.EINVAL, E.ENOENT},
 }
 NO_PID = {"spawn", "sysctl", "swapon", "swapoff", "step", "cgroup_create", "cgroup_set"}
 
