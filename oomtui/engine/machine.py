@@ -22,6 +22,8 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
+from oomtui.engine.inputs import InputLog, recorded
+from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
@@ -128,7 +130,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls):
+class Machine(SwapCalls, SnapshotCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -174,6 +176,7 @@ class Machine(SwapCalls):
         self._event("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
+        self.inputs = InputLog()  # from here on, outside calls are logged (engine/inputs.py)
 
     @property
     def k(self) -> Kern:
@@ -429,6 +432,7 @@ class Machine(SwapCalls):
         self.mms.nr_pt[mm.id] = 0
         return mm
 
+    @recorded
     def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
               caps=(), workload=None) -> int:
         """Start a process (fork + exec of a small binary): a stack VMA, no other memory."""
@@ -469,6 +473,7 @@ class Machine(SwapCalls):
 
     # -- time ------------------------------------------------------------------------------------
 
+    @recorded
     def step(self, n: int = 1) -> StepReport:
         """Advance n ticks: every process runs its workload, then kswapd acts."""
         self._check_alive()
@@ -507,6 +512,7 @@ class Machine(SwapCalls):
                         else "kswapd0 went to sleep: a zone is above its high watermark",
                         freed=int(freed))
 
+    @recorded
     def fork(self, pid: int) -> int:
         """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
         parent = self._proc(pid)
@@ -543,6 +549,7 @@ class Machine(SwapCalls):
                     parent=parent.pid)
         return child.pid
 
+    @recorded
     def exit(self, pid: int) -> None:
         """The process exits: its memory, page tables and kernel stack are freed."""
         p = self._proc(pid)
@@ -550,6 +557,7 @@ class Machine(SwapCalls):
             raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
         self._release(p, "exit", f"{p.comm}[{pid}] exited")
 
+    @recorded
     def kill(self, pid: int, sig: int = 9) -> None:
         """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
         p = self._proc(pid)
@@ -581,6 +589,7 @@ class Machine(SwapCalls):
 
     # -- mapping -------------------------------------------------------------------------------
 
+    @recorded
     def mmap(self, pid: int, length: int, *, prot: str = "rw", flags: str = "private|anonymous",
              file: str | None = None, offset: int = 0, addr: int | None = None) -> int:
         """mmap(2): do_mmap + mmap_region (KERNEL.md §3, §9)."""
@@ -668,6 +677,7 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         return start
 
+    @recorded
     def munmap(self, pid: int, addr: int, length: int) -> None:
         p = self._proc(pid)
         addr = _aligned("addr", addr)
@@ -709,6 +719,7 @@ class Machine(SwapCalls):
             if lo <= hi:
                 K.pt_free_range(self.k, mm.id, level, lo, hi)
 
+    @recorded
     def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
         """mremap(2): shrink, grow in place, or move (MREMAP_MAYMOVE)."""
         p = self._proc(pid)
@@ -764,6 +775,7 @@ class Machine(SwapCalls):
         self._update_hiwater(p)
         return new_addr
 
+    @recorded
     def mprotect(self, pid: int, addr: int, length: int, prot: str) -> None:
         """mprotect(2); adding PROT_WRITE to a private mapping charges commit (mprotect_fixup)."""
         p = self._proc(pid)
@@ -790,6 +802,7 @@ class Machine(SwapCalls):
         self.committed += charge
         mm.merge_around(addr, end)
 
+    @recorded
     def madvise(self, pid: int, addr: int, length: int, advice: str) -> None:
         """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
         p = self._proc(pid)
@@ -852,6 +865,7 @@ class Machine(SwapCalls):
         start = addr & ~(PAGE - 1)
         return p, start, start + page_align(length + (addr - start))
 
+    @recorded
     def mlock(self, pid: int, addr: int, length: int) -> None:
         """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
         p, start, end = self._lock_args(pid, addr, length)
@@ -871,6 +885,7 @@ class Machine(SwapCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, True)
 
+    @recorded
     def munlock(self, pid: int, addr: int, length: int) -> None:
         p, start, end = self._lock_args(pid, addr, length)
         if start == end:
@@ -878,6 +893,7 @@ class Machine(SwapCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, False)
 
+    @recorded
     def mlockall(self, pid: int, flags: str = "current|future") -> None:
         """mlockall(2) with MCL_CURRENT and/or MCL_FUTURE."""
         p = self._proc(pid)
@@ -931,6 +947,7 @@ class Machine(SwapCalls):
 
     # -- access --------------------------------------------------------------------------------
 
+    @recorded
     def touch(self, pid: int, addr: int, length: int, *, write: bool = True) -> int:
         """The process reads or writes [addr, addr+length): first use faults pages in.
 
@@ -992,6 +1009,7 @@ class Machine(SwapCalls):
             return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
         return spans, None
 
+    @recorded
     def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """read(2) through the page cache; returns the bytes read (short at end of file)."""
         p = self._proc(pid)
@@ -1003,6 +1021,7 @@ class Machine(SwapCalls):
             self._cache_io(p, f, offset, n, dirty=False)
         return n
 
+    @recorded
     def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """write(2) through the page cache: dirties pages, creates or extends the file."""
         p = self._proc(pid)
@@ -1050,6 +1069,7 @@ class Machine(SwapCalls):
 
     # -- the heap ------------------------------------------------------------------------------
 
+    @recorded
     def brk(self, pid: int, new_break: int | None = None) -> int:
         """The raw brk syscall: returns the new break, or the unchanged one on failure."""
         p = self._proc(pid)
@@ -1065,6 +1085,7 @@ class Machine(SwapCalls):
             pass  # the syscall reports failure by returning the old break
         return mm.brk
 
+    @recorded
     def sbrk(self, pid: int, increment: int) -> int:
         """glibc sbrk: returns the old break; ENOMEM when brk refused to move."""
         p = self._proc(pid)
@@ -1108,6 +1129,7 @@ class Machine(SwapCalls):
 
     # -- limits and knobs ----------------------------------------------------------------------
 
+    @recorded
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
         """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
         p = self._proc(pid)
@@ -1121,6 +1143,7 @@ class Machine(SwapCalls):
             p.rlimits[resource][0] = soft
         return p.rlimits[resource][0]
 
+    @recorded
     def set_oom_score_adj(self, pid: int, value: int, *, caps=None) -> None:
         """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
         p = self._proc(pid)
@@ -1134,6 +1157,7 @@ class Machine(SwapCalls):
         if privileged:
             p.oom_score_adj_min = value
 
+    @recorded(read=lambda *args, **kwargs: len(args) + len(kwargs) == 1)  # a read
     def sysctl(self, name: str, value=_UNSET):
         """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
         if value is _UNSET:
@@ -1323,8 +1347,9 @@ class Machine(SwapCalls):
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
                 h.update(np.ascontiguousarray(arr).tobytes())
-        py = (self.tick, self.committed, self.least_priority, self.panicked, sorted(self._sysctl.items()),
-              sorted(self._next.items()),
+        py = (self.config.to_dict(), self.tick, self.committed, self.least_priority, self.panicked,
+              sorted(self._sysctl.items()), sorted(self._next.items()), self._embryo,
+              self._kswapd_was_awake, [r.to_state() for _, r in sorted(self.runners.items())],
               [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
                 p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
                 p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
