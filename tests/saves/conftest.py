@@ -1,0 +1,47 @@
+"""Shared fixtures: a busy machine whose run touches every part of the state."""
+
+from __future__ import annotations
+
+import pytest
+
+from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.workloads import Alloc, Fork, Loop, Program, ReadFile, Sleep, Touch, WriteFile
+
+MiB = 1 << 20
+
+
+def busy(seed: int = 1, swap_mib: int = 96) -> Machine:
+    """A 128 MiB machine with swap, many workloads and direct calls, some of them refused:
+    within a few hundred ticks it reclaims, swaps, forks, and OOM-kills the leak."""
+    m = Machine(MachineConfig(ram_mib=128, swap=[SwapDevice(size_mib=swap_mib)] if swap_mib else [],
+                              seed=seed))
+    m.spawn("db", oom_score_adj=-100, workload=Program("db", (
+        Alloc(40, 200), Touch(pattern="hotcold", working_set_mib=40, rate_mib_s=80, write=True))))
+    m.spawn("leak", oom_score_adj=300, workload=Program("leak", (Alloc(4, 40), Loop())))
+    m.spawn("batch", workload="batch")
+    m.spawn("logger", workload=Program("logger", (WriteFile("/var/log/app", 8, 16), Sleep(0.2),
+                                                  ReadFile("/var/log/app", 8, 32), Loop(3))))
+    m.spawn("forker", workload=Program("forker", (
+        Alloc(2, 50), Fork(2, Program("kid", (Touch(working_set_mib=2, rate_mib_s=10,
+                                                    seconds=0.5), Sleep(0.3)))), Sleep(1))))
+    p = m.spawn("shell", caps=("CAP_SYS_ADMIN",))
+    a = m.mmap(p, 4 * MiB)
+    m.touch(p, a, 2 * MiB)
+    shared = m.mmap(p, 1 * MiB, flags="shared|anonymous")
+    m.touch(p, shared, 1 * MiB)
+    m.madvise(p, a, 1 * MiB, "free")
+    with pytest.raises(OSError):
+        m.mmap(p, 1 << 60)  # refused: more than RAM + swap
+    with pytest.raises(OSError):
+        m.kill(999)
+    m.sysctl("vm.swappiness", 100)
+    m.step(60)
+    m.fork(p)
+    m.set_oom_score_adj(p, 500)
+    m.mlock(p, a + 2 * MiB, 64 << 10)
+    return m
+
+
+@pytest.fixture
+def busy_machine():
+    return busy
