@@ -22,6 +22,8 @@ import numpy as np
 from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig, SYSCTLS, validate_sysctl
 from oomtui.engine.inputs import RECORDED, Input, InputLog
+from oomtui.engine.memcg import EVENTS, PAGE_SIZE, CgroupTree
+from oomtui.engine.psi import Psi
 from oomtui.engine.vma import PAGE, Mm, Vma, vmas_changed
 from oomtui.workloads import Runner
 
@@ -168,6 +170,52 @@ def _input(value, where):
     return Input(COUNT(tick, f"{where}.tick"), name, tuple(args), kwargs, error)
 
 
+def _bytes_or_max(value, where):
+    """A memcg setting: bytes in whole pages, or None for "max"."""
+    if value is not None and (COUNT(value, where) % PAGE_SIZE):
+        raise ValueError(f"{where} must be whole pages, got {value}")
+    return value
+
+
+def _memcg_events(value, where):
+    if type(value) is not dict or set(value) != set(EVENTS):
+        raise ValueError(f"{where} must count the events {', '.join(EVENTS)}, got {_short(value)}")
+    return {k: COUNT(value[k], f"{where}.{k}") for k in EVENTS}
+
+
+def _cgroups(value, where) -> tuple[CgroupTree, list]:
+    """The memcg tree, saved as its cgroups in id order (parents come before children)."""
+    tree, by_id = CgroupTree(), []
+    for i, d in enumerate(list_of(_schema().cgroup)(value, where)):
+        path = d.pop("path")
+        if (i == 0) != (path == "/"):
+            raise ValueError(f"{where}[{i}]: the root cgroup must come first, and only once")
+        try:
+            cg = tree.root if i == 0 else tree.create(path)
+        except OSError as e:
+            raise ValueError(f"{where}[{i}]: {e.strerror}") from None
+        for attr, v in d.items():
+            setattr(cg, attr, v)
+        cg.id = i
+        by_id.append(cg)
+    return tree, by_id
+
+
+def _psi(value, where):
+    keys = Psi().to_state()
+    if type(value) is not dict or set(value) != set(keys) or not _all_ints(list(value.values())) \
+            or value["hz"] < 1 or [len(value["total"]), len(value["avg_total"])] != [2, 2] \
+            or [len(row) for row in value["avg"]] != [3, 3]:
+        raise ValueError(f"{where} must be a PSI state, got {_short(value)}")
+    return Psi.from_state(value)
+
+
+def _all_ints(value) -> bool:
+    if type(value) is list:
+        return all(_all_ints(v) for v in value)
+    return type(value) is int and 0 <= value < 2**64
+
+
 @functools.cache
 def _schema() -> SimpleNamespace:
     """The saved fields of every engine object (machine.py imports this module, so its
@@ -182,18 +230,26 @@ def _schema() -> SimpleNamespace:
     process = Record(M.Process, (
         ("pid", integer(1)), ("comm", text), ("ppid", COUNT), ("uid", COUNT), ("caps", _caps),
         ("mm", mm), ("oom_score_adj", adj), ("oom_score_adj_min", adj), ("cgroup", text),
-        ("rlimits", _rlimits), ("kstack", COUNT), ("pgd", COUNT)))
+        ("rlimits", _rlimits), ("kstack", COUNT), ("pgd", COUNT), ("stall_us", COUNT),
+        ("stall_kind", text)))
     file = Record(M.File, (("id", COUNT), ("path", text), ("size", COUNT), ("shmem", boolean),
                            ("charged", COUNT)))
     event = Record(M.Event, (("tick", COUNT), ("kind", text), ("pid", integer()),
                              ("message", text), ("data", plain)))
+    cgroup = Record(dict, (("path", text), ("min", _bytes_or_max), ("low", _bytes_or_max),
+                           ("high", _bytes_or_max), ("max", _bytes_or_max),
+                           ("swap_max", _bytes_or_max), ("oom_group", boolean), ("usage", COUNT),
+                           ("swap_usage", COUNT), ("peak", COUNT), ("events", _memcg_events),
+                           ("events_local", _memcg_events)))
     # Machine attributes saved as they are: (attribute, check); the key drops the underscore.
     scalars = (("tick", COUNT), ("committed", integer()), ("least_priority", integer(-(2**31), -1)),
                ("panicked", optional(text)), ("_sysctl", _sysctls), ("_next", _next_ids),
-               ("_embryo", COUNT), ("_kswapd_was_awake", boolean))
+               ("_embryo", COUNT), ("_kswapd_was_awake", boolean), ("_protected", boolean),
+               ("psi", _psi))
     return SimpleNamespace(
-        records={Vma: vma, Mm: mm, M.Process: process, M.File: file, M.Event: event},
-        process=process, file=file, event=event, scalars=scalars, caps=M.CAPS,
+        records={Vma: vma, Mm: mm, M.Process: process, M.File: file, M.Event: event,
+                 Psi: SimpleNamespace(dump=Psi.to_state)},
+        process=process, file=file, event=event, cgroup=cgroup, scalars=scalars, caps=M.CAPS,
         rlimits=M.RLIMITS, group_attr=M._GROUP_ATTR)
 
 
@@ -212,6 +268,8 @@ INDEXES = {
     "lru.head": "frames", "lru.tail": "frames",
     "pagetables.row_pfn": "frames", "pagetables.free_rows": "rows", "pagecache.vals": "frames",
     "swap.cache": "frames", "swap.stack": "slots", "swap.active": (0, 1),
+    "frames.memcg": "memcgs", "swap.memcg": "memcgs", "lru.parent": "memcgs", "lru.walk": "memcgs",
+    "lru.iter": "memcgs",
 }
 
 
@@ -272,6 +330,10 @@ def _check_indexes(arrays: dict, sizes: dict) -> None:
     if ((base < 0) | (size < 0) | (base + size > sizes["slots"]) | (top < 0) | (top > size)
             | (used < 0) | (used > size)).any():
         raise ValueError("swap devices: slots outside the swap arrays")
+    ctl, memcgs = arrays["lru.ctl"], sizes["memcgs"]
+    if not (0 <= ctl[S.LC_CHARGE_TO] < memcgs and 0 <= ctl[S.LC_OVER_LIMIT] < memcgs
+            and 0 <= ctl[S.LC_NWALK] <= memcgs and (arrays["lru.walk"][:ctl[S.LC_NWALK]] >= 0).all()):
+        raise ValueError(f"lru.ctl names memcgs beyond the {memcgs} there are")
     rs = arrays["reclaim.state"]
     if not (0 <= rs[S.RS_KSWAPD_HIGHEST] < S.NR_ZONES and 0 <= rs[S.RS_KSWAPD_ORDER] <= S.MAX_ORDER):
         raise ValueError("reclaim.state: kswapd's zone or order is out of range")
@@ -305,7 +367,7 @@ def decode(state) -> SimpleNamespace:
     sc = _schema()
     if type(state) is not dict:
         raise ValueError(f"a machine state must be a map, got {_short(state)}")
-    keys = {"config", "seed", "arrays", "procs", "files", "runners", "events", "inputs"}
+    keys = {"config", "seed", "arrays", "procs", "files", "runners", "cgroups", "events", "inputs"}
     keys |= {a.lstrip("_") for a, _ in sc.scalars}
     if set(state) != keys:
         raise ValueError(f"a machine state needs {sorted(keys - set(state))} and has no use for "
@@ -327,6 +389,7 @@ def decode(state) -> SimpleNamespace:
     attrs["file_by_id"] = {f.id: f for f in files}
     attrs["files"] = {f.path: f for f in files if not f.shmem}
     attrs["runners"] = {r.pid: r for r in runners}
+    attrs["cgtree"], attrs["_cg_by_id"] = _cgroups(state["cgroups"], "cgroups")
     _cross_check(attrs, groups, len(procs), len(files), len(runners))
     return SimpleNamespace(config=config, attrs=attrs, groups=groups)
 
@@ -356,6 +419,11 @@ def _cross_check(a: dict, groups: dict, nprocs: int, nfiles: int, nrunners: int)
             if (v.file >= 0 and v.file not in files) or v.anon >= nxt["anon"]:
                 raise ValueError(f"{where}: VMA at {v.start:#x} names an unknown file or anon id")
             end = v.end
+    cgroups, parents = a["_cg_by_id"], groups["lru"].parent
+    paths = {cg.path for cg in cgroups}
+    if len(cgroups) > parents.size or any(p.cgroup not in paths for p in procs.values()) \
+            or [cg.parent.id if cg.parent else -1 for cg in cgroups] != parents[:len(cgroups)].tolist():
+        raise ValueError("the cgroup tree disagrees with the processes or the memcg arrays")
     tick = a["tick"]
     if any(e.tick > tick for e in a["events"]):
         raise ValueError(f"an event is dated after the machine's tick {tick}")
@@ -373,17 +441,24 @@ class SnapshotCalls:
 
     def snapshot(self) -> dict:
         """The whole state as plain values and array copies; restore() takes it back."""
+        state = self._state_values()
+        state["arrays"] = {f"{g}.{n}": getattr(getattr(self, _schema().group_attr[g]), n).copy()
+                           for g, n, *_ in S.FIELDS}
+        state["inputs"] = [list(e) for e in self.inputs.entries]
+        return state
+
+    def _state_values(self) -> dict:
+        """The snapshot less its arrays and the input log (how the state was reached):
+        state_digest() hashes this and the arrays."""
         sc = _schema()
         state = {a.lstrip("_"): _dump(getattr(self, a)) for a, _ in sc.scalars}
         state.update(
             config=self.config.to_dict(), seed=self.config.seed,
-            arrays={f"{g}.{n}": getattr(getattr(self, sc.group_attr[g]), n).copy()
-                    for g, n, *_ in S.FIELDS},
-            procs=[sc.process.dump(p) for p in self.procs.values()],
-            files=[sc.file.dump(f) for f in self.file_by_id.values()],
-            runners=[r.to_state() for r in self.runners.values()],
-            events=[sc.event.dump(e) for e in self.events],
-            inputs=[list(e) for e in self.inputs.entries])
+            procs=[sc.process.dump(p) for _, p in sorted(self.procs.items())],
+            files=[sc.file.dump(f) for _, f in sorted(self.file_by_id.items())],
+            runners=[r.to_state() for _, r in sorted(self.runners.items())],
+            cgroups=[sc.cgroup.dump(cg) for cg in self._cg_by_id],
+            events=[sc.event.dump(e) for e in self.events])
         return state
 
     def restore(self, state: dict) -> None:
@@ -398,6 +473,7 @@ class SnapshotCalls:
         sc = _schema()
         for attr, value in d.attrs.items():
             setattr(self, attr, value)
+        self._walks = {}  # a cache of the cgroup tree's walks
         self._setup_watermarks()  # the Python-side copies; the arrays come next
         for g, group in d.groups.items():
             setattr(self, sc.group_attr[g], type(group)(*(np.array(a) for a in group)))

@@ -11,17 +11,20 @@ MiB = 1 << 20
 
 
 def busy(seed: int = 1, swap_mib: int = 96) -> Machine:
-    """A 128 MiB machine with swap, many workloads and direct calls, some of them refused:
-    within a few hundred ticks it reclaims, swaps, forks, and OOM-kills the leak."""
+    """A 128 MiB machine with swap, cgroups, many workloads and direct calls, some of them
+    refused: within a few hundred ticks it reclaims, swaps, throttles, forks, and OOM-kills."""
     m = Machine(MachineConfig(ram_mib=128, swap=[SwapDevice(size_mib=swap_mib)] if swap_mib else [],
                               seed=seed))
-    m.spawn("db", oom_score_adj=-100, workload=Program("db", (
+    m.cgroup_create("/db", memory_low=16 * MiB)
+    m.cgroup_create("/jobs", memory_max=40 * MiB)
+    m.cgroup_create("/jobs/batch", memory_high=12 * MiB)
+    m.spawn("db", oom_score_adj=-100, cgroup="/db", workload=Program("db", (
         Alloc(40, 200), Touch(pattern="hotcold", working_set_mib=40, rate_mib_s=80, write=True))))
     m.spawn("leak", oom_score_adj=300, workload=Program("leak", (Alloc(4, 40), Loop())))
-    m.spawn("batch", workload="batch")
+    m.spawn("batch", cgroup="/jobs/batch", workload="batch")
     m.spawn("logger", workload=Program("logger", (WriteFile("/var/log/app", 8, 16), Sleep(0.2),
                                                   ReadFile("/var/log/app", 8, 32), Loop(3))))
-    m.spawn("forker", workload=Program("forker", (
+    m.spawn("forker", cgroup="/jobs", workload=Program("forker", (
         Alloc(2, 50), Fork(2, Program("kid", (Touch(working_set_mib=2, rate_mib_s=10,
                                                     seconds=0.5), Sleep(0.3)))), Sleep(1))))
     p = m.spawn("shell", caps=("CAP_SYS_ADMIN",))
@@ -39,6 +42,8 @@ def busy(seed: int = 1, swap_mib: int = 96) -> Machine:
     m.fork(p)
     m.set_oom_score_adj(p, 500)
     m.mlock(p, a + 2 * MiB, 64 << 10)
+    m.cgroup_move(p, "/jobs")
+    m.cgroup_set("/jobs", memory_max=32 * MiB)
     return m
 
 

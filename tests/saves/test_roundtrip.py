@@ -90,9 +90,11 @@ def test_the_digest_covers_workload_runners(busy_machine):
 # Everything a Machine holds is saved or rebuilt from what is saved; a new attribute must be
 # put in one of these lists (and saved, if it is state).
 SAVED = {"tick", "committed", "least_priority", "panicked", "_sysctl", "_next", "_embryo",
-         "_kswapd_was_awake", "config", "events", "inputs", "procs", "files", "file_by_id",
-         "runners", "fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw", "rs"}
-DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_out", "_new_anon"}
+         "_kswapd_was_awake", "_protected", "psi", "config", "events", "inputs", "procs", "files",
+         "file_by_id", "runners", "cgtree", "_cg_by_id", "fr", "zn", "lru", "ctr", "mms", "pt", "pc",
+         "sw", "rs"}
+DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_out", "_new_anon",
+           "_walks"}
 
 
 def test_every_machine_attribute_is_saved_or_derived(busy_machine):
@@ -100,7 +102,8 @@ def test_every_machine_attribute_is_saved_or_derived(busy_machine):
     assert set(vars(m)) <= SAVED | DERIVED, set(vars(m)) - SAVED - DERIVED
     snap = m.snapshot()
     saved = {a.lstrip("_") for a in SAVED} - {"fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw",
-                                              "rs", "file_by_id"}
+                                              "rs", "file_by_id", "cgtree", "cg_by_id"}
+    saved.add("cgroups")
     assert set(snap) == saved | {"seed", "arrays"}
     assert set(snap["arrays"]) == {f"{g}.{n}" for g, n, *_ in M.S.FIELDS}
 
