@@ -53,6 +53,7 @@ _UNSET = object()
 # from an SSD; direct reclaim costs CPU per page it scans.
 SWAPIN_US = 100
 SCAN_US = 1
+OOM_REAPER_DELAY_US = 2_000_000  # OOM_REAPER_DELAY: 2 * HZ
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Process:
     pgd: int = -1  # pfn of the PGD page
     stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
     stall_kind: str = ""  # what it is stalled in: "reclaim", "throttled" or "swapin"
+    oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
+    reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
 
     def capable(self, cap: str) -> bool:
         return cap in self.caps
@@ -173,6 +176,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self._kswapd_was_awake = False
         self.psi = Psi()
+        self._stalled: set[int] = set()  # pids with stall time to serve
+        self._victims: set[int] = set()  # OOM victims that have not exited yet
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -229,8 +234,9 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
         retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
         tries at most), then the OOM killer, whose victim may be `current`. Returns
-        (faults taken, finished); finished is False if `current` died or, with oom=False,
-        memory ran out.
+        (faults taken, finished); finished is False if `current` died, if a memcg charge
+        failed with nobody to kill or the OOM killer waits for a victim to exit (then
+        self.alloc_error says why) or, with oom=False, memory ran out.
         """
         done = faults = no_progress = memcg_tries = 0
         out = self._out
@@ -255,7 +261,11 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                 self._grow()
                 continue
             if status == K.STATUS_MEMCG:
-                memcg_tries = self._try_charge_failed(current, memcg_tries)
+                try:
+                    memcg_tries = self._try_charge_failed(current, memcg_tries)
+                except OSError as e:  # nobody to kill in the memcg, or a victim still exiting
+                    self.alloc_error = e
+                    return faults, False
                 if current is not None and current.pid not in self.procs:
                     return faults, False
                 continue
@@ -271,7 +281,13 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             if not oom:
                 return faults, False
             no_progress = 0
-            self._out_of_memory(current, origin=origin)
+            try:
+                self._out_of_memory(current, origin=origin)
+            except OSError as e:
+                if e.errno == errno.ENOTRECOVERABLE:
+                    raise
+                self.alloc_error = e  # a victim is still exiting: the task would wait
+                return faults, False
             if current is not None and current.pid not in self.procs:
                 return faults, False
 
@@ -307,6 +323,11 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         if decision.action == "fail":
             self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             return False
+        if decision.action == "wait":  # an earlier victim has not exited yet
+            pending = [self.procs[pid] for pid in sorted(self._victims)
+                       if not self.procs[pid].reaped]
+            raise err(errno.EAGAIN, f"out of memory: waiting for the OOM victim "
+                                    f"{', '.join(f'{q.comm}[{q.pid}]' for q in pending)} to exit")
         if decision.action != "kill":
             raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
         self._event("oom", pid, decision.message, report=report, points=decision.points,
@@ -318,8 +339,34 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             q = self.procs[victim]
             self.cgtree.count_event(q.cgroup, "oom_kill")
             what = "Out of memory" if memcg is None else "Memory cgroup out of memory"
-            self._release(q, "oom_kill", f"{what}: Killed process {victim} ({q.comm})")
+            message = f"{what}: Killed process {victim} ({q.comm})"
+            if q is not current and q.stall_us and q.stall_kind != "throttled":
+                # In uninterruptible I/O or reclaim (D state): SIGKILL waits until that ends;
+                # the OOM reaper steps in after OOM_REAPER_DELAY (a throttle sleep is killable).
+                q.oom_victim_tick = self.tick
+                self._victims.add(q.pid)
+                self._event("oom_kill", victim, message + " (pending: in D state)", pending=True)
+            else:
+                self._release(q, "oom_kill", message)
         return True
+
+    def _oom_victims(self, tick_us: int) -> None:
+        """Pending OOM victims exit once their D-state stall is over; after 2 s still stuck,
+        the OOM reaper frees their private memory (__oom_reap_task_mm) and sets MMF_OOM_SKIP,
+        so the OOM killer may choose another victim."""
+        for q in [self.procs[pid] for pid in sorted(self._victims)]:
+            if not q.stall_us:
+                self._release(q, "exit", f"{q.comm}[{q.pid}] exited (OOM victim)")
+            elif not q.reaped and (self.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
+                for v in q.mm.vmas:
+                    if not v.flags & V_SHARED:
+                        K.zap_range(self.k, q.mm.id, v.start >> PAGE_SHIFT, v.pages,
+                                    bool(v.flags & V_LOCKED))
+                q.reaped = True
+                r = self.mms.rss[q.mm.id]
+                self._event("oom_reaper", q.pid, f"oom_reaper: reaped process {q.pid} ({q.comm}), "
+                            f"now anon-rss:{_kb(int(r[MM_ANONPAGES]))}kB, file-rss:"
+                            f"{_kb(int(r[MM_FILEPAGES]))}kB, shmem-rss:{_kb(int(r[MM_SHMEMPAGES]))}kB")
 
     def _candidate(self, q: Process, origin: bool) -> Candidate:
         r = self.mms.rss[q.mm.id]
@@ -328,7 +375,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                          rss_shmem=int(r[MM_SHMEMPAGES]), swapents=int(r[MM_SWAPENTS]),
                          pgtables=int(self.mms.nr_pt[q.mm.id]), total_vm=q.mm.total_vm(),
                          adj=q.oom_score_adj, memcg=q.cgroup, is_init=q.pid == 1,
-                         oom_origin=origin)
+                         oom_origin=origin, oom_victim=q.oom_victim_tick is not None,
+                         mm_oom_skip=q.reaped)
 
     def _panic(self, reason: str) -> None:
         self.panicked = reason
@@ -354,6 +402,7 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         if p is not None and us > 0:
             p.stall_us += us
             p.stall_kind = kind
+            self._stalled.add(p.pid)
 
     def _proc(self, pid) -> Process:
         self._check_alive()
@@ -539,8 +588,9 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                 if pid not in self.procs or runner.done:
                     del self.runners[pid]
                     continue
-                if self.procs[pid].stall_us >= tick_us:
-                    continue  # stalled through this whole tick
+                p = self.procs[pid]
+                if p.stall_us >= tick_us or p.oom_victim_tick is not None:
+                    continue  # stalled through this whole tick, or dying
                 runner.tick(self, self.tick, self.config.tick_ms)
                 for child in runner.take_spawned():
                     self.runners[child.pid] = child
@@ -550,6 +600,7 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                 break
             self._kswapd()
             self._account_stalls(tick_us)
+            self._oom_victims(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
     def _kswapd(self) -> None:
@@ -572,16 +623,18 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
         stall served (stalls overlap from the tick's start), `full` the shortest when every
         non-idle process (one with a running workload, or stalled) was stalled."""
-        some, full, busy = 0, tick_us, False
-        for p in self.procs.values():
+        every = self._stalled.issuperset(pid for pid, r in self.runners.items() if not r.done)
+        some, full = 0, tick_us
+        for pid in sorted(self._stalled):
+            p = self.procs[pid]
             served = min(p.stall_us, tick_us)
-            runs = p.pid in self.runners and not self.runners[p.pid].done
-            if served or runs:
-                busy = True
-                some = max(some, served)
-                full = min(full, served)
+            some, full = max(some, served), min(full, served)
             p.stall_us -= served
-        self.psi.account(self.tick * tick_us, some, full if busy else 0)
+            if not p.stall_us:
+                self._stalled.discard(pid)
+        if not every:
+            full = 0
+        self.psi.account(self.tick * tick_us, some, full if some else 0)
 
     def pressure(self) -> dict:
         """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
@@ -612,11 +665,12 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         self._embryo = child.pid  # not on the task list until copy_process is done
         for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
             start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
-            self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
-                                                       n - done, private, out), parent)
-            if parent.pid not in self.procs:
+            if not self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
+                                                              n - done, private, out), parent)[1]:
                 self._embryo = 0
                 self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
+                if parent.pid in self.procs:
+                    raise err(errno.ENOMEM, f"fork: {self.alloc_error.strerror}")
                 raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
         self._embryo = 0
         self._update_hiwater(child)
@@ -656,6 +710,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         del self.procs[p.pid]
+        self._victims.discard(p.pid)
+        self._stalled.discard(p.pid)
         vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
@@ -1045,6 +1101,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             n, alive = self._fault(p, v, s, e, write)
             faults += n
             if not alive:
+                if p.pid in self.procs:  # the fault would retry for ever: say why instead
+                    raise self.alloc_error
                 return faults  # OOM-killed while faulting
         self._update_hiwater(p)
         if bad is not None:
@@ -1415,6 +1473,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         return rows
 
     def _task_state(self, p: Process) -> str:
+        if p.oom_victim_tick is not None:
+            return "oom-victim"
         if p.stall_us:
             return p.stall_kind
         runner = self.runners.get(p.pid)

@@ -103,7 +103,7 @@ def _dump(value):
     record = _schema().records.get(type(value))
     if record is not None:
         return record.dump(value)
-    if isinstance(value, frozenset):
+    if isinstance(value, (set, frozenset)):
         return sorted(value)
     if isinstance(value, (list, tuple)):
         return type(value)(_dump(v) for v in value)
@@ -144,6 +144,10 @@ def _next_ids(value, where):
     if type(value) is not dict or set(value) != set(keys):
         raise ValueError(f"{where} must give the next {', '.join(keys)} ids, got {_short(value)}")
     return {k: COUNT(value[k], f"{where}.{k}") for k in keys}
+
+
+def _pids(value, where) -> set:
+    return set(list_of(integer(1))(value, where))
 
 
 def _runner(value, where):
@@ -231,7 +235,7 @@ def _schema() -> SimpleNamespace:
         ("pid", integer(1)), ("comm", text), ("ppid", COUNT), ("uid", COUNT), ("caps", _caps),
         ("mm", mm), ("oom_score_adj", adj), ("oom_score_adj_min", adj), ("cgroup", text),
         ("rlimits", _rlimits), ("kstack", COUNT), ("pgd", COUNT), ("stall_us", COUNT),
-        ("stall_kind", text)))
+        ("stall_kind", text), ("oom_victim_tick", optional(COUNT)), ("reaped", boolean)))
     file = Record(M.File, (("id", COUNT), ("path", text), ("size", COUNT), ("shmem", boolean),
                            ("charged", COUNT)))
     event = Record(M.Event, (("tick", COUNT), ("kind", text), ("pid", integer()),
@@ -245,7 +249,7 @@ def _schema() -> SimpleNamespace:
     scalars = (("tick", COUNT), ("committed", integer()), ("least_priority", integer(-(2**31), -1)),
                ("panicked", optional(text)), ("_sysctl", _sysctls), ("_next", _next_ids),
                ("_embryo", COUNT), ("_kswapd_was_awake", boolean), ("_protected", boolean),
-               ("psi", _psi))
+               ("psi", _psi), ("_stalled", _pids), ("_victims", _pids))
     return SimpleNamespace(
         records={Vma: vma, Mm: mm, M.Process: process, M.File: file, M.Event: event,
                  Psi: SimpleNamespace(dump=Psi.to_state)},
@@ -398,6 +402,8 @@ def _cross_check(a: dict, groups: dict, nprocs: int, nfiles: int, nrunners: int)
     """What one part of a snapshot says about another must agree."""
     frames, mm_rows = groups["frames"].type.size, groups["mms"].nr_pt.size
     nxt, procs, files = a["_next"], a["procs"], a["file_by_id"]
+    if not a["_stalled"] | a["_victims"] <= procs.keys():
+        raise ValueError("stalled or OOM-victim pids name no process")
     if len(procs) != nprocs or len(files) != nfiles or len(a["runners"]) != nrunners \
             or len(a["files"]) != sum(not f.shmem for f in files.values()):
         raise ValueError("two processes, files or runners have the same pid, id or path")

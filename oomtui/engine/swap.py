@@ -83,6 +83,8 @@ class SwapCalls:
             if prio < 0:
                 self.least_priority -= 1
                 sw.prio[dev] = self.least_priority
+            if pid in self.procs:  # out of memory with nothing left to kill, or waiting
+                raise err(errno.ENOMEM, f"swapoff swap{dev}: {self.alloc_error.strerror}")
             self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
             raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
         assert sw.used[dev] == 0, "swapoff left slots in use"

@@ -90,11 +90,11 @@ def test_the_digest_covers_workload_runners(busy_machine):
 # Everything a Machine holds is saved or rebuilt from what is saved; a new attribute must be
 # put in one of these lists (and saved, if it is state).
 SAVED = {"tick", "committed", "least_priority", "panicked", "_sysctl", "_next", "_embryo",
-         "_kswapd_was_awake", "_protected", "psi", "config", "events", "inputs", "procs", "files",
+         "_kswapd_was_awake", "_protected", "psi", "_stalled", "_victims", "config", "events", "inputs", "procs", "files",
          "file_by_id", "runners", "cgtree", "_cg_by_id", "fr", "zn", "lru", "ctr", "mms", "pt", "pc",
          "sw", "rs"}
 DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_out", "_new_anon",
-           "_walks"}
+           "_walks", "alloc_error"}
 
 
 def test_every_machine_attribute_is_saved_or_derived(busy_machine):
