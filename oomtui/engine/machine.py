@@ -1494,7 +1494,7 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         h = hashlib.sha256()
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
-                h.update(np.ascontiguousarray(arr).tobytes())
+                h.update(np.ascontiguousarray(arr))
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()
 

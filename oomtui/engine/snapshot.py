@@ -155,6 +155,8 @@ def _runner(value, where):
         return Runner.from_state(value)
     except OSError as e:
         raise ValueError(f"{where}: {e.strerror}") from None
+    except ZeroDivisionError:  # its credit, a Fraction, with a zero denominator
+        raise ValueError(f"{where}: a workload's credit divides by zero") from None
 
 
 def _input(value, where):
@@ -308,6 +310,7 @@ def _check_indexes(arrays: dict, sizes: dict) -> None:
             bad = a[(a < lo) | (a > hi)][0]
             raise ValueError(f"array {key} holds {bad}, outside {lo}..{hi}")
     pte = arrays["pagetables.pte"]
+    pte = pte[pte != S.PTE_NONE]  # most of the pool is unused: check only what is mapped
     kind, payload = pte & S.PTE_KIND, pte >> S.PTE_SHIFT
     for k, size in ((S.PTE_PRESENT, "frames"), (S.PTE_SWAP, "slots")):
         out = (kind == k) & ((payload < 0) | (payload >= sizes[size]))
@@ -445,11 +448,14 @@ def _cross_check(a: dict, groups: dict, nprocs: int, nfiles: int, nrunners: int)
 class SnapshotCalls:
     """Machine.snapshot()/restore() for checkpoints, save()/load() for files (oomtui/saves.py)."""
 
-    def snapshot(self) -> dict:
-        """The whole state as plain values and array copies; restore() takes it back."""
+    def snapshot(self, *, copy: bool = True) -> dict:
+        """The whole state as plain values and array copies; restore() takes it back.
+        copy=False shares the live arrays: only for use before the machine changes again."""
         state = self._state_values()
-        state["arrays"] = {f"{g}.{n}": getattr(getattr(self, _schema().group_attr[g]), n).copy()
+        state["arrays"] = {f"{g}.{n}": getattr(getattr(self, _schema().group_attr[g]), n)
                            for g, n, *_ in S.FIELDS}
+        if copy:
+            state["arrays"] = {k: a.copy() for k, a in state["arrays"].items()}
         state["inputs"] = [list(e) for e in self.inputs.entries]
         return state
 
@@ -488,7 +494,8 @@ class SnapshotCalls:
     def save(self, path, *, compress: bool = False, scenario: str | None = None) -> None:
         """Write the machine to `path` atomically (oomtui/saves.py)."""
         from oomtui import saves
-        saves.write(path, self.snapshot(), saves.meta_of(self, scenario), compress=compress)
+        saves.write(path, self.snapshot(copy=False), saves.meta_of(self, scenario),
+                    compress=compress)
 
     @classmethod
     def load(cls, path):
