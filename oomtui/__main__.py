@@ -110,7 +110,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from oomtui import saves
-    from oomtui.engine import Machine, MachineConfig
+    from oomtui.engine import Machine
     from oomtui.engine.inputs import replay
 
     meta, state = saves.read(args.save)

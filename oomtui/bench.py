@@ -95,7 +95,7 @@ def save_load(ram_mib: int = 16384, touch_mib: int = 4096) -> dict:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.oomsave"
         for compress in (False, True):
-            save_s = _timed(lambda: m.save(path, compress=compress))
+            save_s = _timed(lambda c=compress: m.save(path, compress=c))
             load_s = _timed(lambda: Machine.load(path))
             out["zlib" if compress else "raw"] = {"save_s": save_s, "load_s": load_s,
                                                   "bytes": path.stat().st_size}
@@ -120,6 +120,7 @@ def format_report(r: dict) -> str:
         f"idle tick, {c['processes']} processes    {c['us_per_tick']:8.1f} µs",
         f"step time 64 GiB / 1 GiB    {d['ratio']:8.2f}     "
         f"({d['seconds_64GiB']:.2f} s / {d['seconds_1GiB']:.2f} s for {d['ticks']} ticks)",
-        *(f"{e['ram_mib'] >> 10} GiB state, {kind:<4}         save {e[kind]['save_s']:.2f} s, "
-          f"load {e[kind]['load_s']:.2f} s, {e[kind]['bytes'] / MiB:.1f} MiB" for kind in ("raw", "zlib")),
+        *((f"{e['ram_mib'] >> 10} GiB state, {kind:<4}         save {e[kind]['save_s']:.2f} s, "
+           f"load {e[kind]['load_s']:.2f} s, {e[kind]['bytes'] / MiB:.1f} MiB")
+          for kind in ("raw", "zlib")),
     ])

@@ -27,7 +27,7 @@ import tempfile
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgpack
@@ -279,7 +279,7 @@ def info(path) -> SaveInfo:
         return SaveInfo(path, 0, error=str(e))
     meta = header["meta"]
     return SaveInfo(path, size, meta["scenario"], meta["tick"], meta["tick"] * meta["tick_ms"] / 1000,
-                    datetime.fromtimestamp(meta["saved_at"], timezone.utc),
+                    datetime.fromtimestamp(meta["saved_at"], UTC),
                     header["compression"] == "zlib")
 
 
@@ -289,7 +289,7 @@ def list_saves(directory=None) -> list[SaveInfo]:
     if not directory.is_dir():
         return []
     found = [info(p) for p in directory.glob(f"*{SUFFIX}") if p.is_file()]
-    epoch = datetime.fromtimestamp(0, timezone.utc)
+    epoch = datetime.fromtimestamp(0, UTC)
     return sorted(found, key=lambda s: (s.saved_at or epoch, s.path.name), reverse=True)
 
 

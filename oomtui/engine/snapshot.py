@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from oomtui.engine import state as S
-from oomtui.engine.config import MachineConfig, SYSCTLS, validate_sysctl
+from oomtui.engine.config import SYSCTLS, MachineConfig, validate_sysctl
 from oomtui.engine.inputs import RECORDED, Input, InputLog
 from oomtui.engine.memcg import EVENTS, PAGE_SIZE, CgroupTree
 from oomtui.engine.psi import Psi
@@ -93,7 +93,7 @@ class Record:
     def __call__(self, value, where):
         names = [name for name, _ in self.fields]
         if type(value) is not dict or set(value) != set(names):
-            got = sorted(value) if type(value) is dict else type(value).__name__
+            got = list(value) if type(value) is dict else type(value).__name__
             raise ValueError(f"{where} must have the fields {', '.join(names)}, got {got}")
         return self.cls(**{name: check(value[name], f"{where}.{name}") for name, check in self.fields})
 
@@ -116,7 +116,7 @@ def _caps(value, where):
     caps = list_of(text)(value, where)
     unknown = set(caps) - _schema().caps
     if unknown:
-        raise ValueError(f"{where}: unknown capability {sorted(unknown)[0]!r}")
+        raise ValueError(f"{where}: unknown capability {min(unknown)!r}")
     return frozenset(caps)
 
 
@@ -208,17 +208,18 @@ def _cgroups(value, where) -> tuple[CgroupTree, list]:
 
 
 def _psi(value, where):
-    keys = Psi().to_state()
-    if type(value) is not dict or set(value) != set(keys) or not _all_ints(list(value.values())) \
-            or value["hz"] < 1 or [len(value["total"]), len(value["avg_total"])] != [2, 2] \
-            or [len(row) for row in value["avg"]] != [3, 3]:
+    template = Psi().to_state()
+    if type(value) is not dict or set(value) != set(template) \
+            or not all(_like(value[k], t) for k, t in template.items()) or value["hz"] < 1:
         raise ValueError(f"{where} must be a PSI state, got {_short(value)}")
     return Psi.from_state(value)
 
 
-def _all_ints(value) -> bool:
-    if type(value) is list:
-        return all(_all_ints(v) for v in value)
+def _like(value, template) -> bool:
+    """Made the same way as template: lists of the same lengths, with u64 ints at the leaves."""
+    if type(template) is list:
+        return type(value) is list and len(value) == len(template) \
+            and all(_like(v, t) for v, t in zip(value, template))
     return type(value) is int and 0 <= value < 2**64
 
 

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import zlib
+
+import msgpack
+import numpy as np
 import pytest
 
+from oomtui import saves
 from oomtui.engine import Machine, MachineConfig, SwapDevice
-from oomtui.workloads import Alloc, Fork, Loop, Program, ReadFile, Sleep, Touch, WriteFile
+from oomtui.workloads import (
+    Alloc,
+    Fork,
+    Loop,
+    Program,
+    ReadFile,
+    Sleep,
+    Touch,
+    WriteFile,
+)
 
 MiB = 1 << 20
 
@@ -50,3 +64,35 @@ def busy(seed: int = 1, swap_mib: int = 96) -> Machine:
 @pytest.fixture
 def busy_machine():
     return busy
+
+
+@pytest.fixture(scope="session")
+def good_save(tmp_path_factory):
+    """The bytes of a small valid save, and its (meta, state) with writable arrays."""
+    m = Machine(MachineConfig(ram_mib=16, swap=[SwapDevice(size_mib=8)], seed=5))
+    m.cgroup_create("/a", memory_max=4 * MiB)
+    m.spawn("x", cgroup="/a", workload="leaker")
+    m.spawn("y", workload="batch")
+    m.mmap(2, MiB)
+    m.step(30)
+    path = tmp_path_factory.mktemp("good") / "good.oomsave"
+    m.save(path)
+    meta, state = saves.read(path)
+    state["arrays"] = {k: np.array(a) for k, a in state["arrays"].items()}
+    return path.read_bytes(), meta, state
+
+
+def split(data: bytes) -> tuple[dict, bytes]:
+    """A save's header, and its body."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    header = unpacker.unpack()
+    return header, data[unpacker.tell():]
+
+
+def with_body(data: bytes, body: bytes, compression=None) -> bytes:
+    """The save `data` with another body, and a header that matches it (size and checksum),
+    so that the checks after the checksum are the ones that must catch a bad body."""
+    header, _ = split(data)
+    header.update(body_size=len(body), body_crc32=zlib.crc32(body), compression=compression)
+    return saves._pack(header) + body

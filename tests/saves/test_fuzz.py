@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import copy
 
-import zlib
-
-import msgpack
 import numpy as np
-import pytest
+from conftest import with_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oomtui import saves
-from oomtui.engine import Machine, MachineConfig, SwapDevice
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def good(tmp_path_factory):
-    m = Machine(MachineConfig(ram_mib=16, swap=[SwapDevice(size_mib=8)], seed=5))
-    m.cgroup_create("/a", memory_max=4 << 20)
-    m.spawn("x", cgroup="/a", workload="leaker")
-    m.spawn("y", workload="batch")
-    m.step(30)
-    path = tmp_path_factory.mktemp("fuzz") / "good.oomsave"
-    m.save(path)
-    meta, state = saves.read(path)
-    state["arrays"] = {k: np.array(a) for k, a in state["arrays"].items()}
-    return path.read_bytes(), meta, state
 
 
 def _load(tmp_path, data: bytes) -> None:
@@ -55,8 +37,8 @@ def test_random_bytes(tmp_path, data):
                                 st.sampled_from(["set", "insert", "delete"])), min_size=1,
                       max_size=4),
        cut=st.one_of(st.none(), st.floats(0, 1)))
-def test_mutated_files(tmp_path, good, edits, cut):
-    data = bytearray(good[0])
+def test_mutated_files(tmp_path, good_save, edits, cut):
+    data = bytearray(good_save[0])
     for where, byte, how in edits:
         i = int(where * len(data))
         if how == "set":
@@ -89,8 +71,8 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text
 
 @FUZZ
 @given(data=st.data())
-def test_mutated_states_behind_a_valid_checksum(tmp_path, good, data):
-    raw, meta, state = good
+def test_mutated_states_behind_a_valid_checksum(tmp_path, good_save, data):
+    raw, _, state = good_save
     state = copy.deepcopy(state)
     if data.draw(st.booleans(), "array"):
         name = data.draw(st.sampled_from(sorted(state["arrays"])), "name")
@@ -105,9 +87,4 @@ def test_mutated_states_behind_a_valid_checksum(tmp_path, good, data):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = data.draw(VALUES, "value")
-    body = saves._pack(state)
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(raw)
-    header = unpacker.unpack()
-    header.update(body_size=len(body), body_crc32=zlib.crc32(body))
-    _load(tmp_path, saves._pack(header) + body)
+    _load(tmp_path, with_body(raw, saves._pack(state)))

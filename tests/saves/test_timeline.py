@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from oomtui.engine import Machine
 from oomtui.engine.invariants import check_invariants
 from oomtui.timeline import Timeline
 
@@ -95,7 +96,7 @@ def test_checkpoints_stay_within_budget_older_ones_thinned(original):
     t.step(300)
     held = sorted(c.tick for c in t.checkpoints())
     assert len(held) <= 12 and held[0] == start
-    gaps = [b - a for a, b in zip(held, held[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(held)]
     assert gaps[0] > gaps[-1]  # sparse in the past, dense near now
     t.seek(start + 33)
     assert m.state_digest() == digests[start + 33]
