@@ -69,8 +69,22 @@ def list_of(check):
     return checked
 
 
+def keys(value, names, where, what: str) -> None:
+    """value must be a dict with exactly these keys."""
+    if type(value) is not dict or set(value) != set(names):
+        raise ValueError(f"{where} must have {what}, got {_short(value)}")
+
+
+def counts(names, what: str):
+    """A dict of these names to counts (memory.events, the next ids)."""
+    def check(value, where):
+        keys(value, names, where, what)
+        return {k: COUNT(value[k], f"{where}.{k}") for k in names}
+    return check
+
+
 def plain(value, where):
-    """Event data: str keys, values made of None, bool, int, float, str, lists, tuples, dicts."""
+    """Event data: values made of None, bool, int, float, str, lists, tuples, dicts."""
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) in (list, tuple):
@@ -92,9 +106,7 @@ class Record:
 
     def __call__(self, value, where):
         names = [name for name, _ in self.fields]
-        if type(value) is not dict or set(value) != set(names):
-            got = list(value) if type(value) is dict else type(value).__name__
-            raise ValueError(f"{where} must have the fields {', '.join(names)}, got {got}")
+        keys(value, names, where, f"the fields {', '.join(names)}")
         return self.cls(**{name: check(value[name], f"{where}.{name}") for name, check in self.fields})
 
 
@@ -122,8 +134,7 @@ def _caps(value, where):
 
 def _rlimits(value, where):
     names = _schema().rlimits
-    if type(value) is not dict or set(value) != set(names):
-        raise ValueError(f"{where} must give the limits {', '.join(names)}, got {_short(value)}")
+    keys(value, names, where, f"the limits {', '.join(names)}")
     limits = {n: list_of(COUNT)(value[n], f"{where}.{n}") for n in names}
     if any(len(v) != 2 for v in limits.values()):
         raise ValueError(f"{where}: each limit is [soft, hard], got {_short(value)}")
@@ -131,19 +142,11 @@ def _rlimits(value, where):
 
 
 def _sysctls(value, where):
-    if type(value) is not dict or set(value) != set(SYSCTLS):
-        raise ValueError(f"{where} must give every sysctl oomtui knows, got {_short(value)}")
+    keys(value, SYSCTLS, where, "every sysctl oomtui knows")
     try:
         return {name: validate_sysctl(name, v) for name, v in value.items()}
     except OSError as e:
         raise ValueError(f"{where}: {e.strerror}") from None
-
-
-def _next_ids(value, where):
-    keys = ("pid", "mm", "anon", "file")
-    if type(value) is not dict or set(value) != set(keys):
-        raise ValueError(f"{where} must give the next {', '.join(keys)} ids, got {_short(value)}")
-    return {k: COUNT(value[k], f"{where}.{k}") for k in keys}
 
 
 def _pids(value, where) -> set:
@@ -163,7 +166,7 @@ def _input(value, where):
     if type(value) not in (list, tuple) or len(value) != 5:
         raise ValueError(f"{where} must be [tick, name, args, kwargs, error], got {_short(value)}")
     tick, name, args, kwargs, error = value
-    if name not in RECORDED:
+    if type(name) is not str or name not in RECORDED:
         raise ValueError(f"{where}: {_short(name)} is not a call the input log records")
     if type(args) not in (list, tuple) or type(kwargs) is not dict \
             or not all(type(k) is str for k in kwargs):
@@ -181,12 +184,6 @@ def _bytes_or_max(value, where):
     if value is not None and (COUNT(value, where) % PAGE_SIZE):
         raise ValueError(f"{where} must be whole pages, got {value}")
     return value
-
-
-def _memcg_events(value, where):
-    if type(value) is not dict or set(value) != set(EVENTS):
-        raise ValueError(f"{where} must count the events {', '.join(EVENTS)}, got {_short(value)}")
-    return {k: COUNT(value[k], f"{where}.{k}") for k in EVENTS}
 
 
 def _cgroups(value, where) -> tuple[CgroupTree, list]:
@@ -209,8 +206,8 @@ def _cgroups(value, where) -> tuple[CgroupTree, list]:
 
 def _psi(value, where):
     template = Psi().to_state()
-    if type(value) is not dict or set(value) != set(template) \
-            or not all(_like(value[k], t) for k, t in template.items()) or value["hz"] < 1:
+    keys(value, template, where, "the fields of a PSI state")
+    if not all(_like(value[k], t) for k, t in template.items()) or value["hz"] < 1:
         raise ValueError(f"{where} must be a PSI state, got {_short(value)}")
     return Psi.from_state(value)
 
@@ -243,19 +240,21 @@ def _schema() -> SimpleNamespace:
                            ("charged", COUNT)))
     event = Record(M.Event, (("tick", COUNT), ("kind", text), ("pid", integer()),
                              ("message", text), ("data", plain)))
+    events = counts(EVENTS, "the memory.events counts")
     cgroup = Record(dict, (("path", text), ("min", _bytes_or_max), ("low", _bytes_or_max),
                            ("high", _bytes_or_max), ("max", _bytes_or_max),
                            ("swap_max", _bytes_or_max), ("oom_group", boolean), ("usage", COUNT),
-                           ("swap_usage", COUNT), ("peak", COUNT), ("events", _memcg_events),
-                           ("events_local", _memcg_events)))
+                           ("swap_usage", COUNT), ("peak", COUNT), ("events", events),
+                           ("events_local", events)))
     # Machine attributes saved as they are: (attribute, check); the key drops the underscore.
     scalars = (("tick", COUNT), ("committed", integer()), ("least_priority", integer(-(2**31), -1)),
-               ("panicked", optional(text)), ("_sysctl", _sysctls), ("_next", _next_ids),
+               ("panicked", optional(text)), ("_sysctl", _sysctls),
+               ("_next", counts(("pid", "mm", "anon", "file"), "the next ids")),
                ("_embryo", COUNT), ("_kswapd_was_awake", boolean), ("_protected", boolean),
                ("psi", _psi), ("_stalled", _pids), ("_victims", _pids))
     return SimpleNamespace(
         records={Vma: vma, Mm: mm, M.Process: process, M.File: file, M.Event: event,
-                 Psi: SimpleNamespace(dump=Psi.to_state)},
+                 Psi: SimpleNamespace(dump=Psi.to_state)},  # PSI saves itself
         process=process, file=file, event=event, cgroup=cgroup, scalars=scalars, caps=M.CAPS,
         rlimits=M.RLIMITS, group_attr=M._GROUP_ATTR)
 
@@ -375,11 +374,11 @@ def decode(state) -> SimpleNamespace:
     sc = _schema()
     if type(state) is not dict:
         raise ValueError(f"a machine state must be a map, got {_short(state)}")
-    keys = {"config", "seed", "arrays", "procs", "files", "runners", "cgroups", "events", "inputs"}
-    keys |= {a.lstrip("_") for a, _ in sc.scalars}
-    if set(state) != keys:
-        raise ValueError(f"a machine state needs {sorted(keys - set(state))} and has no use for "
-                         f"{sorted(set(state) - keys)}")
+    expected = {"config", "seed", "arrays", "procs", "files", "runners", "cgroups", "events",
+                "inputs"} | {a.lstrip("_") for a, _ in sc.scalars}
+    if set(state) != expected:
+        raise ValueError(f"a machine state needs {sorted(expected - set(state))} and has no use "
+                         f"for {sorted(set(state) - expected)}")
     try:
         config = MachineConfig.from_dict(state["config"])
     except (OSError, TypeError) as e:

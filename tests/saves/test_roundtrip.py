@@ -10,6 +10,7 @@ import pytest
 from oomtui.engine import Machine, MachineConfig
 from oomtui.engine import machine as M
 from oomtui.engine.invariants import check_invariants
+from oomtui.engine.memcg import MemCgroup
 from oomtui.engine.snapshot import _schema
 from oomtui.engine.vma import Mm, Vma
 
@@ -112,6 +113,12 @@ def test_every_machine_attribute_is_saved_or_derived(busy_machine):
 def test_every_field_of_engine_objects_is_saved(cls):
     record = _schema().records[cls]
     assert {n for n, _ in record.fields} == {f.name for f in dataclasses.fields(cls)}
+
+
+def test_every_setting_and_counter_of_a_cgroup_is_saved():
+    structure = {"parent", "children", "id"}  # rebuilt from the paths and the order
+    fields = {f.name for f in dataclasses.fields(MemCgroup)} - structure
+    assert {n for n, _ in _schema().cgroup.fields} == fields
 
 
 def test_restored_arrays_equal_the_saved_ones(busy_machine):
