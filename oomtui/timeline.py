@@ -167,9 +167,9 @@ class Timeline:
             self._checkpoint()  # the end, to come back to (and to compare)
         tick = max(b.checkpoints[0].tick, min(tick, b.end_tick))
         target = (tick, sum(not _is_step(e) and e.tick <= tick for e in b.log))
-        if self.position() > target:
-            ck = max((c for c in b.checkpoints if (c.tick, c.calls) <= target),
-                     key=lambda c: (c.tick, c.calls))
+        ck = max((c for c in b.checkpoints if (c.tick, c.calls) <= target),
+                 key=lambda c: (c.tick, c.calls))
+        if not (ck.tick, ck.calls) <= self.position() <= target:  # else replaying is shorter
             m.restore(ck.state)
         advance(m, b.log, *target)
         if target == (b.end_tick, _calls(b.log)):
