@@ -10,7 +10,7 @@ import zlib
 import msgpack
 import numpy as np
 import pytest
-from conftest import split, with_body
+from savetools import split, with_body
 
 from oomtui import saves
 from oomtui.engine import Machine

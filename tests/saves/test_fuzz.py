@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from conftest import with_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from savetools import with_body
 
 from oomtui import saves
 

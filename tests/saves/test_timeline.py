@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from savetools import busy
 
 from oomtui.engine.invariants import check_invariants
 from oomtui.timeline import Timeline
@@ -14,7 +15,6 @@ from oomtui.timeline import Timeline
 def original(request):
     """The busy machine run 500 ticks through a Timeline, with a kill at tick 200: the digest
     at every tick, and the final machine's events."""
-    from conftest import busy
     m = busy()
     t = Timeline(m, every=50)
     start = m.tick
@@ -29,7 +29,6 @@ def original(request):
 
 def _fresh(ticks: int, every=50, **kw):
     """The original run again, `ticks` long, through a new Timeline."""
-    from conftest import busy
     m = busy()
     t = Timeline(m, every=every, **kw)
     t.step(min(ticks, 200))
