@@ -22,6 +22,8 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
+from oomtui.engine.inputs import InputLog, recorded
+from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.cgroups import CgroupCalls
 from oomtui.engine.state import (
@@ -143,7 +145,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls):
+class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -194,6 +196,7 @@ class Machine(SwapCalls, CgroupCalls):
         self._event("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
+        self.inputs = InputLog()  # from here on, outside calls are logged (engine/inputs.py)
 
     @property
     def k(self) -> Kern:
@@ -534,6 +537,7 @@ class Machine(SwapCalls, CgroupCalls):
         self.mms.nr_pt[mm.id] = 0
         return mm
 
+    @recorded
     def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
               caps=(), workload=None) -> int:
         """Start a process (fork + exec of a small binary): a stack VMA, no other memory."""
@@ -574,6 +578,7 @@ class Machine(SwapCalls, CgroupCalls):
 
     # -- time ------------------------------------------------------------------------------------
 
+    @recorded
     def step(self, n: int = 1) -> StepReport:
         """Advance n ticks: every process that is not stalled runs its workload, then kswapd
         acts, then the tick's stall time is accounted (PSI)."""
@@ -710,6 +715,7 @@ class Machine(SwapCalls, CgroupCalls):
         """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
         return self.psi.show(self.tick * self.config.tick_ms * 1000)
 
+    @recorded
     def fork(self, pid: int) -> int:
         """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
         parent = self._proc(pid)
@@ -747,6 +753,7 @@ class Machine(SwapCalls, CgroupCalls):
                     parent=parent.pid)
         return child.pid
 
+    @recorded
     def exit(self, pid: int) -> None:
         """The process exits: its memory, page tables and kernel stack are freed."""
         p = self._proc(pid)
@@ -754,6 +761,7 @@ class Machine(SwapCalls, CgroupCalls):
             raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
         self._release(p, "exit", f"{p.comm}[{pid}] exited")
 
+    @recorded
     def kill(self, pid: int, sig: int = 9) -> None:
         """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
         p = self._proc(pid)
@@ -787,6 +795,7 @@ class Machine(SwapCalls, CgroupCalls):
 
     # -- mapping -------------------------------------------------------------------------------
 
+    @recorded
     def mmap(self, pid: int, length: int, *, prot: str = "rw", flags: str = "private|anonymous",
              file: str | None = None, offset: int = 0, addr: int | None = None) -> int:
         """mmap(2): do_mmap + mmap_region (KERNEL.md §3, §9)."""
@@ -874,6 +883,7 @@ class Machine(SwapCalls, CgroupCalls):
         self._update_hiwater(p)
         return start
 
+    @recorded
     def munmap(self, pid: int, addr: int, length: int) -> None:
         p = self._proc(pid)
         addr = _aligned("addr", addr)
@@ -915,6 +925,7 @@ class Machine(SwapCalls, CgroupCalls):
             if lo <= hi:
                 K.pt_free_range(self.k, mm.id, level, lo, hi)
 
+    @recorded
     def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
         """mremap(2): shrink, grow in place, or move (MREMAP_MAYMOVE)."""
         p = self._proc(pid)
@@ -970,6 +981,7 @@ class Machine(SwapCalls, CgroupCalls):
         self._update_hiwater(p)
         return new_addr
 
+    @recorded
     def mprotect(self, pid: int, addr: int, length: int, prot: str) -> None:
         """mprotect(2); adding PROT_WRITE to a private mapping charges commit (mprotect_fixup)."""
         p = self._proc(pid)
@@ -996,6 +1008,7 @@ class Machine(SwapCalls, CgroupCalls):
         self.committed += charge
         mm.merge_around(addr, end)
 
+    @recorded
     def madvise(self, pid: int, addr: int, length: int, advice: str) -> None:
         """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
         p = self._proc(pid)
@@ -1058,6 +1071,7 @@ class Machine(SwapCalls, CgroupCalls):
         start = addr & ~(PAGE - 1)
         return p, start, start + page_align(length + (addr - start))
 
+    @recorded
     def mlock(self, pid: int, addr: int, length: int) -> None:
         """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
         p, start, end = self._lock_args(pid, addr, length)
@@ -1077,6 +1091,7 @@ class Machine(SwapCalls, CgroupCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, True)
 
+    @recorded
     def munlock(self, pid: int, addr: int, length: int) -> None:
         p, start, end = self._lock_args(pid, addr, length)
         if start == end:
@@ -1084,6 +1099,7 @@ class Machine(SwapCalls, CgroupCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, False)
 
+    @recorded
     def mlockall(self, pid: int, flags: str = "current|future") -> None:
         """mlockall(2) with MCL_CURRENT and/or MCL_FUTURE."""
         p = self._proc(pid)
@@ -1137,6 +1153,7 @@ class Machine(SwapCalls, CgroupCalls):
 
     # -- access --------------------------------------------------------------------------------
 
+    @recorded
     def touch(self, pid: int, addr: int, length: int, *, write: bool = True) -> int:
         """The process reads or writes [addr, addr+length): first use faults pages in.
 
@@ -1200,6 +1217,7 @@ class Machine(SwapCalls, CgroupCalls):
             return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
         return spans, None
 
+    @recorded
     def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """read(2) through the page cache; returns the bytes read (short at end of file)."""
         p = self._proc(pid)
@@ -1211,6 +1229,7 @@ class Machine(SwapCalls, CgroupCalls):
             self._cache_io(p, f, offset, n, dirty=False)
         return n
 
+    @recorded
     def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """write(2) through the page cache: dirties pages, creates or extends the file."""
         p = self._proc(pid)
@@ -1260,6 +1279,7 @@ class Machine(SwapCalls, CgroupCalls):
 
     # -- the heap ------------------------------------------------------------------------------
 
+    @recorded
     def brk(self, pid: int, new_break: int | None = None) -> int:
         """The raw brk syscall: returns the new break, or the unchanged one on failure."""
         p = self._proc(pid)
@@ -1275,6 +1295,7 @@ class Machine(SwapCalls, CgroupCalls):
             pass  # the syscall reports failure by returning the old break
         return mm.brk
 
+    @recorded
     def sbrk(self, pid: int, increment: int) -> int:
         """glibc sbrk: returns the old break; ENOMEM when brk refused to move."""
         p = self._proc(pid)
@@ -1318,6 +1339,7 @@ class Machine(SwapCalls, CgroupCalls):
 
     # -- limits and knobs ----------------------------------------------------------------------
 
+    @recorded
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
         """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
         p = self._proc(pid)
@@ -1331,6 +1353,7 @@ class Machine(SwapCalls, CgroupCalls):
             p.rlimits[resource][0] = soft
         return p.rlimits[resource][0]
 
+    @recorded
     def set_oom_score_adj(self, pid: int, value: int, *, caps=None) -> None:
         """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
         p = self._proc(pid)
@@ -1344,6 +1367,7 @@ class Machine(SwapCalls, CgroupCalls):
         if privileged:
             p.oom_score_adj_min = value
 
+    @recorded(read=lambda *args, **kwargs: len(args) + len(kwargs) == 1)  # a read
     def sysctl(self, name: str, value=_UNSET):
         """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
         if value is _UNSET:
@@ -1542,25 +1566,13 @@ class Machine(SwapCalls, CgroupCalls):
                  "locked": bool(v.flags & V_LOCKED)} for v in p.mm.vmas]
 
     def state_digest(self) -> str:
-        """A hash of the whole state: equal digests mean identical machines."""
+        """A hash of the whole state: equal digests mean identical machines, with identical
+        futures. It covers what a snapshot holds (engine/snapshot.py), less the input log."""
         h = hashlib.sha256()
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
-                h.update(np.ascontiguousarray(arr).tobytes())
-        py = (self.tick, self.committed, self.least_priority, self.panicked, sorted(self._sysctl.items()),
-              sorted(self._next.items()),
-              [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
-                p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
-                p.stall_us, p.stall_kind, p.oom_victim_tick, p.reaped,
-                p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
-                [(v.start, v.end, v.flags, v.file, v.pgoff, v.anon, v.has_anon, v.name)
-                 for v in p.mm.vmas]) for p in sorted(self.procs.values(), key=lambda q: q.pid)],
-              sorted((f.id, f.path, f.size, f.shmem, f.charged) for f in self.file_by_id.values()),
-              [(e.tick, e.kind, e.pid, e.message, sorted(e.data.items())) for e in self.events],
-              [(c.path, c.id, c.min, c.low, c.high, c.max, c.swap_max, c.oom_group,
-                sorted(c.events.items()), sorted(c.events_local.items())) for c in self._cg_by_id],
-              sorted(self.psi.to_state().items()))
-        h.update(repr(py).encode())
+                h.update(np.ascontiguousarray(arr))
+        h.update(repr(self._state_values()).encode())
         return h.hexdigest()
 
 
