@@ -272,7 +272,8 @@ INDEXES = {
     "frames.order": (-1, S.MAX_ORDER), "frames.next": "frames", "frames.prev": "frames",
     "frames.swap": "slots", "zones.free_head": "frames", "zones.free_tail": "frames",
     "lru.head": "frames", "lru.tail": "frames",
-    "pagetables.row_pfn": "frames", "pagetables.free_rows": "rows", "pagecache.vals": "frames",
+    "pagetables.row_pfn": "frames", "pagetables.free_rows": "rows",
+    "frames.dirtyq": "frames", "frames.wbq": "frames",
     "swap.cache": "frames", "swap.stack": "slots", "swap.active": (0, 1),
     "frames.memcg": "memcgs", "swap.memcg": "memcgs", "lru.parent": "memcgs", "lru.walk": "memcgs",
     "lru.iter": "memcgs",
@@ -344,6 +345,24 @@ def _check_indexes(arrays: dict, sizes: dict) -> None:
     rs = arrays["reclaim.state"]
     if not (0 <= rs[S.RS_KSWAPD_HIGHEST] < S.NR_ZONES and 0 <= rs[S.RS_KSWAPD_ORDER] <= S.MAX_ORDER):
         raise ValueError("reclaim.state: kswapd's zone or order is out of range")
+    frames = sizes["frames"]
+    if not (0 <= rs[S.RS_DQ_HEAD] < max(frames, 1) and 0 <= rs[S.RS_DQ_COUNT] <= frames
+            and 0 <= rs[S.RS_WB_COUNT] <= frames):
+        raise ValueError("reclaim.state: the dirty or writeback queue is out of range")
+    _check_shadows(arrays, sizes)
+
+
+def _check_shadows(arrays: dict, sizes: dict) -> None:
+    """Page-cache values are pages (< frames) or shadows (<= -2); shadows name real memcgs."""
+    keys, vals = arrays["pagecache.keys"], arrays["pagecache.vals"]
+    used = vals[keys != S.EMPTY]
+    if (used >= sizes["frames"]).any() or (used == -1).any():
+        raise ValueError("array pagecache.vals holds a page outside the frames")
+    shadows = np.concatenate([-2 - used[used <= -2], arrays["swap.shadow"]])
+    if (shadows < -1).any() or (shadows >> 47 >= sizes["memcgs"]).any():
+        raise ValueError("a workingset shadow names a memcg that does not exist")
+    if arrays["pagecache.shadows"][0] != (used <= -2).sum():
+        raise ValueError("pagecache.shadows disagrees with the shadow entries")
 
 
 def _groups(arrays, config: MachineConfig) -> dict:

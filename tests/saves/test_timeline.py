@@ -55,19 +55,19 @@ def test_rewind_then_forward_equals_the_original_run(original):
 def test_a_branch_with_panic_on_oom_panics_where_the_original_killed(original):
     start, digests, _ = original
     m, t = _fresh(500)
-    t.seek(start + 100)
+    t.seek(start + 250)  # after the forker's kill: the two histories differ in the sysctl only
     t.branch("panic")
     m.sysctl("vm.panic_on_oom", 1)
-    t.step(400)
+    t.step(250)
     cmp = t.compare("main", "panic")
     (kill,) = [d for d in cmp.a.deaths if d[2] == "oom_kill"]
     assert kill[3] == "Out of memory: Killed process 3 (leak)"
-    assert set(cmp.deaths_only_in("a")) == {kill, *(d for d in cmp.a.deaths if d[1] == 6)}
+    assert cmp.deaths_only_in("a") == (kill,)
     assert cmp.b.panicked and cmp.b.end_tick == kill[0]  # the same moment, a panic instead
     assert cmp.a.digest == digests[start + 500] and cmp.b.digest == m.state_digest()
     assert cmp.a.peak_swap_kb > 0 and cmp.b.peak_swap_kb > 0
     assert cmp.a.psi_total_us["some"] > 0
-    assert (cmp.b.fork_tick, cmp.b.name) == (start + 100, "panic")
+    assert (cmp.b.fork_tick, cmp.b.name) == (start + 250, "panic")
     t.switch("main")  # the original future is kept
     assert (m.tick, m.state_digest()) == (start + 500, digests[start + 500])
 
