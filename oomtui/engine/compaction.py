@@ -267,6 +267,11 @@ class CompactionCalls:
 
     # -- views ----------------------------------------------------------------------------------
 
+    def buddyinfo(self) -> dict[str, list[int]]:
+        """/proc/buddyinfo: free blocks of each order (0..10), per populated zone."""
+        return {name: [int(n) for n in self.zn.free_count[z]]
+                for z, name in enumerate(ZONE_NAMES) if self.managed[z]}
+
     def compaction_moves(self) -> tuple[np.ndarray, np.ndarray]:
         """The last compaction run's migrations as (from_pfns, to_pfns), in order (at most
         COMPACT_TRACE of them): what a physical-memory map animates."""

@@ -2110,7 +2110,7 @@ def compact_zone(k, z, order, prio, highest):
         return COMPACT_SKIPPED
     start = zn.start[z]
     end = zn.start[z + 1]
-    sync = prio != COMPACT_PRIO_ASYNC
+    sync = 1 if prio != COMPACT_PRIO_ASYNC else 0  # MIGRATE_SYNC_LIGHT, or MIGRATE_ASYNC
     cc[CC_ORDER] = order
     cc[CC_SYNC] = sync
     if prio == COMPACT_PRIO_SYNC_FULL:  # whole_zone
