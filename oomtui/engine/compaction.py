@@ -45,8 +45,20 @@ import numpy as np
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
 from oomtui.engine.config import ZONE_NAMES
-from oomtui.engine.state import (ANON, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT, V_ANON, V_HUGEPAGE,
-                                 V_LOCKED, V_NOHUGEPAGE, V_SHARED, WMARK_LOW, WMARK_MIN, ZONE_MOVABLE)
+from oomtui.engine.state import (
+    ANON,
+    HPAGE_PMD_NR,
+    HPAGE_PMD_ORDER,
+    PAGE_SHIFT,
+    V_ANON,
+    V_HUGEPAGE,
+    V_LOCKED,
+    V_NOHUGEPAGE,
+    V_SHARED,
+    WMARK_LOW,
+    WMARK_MIN,
+    ZONE_MOVABLE,
+)
 
 HPAGE_SIZE = HPAGE_PMD_NR << PAGE_SHIFT
 COMPACT_MAX_DEFER_SHIFT = 6

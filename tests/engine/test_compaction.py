@@ -105,7 +105,7 @@ def test_thp_modes(machine):
 
 
 def test_fragmented_zone_has_only_single_pages(fragmented):
-    m, pid, addr, pages = fragmented()
+    m, _, _, pages = fragmented()
     info = m.buddyinfo()["Normal"]
     assert sum(info[2:]) == 0  # not even 16 KiB contiguous
     assert m.zoneinfo()["Normal"]["free"] >= pages // 2
@@ -138,7 +138,7 @@ def test_madvised_thp_fault_compacts_and_succeeds(fragmented):
 
 def test_unmadvised_thp_falls_back_without_compacting(fragmented):
     """defrag=madvise: outside MADV_HUGEPAGE a THP fault only tries the free lists."""
-    m, pid, addr, pages = fragmented(thp="always")
+    m, pid, _, _ = fragmented(thp="always")
     huge = huge_map(m, pid)
     assert m.touch(pid, huge, HPAGE) == 512
     assert compaction_counters(m) == {"compact_stall": 0, "compact_success": 0, "compact_fail": 0,
@@ -149,7 +149,7 @@ def test_unmadvised_thp_falls_back_without_compacting(fragmented):
 def test_costly_order_compaction_cannot_help_falls_back_never_kills(fragmented):
     """A page table in every pageblock: no block can be emptied. Async compaction before and
     after reclaim fails, and the THP falls back to 4 KiB pages without an OOM kill."""
-    m, pid, addr, pages = fragmented(tables_first=False)
+    m, pid, _, _ = fragmented(tables_first=False)
     huge = huge_map(m, pid, "hugepage")
     assert m.touch(pid, huge, HPAGE) == 512
     assert compaction_counters(m) == {"compact_stall": 2, "compact_success": 0, "compact_fail": 2,
@@ -161,7 +161,7 @@ def test_costly_order_compaction_cannot_help_falls_back_never_kills(fragmented):
 
 def test_fork_kernel_stack_compacts(fragmented):
     """An order-2 kernel stack is unmovable: async compaction runs before any reclaim."""
-    m, pid, addr, pages = fragmented()
+    m, pid, _, _ = fragmented()
     child = m.fork(pid)
     counters = compaction_counters(m)
     assert (counters["compact_stall"], counters["compact_success"], counters["oom_kill"]) == (1, 1, 0)
