@@ -41,6 +41,7 @@ def check_invariants(m) -> None:
     same("LRU pages", lru.sum(), types[S.ANON] + types[S.FILE] + types[S.SHMEM])
     _check_memcgs(m, same)
     _check_writeback(m, same)
+    _check_thps(m, same)
     same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
     same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM] + m.pc.shadows[0])
     same("shadow entries", int(((m.pc.keys != S.EMPTY) & (m.pc.vals <= -2)).sum()), m.pc.shadows[0])
@@ -77,6 +78,7 @@ def check_invariants(m) -> None:
                 for page in mapped:
                     assert any(v.start >> 12 <= page < v.end >> 12 for v in vmas), \
                         f"pid {p.pid}: PTE at {page << 12:#x} outside every VMA"
+                _check_identity(p.pid, fr, ptes, chunk, vmas)
         tables += nr_pt
         same(f"pid {p.pid} VmPTE", m.mms.nr_pt[mm.id], nr_pt)
         for i in range(4):
@@ -110,6 +112,42 @@ def check_invariants(m) -> None:
          sum(p.mm.committed() for p in m.procs.values())
          + sum(f.charged for f in m.file_by_id.values()))
     assert (vm >= 0).all(), "a negative counter"
+
+
+def _check_identity(pid, fr, ptes, chunk, vmas) -> None:
+    """Each present PTE maps the frame holding that address's data: the VMA's anon page or
+    file page at the right index (what migration must keep true); a THP subpage sits at the
+    virtual offset of its pfn in the 2 MiB range (PMD-mappable)."""
+    offs = np.flatnonzero((ptes & S.PTE_KIND) == S.PTE_PRESENT)
+    pfns = ptes[offs] >> S.PTE_SHIFT
+    pages = offs + (chunk << 9)
+    for v in vmas:
+        inside = (pages >= v.start >> 12) & (pages < v.end >> 12)
+        owner = np.where(fr.type[pfns] == S.ANON, v.anon, v.file)
+        bad = inside & ((fr.owner[pfns] != owner) | (fr.index[pfns] != v.pgoff + pages - (v.start >> 12)))
+        assert not bad.any(), f"pid {pid}: PTE at {int(pages[bad][0]) << 12:#x} maps another page's frame"
+    thp = (fr.flags[pfns] & S.F_THP) != 0
+    assert ((offs[thp] ^ pfns[thp]) & (S.HPAGE_PMD_NR - 1) == 0).all(), \
+        f"pid {pid}: a THP subpage mapped at an offset that is not its own"
+
+
+def _check_thps(m, same) -> None:
+    """Intact THPs are whole aligned blocks of anon pages of one rmap identity and memcg,
+    indexes in a row, each page mapped as often as the others; AnonHugePages counts them."""
+    fr = m.fr
+    thp = (fr.flags & S.F_THP) != 0
+    same("AnonHugePages", m.ctr.vm[S.NR_ANON_THPS], int(thp.sum()))
+    whole = thp.size // S.HPAGE_PMD_NR * S.HPAGE_PMD_NR
+    assert not thp[whole:].any(), "a THP page past the last whole block"
+    blocks = thp[:whole].reshape(-1, S.HPAGE_PMD_NR)
+    heads = np.flatnonzero(blocks.any(axis=1)) * S.HPAGE_PMD_NR
+    same("THPs split part way", int(blocks.any(axis=1).sum()), int(blocks.all(axis=1).sum()))
+    for h in heads:
+        blk = slice(h, h + S.HPAGE_PMD_NR)
+        assert (fr.type[blk] == S.ANON).all() and (fr.owner[blk] == fr.owner[h]).all() and \
+            (fr.memcg[blk] == fr.memcg[h]).all(), f"THP at pfn {h}: mixed pages"
+        assert (fr.index[blk] == fr.index[h] + np.arange(S.HPAGE_PMD_NR)).all(), f"THP at pfn {h}: indexes"
+        assert (fr.mapcount[blk] == fr.mapcount[h]).all() and fr.mapcount[h] > 0, f"THP at pfn {h}: mapcounts"
 
 
 def _check_memcgs(m, same) -> None:

@@ -27,6 +27,11 @@ from oomtui.engine.state import (
     NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
     LC_OVER_HIGH, LC_OVER_LIMIT,
     V_EXEC, V_WRITE, WMARK_HIGH,
+    CC_FREE_PFN, CC_FREE_SCANNED, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MOVED, CC_NR_FREE,
+    CC_NR_MIGRATE, CC_ORDER, CC_SYNC, CC_WHOLE_ZONE, COMPACT_CLUSTER_MAX, COMPACTFREE_SCANNED,
+    COMPACTISOLATED, COMPACTMIGRATE_SCANNED, F_THP, HPAGE_PMD_NR, HPAGE_PMD_ORDER, NR_ANON_THPS,
+    PGMIGRATE_FAIL, PGMIGRATE_SUCCESS, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
+    THP_FAULT_FALLBACK_CHARGE,
 )
 
 # _nrt=False: kernels never allocate, and without numba's reference counting a call between
@@ -701,6 +706,8 @@ def free_anon_page(fr, zn, lru, ctr, p):
 @njit(**JIT)
 def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     """Drop one mapping of p; an anon page nobody maps (or needs in the swap cache) is freed."""
+    if fr.flags[p] & F_THP:
+        split_huge_page(fr, ctr, p)
     if locked:
         mlock_page(fr, lru, ctr, p, -1)
     fr.mapcount[p] -= 1
@@ -981,6 +988,8 @@ def try_to_unmap(k, p, slot):
     n = rmap_walk(k, p)
     if n != fr.mapcount[p]:
         return False
+    if fr.flags[p] & F_THP:
+        split_huge_page(k.fr, k.ctr, p)  # try_to_unmap(TTU_SPLIT_HUGE_PMD)
     kind = rss_kind(k.fr, p)
     for i in range(n):
         mm = rm.out_mm[i]
@@ -1409,18 +1418,41 @@ def kswapd_run(k):
 
 
 @njit(**JIT)
-def should_reclaim_retry(k, highest):
-    """should_reclaim_retry: could free + reclaimable pages lift some zone over min?"""
-    zn, size = k.zn, k.lru.size
+def reclaimable_pages(k):
+    """zone_reclaimable_pages, for the node: file LRU pages, and anon ones if swap has room."""
+    size = k.lru.size
     reclaimable = 0
     for c in range(size.shape[0]):
         reclaimable += size[c, LRU_INACTIVE_FILE] + size[c, LRU_ACTIVE_FILE]
         if swap_space_left(k.sw):
             reclaimable += size[c, LRU_INACTIVE_ANON] + size[c, LRU_ACTIVE_ANON]
+    return reclaimable
+
+
+@njit(**JIT)
+def should_reclaim_retry(k, order, highest):
+    """should_reclaim_retry: could free + reclaimable pages lift some zone over min (with a
+    free block of the order, for order > 0)?"""
+    zn = k.zn
+    reclaimable = reclaimable_pages(k)
     for z in range(highest, -1, -1):
         if zn.start[z + 1] == zn.start[z]:
             continue
-        if zn.free[z] + reclaimable > zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest]:
+        if zn.free[z] + reclaimable > zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest] and (
+                order == 0 or zn.free_count[z, order:].sum() > 0):
+            return True
+    return False
+
+
+@njit(**JIT)
+def compaction_zonelist_suitable(k, order, highest):
+    """compaction_zonelist_suitable: would some zone pass __compaction_suitable with its free
+    pages plus reclaimable/order (the node's reclaimable pages: LRUs are not per zone here)?"""
+    zn = k.zn
+    available = reclaimable_pages(k) // order
+    for z in range(highest, -1, -1):
+        if zn.start[z + 1] > zn.start[z] and __compaction_suitable(zn, z, order, highest,
+                                                                   zn.free[z] + available):
             return True
     return False
 
@@ -1727,7 +1759,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
 @njit(**JIT)
 def move_range(k, mm, old, new, npages, out):
     """move_page_tables for mremap: entries move, pages keep their rmap index."""
-    pt = k.pt
+    fr, pt = k.fr, k.pt
     v = 0
     while v < npages:
         chunk_end = min(npages, v + 512 - ((old + v) & 511))
@@ -1740,6 +1772,9 @@ def move_range(k, mm, old, new, npages, out):
                 if drow < 0:
                     return stop(out, u, drow)
                 e = pt.pte[srow, (old + u) & 511]  # reread: the allocation may have reclaimed
+                if (e & PTE_KIND) == PTE_PRESENT and fr.flags[e >> PTE_SHIFT] & F_THP and (
+                        (new - old) & 511 or (old + u) & ~511 < old or ((old + u) | 511) >= old + npages):
+                    split_huge_page(k.fr, k.ctr, e >> PTE_SHIFT)  # move_huge_pmd needs a whole aligned PMD
                 pt.pte[drow, (new + u) & 511] = e
                 pt.pte[srow, (old + u) & 511] = PTE_NONE
         v = chunk_end
@@ -1775,6 +1810,8 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
             if fr.mapcount[p] != 1:
                 continue  # shared with another mm: left alone
             if advice == MADV_FREE:
+                if fr.flags[p] & F_THP:
+                    split_huge_page(k.fr, k.ctr, p)  # pages turn lazy-free one by one
                 if fr.flags[p] & F_SWAPCACHE:
                     swapcache_del(fr, k.lru, ctr, k.sw, p)  # madvise_free_pte_range: folio_free_swap
                 if fr.type[p] == ANON and not fr.flags[p] & F_LAZYFREE:
@@ -1898,6 +1935,407 @@ def swap_unuse(k, d, out):
 def kernel_alloc(fr, zn, ctr, rs, order, owner):
     """A kernel allocation (GFP_KERNEL: highest zone Normal, down to min)."""
     return alloc_pages(fr, zn, ctr, rs, order, 2, KERNEL, owner)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transparent huge pages (mm/huge_memory.c) and compaction (mm/compaction.c, mm/migrate.c).
+# How oomtui represents a THP is said in compaction.py.
+
+# enum compact_result, in the kernel's order (try_to_compact_pages keeps the max).
+COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABLE_PAGE = range(4)
+COMPACT_CONTINUE, COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_CONTENDED = range(4, 8)
+COMPACT_SUCCESS = 8
+# enum compact_priority: lower is harder; direct compaction starts async.
+COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT, COMPACT_PRIO_ASYNC = range(3)
+EXTFRAG_THRESHOLD = 500  # vm.extfrag_threshold default
+PAGEBLOCK_NR = HPAGE_PMD_NR
+ENOMEM_ERR = 12
+
+
+@njit(**JIT)
+def split_huge_page(fr, ctr, p):
+    """split_huge_pmd + split_folio of the THP holding p: its 512 pages go on as 4 KiB pages
+    (AnonHugePages drops by 2 MiB). Called before a subpage is handled on its own."""
+    head = p & ~(HPAGE_PMD_NR - 1)
+    for q in range(head, head + HPAGE_PMD_NR):
+        fr.flags[q] &= ~F_THP
+    ctr.vm[NR_ANON_THPS] -= HPAGE_PMD_NR
+
+
+@njit(**JIT)
+def do_huge_pmd_anonymous_page(k, mm, vpage, p, anon_id, index, locked, out):
+    """Map the order-9 block p at the 2 MiB-aligned vpage: charged to the memcg, one fault,
+    every subpage a new inactive anon page behind a writable PTE of the deposited table.
+    A charge the memcg refuses frees the block (thp_fault_fallback_charge): out[OUT_DONE]
+    is 0 then, HPAGE_PMD_NR when mapped."""
+    fr, ctr, pt = k.fr, k.ctr, k.pt
+    row = pt_row(k.fr, k.zn, k.ctr, k.pt, k.mms, k.rs, mm, vpage)
+    if row < 0:
+        return stop(out, 0, row)
+    cg = k.lru.ctl[LC_CHARGE_TO]
+    if not try_charge(k.lru, cg, HPAGE_PMD_NR):  # mem_cgroup_charge: no memcg OOM for a THP
+        free_pages(k.fr, k.zn, k.ctr, p, HPAGE_PMD_ORDER)
+        ctr.vm[THP_FAULT_FALLBACK] += 1
+        ctr.vm[THP_FAULT_FALLBACK_CHARGE] += 1
+        return stop(out, 0, 0)
+    for i in range(HPAGE_PMD_NR):
+        q = p + i
+        fr.index[q] = index + i
+        fr.memcg[q] = cg
+        fr.flags[q] = F_THP
+        lru_add(k.fr, k.lru, q)
+        map_page(k.fr, k.lru, k.ctr, k.mms, mm, q, locked)
+        pt.pte[row, i] = (q << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
+    ctr.vm[NR_ANON_THPS] += HPAGE_PMD_NR
+    ctr.vm[THP_FAULT_ALLOC] += 1
+    out[OUT_NEW_ANON] += 1
+    count_fault(k.ctr, k.mms, mm, False, out)
+    return stop(out, HPAGE_PMD_NR, 0)
+
+
+@njit(**JIT)
+def pageblock_start(pfn):
+    return pfn & ~(PAGEBLOCK_NR - 1)
+
+
+@njit(**JIT)
+def pageblock_end(pfn):
+    return (pfn + PAGEBLOCK_NR) & ~(PAGEBLOCK_NR - 1)
+
+
+@njit(**JIT)
+def fragmentation_index(zn, z, order):
+    """__fragmentation_index: toward 0 a failure at `order` is for lack of memory, toward
+    1000 for fragmentation; -1000 when a block of that order is free."""
+    blocks = 0
+    free = 0
+    suitable = 0
+    for o in range(MAX_ORDER + 1):
+        n = zn.free_count[z, o]
+        blocks += n
+        free += n << o
+        if o >= order:
+            suitable += n << (o - order)
+    if blocks == 0:
+        return 0
+    if suitable:
+        return -1000
+    return 1000 - (1000 + free * 1000 // (1 << order)) // blocks
+
+
+@njit(**JIT)
+def __compaction_suitable(zn, z, order, highest, free):
+    """Enough free pages (`free` of them) above the min (costly: low) watermark plus
+    compact_gap to have migration targets."""
+    mark = zn.wmark[z, WMARK_LOW if order > PAGE_ALLOC_COSTLY_ORDER else WMARK_MIN]
+    return free > mark + (2 << order) + zn.reserve[z, highest]
+
+
+@njit(**JIT)
+def compaction_suitable(zn, z, order, highest):
+    """compaction_suitable: free pages for targets, and for costly orders a failure that is
+    due to fragmentation (fragmentation index above vm.extfrag_threshold)."""
+    if not __compaction_suitable(zn, z, order, highest, zn.free[z]):
+        return False
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        fragindex = fragmentation_index(zn, z, order)
+        if 0 <= fragindex <= EXTFRAG_THRESHOLD:
+            return False
+    return True
+
+
+@njit(**JIT)
+def reset_cached_positions(zn, z):
+    zn.compact_cached_migrate_pfn[z, 0] = zn.start[z]
+    zn.compact_cached_migrate_pfn[z, 1] = zn.start[z]
+    zn.compact_cached_free_pfn[z] = pageblock_start(zn.start[z + 1] - 1)
+
+
+@njit(**JIT)
+def update_cached_migrate(zn, z, pfn):
+    """Where async and sync compaction restart: past the pageblock the scanner finished."""
+    pfn = pageblock_end(pfn)
+    zn.compact_cached_migrate_pfn[z, 0] = max(zn.compact_cached_migrate_pfn[z, 0], pfn)
+    if zn.cc[CC_SYNC]:
+        zn.compact_cached_migrate_pfn[z, 1] = max(zn.compact_cached_migrate_pfn[z, 1], pfn)
+
+
+@njit(**JIT)
+def putback_movable_pages(fr, lru, zn, first):
+    """The isolated pages from `first` on go back onto their LRU lists."""
+    cc = zn.cc
+    for i in range(first, cc[CC_NR_MIGRATE]):
+        lru_add(fr, lru, zn.cc_migrate[i])
+    cc[CC_NR_MIGRATE] = first
+
+
+@njit(**JIT)
+def isolate_migratepages_block(k, z, low, end):
+    """isolate_migratepages_block: take up to COMPACT_CLUSTER_MAX LRU pages (anon, file,
+    shmem, swap cache; mlocked too: compact_unevictable_allowed) of [low, end) off their
+    lists. Free blocks and THPs are stepped over; other pages cannot move, and neither do
+    file pages that are dirty or under writeback here (the flushers' queues hold their
+    frame numbers). Async direct compaction gives up an order-aligned block at its first
+    immovable page."""
+    fr, zn, cc = k.fr, k.zn, k.zn.cc
+    order = cc[CC_ORDER]
+    skip_on_failure = not cc[CC_SYNC]
+    next_skip = (low + (1 << order)) & ~((1 << order) - 1)  # block_end_pfn(low, order)
+    scanned = 0
+    isolated = 0
+    while low < end:
+        if skip_on_failure and low >= next_skip:
+            if isolated:
+                break  # the previous order-aligned block is ready: migrate it
+            next_skip = (low + (1 << order)) & ~((1 << order) - 1)
+        scanned += 1
+        o = fr.order[low]
+        if o >= 0:  # PageBuddy: skip the free block
+            scanned += (1 << o) - 1
+            low += 1 << o
+            continue
+        pinned = fr.type[low] == FILE and fr.flags[low] & (F_DIRTY | F_WRITEBACK)
+        if fr.flags[low] & F_THP or fr.lru[low] < 0 or pinned:  # compound, or not movable
+            if fr.flags[low] & F_THP:
+                scanned += (low | (HPAGE_PMD_NR - 1)) - low
+                low |= HPAGE_PMD_NR - 1
+            if skip_on_failure:
+                if isolated:  # cannot form the block: put back what was taken from it
+                    putback_movable_pages(k.fr, k.lru, k.zn, cc[CC_NR_MIGRATE] - isolated)
+                    isolated = 0
+                if low < next_skip:
+                    low = next_skip - 1
+                    next_skip += 1 << order
+            low += 1
+            continue
+        lru_del(k.fr, k.lru, low)
+        zn.cc_migrate[cc[CC_NR_MIGRATE]] = low
+        cc[CC_NR_MIGRATE] += 1
+        isolated += 1
+        low += 1
+        if cc[CC_NR_MIGRATE] >= COMPACT_CLUSTER_MAX:
+            break
+    low = min(low, end)
+    if low == end and isolated == 0:
+        update_cached_migrate(k.zn, z, low)
+    cc[CC_MIGRATE_SCANNED] += scanned
+    k.ctr.vm[COMPACTISOLATED] += isolated
+    cc[CC_MIGRATE_PFN] = low
+
+
+@njit(**JIT)
+def isolate_migratepages(k, z):
+    """isolate_migratepages: from the migrate scanner's pfn, the first pageblock below the
+    free scanner that is not a THP (pageblock_skip_persistent); True if pages were isolated."""
+    zn, cc = k.zn, k.zn.cc
+    low = cc[CC_MIGRATE_PFN]
+    block_end = pageblock_end(low)
+    while block_end <= cc[CC_FREE_PFN]:
+        if k.fr.flags[max(pageblock_start(low), zn.start[z])] & F_THP:
+            update_cached_migrate(k.zn, z, block_end)
+        else:
+            isolate_migratepages_block(k, z, low, block_end)
+            break
+        low = block_end
+        cc[CC_MIGRATE_PFN] = low
+        block_end += PAGEBLOCK_NR
+    return cc[CC_NR_MIGRATE] > 0
+
+
+@njit(**JIT)
+def isolate_freepages_block(k, z, pfn, end):
+    """isolate_freepages_block: take free buddy blocks of [pfn, end) off the free lists
+    until there is a target for every isolated page; returns where it stopped."""
+    fr, zn, cc = k.fr, k.zn, k.zn.cc
+    scanned = 0
+    total = 0
+    while pfn < end:
+        scanned += 1
+        o = fr.order[pfn]
+        if o < 0:
+            pfn += 1
+            continue
+        # __isolate_free_page: never below the min watermark.
+        if zn.free[z] <= zn.wmark[z, WMARK_MIN] + (1 << o):
+            break
+        list_del(fr.next, fr.prev, zn.free_head, zn.free_tail, z, o, pfn)
+        zn.free_count[z, o] -= 1
+        zn.free[z] -= 1 << o
+        fr.order[pfn] = -1
+        for q in range(pfn, pfn + (1 << o)):  # split_map_pages: order-0 targets
+            zn.cc_free[cc[CC_NR_FREE]] = q
+            cc[CC_NR_FREE] += 1
+        scanned += (1 << o) - 1
+        total += 1 << o
+        pfn += 1 << o
+        if cc[CC_NR_MIGRATE] <= cc[CC_NR_FREE]:
+            break
+    cc[CC_FREE_SCANNED] += scanned
+    k.ctr.vm[COMPACTISOLATED] += total
+    return min(pfn, end)
+
+
+@njit(**JIT)
+def isolate_freepages(k, z):
+    """isolate_freepages: the free scanner walks pageblocks down from its pfn to the
+    migrate scanner's block, isolating free pages. oomtui scans every pfn (stride 1): the
+    kernel's async stride stands in for its free-list fast search, not modelled here."""
+    fr, zn, cc = k.fr, k.zn, k.zn.cc
+    start = cc[CC_FREE_PFN]
+    block_start = pageblock_start(start)
+    block_end = min(block_start + PAGEBLOCK_NR, zn.start[z + 1])
+    low = pageblock_end(cc[CC_MIGRATE_PFN])
+    while block_start >= low:
+        # pageblock_pfn_to_page (in the zone) and suitable_migration_target (no free block
+        # of pageblock order: it is not broken up for migration targets).
+        if block_start >= zn.start[z] and fr.order[block_start] < HPAGE_PMD_ORDER:
+            start = isolate_freepages_block(k, z, start, block_end)
+            if start == block_end:  # update_pageblock_skip's cached free pfn
+                zn.compact_cached_free_pfn[z] = min(zn.compact_cached_free_pfn[z],
+                                                    block_start - PAGEBLOCK_NR)
+            if cc[CC_NR_FREE] >= cc[CC_NR_MIGRATE]:
+                if start >= block_end:
+                    start = block_start - PAGEBLOCK_NR
+                break
+            if start < block_end:
+                break  # isolation failed early (watermark)
+        block_end = block_start
+        block_start -= PAGEBLOCK_NR
+        start = block_start
+    cc[CC_FREE_PFN] = start
+
+
+@njit(**JIT)
+def migrate_folio(k, src, dst):
+    """migrate_pages for one isolated page: copy it to dst and update everything that
+    points at it (PTEs through the reverse map, the page-cache index, the swap cache, the
+    LRU and memcg); the old frame is freed. False if a mapping could not be found."""
+    fr, pt, rm = k.fr, k.pt, k.rm
+    n = rmap_walk(k, src) if fr.mapcount[src] else 0
+    if n != fr.mapcount[src]:
+        return False
+    fr.type[dst] = fr.type[src]
+    fr.flags[dst] = fr.flags[src]
+    fr.mlock[dst] = fr.mlock[src]
+    fr.mapcount[dst] = fr.mapcount[src]
+    fr.owner[dst] = fr.owner[src]
+    fr.index[dst] = fr.index[src]
+    fr.swap[dst] = fr.swap[src]
+    fr.memcg[dst] = fr.memcg[src]  # mem_cgroup_migrate: the charge moves with the page
+    for i in range(n):
+        e = pt.pte[rm.out_row[i], rm.out_idx[i]]
+        pt.pte[rm.out_row[i], rm.out_idx[i]] = (dst << PTE_SHIFT) | (e & ((1 << PTE_SHIFT) - 1))
+    if fr.type[src] != ANON:
+        ht_put(k.pc.keys, k.pc.vals, k.pc.count, pc_key(fr.owner[src], fr.index[src]), dst)
+    if fr.flags[src] & F_SWAPCACHE:
+        k.sw.cache[fr.swap[src]] = dst
+    lru_add(k.fr, k.lru, dst)  # putback of the new folio
+    free_pages(k.fr, k.zn, k.ctr, src, 0)
+    return True
+
+
+@njit(**JIT)
+def migrate_pages(k, z):
+    """migrate_pages with compaction_alloc: each isolated page to a target the free scanner
+    isolates; returns 0, ENOMEM_ERR when targets ran out, or the pages that failed."""
+    zn, cc, ctr = k.zn, k.zn.cc, k.ctr
+    failed = 0
+    for i in range(cc[CC_NR_MIGRATE]):
+        if cc[CC_NR_FREE] == 0:
+            isolate_freepages(k, z)
+            if cc[CC_NR_FREE] == 0:  # compaction_alloc found no target
+                ctr.vm[PGMIGRATE_FAIL] += 1
+                putback_movable_pages(k.fr, k.lru, k.zn, i)
+                return ENOMEM_ERR
+        cc[CC_NR_FREE] -= 1
+        src = zn.cc_migrate[i]
+        dst = zn.cc_free[cc[CC_NR_FREE]]
+        if migrate_folio(k, src, dst):
+            ctr.vm[PGMIGRATE_SUCCESS] += 1
+            if cc[CC_MOVED] < zn.moved_from.size:
+                zn.moved_from[cc[CC_MOVED]] = src
+                zn.moved_to[cc[CC_MOVED]] = dst
+            cc[CC_MOVED] += 1
+        else:
+            cc[CC_NR_FREE] += 1  # compaction_free: the target goes back to the list
+            lru_add(k.fr, k.lru, src)
+            ctr.vm[PGMIGRATE_FAIL] += 1
+            failed += 1
+    cc[CC_NR_MIGRATE] = 0
+    return failed
+
+
+@njit(**JIT)
+def compact_finished(k, z):
+    """__compact_finished: the scanners met (complete; the next run starts anew), or at a
+    pageblock boundary a free block of the order exists (success)."""
+    zn, cc = k.zn, k.zn.cc
+    if cc[CC_FREE_PFN] // PAGEBLOCK_NR <= cc[CC_MIGRATE_PFN] // PAGEBLOCK_NR:
+        reset_cached_positions(k.zn, z)
+        return COMPACT_COMPLETE if cc[CC_WHOLE_ZONE] else COMPACT_PARTIAL_SKIPPED
+    if cc[CC_MIGRATE_PFN] % PAGEBLOCK_NR:
+        return COMPACT_CONTINUE  # always finish the pageblock
+    for o in range(cc[CC_ORDER], MAX_ORDER + 1):
+        if zn.free_count[z, o]:
+            return COMPACT_SUCCESS
+    return COMPACT_CONTINUE
+
+
+@njit(**JIT)
+def compact_zone(k, z, order, prio, highest):
+    """compact_zone for direct compaction: the migrate scanner walks up from where it last
+    stopped (the zone start at first), the free scanner down from the zone end; movable
+    pages move into free pages until a free block of `order` exists or the scanners meet.
+    Counts compact_migrate_scanned, compact_free_scanned, compact_isolated, pgmigrate_*;
+    Zones.cc[CC_MOVED] and moved_from/moved_to tell what moved."""
+    zn, cc = k.zn, k.zn.cc
+    cc[:] = 0
+    if zone_watermark_ok(zn, z, order, WMARK_MIN, highest):
+        return COMPACT_SUCCESS  # the allocation can already succeed
+    if not compaction_suitable(zn, z, order, highest):
+        return COMPACT_SKIPPED
+    start = zn.start[z]
+    end = zn.start[z + 1]
+    sync = 1 if prio != COMPACT_PRIO_ASYNC else 0  # MIGRATE_SYNC_LIGHT, or MIGRATE_ASYNC
+    cc[CC_ORDER] = order
+    cc[CC_SYNC] = sync
+    if prio == COMPACT_PRIO_SYNC_FULL:  # whole_zone
+        cc[CC_MIGRATE_PFN] = start
+        cc[CC_FREE_PFN] = pageblock_start(end - 1)
+    else:
+        cc[CC_MIGRATE_PFN] = zn.compact_cached_migrate_pfn[z, sync]
+        cc[CC_FREE_PFN] = zn.compact_cached_free_pfn[z]
+        if not start <= cc[CC_FREE_PFN] < end:
+            cc[CC_FREE_PFN] = pageblock_start(end - 1)
+            zn.compact_cached_free_pfn[z] = cc[CC_FREE_PFN]
+        if not start <= cc[CC_MIGRATE_PFN] < end:
+            cc[CC_MIGRATE_PFN] = start
+            zn.compact_cached_migrate_pfn[z, 0] = start
+            zn.compact_cached_migrate_pfn[z, 1] = start
+    cc[CC_WHOLE_ZONE] = cc[CC_MIGRATE_PFN] == start
+    update_cached = not sync and zn.compact_cached_migrate_pfn[z, 0] == zn.compact_cached_migrate_pfn[z, 1]
+    ret = compact_finished(k, z)
+    while ret == COMPACT_CONTINUE:
+        if not isolate_migratepages(k, z):
+            if update_cached:
+                zn.compact_cached_migrate_pfn[z, 1] = zn.compact_cached_migrate_pfn[z, 0]
+        else:
+            update_cached = False
+            err = migrate_pages(k, z)
+            if err == ENOMEM_ERR and cc[CC_FREE_PFN] // PAGEBLOCK_NR > cc[CC_MIGRATE_PFN] // PAGEBLOCK_NR:
+                ret = COMPACT_CONTENDED
+                break
+        ret = compact_finished(k, z)
+    if cc[CC_NR_FREE]:  # release_freepages; the free scanner restarts at the highest one
+        high = 0
+        for i in range(cc[CC_NR_FREE]):
+            high = max(high, zn.cc_free[i])
+            free_pages(k.fr, k.zn, k.ctr, zn.cc_free[i], 0)
+        cc[CC_NR_FREE] = 0
+        zn.compact_cached_free_pfn[z] = max(zn.compact_cached_free_pfn[z], pageblock_start(high))
+    k.ctr.vm[COMPACTMIGRATE_SCANNED] += cc[CC_MIGRATE_SCANNED]
+    k.ctr.vm[COMPACTFREE_SCANNED] += cc[CC_FREE_SCANNED]
+    return ret
 
 
 # ---------------------------------------------------------------------------------------------

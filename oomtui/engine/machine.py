@@ -26,6 +26,7 @@ from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.cgroups import CgroupCalls
+from oomtui.engine.compaction import FAIL, RETRY, CompactionCalls, SlowPath
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
@@ -145,7 +146,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
+class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -188,6 +189,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
         K.buddy_init(self.k)
+        for z in np.flatnonzero(managed):
+            K.reset_cached_positions(self.zn, z)
         self._setup_watermarks()
         self.committed = 0  # vm_committed_as, pages
         self._next = {"pid": 1, "mm": 0, "anon": 0, "file": 1}
@@ -232,16 +235,18 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         self.pc = self._rehash(self.pc)
 
     def _drive(self, call, current: Process | None, *, origin: bool = False,
-               oom: bool = True) -> tuple[int, bool]:
+               oom: bool = True, slow: SlowPath | None = None) -> tuple[int, bool]:
         """Run a resumable kernel to the end: call(done, out) -> ok.
 
         A kernel stops when its tables must grow, or when an allocation failed at the min
         watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
         retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
-        tries at most), then the OOM killer, whose victim may be `current`. Returns
-        (faults taken, finished); finished is False if `current` died, if a memcg charge
-        failed with nobody to kill or the OOM killer waits for a victim to exit (then
-        self.alloc_error says why) or, with oom=False, memory ran out.
+        tries at most), then the OOM killer, whose victim may be `current`. An allocation
+        of order > 0 (`slow`) also compacts, and a costly one fails instead of OOM-killing
+        (compaction.py). Returns (faults taken, finished); finished is False if `current`
+        died, if a memcg charge failed with nobody to kill or the OOM killer waits for a
+        victim to exit (then self.alloc_error says why) or, with oom=False or a failed
+        order > 0 allocation, memory ran out.
         """
         done = faults = no_progress = memcg_tries = 0
         out = self._out
@@ -257,6 +262,8 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             if out[K.OUT_NEW_ANON]:
                 self._new_anon = True
             status = out[K.OUT_STATUS]
+            if slow is not None and slow.compacted:
+                self._compact_outcome(slow, ok)
             if ok or status == K.STATUS_HIGH:
                 self._handle_over_high(current)  # on the way back to user space
                 if ok:
@@ -274,20 +281,24 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                 if current is not None and current.pid not in self.procs:
                     return faults, False
                 continue
-            scanned = self.ctr.vm[S.PGSCAN_DIRECT]
-            freed = self._global_reclaim(K.direct_reclaim)
-            self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
-            if freed or self._wait_for_writeback(current):
+            if slow is not None:
+                verdict = self._slowpath_step(slow, current)
+                if verdict == RETRY:
+                    continue
+                if verdict == FAIL:
+                    return faults, False
+            else:
+                if self._direct_reclaim(current) or self._wait_for_writeback(current):
+                    no_progress = 0
+                    continue
+                no_progress += 1
+                if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(self.k, 0, 3):
+                    continue
+                if not oom:
+                    return faults, False
                 no_progress = 0
-                continue
-            no_progress += 1
-            if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(self.k, 3):
-                continue
-            if not oom:
-                return faults, False
-            no_progress = 0
             try:
-                self._out_of_memory(current, origin=origin)
+                self._out_of_memory(current, origin=origin, order=slow.order if slow else 0)
             except OSError as e:
                 if e.errno == errno.ENOTRECOVERABLE:
                     raise
@@ -296,10 +307,17 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             if current is not None and current.pid not in self.procs:
                 return faults, False
 
-    def _out_of_memory(self, current: Process | None, *, origin: bool = False) -> None:
+    def _direct_reclaim(self, current: Process | None) -> int:
+        """try_to_free_pages for an allocation: pages freed; the task stalls meanwhile."""
+        scanned = self.ctr.vm[S.PGSCAN_DIRECT]
+        freed = self._global_reclaim(K.direct_reclaim)
+        self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
+        return freed
+
+    def _out_of_memory(self, current: Process | None, *, origin: bool = False, order: int = 0) -> None:
         """__alloc_pages_may_oom → out_of_memory (KERNEL.md §1): kill a victim or panic."""
         for z in range(5):  # one last try at the high watermark
-            if K.zone_watermark_ok(self.zn, z, 0, 2, 3) and self.managed[z]:
+            if K.zone_watermark_ok(self.zn, z, order, 2, 3) and self.managed[z]:
                 return
         self._oom_kill(current, origin=origin, totalpages=self.totalram + self.total_swap_pages())
 
@@ -486,16 +504,6 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
 
     # -- processes ---------------------------------------------------------------------------
 
-    def _kernel_pages(self, order: int, ftype: int, owner: int, current: Process) -> int:
-        """A GFP_KERNEL allocation through the slow path; -1 if `current` was killed."""
-        got = [-1]
-
-        def attempt(done, out):
-            got[0] = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, order, 2, ftype, owner)
-            return K.stop(out, 1, 0 if got[0] >= 0 else -1)
-
-        return got[0] if self._drive(attempt, current)[1] else -1
-
     def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
                      adj_min=None, rlimits=None) -> Process | None:
         """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.
@@ -505,9 +513,10 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
             pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
         else:
-            kstack = self._kernel_pages(KSTACK_ORDER, KERNEL, pid, parent)
+            # GFP_KERNEL: highest zone Normal, unmovable; -1 if the parent was killed.
+            kstack = self._alloc_pages(KSTACK_ORDER, 2, KERNEL, pid, parent, movable=False)
             # The PGD counts in meminfo PageTables but not in the mm's VmPTE.
-            pgd = self._kernel_pages(0, PAGETABLE, pid, parent) if kstack >= 0 else -1
+            pgd = self._alloc_pages(0, 2, PAGETABLE, pid, parent, movable=False) if kstack >= 0 else -1
             if pgd < 0:
                 if kstack >= 0:
                     K.free_pages(self.fr, self.zn, self.ctr, kstack, KSTACK_ORDER)
@@ -1140,16 +1149,34 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
                 return  # the process was OOM-killed
 
     def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> tuple[int, bool]:
-        """Fault [s, e) of one VMA in; (faults, False) if the process was OOM-killed."""
-        first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
-        locked = bool(v.flags & V_LOCKED)
+        """Fault [s, e) of one VMA in, with a THP for each untouched 2 MiB it may have
+        (compaction.py); (faults, False) if the process was OOM-killed."""
         self._new_anon = False
-        faults, alive = self._drive(lambda done, out: K.fault_range(
-            self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
-            pgoff + done, locked, bool(write), out), p)
+        faults, alive, pos = 0, True, s
+        for haddr in self._thp_ranges(p, v, s, e, write):
+            if pos < haddr:
+                n, alive = self._fault_ptes(p, v, pos, haddr, write)
+                faults, pos = faults + n, haddr
+            if alive:
+                mapped, alive = self._thp_fault(p, v, haddr)
+                if mapped:
+                    faults, pos = faults + 1, haddr + (S.HPAGE_PMD_NR << PAGE_SHIFT)
+            if not alive:
+                return faults, False
+        if pos < e:
+            n, alive = self._fault_ptes(p, v, pos, e, write)
+            faults += n
         if self._new_anon:
             v.has_anon = True
         return faults, alive
+
+    def _fault_ptes(self, p: Process, v: Vma, s: int, e: int, write: bool) -> tuple[int, bool]:
+        """Fault [s, e) of one VMA in page by page."""
+        first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
+        locked = bool(v.flags & V_LOCKED)
+        return self._drive(lambda done, out: K.fault_range(
+            self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
+            pgoff + done, locked, bool(write), out), p)
 
     # -- access --------------------------------------------------------------------------------
 
@@ -1431,6 +1458,7 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
             "Dirty": int(vm[S.NR_DIRTY]),
             "Writeback": int(vm[S.NR_WRITEBACK]),
             "AnonPages": int(vm[S.NR_ANON]),
+            "AnonHugePages": int(vm[S.NR_ANON_THPS]),
             "Mapped": int(vm[S.NR_MAPPED]),
             "Shmem": int(vm[S.NR_SHMEM]),
             "KReclaimable": int(vm[S.NR_SLAB_R]),
@@ -1531,6 +1559,7 @@ class Machine(SwapCalls, CgroupCalls, SnapshotCalls):
         for i, name in enumerate(VMSTAT):
             out[name] = int(self.ctr.vm[i])
         out["nr_kernel_stack"] = _kb(out["nr_kernel_stack"])  # the kernel counts kB here
+        out["nr_anon_transparent_hugepages"] //= S.HPAGE_PMD_NR  # and THPs here
         return out
 
     def processes(self) -> list[dict]:

@@ -34,6 +34,9 @@ F_SWAPCACHE = 16  # anon page in the swap cache: Frames.swap holds its slot
 F_WRITEBACK = 32  # file page being written to disk (clean again when the write completes)
 F_RECLAIM = 64  # PG_reclaim: reclaim met it dirty or under writeback; rotate it when written
 F_WORKINGSET = 128  # PG_workingset: it was active once (deactivated, or restored on refault)
+F_THP = 256  # subpage of an intact transparent huge page (see compaction.py)
+HPAGE_PMD_ORDER = 9  # a THP, and a pageblock, is 2^9 pages (x86_64)
+HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 
 # LRU lists, in the kernel's enum lru_list order.
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
@@ -106,6 +109,18 @@ VMSTAT = (
     "workingset_activate_file",
     "workingset_restore_anon",
     "workingset_restore_file",
+    "nr_anon_transparent_hugepages",  # pages here; vmstat() reports THPs like the kernel
+    "thp_fault_alloc",
+    "thp_fault_fallback",
+    "thp_fault_fallback_charge",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "pgmigrate_success",
+    "pgmigrate_fail",
 )
 C = {name: i for i, name in enumerate(VMSTAT)}
 NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
@@ -115,6 +130,9 @@ PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD, PGSTEAL_DIRECT, PGACTIVATE, PGDEAC
 PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN, NR_DIRTIED = range(25, 31)
 # workingset_*: + 0 for anon, + 1 for file
 WORKINGSET_REFAULT, WORKINGSET_ACTIVATE, WORKINGSET_RESTORE = 31, 33, 35
+NR_ANON_THPS, THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_FAULT_FALLBACK_CHARGE = range(37, 41)
+COMPACTMIGRATE_SCANNED, COMPACTFREE_SCANNED, COMPACTISOLATED = range(41, 44)
+COMPACTSTALL, COMPACTFAIL, COMPACTSUCCESS, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL = range(44, 49)
 
 # Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, sysctls.
 RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
@@ -133,13 +151,22 @@ LC_LOW_RECLAIM, LC_LOW_SKIPPED = range(5, 7)  # scan_control's memcg_low_reclaim
 NR_LC = 7
 PAGE_COUNTER_MAX = (2**63 - 1) // 4096  # a memcg limit of "max", in pages
 
+# Direct compaction's compact_control (Zones.cc): the two scanners, the pages isolated for
+# migration (cc_migrate) and as targets (cc_free), the run's counts and settings.
+CC_MIGRATE_PFN, CC_FREE_PFN, CC_NR_MIGRATE, CC_NR_FREE, CC_MIGRATE_SCANNED = range(5)
+CC_FREE_SCANNED, CC_ORDER, CC_SYNC, CC_WHOLE_ZONE, CC_MOVED = range(5, 10)
+NR_CC = 10
+COMPACT_CLUSTER_MAX = 32  # pages isolated for migration at a time
+COMPACT_TRACE = 4096  # migrations of the last compaction run kept for the UI
+
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
 
 # ---------------------------------------------------------------------------------------------
 # The declarative list: (group, field, dtype, shape rule, initial value).
 # Shape rules: "frames" = one per physical page; "zones" / "zones+1" / "zone_orders" /
-# "zone_zone" / "zone_wmarks" per zone; "lru" = per memcg × list; "memcgs" per memcg; "counters" = VMSTAT;
+# "zone_zone" / "zone_wmarks" / "zone_sync" per zone; "cc" / "cc_migrate" / "cc_free" / "trace"
+# for compaction; "lru" = per memcg × list; "memcgs" per memcg; "counters" = VMSTAT;
 # "mm" / "mm_rss" / "mm_flt" = per mm id; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
 # pool rows. Growing groups ("mm", "ht", "rows") are resized by machine.py, never per tick.
 FIELDS = (
@@ -167,6 +194,18 @@ FIELDS = (
     ("zones", "free_count", np.int64, "zone_orders", 0),
     ("zones", "wmark", np.int64, "zone_wmarks", 0),
     ("zones", "reserve", np.int64, "zone_zone", 0),
+    # Compaction (mm/compaction.c): where each zone's scanners restart (migrate: async, sync),
+    # the deferral after failures, and the run under way (KERNEL.md §5).
+    ("zones", "compact_cached_migrate_pfn", np.int64, "zone_sync", 0),
+    ("zones", "compact_cached_free_pfn", np.int64, "zones", 0),
+    ("zones", "compact_considered", np.int64, "zones", 0),
+    ("zones", "compact_defer_shift", np.int64, "zones", 0),
+    ("zones", "compact_order_failed", np.int64, "zones", 0),
+    ("zones", "cc", np.int64, "cc", 0),
+    ("zones", "cc_migrate", np.int64, "cc_migrate", -1),
+    ("zones", "cc_free", np.int64, "cc_free", -1),
+    ("zones", "moved_from", np.int64, "trace", -1),  # the last run's migrations, for the UI
+    ("zones", "moved_to", np.int64, "trace", -1),
     ("lru", "head", np.int32, "lru", -1),
     ("lru", "tail", np.int32, "lru", -1),
     ("lru", "size", np.int64, "lru", 0),
@@ -263,6 +302,11 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "zone_orders": (NR_ZONES, MAX_ORDER + 1),
         "zone_wmarks": (NR_ZONES, 4),
         "zone_zone": (NR_ZONES, NR_ZONES),
+        "zone_sync": (NR_ZONES, 2),
+        "cc": (NR_CC,),
+        "cc_migrate": (COMPACT_CLUSTER_MAX,),
+        "cc_free": (HPAGE_PMD_NR,),  # < 32 pages plus one free block below pageblock order
+        "trace": (COMPACT_TRACE,),
         "lru": (sizes["memcgs"], NR_LRU_LISTS),
         "memcgs": (sizes["memcgs"],),
         "lru_ctl": (NR_LC,),

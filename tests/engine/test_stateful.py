@@ -1,6 +1,7 @@
 """Random call sequences, good and bad, through the public Machine API (hypothesis stateful).
 
-A 64 MiB machine with 4 MiB of swap, booted in overcommit mode 0, 1 or 2, gets random spawn,
+A 64 MiB machine with 4 MiB of swap, booted in overcommit mode 0, 1 or 2 and THP "madvise"
+or "always" (huge pages, fragmentation and compaction), gets random spawn,
 fork, exit/kill, mmap (every prot and flag mix, anonymous or file, MAP_FIXED over live ranges),
 munmap, mremap, mprotect, madvise, mlock/munlock/mlockall, mincore, brk/sbrk, prlimit, touch
 (sometimes past the mapping: SIGSEGV/SIGBUS kill the process), read_file/write_file, sysctl,
@@ -68,7 +69,7 @@ ERRNOS = {
     "step": {E.EINVAL},
     "cgroup_create": {E.EEXIST, E.EINVAL, E.ENOENT},
     "cgroup_set": {E.EINVAL, E.ENOENT},
-    "cgroup_move": {E.EINVAL, E.ENOENT},
+    "cgroup_move": {E.EINVAL, E.ENOENT},  # EINVAL: a path with a "." or ".." component
 }
 NO_PID = {"spawn", "sysctl", "swapon", "swapoff", "step", "cgroup_create", "cgroup_set"}
 
@@ -220,10 +221,10 @@ class EngineStateMachine(RuleBasedStateMachine):
     devs = Bundle("devs")  # swap devices, possibly swapped off since
     cgroups = Bundle("cgroups")  # cgroup paths, possibly never created (a failed create)
 
-    @initialize(target=pids, mode=st.sampled_from([0, 1, 2]))
-    def boot(self, mode):
+    @initialize(target=pids, mode=st.sampled_from([0, 1, 2]), thp=st.sampled_from(["madvise", "always"]))
+    def boot(self, mode, thp):
         """Two processes and two files; init stays out of the pids bundle (see init_survives)."""
-        self.m = Machine(MachineConfig(ram_mib=64, swap=[SwapDevice(size_mib=4)],
+        self.m = Machine(MachineConfig(ram_mib=64, swap=[SwapDevice(size_mib=4)], thp=thp,
                                        sysctl={"vm.overcommit_memory": mode}))
         self.live = {1}
         self.dead = set()
