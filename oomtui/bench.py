@@ -43,7 +43,7 @@ def faults_with_reclaim(ram_mib: int = 512) -> dict:
     def run():
         m = Machine(MachineConfig(ram_mib=ram_mib, swap=[SwapDevice(size_mib=ram_mib)]))
         pid = m.spawn("toucher")
-        m.write_file(pid, "/data/cache", ram_mib * MiB)
+        m.write_file(pid, "/data/cache", 0, offset=ram_mib * MiB)  # sized, nothing dirty
         m.read_file(pid, "/data/cache", ram_mib * MiB)
         addr = m.mmap(pid, ram_mib * MiB // 2)
         return m, pid, addr

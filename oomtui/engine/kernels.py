@@ -24,7 +24,7 @@ from oomtui.engine.state import (
     ALLOCSTALL, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE, PGROTATED, PGSCAN_DIRECT, PGSCAN_KSWAPD,
     PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_KSWAPD_AWAKE,
     RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_PAGE_CLUSTER, RS_SWAPPINESS,
-    NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
+    NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_IMMEDIATE, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
     LC_OVER_HIGH, LC_OVER_LIMIT,
     V_EXEC, V_WRITE, WMARK_HIGH,
     CC_FREE_PFN, CC_FREE_SCANNED, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MOVED, CC_NR_FREE,
@@ -1078,6 +1078,8 @@ def reclaim_folio(k, p, may_swap):
             # Reclaim does not write file pages: it marks them PG_reclaim so they are rotated
             # for reclaim when their write completes, and wakes the flushers to write every
             # dirty page (wakeup_flusher_threads(WB_REASON_VMSCAN)).
+            if fr.flags[p] & F_RECLAIM:
+                k.lru.ctl[LC_IMMEDIATE] = 1  # seen again before its write completed
             fr.flags[p] |= F_RECLAIM
             if fr.flags[p] & F_DIRTY:
                 k.rs.state[RS_WB_WANTED] = ctr.vm[NR_DIRTY]
@@ -1327,13 +1329,14 @@ def do_try_to_free_pages(k, nr_to_reclaim):
     nothing was freed because low-protected memcgs were skipped, once more including them."""
     ctl = k.lru.ctl
     ctl[LC_LOW_RECLAIM] = 0
+    ctl[LC_IMMEDIATE] = 0
     freed = 0
     while True:
         ctl[LC_LOW_SKIPPED] = 0
         for priority in range(DEF_PRIORITY, -1, -1):
             freed += shrink_node(k, nr_to_reclaim - freed, priority, True, False)
-            if freed >= nr_to_reclaim:
-                break
+            if freed >= nr_to_reclaim or not freed and ctl[LC_IMMEDIATE]:
+                break  # reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): wait for the flushers
         if freed or not ctl[LC_LOW_SKIPPED] or ctl[LC_LOW_RECLAIM]:
             snapshot_refaults(k.lru)
             return freed
@@ -1401,9 +1404,10 @@ def kswapd_run(k):
         if zn.start[z + 1] > zn.start[z]:
             target += max(zn.wmark[z, WMARK_HIGH], SWAP_CLUSTER_MAX)
     freed = 0
+    k.lru.ctl[LC_IMMEDIATE] = 0
     for priority in range(DEF_PRIORITY, 0, -1):
-        if node_balanced(k.zn, order, highest):
-            break
+        if node_balanced(k.zn, order, highest) or not freed and k.lru.ctl[LC_IMMEDIATE]:
+            break  # balanced, or throttled on writeback: the flushers must write first
         freed += shrink_node(k, target, priority, True, True)
     if freed == 0 and not node_balanced(k.zn, order, highest):
         rs[RS_KSWAPD_FAILURES] += 1

@@ -148,7 +148,8 @@ NR_RS = 12
 # reclaim walk's length and whether it is a cgroup reclaim, and the memory.low retry state.
 LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT, LC_NWALK, LC_CGROUP_RECLAIM = range(5)
 LC_LOW_RECLAIM, LC_LOW_SKIPPED = range(5, 7)  # scan_control's memcg_low_reclaim / _skipped
-NR_LC = 7
+LC_IMMEDIATE = 7  # sc->nr.immediate: reclaim met a PG_reclaim page again (throttle on writeback)
+NR_LC = 8
 PAGE_COUNTER_MAX = (2**63 - 1) // 4096  # a memcg limit of "max", in pages
 
 # Direct compaction's compact_control (Zones.cc): the two scanners, the pages isolated for
