@@ -54,6 +54,7 @@ class CgroupCalls:
         self.lru.parent[cg.id] = cg.parent.id
         self._walks.clear()
         self._limits_changed(cg)
+        self._reclaim_scope(self.cgtree.root)  # global reclaim (also inside kernels) walks it too
         self._event("cgroup", 0, f"cgroup {path} created", path=path)
 
     @recorded

@@ -24,7 +24,7 @@ from oomtui.engine.state import (
     ALLOCSTALL, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE, PGROTATED, PGSCAN_DIRECT, PGSCAN_KSWAPD,
     PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_KSWAPD_AWAKE,
     RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_PAGE_CLUSTER, RS_SWAPPINESS,
-    NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_IMMEDIATE, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
+    NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_IMMEDIATE, LC_INLINE_RECLAIM, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
     LC_OVER_HIGH, LC_OVER_LIMIT,
     V_EXEC, V_WRITE, WMARK_HIGH,
     CC_FREE_PFN, CC_FREE_SCANNED, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MOVED, CC_NR_FREE,
@@ -45,7 +45,8 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 # Fault-kernel result slots (out array).
 # Results of resumable kernels (out array): fault counts, pages done, and why they stopped.
 OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS, OUT_SWPIN = range(6)
-NR_OUT = 6
+OUT_RECLAIMED = 6  # 1: the kernel's own direct reclaim just freed nothing
+NR_OUT = 7
 # Why a resumable kernel stopped: done; no free page (reclaim or OOM-kill); tables must grow;
 # a memcg is at memory.max (memcg reclaim or OOM); over memory.high by more than a charge batch.
 STATUS_OK, STATUS_NOMEM, STATUS_ROOM, STATUS_MEMCG, STATUS_HIGH = range(5)
@@ -1525,8 +1526,9 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
     """Access npages from vstart in one VMA (permissions already checked by the caller).
 
     Counts faults and new anon pages into out. Returns True when done; False when an
-    allocation failed even after reclaim: out[OUT_DONE] pages were done and the caller
-    must run the OOM killer, then resume.
+    allocation failed and direct reclaim (here, if ctl allows it) freed nothing, or for a
+    memcg charge or table growth: out[OUT_DONE] pages were done and the caller takes the
+    rest of the slow path, then resumes.
     """
     v = vstart
     end = vstart + npages
@@ -1544,6 +1546,9 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
                 u += 1
                 if k.lru.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
                     return stop(out, i + 1, OVER_HIGH)  # try_charge_memcg handles it at once
+            elif status == NO_MEMORY and k.lru.ctl[LC_INLINE_RECLAIM] and not out[OUT_RECLAIMED]:
+                if direct_reclaim(k) == 0:  # the slow path's first step, here: no trip to Python
+                    out[OUT_RECLAIMED] = 1
             elif status != FAULT_RETRY:
                 return stop(out, i, status)
         v = chunk_end

@@ -253,9 +253,12 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls):
         ctl = self.lru.ctl
         ctl[S.LC_CHARGE_TO] = self._memcg_of(current).id
         ctl[S.LC_OVER_HIGH] = 0
+        ctl[S.LC_INLINE_RECLAIM] = not self._protected  # protection is computed per reclaim
         while True:
             out[:] = 0
+            scanned = self.ctr.vm[S.PGSCAN_DIRECT]
             ok = call(done, out)
+            self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
             done += int(out[K.OUT_DONE])
             faults += int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
             self._stall(current, "swapin", int(out[K.OUT_SWPIN]) * SWAPIN_US)
@@ -288,7 +291,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls):
                 if verdict == FAIL:
                     return faults, False
             else:
-                if self._direct_reclaim(current) or self._wait_for_writeback(current):
+                fruitless = out[K.OUT_RECLAIMED]  # the kernel already ran direct reclaim
+                if not fruitless and self._direct_reclaim(current) or self._wait_for_writeback(current):
                     no_progress = 0
                     continue
                 no_progress += 1

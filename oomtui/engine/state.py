@@ -149,7 +149,8 @@ NR_RS = 12
 LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT, LC_NWALK, LC_CGROUP_RECLAIM = range(5)
 LC_LOW_RECLAIM, LC_LOW_SKIPPED = range(5, 7)  # scan_control's memcg_low_reclaim / _skipped
 LC_IMMEDIATE = 7  # sc->nr.immediate: reclaim met a PG_reclaim page again (throttle on writeback)
-NR_LC = 8
+LC_INLINE_RECLAIM = 8  # faults may direct-reclaim without returning to Python (no protection)
+NR_LC = 9
 PAGE_COUNTER_MAX = (2**63 - 1) // 4096  # a memcg limit of "max", in pages
 
 # Direct compaction's compact_control (Zones.cc): the two scanners, the pages isolated for
