@@ -23,6 +23,7 @@ from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
 from oomtui.engine.swap import SwapCalls
+from oomtui.engine.views import ViewCalls
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
@@ -128,7 +129,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls):
+class Machine(SwapCalls, ViewCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
