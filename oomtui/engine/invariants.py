@@ -38,9 +38,8 @@ def check_invariants(m) -> None:
     same("Mlocked", vm[S.NR_MLOCK], mlocked[0])
     same("Dirty", vm[S.NR_DIRTY], dirty[0])
     same("lazyfree", vm[S.NR_LAZYFREE], lazy[0])
-    for i in range(S.NR_LRU_LISTS):
-        same(f"LRU list {i}", m.lru.size[0, i], lru[i])
     same("LRU pages", lru.sum(), types[S.ANON] + types[S.FILE] + types[S.SHMEM])
+    _check_memcgs(m, same)
     same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
     same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM])
 
@@ -107,3 +106,34 @@ def check_invariants(m) -> None:
          sum(p.mm.committed() for p in m.procs.values())
          + sum(f.charged for f in m.file_by_id.values()))
     assert (vm >= 0).all(), "a negative counter"
+
+
+def _check_memcgs(m, same) -> None:
+    """Every LRU page is charged to one memcg and sits on that memcg's list; each memcg's
+    usage (and swap) counter equals the pages (and swap entries) charged to it and below."""
+    fr, lru, sw = m.fr, m.lru, m.sw
+    n = lru.usage.size
+    user = np.isin(fr.type, (S.ANON, S.FILE, S.SHMEM))
+    same("uncharged user pages", int((user & (fr.memcg < 0)).sum()), 0)
+    same("charged non-user pages", int((~user & (fr.memcg >= 0)).sum()), 0)
+    on = fr.lru >= 0
+    same("pages off their LRU", int((user & ~on).sum()), 0)
+    lists = np.bincount(fr.memcg[on].astype(np.int64) * S.NR_LRU_LISTS + fr.lru[on],
+                        minlength=n * S.NR_LRU_LISTS).reshape(n, S.NR_LRU_LISTS)
+    same("memcg LRU lists", int(np.abs(lists - lru.size).sum()), 0)
+    pages = np.bincount(fr.memcg[user].astype(np.int64), minlength=n)
+    swapped = np.bincount(sw.memcg[sw.memcg >= 0].astype(np.int64), minlength=n)
+    busy = (sw.map > 0) | (sw.cache >= 0)
+    same("uncharged swap entries", int((busy & (sw.memcg < 0)).sum()), 0)
+    for cg in reversed(m._cg_by_id):  # children after parents: add each into its parent
+        if cg.parent is not None:
+            pages[cg.parent.id] += pages[cg.id]
+            swapped[cg.parent.id] += swapped[cg.id]
+    for cg in m._cg_by_id:
+        same(f"{cg.path} memory.current", lru.usage[cg.id], pages[cg.id])
+        same(f"{cg.path} memory.swap.current", lru.swap[cg.id], swapped[cg.id])
+        assert lru.peak[cg.id] >= lru.usage[cg.id], f"{cg.path}: memory.peak below usage"
+    procs_in = {p.cgroup for p in m.procs.values()}
+    assert procs_in <= set(m.cgroups()), f"processes in unknown cgroups {procs_in - set(m.cgroups())}"
+    assert (lru.size >= 0).all() and (lru.usage >= 0).all() and (lru.swap >= 0).all(), \
+        "a negative memcg counter"

@@ -19,9 +19,10 @@ from oomtui.engine.state import (
     PGALLOC, PGFAULT, PGFREE, PGMAJFAULT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT, PTE_WRITE,
     PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
     ALLOCSTALL, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE, PGROTATED, PGSCAN_DIRECT, PGSCAN_KSWAPD,
-    PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_ANON_COST, RS_FILE_COST, RS_KSWAPD_AWAKE,
+    PGSTEAL_DIRECT, PGSTEAL_KSWAPD, RS_KSWAPD_AWAKE,
     RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_PAGE_CLUSTER, RS_SWAPPINESS,
-    NR_WRITTEN,
+    NR_LRU_LISTS, NR_WRITTEN, LC_CGROUP_RECLAIM, LC_CHARGE_TO, LC_LOW_RECLAIM, LC_LOW_SKIPPED, LC_NWALK,
+    LC_OVER_HIGH, LC_OVER_LIMIT,
     V_EXEC, V_WRITE, WMARK_HIGH,
 )
 
@@ -35,10 +36,14 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 
 # Fault-kernel result slots (out array).
 # Results of resumable kernels (out array): fault counts, pages done, and why they stopped.
-OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS = range(5)
-NR_OUT = 5
-STATUS_OK, STATUS_NOMEM, STATUS_ROOM = range(3)  # done; reclaim (or OOM-kill); grow tables
-NEED_ROOM = -2
+OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS, OUT_SWPIN = range(6)
+NR_OUT = 6
+# Why a resumable kernel stopped: done; no free page (reclaim or OOM-kill); tables must grow;
+# a memcg is at memory.max (memcg reclaim or OOM); over memory.high by more than a charge batch.
+STATUS_OK, STATUS_NOMEM, STATUS_ROOM, STATUS_MEMCG, STATUS_HIGH = range(5)
+# The same as failure codes of page allocations: -status.
+NO_MEMORY, NEED_ROOM, MEMCG_FULL, OVER_HIGH = -1, -2, -3, -4
+MEMCG_CHARGE_BATCH = 64
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,6 +206,7 @@ def free_pages(fr, zn, ctr, p, order):
         fr.mapcount[q] = 0
         fr.mlock[q] = 0
         fr.swap[q] = -1
+        fr.memcg[q] = -1
     ctr.vm[PGFREE] += 1 << order
     free_block(fr, zn, zone_of(zn, p), p, order)
 
@@ -222,10 +228,11 @@ def lru_list_for(fr, p):
 
 @njit(**JIT)
 def lru_add(fr, lru, p):
+    """Onto the list its flags call for, in the lruvec of the memcg it is charged to."""
     lst = lru_list_for(fr, p)
     fr.lru[p] = lst
-    list_add_head(fr.next, fr.prev, lru.head, lru.tail, 0, lst, p)
-    lru.size[0, lst] += 1
+    list_add_head(fr.next, fr.prev, lru.head, lru.tail, fr.memcg[p], lst, p)
+    lru.size[fr.memcg[p], lst] += 1
 
 
 @njit(**JIT)
@@ -233,8 +240,8 @@ def lru_del(fr, lru, p):
     lst = fr.lru[p]
     if lst < 0:
         return
-    list_del(fr.next, fr.prev, lru.head, lru.tail, 0, lst, p)
-    lru.size[0, lst] -= 1
+    list_del(fr.next, fr.prev, lru.head, lru.tail, fr.memcg[p], lst, p)
+    lru.size[fr.memcg[p], lst] -= 1
     fr.lru[p] = -1
 
 
@@ -256,6 +263,84 @@ def mlock_page(fr, lru, ctr, p, delta):
     elif before + delta == 0:
         ctr.vm[NR_MLOCK] -= 1
     lru_update(fr, lru, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# memcg page counters (mm/memcontrol.c, mm/page_counter.c; KERNEL.md §7). Charges are exact,
+# page by page: no per-cpu stock of MEMCG_CHARGE_BATCH pages.
+
+@njit(**JIT)
+def try_charge(lru, cg, n):
+    """page_counter_try_charge: n pages on cg and every ancestor, or on none of them; then
+    the memcg over its memory.max is in ctl[LC_OVER_LIMIT]. Charges that leave a level over
+    memory.high add up in ctl[LC_OVER_HIGH] (current->memcg_nr_pages_over_high)."""
+    c = cg
+    while c >= 0:
+        if lru.usage[c] + n > lru.max[c]:
+            lru.ctl[LC_OVER_LIMIT] = c
+            return False
+        c = lru.parent[c]
+    over = False
+    c = cg
+    while c >= 0:
+        lru.usage[c] += n
+        lru.peak[c] = max(lru.peak[c], lru.usage[c])
+        over = over or lru.usage[c] > lru.high[c]
+        c = lru.parent[c]
+    if over:
+        lru.ctl[LC_OVER_HIGH] += n
+    return True
+
+
+@njit(**JIT)
+def uncharge(lru, cg, n):
+    while cg >= 0:
+        lru.usage[cg] -= n
+        cg = lru.parent[cg]
+
+
+@njit(**JIT)
+def try_charge_swap(lru, cg):
+    """__mem_cgroup_try_charge_swap: one swap entry against memory.swap.max at every level;
+    a refusal counts in the limited group's swap.events (max and fail)."""
+    c = cg
+    while c >= 0:
+        if lru.swap[c] + 1 > lru.swap_max[c]:
+            lru.swap_fail[c] += 1
+            return False
+        c = lru.parent[c]
+    while cg >= 0:
+        lru.swap[cg] += 1
+        cg = lru.parent[cg]
+    return True
+
+
+@njit(**JIT)
+def uncharge_swap(lru, cg):
+    """mem_cgroup_uncharge_swap for one entry (cg -1: not charged)."""
+    while cg >= 0:
+        lru.swap[cg] -= 1
+        cg = lru.parent[cg]
+
+
+@njit(**JIT)
+def swap_room(lru, cg):
+    """mem_cgroup_get_nr_swap_pages > 0: every level below its memory.swap.max."""
+    while cg >= 0:
+        if lru.swap[cg] >= lru.swap_max[cg]:
+            return False
+        cg = lru.parent[cg]
+    return True
+
+
+@njit(**JIT)
+def charged_page(fr, zn, ctr, lru, p, cg):
+    """mem_cgroup_charge after the allocation: the page, or MEMCG_FULL (page freed again)."""
+    if not try_charge(lru, cg, 1):
+        free_pages(fr, zn, ctr, p, 0)
+        return MEMCG_FULL
+    fr.memcg[p] = cg
+    return p
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,13 +499,16 @@ def pc_lookup(pc, file_id, pgoff):
 
 @njit(**JIT)
 def pc_add(fr, zn, lru, ctr, pc, rs, file_id, pgoff, shmem):
-    """A new page-cache page (filemap_add_folio / shmem_alloc_folio); -1 when out of memory,
-    NEED_ROOM when the page-cache index must grow first."""
+    """A new page-cache page (filemap_add_folio / shmem_alloc_folio), or a failure code:
+    NO_MEMORY, MEMCG_FULL, or NEED_ROOM when the page-cache index must grow first."""
     if (pc.count[0] + 1) * 2 > pc.keys.size:
         return NEED_ROOM
     p = alloc_pages(fr, zn, ctr, rs, 0, 3, SHMEM if shmem else FILE, file_id)
     if p < 0:
-        return -1
+        return NO_MEMORY
+    p = charged_page(fr, zn, ctr, lru, p, lru.ctl[LC_CHARGE_TO])  # to the first toucher
+    if p < 0:
+        return p
     fr.index[p] = pgoff
     ht_put(pc.keys, pc.vals, pc.count, pc_key(file_id, pgoff), p)
     ctr.vm[NR_FILE] += 1
@@ -440,6 +528,7 @@ def pc_remove(fr, zn, lru, ctr, pc, p):
     if fr.flags[p] & F_DIRTY:
         ctr.vm[NR_DIRTY] -= 1
     lru_del(fr, lru, p)
+    uncharge(lru, fr.memcg[p], 1)
     free_pages(fr, zn, ctr, p, 0)
 
 
@@ -472,6 +561,8 @@ def pc_fill(k, file_id, pgoff, npages, shmem, dirty, out):
         mark_accessed(k.fr, k.lru, p)  # filemap_read and the write path both mark folios accessed
         if dirty:
             set_dirty(k.fr, k.ctr, p)
+        if k.lru.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
+            return stop(out, i + 1, OVER_HIGH)  # try_charge_memcg handles it at once
     return stop(out, npages, 0)
 
 
@@ -500,6 +591,7 @@ def free_anon_page(fr, zn, lru, ctr, p):
     if fr.flags[p] & F_LAZYFREE:
         ctr.vm[NR_LAZYFREE] -= 1
     lru_del(fr, lru, p)
+    uncharge(lru, fr.memcg[p], 1)
     free_pages(fr, zn, ctr, p, 0)
 
 
@@ -519,16 +611,20 @@ def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     if fr.flags[p] & F_SWAPCACHE:
         if sw.map[fr.swap[p]] > 0:
             return  # other swap PTEs will fault it back in from the swap cache
-        swapcache_del(fr, ctr, sw, p)
+        swapcache_del(fr, lru, ctr, sw, p)
     free_anon_page(fr, zn, lru, ctr, p)
 
 
 @njit(**JIT)
-def new_anon_page(fr, zn, lru, ctr, rs, anon_id, index):
+def new_anon_page(fr, zn, lru, ctr, rs, anon_id, index, cg):
+    """A new anon page charged to cg, or NO_MEMORY / MEMCG_FULL."""
     # GFP_HIGHUSER_MOVABLE: highest zone Movable. New anon pages start inactive (since 5.9).
     p = alloc_pages(fr, zn, ctr, rs, 0, 3, ANON, anon_id)
     if p < 0:
-        return -1
+        return NO_MEMORY
+    p = charged_page(fr, zn, ctr, lru, p, cg)
+    if p < 0:
+        return p
     fr.index[p] = index
     lru_add(fr, lru, p)
     return p
@@ -565,7 +661,26 @@ def swap_alloc_slot(sw):
 
 
 @njit(**JIT)
-def swap_free_slot(sw, slot):
+def folio_alloc_swap(fr, lru, sw, p):
+    """A slot for anon page p, charged to its memcg's swap counter; -1 when the devices are
+    full or the memcg is at memory.swap.max."""
+    cg = fr.memcg[p]
+    if not try_charge_swap(lru, cg):
+        return -1
+    slot = swap_alloc_slot(sw)
+    if slot < 0:
+        uncharge_swap(lru, cg)
+        return -1
+    sw.owner[slot] = fr.owner[p]
+    sw.index[slot] = fr.index[p]
+    sw.memcg[slot] = fr.memcg[p]
+    return slot
+
+
+@njit(**JIT)
+def swap_free_slot(sw, lru, slot):
+    uncharge_swap(lru, sw.memcg[slot])
+    sw.memcg[slot] = -1
     d = swap_dev_of(sw, slot)
     sw.stack[sw.base[d] + sw.top[d]] = slot
     sw.top[d] += 1
@@ -596,7 +711,7 @@ def swapcache_add(fr, ctr, sw, p, slot):
 
 
 @njit(**JIT)
-def swapcache_del(fr, ctr, sw, p):
+def swapcache_del(fr, lru, ctr, sw, p):
     """The page leaves the swap cache; its slot is freed if no swap PTE needs it."""
     slot = fr.swap[p]
     sw.cache[slot] = -1
@@ -605,7 +720,7 @@ def swapcache_del(fr, ctr, sw, p):
     ctr.vm[NR_SWAPCACHED] -= 1
     ctr.vm[NR_FILE] -= 1
     if sw.map[slot] == 0:
-        swap_free_slot(sw, slot)
+        swap_free_slot(sw, lru, slot)
 
 
 @njit(**JIT)
@@ -617,9 +732,9 @@ def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
         return
     p = sw.cache[slot]
     if p < 0:
-        swap_free_slot(sw, slot)
+        swap_free_slot(sw, lru, slot)
         return
-    swapcache_del(fr, ctr, sw, p)
+    swapcache_del(fr, lru, ctr, sw, p)
     if fr.mapcount[p] == 0:
         free_anon_page(fr, zn, lru, ctr, p)
 
@@ -628,7 +743,7 @@ def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
 def swap_out(k, mm, row, idx, p):
     """Reclaim one exclusive anon page to swap (add_to_swap + try_to_unmap + pageout).
 
-    A clean swap-cache copy is reused without I/O. False when no slot is free.
+    A clean swap-cache copy is reused without I/O. False when no slot can be had.
     """
     fr, ctr, sw, pt, mms = k.fr, k.ctr, k.sw, k.pt, k.mms
     if fr.flags[p] & F_SWAPCACHE:
@@ -636,17 +751,15 @@ def swap_out(k, mm, row, idx, p):
         if fr.flags[p] & F_DIRTY:
             ctr.vm[PSWPOUT] += 1  # dirtied since swap-in: written again
     else:
-        slot = swap_alloc_slot(k.sw)
+        slot = folio_alloc_swap(k.fr, k.lru, k.sw, p)
         if slot < 0:
             return False
         ctr.vm[PSWPOUT] += 1
-        sw.owner[slot] = fr.owner[p]
-        sw.index[slot] = fr.index[p]
     pt.pte[row, idx] = (slot << PTE_SHIFT) | PTE_SWAP
     sw.map[slot] += 1
     mms.rss[mm, MM_SWAPENTS] += 1
     if fr.flags[p] & F_SWAPCACHE:
-        swapcache_del(k.fr, k.ctr, k.sw, p)
+        swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)
     unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, False)
     return True
 
@@ -667,13 +780,15 @@ def swap_window(sw, rs, slot):
 @njit(**JIT)
 def swap_in(fr, zn, lru, ctr, sw, rs, slot):
     """swapin_readahead: the slot's page from the swap cache, else read it and, if memory
-    allows without reclaim, the rest of its window. Returns (pfn, major); pfn -1 = OOM."""
+    allows without reclaim, the rest of its window. Each page is charged to the memcg its
+    swap entry is charged to (mem_cgroup_swapin_charge_folio). Returns (pfn, major); pfn is
+    a failure code (NO_MEMORY, MEMCG_FULL) when the slot's page could not be had."""
     p = sw.cache[slot]
     if p >= 0:
         return p, False
-    p = new_anon_page(fr, zn, lru, ctr, rs, sw.owner[slot], sw.index[slot])
+    p = new_anon_page(fr, zn, lru, ctr, rs, sw.owner[slot], sw.index[slot], sw.memcg[slot])
     if p < 0:
-        return -1, True
+        return p, True
     swapcache_add(fr, ctr, sw, p, slot)
     ctr.vm[PSWPIN] += 1
     lo, hi = swap_window(sw, rs, slot)
@@ -681,7 +796,7 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
         if sw.map[s] == 0 or sw.cache[s] >= 0:
             continue
         q = alloc_pages_nowait(fr, zn, ctr, 0, 3, ANON, sw.owner[s])
-        if q < 0:
+        if q < 0 or charged_page(fr, zn, ctr, lru, q, sw.memcg[s]) < 0:
             break
         fr.index[q] = sw.index[s]
         lru_add(fr, lru, q)
@@ -819,16 +934,14 @@ def reclaim_folio(k, p, may_swap):
         else:
             if not may_swap:
                 return False
-            slot = swap_alloc_slot(k.sw)
+            slot = folio_alloc_swap(k.fr, k.lru, k.sw, p)
             if slot < 0:
                 return False
-            sw.owner[slot] = fr.owner[p]
-            sw.index[slot] = fr.index[p]
             swapcache_add(k.fr, k.ctr, k.sw, p, slot)
             ctr.vm[PSWPOUT] += 1  # pageout(): written to swap
         if not try_to_unmap(k, p, slot):
             return False
-        swapcache_del(k.fr, k.ctr, k.sw, p)  # __remove_mapping: out of the swap cache, slot kept by the PTEs
+        swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)  # __remove_mapping: out of the swap cache, slot kept by the PTEs
         free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
         return True
     if t == FILE:
@@ -847,14 +960,14 @@ def reclaim_folio(k, p, may_swap):
 
 
 @njit(**JIT)
-def shrink_inactive_list(k, lst, nr_to_scan, may_swap, kswapd):
-    """Scan nr_to_scan pages from the tail of an inactive list; returns pages freed."""
+def shrink_inactive_list(k, cg, lst, nr_to_scan, may_swap, kswapd):
+    """Scan nr_to_scan pages from the tail of one of cg's inactive lists; returns pages freed."""
     fr, lru, ctr = k.fr, k.lru, k.ctr
     freed = 0
     rotated = 0
     io = 0
     for _ in range(nr_to_scan):
-        p = lru.tail[0, lst]
+        p = lru.tail[cg, lst]
         if p < 0:
             break
         lru_del(k.fr, k.lru, p)  # isolate
@@ -880,17 +993,17 @@ def shrink_inactive_list(k, lst, nr_to_scan, may_swap, kswapd):
             activate(k.fr, k.lru, k.ctr, p)  # activate_locked: no swap slot, or not reclaimable here
             rotated += 1
     ctr.vm[PGSTEAL_KSWAPD if kswapd else PGSTEAL_DIRECT] += freed
-    note_cost(k.lru, k.rs, lst >= LRU_INACTIVE_FILE, io, rotated)
+    note_cost(lru, cg, lst >= LRU_INACTIVE_FILE, io, rotated)
     return freed
 
 
 @njit(**JIT)
-def shrink_active_list(k, lst, nr_to_scan):
-    """Move pages from an active list's tail to the inactive list (executable file pages
-    that were referenced stay active)."""
+def shrink_active_list(k, cg, lst, nr_to_scan):
+    """Move pages from the tail of one of cg's active lists to the inactive list (executable
+    file pages that were referenced stay active)."""
     fr, lru, ctr = k.fr, k.lru, k.ctr
     for _ in range(nr_to_scan):
-        p = lru.tail[0, lst]
+        p = lru.tail[cg, lst]
         if p < 0:
             break
         lru_del(k.fr, k.lru, p)
@@ -904,14 +1017,20 @@ def shrink_active_list(k, lst, nr_to_scan):
 
 
 @njit(**JIT)
-def note_cost(lru, rs, file, nr_io, nr_rotated):
-    """lru_note_cost: what reclaiming from a list cost, for get_scan_count's balance."""
-    st = rs.state
-    st[RS_FILE_COST if file else RS_ANON_COST] += nr_io * SWAP_CLUSTER_MAX + nr_rotated
-    total = lru.size[0, 0] + lru.size[0, 1] + lru.size[0, 2] + lru.size[0, 3]
-    if st[RS_ANON_COST] + st[RS_FILE_COST] > total // 4:
-        st[RS_ANON_COST] //= 2
-        st[RS_FILE_COST] //= 2
+def note_cost(lru, cg, file, nr_io, nr_rotated):
+    """lru_note_cost: what reclaiming from a list cost, added to the lruvec and every
+    ancestor's, each halving both costs once they pass a quarter of its LRU pages (its
+    hierarchical usage: every charged page is an LRU page)."""
+    cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
+    while cg >= 0:
+        if file:
+            lru.file_cost[cg] += cost
+        else:
+            lru.anon_cost[cg] += cost
+        if lru.anon_cost[cg] + lru.file_cost[cg] > lru.usage[cg] // 4:
+            lru.anon_cost[cg] //= 2
+            lru.file_cost[cg] //= 2
+        cg = lru.parent[cg]
 
 
 @njit(**JIT)
@@ -925,46 +1044,71 @@ def isqrt(n):
 
 
 @njit(**JIT)
-def inactive_is_low(lru, inactive_lst):
-    """inactive_is_low: inactive × isqrt(10 × GB of the pair) < active."""
-    inactive = lru.size[0, inactive_lst]
-    active = lru.size[0, inactive_lst + 1]
+def inactive_is_low(size, inactive_lst):
+    """inactive_is_low on one lruvec's list sizes: inactive × isqrt(10 × GB of the pair) < active."""
+    inactive = size[inactive_lst]
+    active = size[inactive_lst + 1]
     gb = (inactive + active) >> (30 - 12)
     ratio = isqrt(10 * gb) if gb else 1
     return inactive * ratio < active
+
+
+@njit(**JIT)
+def can_reclaim_anon(k, cg, may_swap):
+    """can_reclaim_anon_pages: swapping allowed, a free slot, and room under swap.max."""
+    return may_swap and swap_space_left(k.sw) and swap_room(k.lru, cg)
+
+
+@njit(**JIT)
+def protection(lru, cg):
+    """mem_cgroup_protection for the running reclaim: (emin, elow); none for its target and
+    the root (walk[0] is the target)."""
+    if cg == 0 or cg == lru.walk[0]:
+        return 0, 0
+    return lru.emin[cg], lru.elow[cg]
 
 
 SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 
 
 @njit(**JIT)
-def get_scan_count(k, priority, may_swap, nr):
-    """get_scan_count: how many pages of each evictable list to scan at this priority."""
-    zn, lru, rs = k.zn, k.lru, k.rs.state
-    swappiness = rs[RS_SWAPPINESS]
-    size = lru.size[0]
-    file = size[2] + size[3]
-    if not may_swap or not swap_space_left(k.sw):
+def get_scan_count(k, cg, priority, may_swap, trim, tiny, nr):
+    """get_scan_count: how many pages of each of cg's evictable lists to scan. trim
+    (cache_trim_mode) and tiny (file_is_tiny) were decided for the whole reclaim."""
+    lru = k.lru
+    swappiness = k.rs.state[RS_SWAPPINESS]
+    size = lru.size[cg]
+    if not can_reclaim_anon(k, cg, may_swap):
+        balance = SCAN_FILE
+    elif lru.ctl[LC_CGROUP_RECLAIM] and swappiness == 0:
         balance = SCAN_FILE
     elif priority == 0 and swappiness:
         balance = SCAN_EQUAL
-    elif (file + zn.free.sum() <= zn.wmark[:, WMARK_HIGH].sum()
-          and not inactive_is_low(k.lru, 0) and size[0] >> priority):
+    elif tiny:
         balance = SCAN_ANON  # file_is_tiny: almost no file pages left, so anon it is
-    elif size[2] >> priority and not inactive_is_low(lru, LRU_INACTIVE_FILE):
-        # cache_trim_mode: plenty of inactive file pages and none deactivated (without refault
-        # tracking, DEACTIVATE_FILE is inactive_is_low alone), so the cache goes first
+    elif trim:
         balance = SCAN_FILE
     else:
         balance = SCAN_FRACT
-    total_cost = rs[RS_ANON_COST] + rs[RS_FILE_COST]
-    a = total_cost + rs[RS_ANON_COST]
-    f = total_cost + rs[RS_FILE_COST]
+    target = lru.walk[0]  # prepare_scan_control: the target lruvec's costs
+    total_cost = lru.anon_cost[target] + lru.file_cost[target]
+    a = total_cost + lru.anon_cost[target]
+    f = total_cost + lru.file_cost[target]
     t = a + f
     ap = swappiness * (t + 1) // (a + 1)
     fp = (200 - swappiness) * (t + 1) // (f + 1)
+    emin, elow = protection(lru, cg)
+    if not lru.ctl[LC_LOW_RECLAIM] and elow > emin:
+        prot = elow
+        lru.ctl[LC_LOW_SKIPPED] = 1
+    else:
+        prot = emin
     for lst in range(4):
-        scan = size[lst] >> priority
+        scan = size[lst]
+        if prot:  # apply_proportional_protection
+            cgroup_size = max(lru.usage[cg], prot)
+            scan = max(scan - scan * prot // (cgroup_size + 1), SWAP_CLUSTER_MAX)
+        scan >>= priority
         is_file = lst >= 2
         if balance == SCAN_FILE and not is_file or balance == SCAN_ANON and is_file:
             scan = 0
@@ -975,12 +1119,14 @@ def get_scan_count(k, priority, may_swap, nr):
 
 
 @njit(**JIT)
-def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
-    """shrink_lruvec: scan the lists in SWAP_CLUSTER_MAX batches until the target is met."""
+def shrink_lruvec(k, cg, nr_to_reclaim, priority, may_swap, kswapd, trim, tiny):
+    """shrink_lruvec: scan cg's lists in SWAP_CLUSTER_MAX batches until the target is met."""
     nr = k.rs.scan
-    get_scan_count(k, priority, may_swap, nr)
-    deactivate_anon = inactive_is_low(k.lru, LRU_INACTIVE_ANON)
-    deactivate_file = inactive_is_low(k.lru, LRU_INACTIVE_FILE)
+    get_scan_count(k, cg, priority, may_swap, trim, tiny, nr)
+    size = k.lru.size[cg]
+    target = k.rs.target
+    deactivate_anon = inactive_is_low(target, LRU_INACTIVE_ANON)  # sc->may_deactivate
+    deactivate_file = inactive_is_low(target, LRU_INACTIVE_FILE)
     freed = 0
     while nr[0] or nr[2] or nr[3]:
         for lst in range(4):
@@ -990,28 +1136,94 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
             nr[lst] -= n
             if lst == LRU_ACTIVE_ANON or lst == LRU_ACTIVE_FILE:
                 if deactivate_file if lst == LRU_ACTIVE_FILE else deactivate_anon:
-                    shrink_active_list(k, lst, n)
+                    shrink_active_list(k, cg, lst, n)
             else:
-                freed += shrink_inactive_list(k, lst, n, may_swap, kswapd)
+                freed += shrink_inactive_list(k, cg, lst, n, may_swap, kswapd)
         if freed >= nr_to_reclaim:
             break
-    if may_swap and swap_space_left(k.sw) and inactive_is_low(k.lru, LRU_INACTIVE_ANON):
-        shrink_active_list(k, LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX)  # age anon anyway
+    if can_reclaim_anon(k, cg, may_swap) and inactive_is_low(size, LRU_INACTIVE_ANON):
+        shrink_active_list(k, cg, LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX)  # age anon anyway
     return freed
 
 
 @njit(**JIT)
-def direct_reclaim(k):
-    """do_try_to_free_pages: priority 12 down to 0 until SWAP_CLUSTER_MAX pages are freed."""
-    k.ctr.vm[ALLOCSTALL] += 1
+def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
+    """shrink_node → shrink_node_memcgs over the walk Python set up (the target's subtree in
+    pre-order; the whole tree for global reclaim). Protected memcgs are skipped, low ones
+    only on a retry (memory.events low). Direct reclaim walks partially, resuming where the
+    last one stopped; kswapd always walks everything."""
+    lru, zn, ctl, target = k.lru, k.zn, k.lru.ctl, k.rs.target
+    nwalk = ctl[LC_NWALK]
+    # prepare_scan_control: the target lruvec's sizes decide deactivation, cache trimming
+    # and (global reclaim only) whether file is tiny.
+    target[:] = 0
+    for i in range(nwalk):
+        for lst in range(NR_LRU_LISTS):
+            target[lst] += lru.size[lru.walk[i], lst]
+    trim = target[LRU_INACTIVE_FILE] >> priority and not inactive_is_low(target, LRU_INACTIVE_FILE)
+    # (without refault tracking, DEACTIVATE_FILE is inactive_is_low alone)
+    tiny = False
+    if not ctl[LC_CGROUP_RECLAIM]:
+        file = zn.free.sum()
+        for c in range(lru.size.shape[0]):
+            file += lru.size[c, LRU_INACTIVE_FILE] + lru.size[c, LRU_ACTIVE_FILE]
+        tiny = (file <= zn.wmark[:, WMARK_HIGH].sum() and not inactive_is_low(target, LRU_INACTIVE_ANON)
+                and target[LRU_INACTIVE_ANON] >> priority != 0)
+    root = lru.walk[0]
+    start = 0 if kswapd else lru.iter[root]
     freed = 0
-    for priority in range(DEF_PRIORITY, -1, -1):
-        freed += shrink_node(k, SWAP_CLUSTER_MAX - freed, priority, True, False)
-        if freed >= SWAP_CLUSTER_MAX:
-            break
+    for i in range(start, nwalk):
+        cg = lru.walk[i]
+        emin, elow = protection(lru, cg)
+        protected = cg != root and cg != 0  # not mem_cgroup_unprotected
+        if protected and emin >= lru.usage[cg]:
+            continue  # mem_cgroup_below_min
+        if protected and elow >= lru.usage[cg]:  # mem_cgroup_below_low
+            if not ctl[LC_LOW_RECLAIM]:
+                ctl[LC_LOW_SKIPPED] = 1
+                continue
+            lru.low_events[cg] += 1
+        freed += shrink_lruvec(k, cg, nr_to_reclaim - freed, priority, may_swap, kswapd, trim, tiny)
+        if not kswapd and freed >= nr_to_reclaim:
+            lru.iter[root] = (i + 1) % nwalk
+            return freed
+    if not kswapd:
+        lru.iter[root] = 0
+    return freed
+
+
+@njit(**JIT)
+def do_try_to_free_pages(k, nr_to_reclaim):
+    """do_try_to_free_pages: priority 12 down to 0 until nr_to_reclaim pages are freed; if
+    nothing was freed because low-protected memcgs were skipped, once more including them."""
+    ctl = k.lru.ctl
+    ctl[LC_LOW_RECLAIM] = 0
+    freed = 0
+    while True:
+        ctl[LC_LOW_SKIPPED] = 0
+        for priority in range(DEF_PRIORITY, -1, -1):
+            freed += shrink_node(k, nr_to_reclaim - freed, priority, True, False)
+            if freed >= nr_to_reclaim:
+                break
+        if freed or not ctl[LC_LOW_SKIPPED] or ctl[LC_LOW_RECLAIM]:
+            return freed
+        ctl[LC_LOW_RECLAIM] = 1
+
+
+@njit(**JIT)
+def direct_reclaim(k):
+    """try_to_free_pages: global direct reclaim of SWAP_CLUSTER_MAX pages."""
+    k.ctr.vm[ALLOCSTALL] += 1
+    freed = do_try_to_free_pages(k, SWAP_CLUSTER_MAX)
     if freed:
         k.rs.state[RS_KSWAPD_FAILURES] = 0  # any successful reclaim revives a hopeless kswapd
     return freed
+
+
+@njit(**JIT)
+def memcg_reclaim(k, nr_pages):
+    """try_to_free_mem_cgroup_pages: reclaim inside the walk's target memcg."""
+    return do_try_to_free_pages(k, max(nr_pages, SWAP_CLUSTER_MAX))
 
 
 @njit(**JIT)
@@ -1069,10 +1281,12 @@ def kswapd_run(k):
 @njit(**JIT)
 def should_reclaim_retry(k, highest):
     """should_reclaim_retry: could free + reclaimable pages lift some zone over min?"""
-    zn, lru = k.zn, k.lru
-    reclaimable = lru.size[0, 2] + lru.size[0, 3]
-    if swap_space_left(k.sw):
-        reclaimable += lru.size[0, 0] + lru.size[0, 1]
+    zn, size = k.zn, k.lru.size
+    reclaimable = 0
+    for c in range(size.shape[0]):
+        reclaimable += size[c, LRU_INACTIVE_FILE] + size[c, LRU_ACTIVE_FILE]
+        if swap_space_left(k.sw):
+            reclaimable += size[c, LRU_INACTIVE_ANON] + size[c, LRU_ACTIVE_ANON]
     for z in range(highest, -1, -1):
         if zn.start[z + 1] == zn.start[z]:
             continue
@@ -1084,7 +1298,7 @@ def should_reclaim_retry(k, highest):
 # ---------------------------------------------------------------------------------------------
 # Faults (mm/memory.c: handle_mm_fault and friends)
 
-FAULT_DONE, FAULT_RETRY, FAULT_OOM, FAULT_ROOM = range(4)
+FAULT_DONE, FAULT_RETRY = range(2)  # else a failure code: NO_MEMORY, NEED_ROOM, MEMCG_FULL
 
 
 @njit(**JIT)
@@ -1110,17 +1324,19 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
                                 anon_pgoff + i, locked, write, out)
             if status == FAULT_DONE:
                 u += 1
+                if k.lru.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
+                    return stop(out, i + 1, OVER_HIGH)  # try_charge_memcg handles it at once
             elif status != FAULT_RETRY:
-                return stop(out, i, -1 if status == FAULT_OOM else NEED_ROOM)
+                return stop(out, i, status)
         v = chunk_end
     return stop(out, npages, 0)
 
 
 @njit(**JIT)
 def stop(out, done, failed):
-    """Record where a resumable kernel stopped: failed is -1 (no memory), NEED_ROOM or 0."""
+    """Record where a resumable kernel stopped: failed is 0 or a failure code (-status)."""
     out[OUT_DONE] = done
-    out[OUT_STATUS] = STATUS_OK if failed == 0 else STATUS_NOMEM if failed == -1 else STATUS_ROOM
+    out[OUT_STATUS] = -failed
     return failed == 0
 
 
@@ -1129,6 +1345,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
     """handle_mm_fault for one page. An allocation may reclaim and so change this PTE:
     then the new page is dropped and the fault retried (FAULT_RETRY)."""
     fr, pt, sw, mms = k.fr, k.pt, k.sw, k.mms
+    cg = k.lru.ctl[LC_CHARGE_TO]
     shared = (vflags & V_SHARED) != 0
     shmem = shared and (vflags & V_ANON) != 0  # MAP_SHARED|MAP_ANONYMOUS is shmem
     e = pt.pte[row, u & 511]
@@ -1140,7 +1357,9 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         slot = e >> PTE_SHIFT
         p, major = swap_in(k.fr, k.zn, k.lru, k.ctr, k.sw, k.rs, slot)
         if p < 0:
-            return FAULT_OOM
+            return p
+        if major:
+            out[OUT_SWPIN] += 1
         fr.owner[p] = anon_id
         fr.index[p] = index
         sw.map[slot] -= 1
@@ -1149,7 +1368,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
         exclusive = sw.map[slot] == 0 and fr.mapcount[p] == 1
         if exclusive and (write or locked or vm_swap_full(k.sw)):
-            swapcache_del(k.fr, k.ctr, k.sw, p)  # should_try_to_free_swap
+            swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)  # should_try_to_free_swap
         if exclusive and vflags & V_WRITE:
             e |= PTE_WRITE  # exclusive: mapped writable at once, even on a read fault (6.11+)
         pt.pte[row, u & 511] = e
@@ -1178,7 +1397,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
             if p < 0:
                 p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, shmem)
                 if p < 0:
-                    return FAULT_OOM if p == -1 else FAULT_ROOM
+                    return p
                 major = not shmem  # a shmem page is zero-filled, a file page is read
             map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
         pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
@@ -1194,11 +1413,11 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
             if fr.flags[p] & F_LAZYFREE:
                 fr.flags[p] |= F_DIRTY
             if fr.flags[p] & F_SWAPCACHE:
-                swapcache_del(k.fr, k.ctr, k.sw, p)  # wp reuse frees the stale swap copy
+                swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)  # wp reuse frees the stale swap copy
         else:
-            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)
+            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index, cg)
             if p < 0:
-                return FAULT_OOM
+                return p
             if pt.pte[row, u & 511] != e:  # reclaim took the old page meanwhile
                 free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
                 return FAULT_RETRY
@@ -1208,9 +1427,9 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
     elif kind == PTE_ZERO or (file_id < 0 and write):
         # do_anonymous_page on a write, or the CoW of the zero page.
-        p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)
+        p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index, cg)
         if p < 0:
-            return FAULT_OOM
+            return p
         new_anon = True
         map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, locked)
         pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
@@ -1222,12 +1441,12 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         if c < 0:
             c = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, False)
             if c < 0:
-                return FAULT_OOM if c == -1 else FAULT_ROOM
+                return c
             major = True
         if write:
-            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index)  # may reclaim c: it is not needed again
+            p = new_anon_page(k.fr, k.zn, k.lru, k.ctr, k.rs, anon_id, index, cg)  # may reclaim c: it is not needed again
             if p < 0:
-                return FAULT_OOM
+                return p
             new_anon = True
             pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_WRITE | PTE_YOUNG
         else:
@@ -1375,7 +1594,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                 continue  # shared with another mm: left alone
             if advice == MADV_FREE:
                 if fr.flags[p] & F_SWAPCACHE:
-                    swapcache_del(fr, ctr, k.sw, p)  # madvise_free_pte_range: folio_free_swap
+                    swapcache_del(fr, k.lru, ctr, k.sw, p)  # madvise_free_pte_range: folio_free_swap
                 if fr.type[p] == ANON and not fr.flags[p] & F_LAZYFREE:
                     # folio_mark_lazyfree: clean, and onto the inactive file list.
                     fr.flags[p] = (fr.flags[p] & ~(F_DIRTY | F_ACTIVE | F_REFERENCED)) | F_LAZYFREE
@@ -1476,17 +1695,17 @@ def swap_unuse(k, d, out):
             slot = e >> PTE_SHIFT
             p, major = swap_in(k.fr, k.zn, k.lru, k.ctr, k.sw, k.rs, slot)
             if p < 0:
-                return stop(out, 0, -1)
+                return stop(out, 0, p)
             sw.map[slot] -= 1
             mms.rss[mm, MM_SWAPENTS] -= 1
             map_page(k.fr, k.lru, k.ctr, k.mms, mm, p, False)
             pt.pte[row, j] = (p << PTE_SHIFT) | PTE_PRESENT
             if sw.map[slot] == 0:
-                swapcache_del(k.fr, k.ctr, k.sw, p)
+                swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)
     for slot in range(lo, hi):  # what is left in the swap cache is mapped or unneeded
         p = sw.cache[slot]
         if p >= 0:
-            swapcache_del(k.fr, k.ctr, k.sw, p)
+            swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)
             if k.fr.mapcount[p] == 0:
                 free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
     return stop(out, 0, 0)

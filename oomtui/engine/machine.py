@@ -23,6 +23,7 @@ from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
 from oomtui.engine.swap import SwapCalls
+from oomtui.engine.cgroups import CgroupCalls
 from oomtui.engine.views import ViewCalls
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
@@ -33,6 +34,7 @@ from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
     parse_prot, vmas_changed, GENERATION,
 )
+from oomtui.engine.psi import Psi
 from oomtui.engine.rmap import build_rmap
 from oomtui.workloads import PRESETS, Program, Runner
 from oomtui.engine.report import oom_report, panic_text
@@ -46,6 +48,10 @@ MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
 _UNSET = object()
+# How long stalls last (model constants, not kernel formulas): a swap-in is a 4 KiB random read
+# from an SSD; direct reclaim costs CPU per page it scans.
+SWAPIN_US = 100
+SCAN_US = 1
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class Process:
     rlimits: dict = field(default_factory=dict)  # name -> [soft, hard], bytes
     kstack: int = -1  # pfn of the kernel stack
     pgd: int = -1  # pfn of the PGD page
+    stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
+    stall_kind: str = ""  # what it is stalled in: "reclaim", "throttled" or "swapin"
 
     def capable(self, cap: str) -> bool:
         return cap in self.caps
@@ -129,7 +137,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, ViewCalls):
+class Machine(SwapCalls, CgroupCalls, ViewCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -157,11 +165,13 @@ class Machine(SwapCalls, ViewCalls):
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
         self.rs = new_group("reclaim", sizes)
+        self._init_cgroups()
         self._sysctl_to_kernels()
         self.panicked: str | None = None
         self._embryo = 0  # a child fork is still copying: invisible to the OOM killer
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self._kswapd_was_awake = False
+        self.psi = Psi()
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -220,21 +230,37 @@ class Machine(SwapCalls, ViewCalls):
         (faults taken, finished); finished is False if `current` died or, with oom=False,
         memory ran out.
         """
-        done = faults = no_progress = 0
+        done = faults = no_progress = memcg_tries = 0
         out = self._out
+        ctl = self.lru.ctl
+        ctl[S.LC_CHARGE_TO] = self._memcg_of(current).id
+        ctl[S.LC_OVER_HIGH] = 0
         while True:
             out[:] = 0
             ok = call(done, out)
             done += int(out[K.OUT_DONE])
             faults += int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
+            self._stall(current, "swapin", int(out[K.OUT_SWPIN]) * SWAPIN_US)
             if out[K.OUT_NEW_ANON]:
                 self._new_anon = True
-            if ok:
-                return faults, True
-            if out[K.OUT_STATUS] == K.STATUS_ROOM:
+            status = out[K.OUT_STATUS]
+            if ok or status == K.STATUS_HIGH:
+                self._handle_over_high(current)  # on the way back to user space
+                if ok:
+                    return faults, True
+                continue
+            if status == K.STATUS_ROOM:
                 self._grow()
                 continue
-            if K.direct_reclaim(self.k):
+            if status == K.STATUS_MEMCG:
+                memcg_tries = self._try_charge_failed(current, memcg_tries)
+                if current is not None and current.pid not in self.procs:
+                    return faults, False
+                continue
+            scanned = self.ctr.vm[S.PGSCAN_DIRECT]
+            freed = self._global_reclaim(K.direct_reclaim)
+            self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
+            if freed:
                 no_progress = 0
                 continue
             no_progress += 1
@@ -252,27 +278,46 @@ class Machine(SwapCalls, ViewCalls):
         for z in range(5):  # one last try at the high watermark
             if K.zone_watermark_ok(self.zn, z, 0, 2, 3) and self.managed[z]:
                 return
+        self._oom_kill(current, origin=origin, totalpages=self.totalram + self.total_swap_pages())
+
+    def _oom_kill(self, current: Process | None, *, totalpages: int, origin: bool = False,
+                  memcg=None) -> bool:
+        """out_of_memory for the whole machine or (memcg given) one cgroup: report, then kill
+        or panic. False when nothing could be killed (only possible in a memcg)."""
         cands = [self._candidate(q, origin and q is current) for q in self.procs.values()
                  if q.pid != self._embryo]
         decision = out_of_memory(
-            cands, totalpages=self.totalram + self.total_swap_pages(),
-            current=current.pid if current is not None else None,
+            cands, totalpages=totalpages, current=current.pid if current is not None else None,
+            memcg=None if memcg is None else memcg.path,
             panic_on_oom=self._sysctl["vm.panic_on_oom"],
-            oom_kill_allocating_task=self._sysctl["vm.oom_kill_allocating_task"])
+            oom_kill_allocating_task=self._sysctl["vm.oom_kill_allocating_task"],
+            oom_group=lambda path: self.cgtree.get(path).oom_group, cgroup_order=self.cgroups())
         me = next((c for c in cands if current is not None and c.pid == current.pid), None)
-        report = oom_report(decision, cands, current=me, meminfo=self.meminfo())
+        if memcg is None:
+            report = oom_report(decision, cands, current=me, meminfo=self.meminfo())
+        else:
+            report = oom_report(decision, cands, current=me, memcg_info=self._memcg_oom_info(memcg))
         pid = current.pid if current is not None else 0
+        where = {} if memcg is None else {"memcg": memcg.path}
         if decision.action == "panic":
-            self._event("oom", pid, decision.message, report=report, points=decision.points)
+            self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             self._panic(decision.message)
+        if decision.action == "fail":
+            self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
+            return False
         if decision.action != "kill":
             raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
         self._event("oom", pid, decision.message, report=report, points=decision.points,
-                    victim=decision.victim, killed=decision.killed)
+                    victim=decision.victim, killed=decision.killed, group=decision.group, **where)
+        if decision.group is not None:
+            self.cgtree.count_event(decision.group, "oom_group_kill")
         for victim in decision.killed:
             self.ctr.vm[S.OOM_KILL] += 1
             q = self.procs[victim]
-            self._release(q, "oom_kill", f"Out of memory: Killed process {victim} ({q.comm})")
+            self.cgtree.count_event(q.cgroup, "oom_kill")
+            what = "Out of memory" if memcg is None else "Memory cgroup out of memory"
+            self._release(q, "oom_kill", f"{what}: Killed process {victim} ({q.comm})")
+        return True
 
     def _candidate(self, q: Process, origin: bool) -> Candidate:
         r = self.mms.rss[q.mm.id]
@@ -301,6 +346,12 @@ class Machine(SwapCalls, ViewCalls):
 
     def _event(self, kind: str, pid: int, message: str, **data) -> None:
         self.events.append(Event(self.tick, kind, pid, message, data))
+
+    def _stall(self, p: Process | None, kind: str, us: int) -> None:
+        """p stalls for `us` more microseconds (PSI counts it as memory stall time)."""
+        if p is not None and us > 0:
+            p.stall_us += us
+            p.stall_kind = kind
 
     def _proc(self, pid) -> Process:
         self._check_alive()
@@ -442,8 +493,7 @@ class Machine(SwapCalls, ViewCalls):
         unknown = [c for c in caps if c not in CAPS]
         if unknown:
             raise err(errno.EINVAL, f"unknown capability {unknown[0]!r}: use {', '.join(sorted(CAPS))}")
-        if cgroup != "/":
-            raise err(errno.ENOENT, f"no such cgroup {cgroup!r}: only '/' exists until cgroups arrive")
+        cgroup = self.cgtree.get(cgroup).path
         program = self._program(workload)
         init = self.procs[1]
         stack_pages = new_stack_vma(-1).pages
@@ -451,6 +501,7 @@ class Machine(SwapCalls, ViewCalls):
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
         p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
+        p.cgroup = cgroup
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         if program is not None:
             self.runners[p.pid] = Runner(program, p.pid, self.config.seed)
@@ -471,10 +522,12 @@ class Machine(SwapCalls, ViewCalls):
     # -- time ------------------------------------------------------------------------------------
 
     def step(self, n: int = 1) -> StepReport:
-        """Advance n ticks: every process runs its workload, then kswapd acts."""
+        """Advance n ticks: every process that is not stalled runs its workload, then kswapd
+        acts, then the tick's stall time is accounted (PSI)."""
         self._check_alive()
         n = _int("n", n, 1, 1_000_000)
         first_event, first_tick = len(self.events), self.tick
+        tick_us = self.config.tick_ms * 1000
         for _ in range(n):
             self.tick += 1
             for pid in sorted(self.runners):
@@ -482,6 +535,8 @@ class Machine(SwapCalls, ViewCalls):
                 if pid not in self.procs or runner.done:
                     del self.runners[pid]
                     continue
+                if self.procs[pid].stall_us >= tick_us:
+                    continue  # stalled through this whole tick
                 runner.tick(self, self.tick, self.config.tick_ms)
                 for child in runner.take_spawned():
                     self.runners[child.pid] = child
@@ -490,6 +545,7 @@ class Machine(SwapCalls, ViewCalls):
             if self.panicked:
                 break
             self._kswapd()
+            self._account_stalls(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
     def _kswapd(self) -> None:
@@ -500,13 +556,32 @@ class Machine(SwapCalls, ViewCalls):
         if not self._kswapd_was_awake:
             self._kswapd_was_awake = True
             self._event("kswapd", 0, "kswapd0 woke: free pages below the low watermark")
-        freed = K.kswapd_run(self.k)
+        freed = self._global_reclaim(K.kswapd_run)
         if not state[S.RS_KSWAPD_AWAKE]:
             self._kswapd_was_awake = False
             hopeless = state[S.RS_KSWAPD_FAILURES] >= K.MAX_RECLAIM_RETRIES
             self._event("kswapd", 0, "kswapd0 gave up after 16 fruitless runs" if hopeless
                         else "kswapd0 went to sleep: a zone is above its high watermark",
                         freed=int(freed))
+
+    def _account_stalls(self, tick_us: int) -> None:
+        """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
+        stall served (stalls overlap from the tick's start), `full` the shortest when every
+        non-idle process (one with a running workload, or stalled) was stalled."""
+        some, full, busy = 0, tick_us, False
+        for p in self.procs.values():
+            served = min(p.stall_us, tick_us)
+            runs = p.pid in self.runners and not self.runners[p.pid].done
+            if served or runs:
+                busy = True
+                some = max(some, served)
+                full = min(full, served)
+            p.stall_us -= served
+        self.psi.account(self.tick * tick_us, some, full if busy else 0)
+
+    def pressure(self) -> dict:
+        """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
+        return self.psi.show(self.tick * self.config.tick_ms * 1000)
 
     def fork(self, pid: int) -> int:
         """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
@@ -1173,7 +1248,7 @@ class Machine(SwapCalls, ViewCalls):
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo (fs/proc/meminfo.c), kB, for the fields this model has."""
         vm = self.ctr.vm
-        lru = self.lru.size[0]
+        lru = self._lru_sizes()
         free = int(self.zn.free.sum())
         swap_total = self.total_swap_pages()
         swapcached = int(vm[S.NR_SWAPCACHED])
@@ -1211,10 +1286,14 @@ class Machine(SwapCalls, ViewCalls):
         }
         return {k: _kb(v) for k, v in pages.items()}
 
+    def _lru_sizes(self) -> np.ndarray:
+        """The node's LRU list sizes: every memcg's lruvec added up."""
+        return self.lru.size.sum(axis=0)
+
     def mem_available(self) -> int:
         """si_mem_available (mm/show_mem.c), pages."""
         wmark_low = int(self.zn.wmark[:, 1].sum())
-        lru = self.lru.size[0]
+        lru = self._lru_sizes()
         available = int(self.zn.free.sum()) - self.totalreserve
         pagecache = int(lru[2] + lru[3])
         available += pagecache - min(pagecache // 2, wmark_low)
@@ -1287,7 +1366,7 @@ class Machine(SwapCalls, ViewCalls):
         """/proc/vmstat counters this model keeps."""
         from oomtui.engine.state import VMSTAT
         out = {"nr_free_pages": int(self.zn.free.sum())}
-        lru = self.lru.size[0]
+        lru = self._lru_sizes()
         for i, name in enumerate(("nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
                                   "nr_active_file", "nr_unevictable")):
             out[name] = int(lru[i])
@@ -1307,8 +1386,16 @@ class Machine(SwapCalls, ViewCalls):
                          "oom_score": self.oom_score(pid), "VmSize": st["VmSize"],
                          "VmRSS": st["VmRSS"], "RssAnon": st["RssAnon"], "RssFile": st["RssFile"],
                          "RssShmem": st["RssShmem"], "VmSwap": st["VmSwap"], "VmPTE": st["VmPTE"],
-                         "VmLck": st["VmLck"]})
+                         "VmLck": st["VmLck"], "state": self._task_state(p),
+                         "minflt": int(self.mms.flt[p.mm.id, 0]),
+                         "majflt": int(self.mms.flt[p.mm.id, 1])})
         return rows
+
+    def _task_state(self, p: Process) -> str:
+        if p.stall_us:
+            return p.stall_kind
+        runner = self.runners.get(p.pid)
+        return "running" if runner is not None and not runner.done else "sleeping"
 
     def maps(self, pid: int) -> list[dict]:
         """/proc/PID/maps: one entry per VMA."""

@@ -75,6 +75,8 @@ class MemCgroup:
     """memory.events: hierarchical counts."""
     events_local: dict = field(default_factory=_new_events)
     """memory.events.local: this cgroup's own counts."""
+    id: int = field(default=0, init=False)
+    """The engine's index for it (its lruvec row); the root is 0."""
 
     def pages(self, name: str) -> int:
         """A size setting ("min", "low", "high", "max", "swap_max") in pages; "max" is

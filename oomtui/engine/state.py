@@ -104,10 +104,18 @@ PGALLOC, PGFREE, PGFAULT, PGMAJFAULT, PSWPIN, PSWPOUT = range(13, 19)
 PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD, PGSTEAL_DIRECT, PGACTIVATE, PGDEACTIVATE = range(19, 25)
 PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN = range(25, 30)
 
-# Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, LRU costs.
+# Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, sysctls.
 RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
-RS_ANON_COST, RS_FILE_COST, RS_SWAPPINESS, RS_PAGE_CLUSTER = range(4, 8)
-NR_RS = 8
+RS_SWAPPINESS, RS_PAGE_CLUSTER = range(4, 6)
+NR_RS = 6
+
+# The memcg control words (Lru.ctl): the memcg to charge (the task's, as current->mm's memcg),
+# pages charged above memory.high in this call, the memcg whose limit a charge hit, the
+# reclaim walk's length and whether it is a cgroup reclaim, and the memory.low retry state.
+LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT, LC_NWALK, LC_CGROUP_RECLAIM = range(5)
+LC_LOW_RECLAIM, LC_LOW_SKIPPED = range(5, 7)  # scan_control's memcg_low_reclaim / _skipped
+NR_LC = 7
+PAGE_COUNTER_MAX = (2**63 - 1) // 4096  # a memcg limit of "max", in pages
 
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
@@ -115,7 +123,7 @@ EMPTY = -1
 # ---------------------------------------------------------------------------------------------
 # The declarative list: (group, field, dtype, shape rule, initial value).
 # Shape rules: "frames" = one per physical page; "zones" / "zones+1" / "zone_orders" /
-# "zone_zone" / "zone_wmarks" per zone; "lru" = per memcg × list; "counters" = VMSTAT;
+# "zone_zone" / "zone_wmarks" per zone; "lru" = per memcg × list; "memcgs" per memcg; "counters" = VMSTAT;
 # "mm" / "mm_rss" / "mm_flt" = per mm id; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
 # pool rows. Growing groups ("mm", "ht", "rows") are resized by machine.py, never per tick.
 FIELDS = (
@@ -130,6 +138,7 @@ FIELDS = (
     ("frames", "owner", np.int32, "frames", -1),  # anon: anon id; file/shmem: file id; else pid
     ("frames", "index", np.int64, "frames", -1),  # anon: linear page index; file: page offset
     ("frames", "swap", np.int64, "frames", -1),  # swap slot of a swap-cache page
+    ("frames", "memcg", np.int16, "frames", -1),  # the memcg an LRU page is charged to
     ("zones", "start", np.int64, "zones+1", 0),
     ("zones", "free", np.int64, "zones", 0),
     ("zones", "free_head", np.int32, "zone_orders", -1),
@@ -140,6 +149,24 @@ FIELDS = (
     ("lru", "head", np.int32, "lru", -1),
     ("lru", "tail", np.int32, "lru", -1),
     ("lru", "size", np.int64, "lru", 0),
+    # One lruvec per memcg (row 0 is the root cgroup), with its page counters (KERNEL.md §7):
+    # usage and swap are hierarchical (a charge counts at every level up to the root).
+    ("lru", "parent", np.int32, "memcgs", -1),
+    ("lru", "usage", np.int64, "memcgs", 0),
+    ("lru", "peak", np.int64, "memcgs", 0),
+    ("lru", "max", np.int64, "memcgs", PAGE_COUNTER_MAX),
+    ("lru", "high", np.int64, "memcgs", PAGE_COUNTER_MAX),
+    ("lru", "swap", np.int64, "memcgs", 0),
+    ("lru", "swap_max", np.int64, "memcgs", PAGE_COUNTER_MAX),
+    ("lru", "anon_cost", np.int64, "memcgs", 0),  # lru_note_cost, hierarchical
+    ("lru", "file_cost", np.int64, "memcgs", 0),
+    ("lru", "emin", np.int64, "memcgs", 0),  # effective min/low for the reclaim under way
+    ("lru", "elow", np.int64, "memcgs", 0),
+    ("lru", "low_events", np.int64, "memcgs", 0),  # reclaimed below low: memory.events low
+    ("lru", "swap_fail", np.int64, "memcgs", 0),  # swap charge refused at swap.max
+    ("lru", "walk", np.int32, "memcgs", -1),  # the reclaim's memcgs, pre-order from its target
+    ("lru", "iter", np.int32, "memcgs", 0),  # where the next partial walk from this target starts
+    ("lru", "ctl", np.int64, "lru_ctl", 0),  # LC_* below
     ("counters", "vm", np.int64, "counters", 0),
     ("mms", "rss", np.int64, "mm_rss", 0),
     ("mms", "flt", np.int64, "mm_flt", 0),
@@ -156,6 +183,7 @@ FIELDS = (
     ("swap", "stack", np.int64, "slots", -1),
     ("swap", "owner", np.int32, "slots", -1),  # the swapped page's rmap identity (anon id, index)
     ("swap", "index", np.int64, "slots", -1),  # free slots, a stack per device at [base, base+size)
+    ("swap", "memcg", np.int16, "slots", -1),  # the memcg the swap entry is charged to
     ("swap", "base", np.int64, "devs", 0),
     ("swap", "size", np.int64, "devs", 0),
     ("swap", "prio", np.int64, "devs", 0),
@@ -166,6 +194,7 @@ FIELDS = (
     ("swap", "clock", np.int64, "one", 0),
     ("reclaim", "state", np.int64, "rs", 0),
     ("reclaim", "scan", np.int64, "lists", 0),  # get_scan_count's per-list targets
+    ("reclaim", "target", np.int64, "lists", 0),  # the reclaim target's LRU sizes (its subtree)
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
     ("pagecache", "count", np.int64, "one", 0),
@@ -204,6 +233,8 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "zone_wmarks": (NR_ZONES, 4),
         "zone_zone": (NR_ZONES, NR_ZONES),
         "lru": (sizes["memcgs"], NR_LRU_LISTS),
+        "memcgs": (sizes["memcgs"],),
+        "lru_ctl": (NR_LC,),
         "counters": (len(VMSTAT),),
         "mm": (sizes["mms"],),
         "mm_rss": (sizes["mms"], 4),
@@ -233,13 +264,13 @@ def new_group(group: str, sizes: dict, ht_key: str | None = None):
 
 
 def grow_rows(group, new_rows: int, old_rows: int):
-    """Grow a group whose arrays are sized per mm id, page-table pool row or swap slot."""
+    """Grow a group whose arrays are sized per mm id, page-table pool row, swap slot or memcg."""
     out = {}
     for g, name, dtype, rule, init in FIELDS:
         if type(group).__name__ != GROUP_TYPES[g].__name__:
             continue
         arr = getattr(group, name)
-        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes", "slots"):
+        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes", "slots", "lru", "memcgs"):
             bigger = np.full((new_rows,) + arr.shape[1:], init, dtype=dtype)
             bigger[:old_rows] = arr[:old_rows]
             arr = bigger

@@ -1,5 +1,5 @@
 """Read-only views for the TUI, mixed into Machine: frames by type (one process's frames
-highlighted), the states of a process's pages, fault counters, kswapd, MemAvailable's terms.
+highlighted), the states of a process's pages, kswapd, and MemAvailable's terms.
 
 Nothing here changes the machine. Costs: frame_grid is one nogil pass over the frames (about
 10 ms for 16 GiB); the per-process parts cost in proportion to the process's page tables, never
@@ -160,15 +160,10 @@ class ViewCalls:
         counts = np.zeros((buckets, len(PAGE_STATES)), dtype=np.int64)
         _count_states(starts, rows, self.pt.pte, self.fr.mlock, first, npages, S.PTE_KIND,
                       S.PTE_ZERO, S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, S.PTE_SHIFT, counts)
-        edges = np.arange(buckets + 1) * npages // buckets
+        # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
+        edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
         counts[:, UNTOUCHED] += np.diff(edges) - counts.sum(axis=1)
         return counts
-
-    def fault_counts(self) -> dict[int, tuple[int, int]]:
-        """pid -> (minor, major) faults so far (min_flt/maj_flt of /proc/PID/stat)."""
-        flt = self.mms.flt
-        return {pid: (int(flt[p.mm.id, S.MM_MINFLT]), int(flt[p.mm.id, S.MM_MAJFLT]))
-                for pid, p in self.procs.items()}
 
     def kswapd_state(self) -> dict:
         """kswapd0: awake, its consecutive fruitless runs, and the order it was woken for."""
@@ -179,7 +174,7 @@ class ViewCalls:
     def mem_available_terms(self) -> dict[str, int]:
         """The inputs of si_mem_available (KERNEL.md §10), pages: MemAvailable = free −
         totalreserve + pagecache − min(pagecache/2, low) + reclaimable − min(reclaimable/2, low)."""
-        lru = self.lru.size[0]
+        lru = self._lru_sizes()
         return {"free": int(self.zn.free.sum()), "totalreserve": int(self.totalreserve),
                 "pagecache": int(lru[S.LRU_INACTIVE_FILE] + lru[S.LRU_ACTIVE_FILE]),
                 "low": int(self.zn.wmark[:, S.WMARK_LOW].sum()),

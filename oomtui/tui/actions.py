@@ -33,7 +33,9 @@ ACTION_BINDINGS = [
     Binding("d", "madvise", "madvise", id="proc-madvise", show=False),
     Binding("l", "mlock", "mlock/munlock", id="proc-mlock", show=False),
     Binding("o", "adj", "oom_score_adj", id="proc-adj", show=False),
+    Binding("g", "cgroup_move", "Move to cgroup", id="proc-cgroup", show=False),
     Binding("s", "sysctl", "sysctl", id="sys-sysctl"),
+    Binding("c", "cgroup", "cgroup limits", id="sys-cgroup", show=False),
     Binding("w", "swapon", "swapon", id="sys-swapon", show=False),
     Binding("W", "swapoff", "swapoff", id="sys-swapoff", show=False),
     Binding("O", "oom_report", "OOM report", id="view-oom"),
@@ -195,9 +197,10 @@ class Actions:
 
     def action_touch(self) -> None:
         self._range_action(
-            "Touch", [Field("write", "access", "choice", True, (("write", True), ("read", False)))],
-            lambda v, pid, addr, n: ("touch", (pid, addr, n), {"write": v["write"]},
-                                     f"{'write' if v['write'] else 'read'} {human(n)} at {addr:#x}"))
+            "Touch", [Field("access", "access", "choice", "write", (("write", "write"),
+                                                                  ("read", "read")))],
+            lambda v, pid, addr, n: ("touch", (pid, addr, n), {"write": v["access"] == "write"},
+                                     f"{v['access']} {human(n)} at {addr:#x}"))
 
     def action_madvise(self) -> None:
         from oomtui.engine.machine import ADVICE
@@ -214,7 +217,52 @@ class Actions:
                             (("mlock", "mlock"), ("munlock", "munlock")))],
             lambda v, pid, addr, n: (v["op"], (pid, addr, n), {}, f"{v['op']} {human(n)} at {addr:#x}"))
 
+    def action_cgroup_move(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+        paths = tuple((p, p) for p in self.app.frame.cgroups)
+        self._ask(f"Move {row['comm']}[{row['pid']}] to a cgroup",
+                  [Field("path", "cgroup", "choice", row["cgroup"], paths)],
+                  lambda v: self._submit(Call("cgroup_move", (row["pid"], v["path"])),
+                                         f"move {row['comm']}[{row['pid']}] to {v['path']}"),
+                  note="Pages already charged stay with the old group, as in the kernel.")
+
     # -- the system ----------------------------------------------------------------------
+
+    def action_cgroup(self) -> None:
+        """Create a cgroup, or change the limits of an existing one (prefilled with the
+        selected process's group)."""
+        frame = self.app.frame
+        if frame is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        row = next((r for r in frame.processes if r["pid"] == self.selected_pid), None)
+        path = row["cgroup"] if row and row["cgroup"] != "/" else "/app"
+        st = frame.cgroups.get(path, {})
+
+        def shown(key, default):
+            value = st.get(key, default)
+            return value if value == "max" or value % MiB else f"{value // MiB}M"
+
+        def then(v):
+            settings = {k: v[k] for k in ("memory_min", "memory_low", "memory_high",
+                                          "memory_max", "swap_max", "oom_group")}
+            for k in ("memory_min", "memory_low"):
+                settings[k] = settings[k] or 0
+            name = "cgroup_set" if v["path"] in self.app.frame.cgroups else "cgroup_create"
+            self._submit(Call(name, (v["path"],), settings), f"{name} {v['path']}")
+
+        size = dict(kind="size", allow_max=True, placeholder="e.g. 256M, or max")
+        self._ask("Create or change a cgroup", [
+            Field("path", "path", "text", path),
+            Field("memory_min", "memory.min", default=shown("memory.min", 0), **size),
+            Field("memory_low", "memory.low", default=shown("memory.low", 0), **size),
+            Field("memory_high", "memory.high", default=shown("memory.high", "max"), **size),
+            Field("memory_max", "memory.max", default=shown("memory.max", "max"), **size),
+            Field("swap_max", "memory.swap.max", default=shown("memory.swap.max", "max"), **size),
+            Field("oom_group", "memory.oom.group", "bool", bool(st.get("memory.oom.group"))),
+        ], then, note="An existing path is changed (cgroup_set), a new one created.")
 
     def action_sysctl(self) -> None:
         current = self.app.frame.sysctl if self.app.frame else {}

@@ -102,7 +102,7 @@ class OomApp(App):
 
     def redraw(self) -> None:
         sim = self.sim
-        if sim is None:
+        if sim is None or not self.is_running:  # not while shutting down
             return
         started = time.perf_counter()
         while sim.outbox:

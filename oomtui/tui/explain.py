@@ -30,6 +30,8 @@ def readings(frame) -> list[Reading]:
     out.append(commit(frame))
     out += [swap(frame, dev) for dev in frame.swaps]
     out.append(swap_cached(frame))
+    out += [psi(frame, kind) for kind in ("some", "full")]
+    out += [memcg(frame, path) for path in frame.cgroups if path != "/"]
     return out
 
 
@@ -166,3 +168,40 @@ def swap_cached(frame) -> Reading:
            "(just swapped in, or being written out). Reclaiming them costs no I/O. On swap-in the "
            "slot is freed when swap is more than half full.")
     return Reading("swapcached", "SwapCached", value, mi["SwapTotal"], kb(value), why)
+
+
+def psi(frame, kind: str) -> Reading:
+    p = frame.pressure[kind]
+    share = {"some": "at least one task was", "full": "all non-idle tasks were"}[kind]
+    why = (f"/proc/pressure/memory {kind}: the share of time {share} stalled on memory (direct "
+           "reclaim, memory.high throttling, swap-in).\n"
+           f"avg10 {p['avg10']:.2f}%  avg60 {p['avg60']:.2f}%  avg300 {p['avg300']:.2f}%: "
+           "decaying averages over 10, 60 and 300 s, updated every 2.001 s "
+           f"(psi_period = 2·HZ+1 jiffies).\ntotal {p['total']} µs stalled since boot.")
+    value = round(p["avg10"] * 100)
+    level = "error" if p["avg10"] >= 40 else "warning" if p["avg10"] >= 10 else ""
+    return Reading(f"psi-{kind}", f"PSI {kind}", value, 10000,
+                   f"avg10 {p['avg10']:.2f}% avg60 {p['avg60']:.2f}%", why, level)
+
+
+def memcg(frame, path: str) -> Reading:
+    st = frame.cgroups[path]
+    current, high, top = st["memory.current"], st["memory.high"], st["memory.max"]
+    limit = top if top != "max" else high if high != "max" else frame.meminfo["MemTotal"] * 1024
+    ev = st["memory.events"]
+    show = lambda v: v if v == "max" else f"{v} B ({kb(v // 1024)})"  # noqa: E731
+    why = (f"cgroup {path}: memory.current {current} B ({kb(current // 1024)})\n"
+           f"memory.min {show(st['memory.min'])}, memory.low {show(st['memory.low'])}: "
+           "protection from reclaim\n"
+           f"memory.high {show(high)}: above it tasks reclaim and sleep "
+           "penalty = overage²·HZ/2^34 per 64 pages, overage = (usage − high)·2^20/high, "
+           "at most 2 s\n"
+           f"memory.max {show(top)}: a charge over it reclaims, then OOM-kills inside the group\n"
+           f"memory.swap.current {st['memory.swap.current']} B, memory.swap.max "
+           f"{st['memory.swap.max']}\nmemory.events: "
+           + ", ".join(f"{k} {v}" for k, v in ev.items()))
+    level = ("error" if ev.get("oom_kill") else
+             "warning" if high != "max" and current > high else "")
+    text = (f"{kb(current // 1024)} / high {'max' if high == 'max' else kb(high // 1024)}"
+            f" max {'max' if top == 'max' else kb(top // 1024)}")
+    return Reading(f"memcg-{path}", path, current // 1024, limit // 1024, text, why, level)

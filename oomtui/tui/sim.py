@@ -69,7 +69,9 @@ class Frame:
     kswapd: dict
     terms: dict  # mem_available_terms()
     sysctl: dict
-    processes: list  # processes() rows + "minflt", "majflt", "faults_s"
+    processes: list  # processes() rows + "faults_s"
+    pressure: dict  # /proc/pressure/memory
+    cgroups: dict  # path -> cgroup_stat(path), tree order
     grid: dict  # zone -> levels (views.frame_grid)
     pid: int | None  # the selected process, if alive
     vmas: list  # [(maps() row, page_states counts)]
@@ -99,6 +101,7 @@ class Sim:
         self.machine: Machine | None = None
         self._busy = ""
         self._quiet = False
+        self._dirty = False
 
     # -- from the UI thread ------------------------------------------------------------------
 
@@ -108,13 +111,18 @@ class Sim:
 
     def set_speed(self, delta: int) -> float:
         self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + delta))
-        self._wake.set()
+        self._redraw()
         return self.speed
 
     def toggle_pause(self) -> bool:
         self.paused = not self.paused
-        self._wake.set()
+        self._redraw()
         return self.paused
+
+    def _redraw(self) -> None:
+        """Ask the worker for a new frame (the header shows speed and pause)."""
+        self._dirty = True
+        self._wake.set()
 
     def step_once(self) -> None:
         """One tick (pauses the simulation first)."""
@@ -134,7 +142,7 @@ class Sim:
 
     def relayout(self, layout: Layout) -> None:
         self.layout = layout
-        self._wake.set()
+        self._redraw()
 
     @property
     def pending(self) -> int:
@@ -143,8 +151,9 @@ class Sim:
 
     # -- in the worker thread ----------------------------------------------------------------
 
-    def boot(self, until_tick: int = 0) -> None:
-        """A fresh machine from the scenario, stepped (with recorded calls replayed) to a tick."""
+    def boot(self, until_tick: int = 0, *, quiet: bool = False) -> None:
+        """A fresh machine from the scenario, stepped (with recorded calls replayed) to a tick;
+        quiet: what happens on the way is not logged again (a rewind)."""
         machine = self.scenario.boot()
         self._last = {"tick": 0, "faults": {}, "vm": machine.vmstat(), "second": 0,
                       "errors": {}, "events": 0, "slow": 0.0}
@@ -152,7 +161,7 @@ class Sim:
         self.machine = machine
         replay = [c for c in self.inputs if c.tick < until_tick]
         self.inputs = []
-        self._quiet = True  # the log goes on from where the replay ends
+        self._quiet = quiet
         try:
             for call in replay:
                 self._advance(call.tick - machine.tick)
@@ -169,7 +178,8 @@ class Sim:
             self.boot()
         anchor_wall, anchor_tick = time.monotonic(), self.machine.tick
         while not cancelled():
-            changed = self._serve_queue()
+            changed = self._serve_queue() or self._dirty
+            self._dirty = False
             m = self.machine
             if self._steps:
                 self._steps -= 1
@@ -203,7 +213,7 @@ class Sim:
             item = self._queue.popleft()
             served = True
             if isinstance(item, int):
-                self.boot(max(item, 0))
+                self.boot(max(item, 0), quiet=item > 0)
                 continue
             call, label = item
             self._busy = label
@@ -295,22 +305,22 @@ class Sim:
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
             swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
+            pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=m.frame_grid(layout.zone_pixels, pid) if layout.zone_pixels else {},
             pid=pid, vmas=vmas, panic=m.panicked)
 
     def _processes(self) -> list[dict]:
-        """processes() rows with fault counters and faults per simulated second."""
+        """processes() rows with faults per simulated second."""
         m, last = self.machine, self._last
-        faults = m.fault_counts()
         seconds = (m.tick - last["tick"]) * m.config.tick_ms / 1000
         rows = []
         for row in m.processes():
-            minflt, majflt = faults[row["pid"]]
+            minflt, majflt = row["minflt"], row["majflt"]
             before = last["faults"].get(row["pid"], (minflt, majflt, 0.0))
             rate = ((minflt + majflt - before[0] - before[1]) / seconds if seconds > 0
                     else before[2])
             last["faults"][row["pid"]] = (minflt, majflt, rate)
-            rows.append(row | {"minflt": minflt, "majflt": majflt, "faults_s": rate})
+            rows.append(row | {"faults_s": rate})
         last["tick"] = m.tick
         return rows
 

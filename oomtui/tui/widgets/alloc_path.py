@@ -16,9 +16,9 @@ class AllocPath(Static):
     def __init__(self, **kw):
         super().__init__(**kw)
         self._samples: deque = deque()  # (tick, vmstat, Committed_AS)
-        self.oom_tick = -1
+        self.oom_tick: int | None = None
         """Tick of the last OOM kill seen."""
-        self.refused_tick = -1
+        self.refused_tick: int | None = None
         """Tick of the last ENOMEM from an overcommit check."""
         self.stage = ""
         """The lit stage ('' when nothing happened in the window)."""
@@ -33,15 +33,17 @@ class AllocPath(Static):
             samples.popleft()
         _, old, old_committed = samples[0]
         d = {k: vm[k] - old[k] for k in ("pgfault", "pgscan_kswapd", "pgscan_direct", "pswpout")}
-        recent = frame.tick - WINDOW_TICKS
-        if self.oom_tick > recent:
+        def recent(tick):
+            return tick is not None and frame.tick - WINDOW_TICKS < tick <= frame.tick
+
+        if recent(self.oom_tick):
             stage, why = "OOM", "the OOM killer chose a victim"
         elif d["pswpout"]:
             stage, why = "Swap", f"{d['pswpout']} pages swapped out"
         elif d["pgscan_direct"] or d["pgscan_kswapd"]:
             stage = "Reclaim"
             why = f"{d['pgscan_kswapd']} pages scanned by kswapd, {d['pgscan_direct']} directly"
-        elif self.refused_tick > recent:
+        elif recent(self.refused_tick):
             stage, why = "Commit", "refused: ENOMEM from the overcommit check"
         elif d["pgfault"]:
             stage, why = "Fault", f"{d['pgfault']} page faults"

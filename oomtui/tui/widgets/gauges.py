@@ -39,6 +39,11 @@ def bar(r: Reading, width: int) -> Text:
 class Gauge(Static):
     """One reading; its tooltip is the formula with its terms."""
 
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+        """The Reading.key this gauge shows."""
+
     def show(self, r: Reading, history, width: int) -> None:
         line = Text(f"{r.label[:LABEL]:<{LABEL}} ", style="bold")
         line.append_text(bar(r, width))
@@ -57,6 +62,7 @@ class Gauges(VerticalScroll):
         self.history: dict[str, deque] = {}
         self.readings: list[Reading] = []
         self._sampled = -SAMPLE_TICKS
+        self._gauges: list[Gauge] = []
 
     def show(self, readings: list[Reading], tick: int) -> None:
         self.readings = readings
@@ -64,12 +70,13 @@ class Gauges(VerticalScroll):
             self._sampled = tick
             for r in readings:
                 self.history.setdefault(r.key, deque(maxlen=HISTORY)).append(r.value)
-        gauges = list(self.query(Gauge))
         keys = [r.key for r in readings]
-        if [g.id for g in gauges] != [f"g-{k}" for k in keys]:
-            self.remove_children()
-            gauges = [Gauge(id=f"g-{k}") for k in keys]
-            self.mount_all(gauges)
+        if [g.key for g in self._gauges] != keys:  # a swap area or cgroup came or went
+            for g in self._gauges:
+                g.remove()
+            self._gauges = [Gauge(k) for k in keys]
+            self.mount_all(self._gauges)
+        gauges = self._gauges
         width = max(4, min(16, self.size.width - LABEL - HISTORY - 30))
         for g, r in zip(gauges, readings):
             g.show(r, self.history.get(r.key, ()), width)
