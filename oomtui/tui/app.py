@@ -72,7 +72,7 @@ class OomApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
-        self.set_interval(1 / REDRAW_HZ, self.redraw)
+        self.redraw_timer = self.set_interval(1 / REDRAW_HZ, self.redraw)
         self.run_engine()
 
     # -- the engine worker -----------------------------------------------------------------

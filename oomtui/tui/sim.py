@@ -16,14 +16,15 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from oomtui.engine import Machine
-from oomtui.engine.views import FRAME_KINDS, PAGE_STATES
+from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
 from oomtui.scenarios import Call, Scenario
 
 # Simulated seconds per wall second.
 SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
 DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
-SLOW_VIEWS = 0.2  # the process table and the selected process's VMAs, at most this often (s)
+SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
+FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -199,13 +200,15 @@ class Sim:
             if due > 0:
                 # Step in slices of at most one frame's worth so calls and frames interleave.
                 self._advance(min(due, max(1, int(rate * FRAME_INTERVAL))))
-            if time.monotonic() - self._published >= FRAME_INTERVAL:
+            if time.monotonic() - self._published >= self._frame_interval:
                 self._publish()
             if due <= 0:
                 self._wake.wait(1 / rate)
                 self._wake.clear()
 
     _published = 0.0
+    _frame_interval = FRAME_INTERVAL  # grows when frames are costly (a big machine)
+    _slow_interval = SLOW_VIEWS
 
     def _serve_queue(self) -> bool:
         served = False
@@ -287,27 +290,43 @@ class Sim:
             out.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
 
     def _publish(self, force_slow: bool = False) -> None:
+        """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
+        at most every SLOW_VIEWS; both intervals stretch so frames keep within FRAME_SHARE."""
         m = self.machine
-        self._published = time.monotonic()
+        started = self._published = time.monotonic()
         layout = self.layout
         prev = self.latest
-        slow = force_slow or prev is None or self._published - self._last["slow"] >= SLOW_VIEWS
+        slow = force_slow or prev is None or started - self._last["slow"] >= self._slow_interval
         pid = layout.pid if layout.pid in m.procs and not m.panicked else None
         if m.panicked:  # the machine answers nothing per process any more
-            processes, vmas = (prev.processes if prev else []), []
+            processes, vmas, marks = (prev.processes if prev else []), [], {}
         elif slow:
-            self._last["slow"] = self._published
+            self._last["slow"] = started
             processes, vmas = self._processes(), self._vmas(pid, layout.vma_width)
+            marks = self._marks(pid, layout.zone_pixels)
+            self._slow_interval = max(SLOW_VIEWS, (time.monotonic() - started) / FRAME_SHARE)
         else:
-            processes, vmas = prev.processes, prev.vmas
+            processes, vmas, marks = prev.processes, prev.vmas, self._last["marks"]
+        self._last["marks"] = marks
+        grid = m.frame_grid(layout.zone_pixels) if layout.zone_pixels else {}
+        for zone, mark in marks.items():
+            if zone in grid and mark.size == grid[zone].size:
+                grid[zone][mark] = HIGHLIGHT
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
             swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
-            grid=m.frame_grid(layout.zone_pixels, pid) if layout.zone_pixels else {},
-            pid=pid, vmas=vmas, panic=m.panicked)
+            grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
+        cost = time.monotonic() - started
+        self._frame_interval = max(FRAME_INTERVAL, cost / FRAME_SHARE)
+
+    def _marks(self, pid: int | None, pixels: dict) -> dict:
+        """Per zone, the grid pixels holding a frame of the selected process."""
+        if pid is None or not pixels:
+            return {}
+        return self.machine.frame_pixels_of(pid, pixels)
 
     def _processes(self) -> list[dict]:
         """processes() rows with faults per simulated second."""

@@ -26,15 +26,16 @@ def scenario(**machine):
     return parse(doc, "test.toml")
 
 
-def oom_scenario(**machine):
-    """A 128 MiB machine without swap where 'hog' has been OOM-killed by tick 400."""
+def oom_scenario(rate: int = 64, **machine):
+    """A 128 MiB machine without swap where 'hog' (rate MiB/s) is OOM-killed (by tick 400 at
+    the default rate)."""
     doc = {
         "name": "oom",
         "machine": {"ram_mib": 128, "seed": 1} | machine,
         "process": [
             {"comm": "db", "oom_score_adj": -500},
             {"comm": "hog", "workload": {"name": "h", "phases": [
-                {"kind": "alloc", "mib": 512, "rate_mib_s": 64}]}},
+                {"kind": "alloc", "mib": 512, "rate_mib_s": rate}]}},
         ],
     }
     return parse(doc, "oom.toml")

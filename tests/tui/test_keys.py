@@ -375,3 +375,41 @@ async def test_q_quits(app):
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_panic_shows_the_panic_screen_and_r_restarts(notes):
+    from oomtui.tui.screens.panic import PanicScreen
+
+    app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), paused=True, start_tick=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.sim.machine.panicked and isinstance(app.screen, PanicScreen)
+        text = str(app.screen.query_one("#panic-text").render())
+        assert text.startswith("Kernel panic - not syncing: Out of memory")
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.sim.machine.tick == 0 and not app.sim.machine.panicked
+        assert app.screen is app.main
+
+
+async def test_b_on_the_panic_screen_rewinds_five_seconds_and_replays_calls():
+    from oomtui.tui.screens.panic import PanicScreen
+
+    app = make_app(oom_scenario(rate=12, sysctl={"vm.panic_on_oom": 1}), paused=True,
+                   start_tick=10, speed=64)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await fill(pilot, name="vm.swappiness", value=5)  # a call the rewind must replay
+        await pilot.press("space")
+        for _ in range(2000):  # run until the hog makes the kernel panic
+            await pilot.pause()
+            if isinstance(app.screen, PanicScreen):
+                break
+        panic_tick = app.sim.machine.tick
+        assert app.sim.machine.panicked and panic_tick > 500
+        await pilot.press("b")
+        await settle(pilot)
+        m = app.sim.machine
+        assert m.tick == panic_tick - 500 and not m.panicked and app.sim.paused
+        assert m.sysctl("vm.swappiness") == 5
