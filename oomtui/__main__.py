@@ -119,8 +119,8 @@ def _describe(err: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        argv = ["play", *argv]  # `oomtui` and `oomtui PATH` open the app
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv = ["play", *argv]  # `oomtui`, `oomtui PATH`, `oomtui --paused` open the app
     args = _build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -55,7 +55,7 @@ class Actions:
 
     def action_step(self) -> None:
         if self.app.sim is not None:
-            self.app.sim.step_once()
+            self.app.sim.step()
 
     def action_speed(self, delta: int) -> None:
         if self.app.sim is not None:

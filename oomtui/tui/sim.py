@@ -125,10 +125,10 @@ class Sim:
         self._dirty = True
         self._wake.set()
 
-    def step_once(self) -> None:
-        """One tick (pauses the simulation first)."""
+    def step(self, n: int = 1) -> None:
+        """n more ticks, then stay paused (pauses the simulation first)."""
         self.paused = True
-        self._steps += 1
+        self._steps += n
         self._wake.set()
 
     def submit(self, call: Call, label: str) -> None:
@@ -183,8 +183,8 @@ class Sim:
             self._dirty = False
             m = self.machine
             if self._steps:
-                self._steps -= 1
-                self._advance(1)
+                n, self._steps = self._steps, 0
+                self._advance(n)
                 changed = True
             if self.paused or m.panicked:
                 if changed:

@@ -49,6 +49,11 @@ def test_no_arguments_opens_the_app_on_the_default_scenario(opened):
     assert opened == [(None, {"paused": False, "tick": 0, "speed": 1})]
 
 
+def test_options_alone_open_the_default_scenario(opened):
+    assert main(["--speed", "4"]) == 0
+    assert opened == [(None, {"paused": False, "tick": 0, "speed": 4})]
+
+
 def test_a_path_opens_that_scenario(opened, tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text('name = "mine"\n[machine]\nram_mib = 512\n[[process]]\ncomm = "a"\n')
