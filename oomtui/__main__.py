@@ -9,7 +9,7 @@ import sys
 
 from oomtui import __version__
 
-COMMANDS = ("play", "meminfo", "bench")
+COMMANDS = ("play", "meminfo", "bench", "replay", "save-info")  # anything else: play
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -58,6 +58,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(run=_cmd_bench)
+
+    replay = sub.add_parser(
+        "replay",
+        help="re-run a save from its recorded start and print what happened",
+        description="Boot the save's machine and make every recorded call again, printing the "
+                    "events as they happen; the final state digest must equal the saved one.",
+    )
+    replay.add_argument("save", metavar="SAVE", help="a save file")
+    replay.add_argument("--headless", action="store_true",
+                        help="print the event log only (the default until the TUI exists)")
+    replay.set_defaults(run=_cmd_replay)
+
+    save_info = sub.add_parser(
+        "save-info",
+        help="describe a save file and check that it loads",
+        description="Print a save's scenario, tick, machine, processes and inputs; load it "
+                    "fully to check it.",
+    )
+    save_info.add_argument("save", metavar="SAVE", help="a save file")
+    save_info.set_defaults(run=_cmd_save_info)
     return parser
 
 
@@ -110,6 +130,80 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from oomtui import saves
+    from oomtui.engine import Machine
+    from oomtui.engine.inputs import replay
+
+    meta, state = saves.read(args.save)
+    m = Machine.from_snapshot(state)  # the whole save is checked before anything is re-run
+    fresh = Machine(m.config)
+    inputs = m.inputs.entries
+    print(f"replaying {args.save}: {_machine_line(m.config)}, {len(inputs)} inputs, "
+          f"to tick {m.tick}")
+    shown = 0
+
+    def show(*_):
+        nonlocal shown
+        for e in fresh.events[shown:]:
+            print(_event_line(e, m.config.tick_ms))
+        shown = len(fresh.events)
+
+    show()
+    replay(fresh, inputs, show)
+    digest = fresh.state_digest()
+    if digest != meta["digest"] or fresh.tick != m.tick:
+        raise saves.SaveError(f"{args.save}: the replay ended at tick {fresh.tick} with digest "
+                              f"{digest[:16]}…, the save is at tick {m.tick} with "
+                              f"{meta['digest'][:16]}…")
+    print(f"tick {fresh.tick} ({_seconds(fresh.tick, m.config.tick_ms)}), digest {digest} "
+          "(equal to the saved one)")
+    return 0
+
+
+def _cmd_save_info(args: argparse.Namespace) -> int:
+    from oomtui import saves
+
+    header = saves.read_header(args.save)
+    meta, m = saves.load(args.save)
+    info = saves.info(args.save)
+    refused = sum(e.error is not None for e in m.inputs.entries)
+    procs = ", ".join(f"{p.comm}[{p.pid}]" for p in m.procs.values())
+    rows = [
+        ("file", f"{args.save} ({info.size >> 10} KiB{', zlib' if info.compressed else ''})"),
+        ("format", f"{header['format']} {header['version']}, written by oomtui {meta['oomtui']}"),
+        ("scenario", meta["scenario"] or "-"),
+        ("saved", f"{info.saved_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("tick", f"{m.tick} ({_seconds(m.tick, m.config.tick_ms)})"),
+        ("machine", _machine_line(m.config) + (f", panicked: {m.panicked}" if m.panicked else "")),
+        ("processes", f"{len(m.procs)}: {procs}"),
+        ("workloads", ", ".join(f"{r.program.name}[{pid}] {r.state}" for pid, r in m.runners.items())
+         or "-"),
+        ("inputs", f"{len(m.inputs.entries)} calls, {refused} refused"),
+        ("events", str(len(m.events))),
+        ("digest", meta["digest"] + (" (the loaded state's)" if m.state_digest() == meta["digest"]
+                                     else " (the loaded state differs: saved by another engine?)")),
+    ]
+    for key, value in rows:
+        print(f"{key:<10} {value}")
+    return 0
+
+
+def _machine_line(config) -> str:
+    swap = sum(d.size_mib for d in config.swap)
+    ram = sum(config.zone_pages()) >> 8
+    return (f"{ram} MiB RAM, {f'{swap} MiB swap' if swap else 'no swap'}, seed {config.seed}, "
+            f"{config.tick_ms} ms ticks")
+
+
+def _seconds(tick: int, tick_ms: int) -> str:
+    return f"{tick * tick_ms / 1000:.2f} s"
+
+
+def _event_line(e, tick_ms: int) -> str:
+    return f"{e.tick * tick_ms / 1000:10.2f}s  {e.kind:<9} {e.message}"
+
+
 def _describe(err: OSError) -> str:
     """One line for an engine error: its message and the errno's name."""
     message = err.strerror or str(err)
@@ -131,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         # The engine reports bad input like a syscall would; show it, not a traceback.
         print(f"oomtui: {_describe(err)}", file=sys.stderr)
+        return 1
+    except ValueError as err:  # a file that is not a valid save, or a replay that diverged
+        print(f"oomtui: {err}", file=sys.stderr)
         return 1
 
 

@@ -6,7 +6,9 @@ compilation is not counted. Simulated figures are per second of real time.
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 
@@ -142,17 +144,36 @@ def frame_time(frames: int = 60, size: tuple[int, int] = (160, 48)) -> dict:
     return asyncio.run(measure())
 
 
+def save_load(ram_mib: int = 16384, touch_mib: int = 4096) -> dict:
+    """Save and load a 16 GiB machine with 4 GiB of anon memory, 1 GiB of page cache and
+    4 GiB of swap: raw and zlib-compressed."""
+    m = Machine(MachineConfig(ram_mib=ram_mib, swap=[SwapDevice(size_mib=4096)]))
+    pid = m.spawn("db")
+    m.touch(pid, m.mmap(pid, touch_mib * MiB), touch_mib * MiB)
+    m.write_file(pid, "/data/cache", 1024 * MiB)
+    out = {"ram_mib": ram_mib}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "bench.oomsave"
+        for compress in (False, True):
+            save_s = _timed(lambda c=compress: m.save(path, compress=c))
+            load_s = _timed(lambda: Machine.load(path))
+            out["zlib" if compress else "raw"] = {"save_s": save_s, "load_s": load_s,
+                                                  "bytes": path.stat().st_size}
+    return out
+
+
 def run_all() -> dict:
     return {"faults_without_pressure": faults_without_pressure(),
             "faults_with_reclaim": faults_with_reclaim(),
             "idle_tick": idle_tick(),
             "ram_size_ratio": ram_size_ratio(),
-            "frame_time": frame_time()}
+            "frame_time": frame_time(),
+            "save_load": save_load()}
 
 
 def format_report(r: dict) -> str:
-    a, b, c, d, f = (r["faults_without_pressure"], r["faults_with_reclaim"], r["idle_tick"],
-                     r["ram_size_ratio"], r["frame_time"])
+    a, b, c, d, e, f = (r["faults_without_pressure"], r["faults_with_reclaim"], r["idle_tick"],
+                        r["ram_size_ratio"], r["save_load"], r["frame_time"])
     return "\n".join([
         f"faults/s without pressure   {a['faults_per_s'] / 1e6:8.2f} M   ({a['faults']} faults)",
         f"faults/s with reclaim       {b['faults_per_s'] / 1e6:8.2f} M   "
@@ -165,4 +186,7 @@ def format_report(r: dict) -> str:
         f"{f['ui_frame_ms_max']:.1f}; budget at 30/s: 33.3 ms)",
         f"frames built, 16 GiB        {f['frames_per_s']:8.1f} /s  (engine thread "
         f"{f['build_ms']:.1f} ms per frame with the process views)",
+        *((f"{e['ram_mib'] >> 10} GiB state, {kind:<4}         save {e[kind]['save_s']:.2f} s, "
+           f"load {e[kind]['load_s']:.2f} s, {e[kind]['bytes'] / MiB:.1f} MiB")
+          for kind in ("raw", "zlib")),
     ])

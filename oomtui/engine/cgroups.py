@@ -14,6 +14,7 @@ import numpy as np
 
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
+from oomtui.engine.inputs import recorded
 from oomtui.engine.memcg import (
     HZ, MEMCG_MAX_HIGH_DELAY_JIFFIES, CgroupTree, MemCgroup, calculate_high_delay,
     calculate_overage, effective_min_low, mem_cgroup_get_max, throttle_sleeps,
@@ -37,6 +38,7 @@ class CgroupCalls:
 
     # -- the calls ------------------------------------------------------------------------------
 
+    @recorded
     def cgroup_create(self, path: str, *, memory_min=0, memory_low=0, memory_high=None,
                       memory_max=None, swap_max=None, oom_group=False) -> None:
         """mkdir /sys/fs/cgroup/PATH and write its memory files (sizes in bytes, None = max)."""
@@ -54,6 +56,7 @@ class CgroupCalls:
         self._limits_changed(cg)
         self._event("cgroup", 0, f"cgroup {path} created", path=path)
 
+    @recorded
     def cgroup_set(self, path: str, **changes) -> None:
         """Write memory files of an existing cgroup (create()'s keywords). A memory.high below
         usage reclaims at once (memory_high_write); a memory.max below usage reclaims, then
@@ -71,6 +74,7 @@ class CgroupCalls:
         if "memory_max" in changes:
             self._memory_max_write(cg)
 
+    @recorded
     def cgroup_move(self, pid: int, path: str) -> None:
         """echo PID > PATH/cgroup.procs: new charges go to the new group; pages already
         charged stay where they are (cgroup v2 moves no charges)."""
@@ -170,7 +174,8 @@ class CgroupCalls:
         in the memcg may be killed."""
         cg = self._cg_by_id[int(self.lru.ctl[S.LC_OVER_LIMIT])]
         self.cgtree.count_event(cg.path, "max")
-        if self._memcg_reclaim(cg, 1) or self.lru.usage[cg.id] < self.lru.max[cg.id]:
+        if (self._memcg_reclaim(cg, 1) or self.lru.usage[cg.id] < self.lru.max[cg.id]
+                or self._wait_for_writeback(current)):
             return 0
         if tries < K.MAX_RECLAIM_RETRIES:
             return tries + 1
@@ -220,7 +225,8 @@ class CgroupCalls:
         retries = K.MAX_RECLAIM_RETRIES
         lru = self.lru
         while lru.usage[cg.id] > lru.high[cg.id]:
-            if not self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.high[cg.id])):
+            if not (self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.high[cg.id]))
+                    or self._wait_for_writeback(None)):
                 retries -= 1
                 if retries < 0:
                     break
@@ -231,7 +237,8 @@ class CgroupCalls:
         lru = self.lru
         while lru.usage[cg.id] > lru.max[cg.id]:
             if retries:
-                if not self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.max[cg.id])):
+                if not (self._memcg_reclaim(cg, int(lru.usage[cg.id] - lru.max[cg.id]))
+                        or self._wait_for_writeback(None)):
                     retries -= 1
                 continue
             self.cgtree.count_event(cg.path, "oom")

@@ -94,6 +94,10 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="% of available memory dirty before writers block"),
         Sysctl("vm.dirty_background_ratio", 10, 0, 100,
                doc="% of available memory dirty before the flushers start"),
+        Sysctl("vm.dirty_expire_centisecs", 3000, 0, INT_MAX,
+               doc="age at which dirty data is written by the periodic writeback"),
+        Sysctl("vm.dirty_writeback_centisecs", 500, 0, INT_MAX,
+               doc="interval of the periodic writeback (0: never)"),
         # mm/swap.c (swap_setup: 2 below 16 MiB of RAM, which the simulator never has)
         Sysctl("vm.page-cluster", 3, 0, 31,
                doc="log2 of the pages read per swap-in"),

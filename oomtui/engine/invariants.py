@@ -40,8 +40,11 @@ def check_invariants(m) -> None:
     same("lazyfree", vm[S.NR_LAZYFREE], lazy[0])
     same("LRU pages", lru.sum(), types[S.ANON] + types[S.FILE] + types[S.SHMEM])
     _check_memcgs(m, same)
+    _check_writeback(m, same)
     same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
-    same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM])
+    same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM] + m.pc.shadows[0])
+    same("shadow entries", int(((m.pc.keys != S.EMPTY) & (m.pc.vals <= -2)).sum()), m.pc.shadows[0])
+    assert m.pc.shadows[0] <= n, "more shadow entries than frames"
 
     # Page tables: recount every mapping from the PTEs of live processes.
     mapcount = np.zeros(n, np.int64)
@@ -95,6 +98,7 @@ def check_invariants(m) -> None:
     for p in np.nonzero(cached)[0]:
         assert sw.cache[fr.swap[p]] == p, f"swap-cache page {p} and its slot disagree"
     busy = (sw.map > 0) | (sw.cache >= 0)
+    same("shadows on free swap slots", int(((sw.shadow >= 0) & ~busy).sum()), 0)
     for d in range(S.MAX_SWAPFILES):
         lo, hi = int(sw.base[d]), int(sw.base[d] + sw.size[d])
         same(f"swap{d} used", sw.used[d], int(busy[lo:hi].sum()))
@@ -137,3 +141,18 @@ def _check_memcgs(m, same) -> None:
     assert procs_in <= set(m.cgroups()), f"processes in unknown cgroups {procs_in - set(m.cgroups())}"
     assert (lru.size >= 0).all() and (lru.usage >= 0).all() and (lru.swap >= 0).all(), \
         "a negative memcg counter"
+
+
+def _check_writeback(m, same) -> None:
+    """Every dirty file page is queued once for the flushers; pages in flight are flagged."""
+    fr, st = m.fr, m.rs.state
+    count, head, cap = int(st[S.RS_DQ_COUNT]), int(st[S.RS_DQ_HEAD]), fr.dirtyq.size
+    queued = fr.dirtyq[(head + np.arange(count)) % cap] if cap else fr.dirtyq[:0]
+    dirty = np.nonzero((fr.type == S.FILE) & ((fr.flags & S.F_DIRTY) != 0))[0]
+    same("dirty queue", count, m.ctr.vm[S.NR_DIRTY])
+    same("dirty pages queued", np.setdiff1d(dirty, queued).size, 0)
+    same("dirty queue duplicates", np.unique(queued).size, count)
+    writeback = np.nonzero((fr.flags & S.F_WRITEBACK) != 0)[0]
+    same("Writeback", m.ctr.vm[S.NR_WRITEBACK], writeback.size)
+    in_flight = np.sort(fr.wbq[:int(st[S.RS_WB_COUNT])])
+    assert np.array_equal(in_flight, writeback), "pages in flight and PG_writeback pages differ"

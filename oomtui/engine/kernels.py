@@ -11,7 +11,10 @@ import numpy as np
 from numba import njit
 
 from oomtui.engine.state import (
-    ANON, EMPTY, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_REFERENCED, F_SWAPCACHE, FILE, FREE, KERNEL,
+    ANON, EMPTY, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_RECLAIM, F_REFERENCED, F_SWAPCACHE, F_WRITEBACK,
+    FILE, FREE, KERNEL, NR_DIRTIED, NR_WRITEBACK, RS_DQ_COUNT, RS_DQ_HEAD, RS_EXPIRED, RS_NOW,
+    RS_WB_COUNT, RS_WB_WANTED, F_WORKINGSET, WORKINGSET_ACTIVATE, WORKINGSET_REFAULT,
+    WORKINGSET_RESTORE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
     MAX_ORDER, MM_ANONPAGES, MM_FILEPAGES, MM_MAJFLT, MM_MINFLT, MM_SHMEMPAGES, MM_SWAPENTS,
     NR_ANON, NR_DIRTY, NR_SWAPCACHED, PSWPIN, PSWPOUT,
@@ -60,6 +63,18 @@ def list_add_head(nxt, prv, head, tail, i, j, p):
     else:
         tail[i, j] = p
     head[i, j] = p
+
+
+@njit(**JIT)
+def list_add_tail(nxt, prv, head, tail, i, j, p):
+    t = tail[i, j]
+    nxt[p] = -1
+    prv[p] = t
+    if t >= 0:
+        nxt[t] = p
+    else:
+        head[i, j] = p
+    tail[i, j] = p
 
 
 @njit(**JIT)
@@ -263,6 +278,76 @@ def mlock_page(fr, lru, ctr, p, delta):
     elif before + delta == 0:
         ctr.vm[NR_MLOCK] -= 1
     lru_update(fr, lru, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workingset detection (mm/workingset.c; KERNEL.md §6): an evicted page leaves a shadow with
+# its lruvec's non-resident age; a refault within the workingset's size activates the page.
+
+SHADOW_AGE_BITS = 46
+
+
+@njit(**JIT)
+def workingset_age_nonresident(lru, cg, n):
+    while cg >= 0:
+        lru.nonresident_age[cg] += n
+        cg = lru.parent[cg]
+
+
+@njit(**JIT)
+def workingset_eviction(fr, lru, p):
+    """The shadow of p: its memcg, the age it was evicted at and PG_workingset."""
+    cg = fr.memcg[p]
+    eviction = lru.nonresident_age[cg] & ((1 << SHADOW_AGE_BITS) - 1)
+    workingset_age_nonresident(lru, cg, 1)
+    return (np.int64(cg) << (SHADOW_AGE_BITS + 1)) | (eviction << 1) | (
+        1 if fr.flags[p] & F_WORKINGSET else 0)
+
+
+@njit(**JIT)
+def lruvec_size(lru, cg, lst):
+    """lruvec_page_state: a memcg's list, its descendants' included."""
+    total = 0
+    for c in range(lru.parent.size):
+        a = c
+        while a >= 0 and a != cg:
+            a = lru.parent[a]
+        if a == cg:
+            total += lru.size[c, lst]
+    return total
+
+
+@njit(**JIT)
+def workingset_refault(fr, lru, ctr, sw, p, shadow, file):
+    """workingset_refault for the new page p (not yet on an LRU) that refaults `shadow`."""
+    ctr.vm[WORKINGSET_REFAULT + file] += 1
+    cg = shadow >> (SHADOW_AGE_BITS + 1)
+    eviction = (shadow >> 1) & ((1 << SHADOW_AGE_BITS) - 1)
+    distance = (lru.nonresident_age[cg] - eviction) & ((1 << SHADOW_AGE_BITS) - 1)
+    # workingset_test_recent: what could have been kept, had the page been active
+    size = lruvec_size(lru, cg, LRU_ACTIVE_FILE)
+    if not file:
+        size += lruvec_size(lru, cg, LRU_INACTIVE_FILE)
+    if swap_space_left(sw) and swap_room(lru, cg):
+        size += lruvec_size(lru, cg, LRU_ACTIVE_ANON)
+        if file:
+            size += lruvec_size(lru, cg, LRU_INACTIVE_ANON)
+    if distance > size:
+        return
+    fr.flags[p] |= F_ACTIVE
+    workingset_age_nonresident(lru, fr.memcg[p], 1)
+    ctr.vm[WORKINGSET_ACTIVATE + file] += 1
+    c = fr.memcg[p]
+    while c >= 0:
+        if file:
+            lru.activate_file[c] += 1
+        else:
+            lru.activate_anon[c] += 1
+        c = lru.parent[c]
+    if shadow & 1:  # it was active before it was evicted
+        fr.flags[p] |= F_WORKINGSET
+        note_cost(lru, fr.memcg[p], file, 1, 0)  # lru_note_cost_refault
+        ctr.vm[WORKINGSET_RESTORE + file] += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,11 +583,12 @@ def pc_lookup(pc, file_id, pgoff):
 
 
 @njit(**JIT)
-def pc_add(fr, zn, lru, ctr, pc, rs, file_id, pgoff, shmem):
+def pc_add(fr, zn, lru, ctr, pc, rs, sw, file_id, pgoff, shmem):
     """A new page-cache page (filemap_add_folio / shmem_alloc_folio), or a failure code:
     NO_MEMORY, MEMCG_FULL, or NEED_ROOM when the page-cache index must grow first."""
     if (pc.count[0] + 1) * 2 > pc.keys.size:
         return NEED_ROOM
+    old = pc_lookup(pc, file_id, pgoff)  # -1, or a shadow entry
     p = alloc_pages(fr, zn, ctr, rs, 0, 3, SHMEM if shmem else FILE, file_id)
     if p < 0:
         return NO_MEMORY
@@ -510,6 +596,9 @@ def pc_add(fr, zn, lru, ctr, pc, rs, file_id, pgoff, shmem):
     if p < 0:
         return p
     fr.index[p] = pgoff
+    if old <= -2:
+        pc.shadows[0] -= 1
+        workingset_refault(fr, lru, ctr, sw, p, -2 - old, 1)
     ht_put(pc.keys, pc.vals, pc.count, pc_key(file_id, pgoff), p)
     ctr.vm[NR_FILE] += 1
     if shmem:
@@ -519,9 +608,15 @@ def pc_add(fr, zn, lru, ctr, pc, rs, file_id, pgoff, shmem):
 
 
 @njit(**JIT)
-def pc_remove(fr, zn, lru, ctr, pc, p):
-    """Drop an unmapped page from the page cache and free it."""
-    ht_del(pc.keys, pc.vals, pc.count, pc_key(fr.owner[p], fr.index[p]))
+def pc_remove(fr, zn, lru, ctr, pc, p, shadow):
+    """Drop an unmapped page from the page cache and free it; an evicted page leaves its
+    shadow (>= 0) in its place while there is room for one (the shadow-node shrinker)."""
+    key = pc_key(fr.owner[p], fr.index[p])
+    if shadow >= 0 and pc.shadows[0] < fr.type.size:
+        ht_put(pc.keys, pc.vals, pc.count, key, -2 - shadow)
+        pc.shadows[0] += 1
+    else:
+        ht_del(pc.keys, pc.vals, pc.count, key)
     ctr.vm[NR_FILE] -= 1
     if fr.type[p] == SHMEM:
         ctr.vm[NR_SHMEM] -= 1
@@ -533,10 +628,17 @@ def pc_remove(fr, zn, lru, ctr, pc, p):
 
 
 @njit(**JIT)
-def set_dirty(fr, ctr, p):
+def set_dirty(fr, ctr, rs, p):
+    """folio_mark_dirty for a file page: counted, and queued for the flushers."""
     if fr.type[p] == FILE and not fr.flags[p] & F_DIRTY:
         fr.flags[p] |= F_DIRTY
         ctr.vm[NR_DIRTY] += 1
+        ctr.vm[NR_DIRTIED] += 1
+        st = rs.state
+        i = (st[RS_DQ_HEAD] + st[RS_DQ_COUNT]) % fr.dirtyq.size
+        fr.dirtyq[i] = p
+        fr.dirtyq_tick[i] = st[RS_NOW]
+        st[RS_DQ_COUNT] += 1
 
 
 @njit(**JIT)
@@ -545,6 +647,7 @@ def mark_accessed(fr, lru, p):
     if fr.flags[p] & F_REFERENCED and not fr.flags[p] & F_ACTIVE and fr.mlock[p] == 0:
         fr.flags[p] = (fr.flags[p] & ~F_REFERENCED) | F_ACTIVE
         lru_update(fr, lru, p)
+        workingset_age_nonresident(lru, fr.memcg[p], 1)  # workingset_activation
     else:
         fr.flags[p] |= F_REFERENCED
 
@@ -555,12 +658,12 @@ def pc_fill(k, file_id, pgoff, npages, shmem, dirty, out):
     for i in range(npages):
         p = pc_lookup(k.pc, file_id, pgoff + i)
         if p < 0:
-            p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff + i, shmem)
+            p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, k.sw, file_id, pgoff + i, shmem)
             if p < 0:
                 return stop(out, i, p)
         mark_accessed(k.fr, k.lru, p)  # filemap_read and the write path both mark folios accessed
         if dirty:
-            set_dirty(k.fr, k.ctr, p)
+            set_dirty(k.fr, k.ctr, k.rs, p)
         if k.lru.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
             return stop(out, i + 1, OVER_HIGH)  # try_charge_memcg handles it at once
     return stop(out, npages, 0)
@@ -681,6 +784,7 @@ def folio_alloc_swap(fr, lru, sw, p):
 def swap_free_slot(sw, lru, slot):
     uncharge_swap(lru, sw.memcg[slot])
     sw.memcg[slot] = -1
+    sw.shadow[slot] = -1
     d = swap_dev_of(sw, slot)
     sw.stack[sw.base[d] + sw.top[d]] = slot
     sw.top[d] += 1
@@ -758,6 +862,7 @@ def swap_out(k, mm, row, idx, p):
     pt.pte[row, idx] = (slot << PTE_SHIFT) | PTE_SWAP
     sw.map[slot] += 1
     mms.rss[mm, MM_SWAPENTS] += 1
+    sw.shadow[slot] = workingset_eviction(k.fr, k.lru, p)
     if fr.flags[p] & F_SWAPCACHE:
         swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)
     unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, False)
@@ -778,6 +883,18 @@ def swap_window(sw, rs, slot):
 
 
 @njit(**JIT)
+def swapin_refault(fr, lru, ctr, sw, p, slot):
+    """__read_swap_cache_async: a page read back from swap refaults its shadow; a recent
+    refault makes it active."""
+    if sw.shadow[slot] >= 0:
+        shadow = sw.shadow[slot]
+        sw.shadow[slot] = -1
+        workingset_refault(fr, lru, ctr, sw, p, shadow, 0)
+        if fr.lru[p] >= 0:
+            lru_update(fr, lru, p)
+
+
+@njit(**JIT)
 def swap_in(fr, zn, lru, ctr, sw, rs, slot):
     """swapin_readahead: the slot's page from the swap cache, else read it and, if memory
     allows without reclaim, the rest of its window. Each page is charged to the memcg its
@@ -789,6 +906,7 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
     p = new_anon_page(fr, zn, lru, ctr, rs, sw.owner[slot], sw.index[slot], sw.memcg[slot])
     if p < 0:
         return p, True
+    swapin_refault(fr, lru, ctr, sw, p, slot)
     swapcache_add(fr, ctr, sw, p, slot)
     ctr.vm[PSWPIN] += 1
     lo, hi = swap_window(sw, rs, slot)
@@ -799,6 +917,7 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
         if q < 0 or charged_page(fr, zn, ctr, lru, q, sw.memcg[s]) < 0:
             break
         fr.index[q] = sw.index[s]
+        swapin_refault(fr, lru, ctr, sw, q, s)
         lru_add(fr, lru, q)
         swapcache_add(fr, ctr, sw, q, s)
         ctr.vm[PSWPIN] += 1
@@ -941,20 +1060,22 @@ def reclaim_folio(k, p, may_swap):
             ctr.vm[PSWPOUT] += 1  # pageout(): written to swap
         if not try_to_unmap(k, p, slot):
             return False
+        sw.shadow[slot] = workingset_eviction(k.fr, k.lru, p)
         swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)  # __remove_mapping: out of the swap cache, slot kept by the PTEs
         free_anon_page(k.fr, k.zn, k.lru, k.ctr, p)
         return True
     if t == FILE:
-        if fr.flags[p] & F_DIRTY:
-            # Reclaim wakes the flushers for dirty pages it meets; here their writeback is
-            # done at once, and the now clean page goes back to the list (PG_reclaim).
-            fr.flags[p] &= ~F_DIRTY
-            ctr.vm[NR_DIRTY] -= 1
-            ctr.vm[NR_WRITTEN] += 1
+        if fr.flags[p] & (F_DIRTY | F_WRITEBACK):
+            # Reclaim does not write file pages: it marks them PG_reclaim so they are rotated
+            # for reclaim when their write completes, and wakes the flushers to write every
+            # dirty page (wakeup_flusher_threads(WB_REASON_VMSCAN)).
+            fr.flags[p] |= F_RECLAIM
+            if fr.flags[p] & F_DIRTY:
+                k.rs.state[RS_WB_WANTED] = ctr.vm[NR_DIRTY]
             return False
         if not try_to_unmap(k, p, -1):
             return False
-        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
+        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, workingset_eviction(k.fr, k.lru, p))
         return True
     return False  # shmem is not reclaimed yet
 
@@ -986,12 +1107,8 @@ def shrink_inactive_list(k, cg, lst, nr_to_scan, may_swap, kswapd):
             if swapped:
                 io += 1
             continue
-        if fr.type[p] == FILE:
-            ctr.vm[PGROTATED] += 1
-            lru_add(k.fr, k.lru, p)  # was dirty: written back, rotated
-        else:
-            activate(k.fr, k.lru, k.ctr, p)  # activate_locked: no swap slot, or not reclaimable here
-            rotated += 1
+        activate(k.fr, k.lru, k.ctr, p)  # activate_locked: dirty, no swap slot, or kept here
+        rotated += 1
     ctr.vm[PGSTEAL_KSWAPD if kswapd else PGSTEAL_DIRECT] += freed
     note_cost(lru, cg, lst >= LRU_INACTIVE_FILE, io, rotated)
     return freed
@@ -1011,7 +1128,7 @@ def shrink_active_list(k, cg, lst, nr_to_scan):
         if young and vm_flags & V_EXEC and fr.type[p] == FILE:
             lru_add(k.fr, k.lru, p)
             continue
-        fr.flags[p] &= ~F_ACTIVE
+        fr.flags[p] = (fr.flags[p] & ~F_ACTIVE) | F_WORKINGSET  # we are de-activating
         ctr.vm[PGDEACTIVATE] += 1
         lru_add(k.fr, k.lru, p)
 
@@ -1119,14 +1236,12 @@ def get_scan_count(k, cg, priority, may_swap, trim, tiny, nr):
 
 
 @njit(**JIT)
-def shrink_lruvec(k, cg, nr_to_reclaim, priority, may_swap, kswapd, trim, tiny):
+def shrink_lruvec(k, cg, nr_to_reclaim, priority, may_swap, kswapd, trim, tiny,
+                  deactivate_anon, deactivate_file):
     """shrink_lruvec: scan cg's lists in SWAP_CLUSTER_MAX batches until the target is met."""
     nr = k.rs.scan
     get_scan_count(k, cg, priority, may_swap, trim, tiny, nr)
     size = k.lru.size[cg]
-    target = k.rs.target
-    deactivate_anon = inactive_is_low(target, LRU_INACTIVE_ANON)  # sc->may_deactivate
-    deactivate_file = inactive_is_low(target, LRU_INACTIVE_FILE)
     freed = 0
     while nr[0] or nr[2] or nr[3]:
         for lst in range(4):
@@ -1160,16 +1275,20 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
     for i in range(nwalk):
         for lst in range(NR_LRU_LISTS):
             target[lst] += lru.size[lru.walk[i], lst]
-    trim = target[LRU_INACTIVE_FILE] >> priority and not inactive_is_low(target, LRU_INACTIVE_FILE)
-    # (without refault tracking, DEACTIVATE_FILE is inactive_is_low alone)
+    root = lru.walk[0]
+    # sc->may_deactivate: refaults since the last reclaim mean a new workingset is forming
+    deactivate_anon = (lru.activate_anon[root] != lru.snap_anon[root]
+                       or inactive_is_low(target, LRU_INACTIVE_ANON))
+    deactivate_file = (lru.activate_file[root] != lru.snap_file[root]
+                       or inactive_is_low(target, LRU_INACTIVE_FILE))
+    trim = target[LRU_INACTIVE_FILE] >> priority != 0 and not deactivate_file
     tiny = False
     if not ctl[LC_CGROUP_RECLAIM]:
         file = zn.free.sum()
         for c in range(lru.size.shape[0]):
             file += lru.size[c, LRU_INACTIVE_FILE] + lru.size[c, LRU_ACTIVE_FILE]
-        tiny = (file <= zn.wmark[:, WMARK_HIGH].sum() and not inactive_is_low(target, LRU_INACTIVE_ANON)
+        tiny = (file <= zn.wmark[:, WMARK_HIGH].sum() and not deactivate_anon
                 and target[LRU_INACTIVE_ANON] >> priority != 0)
-    root = lru.walk[0]
     start = 0 if kswapd else lru.iter[root]
     freed = 0
     for i in range(start, nwalk):
@@ -1183,7 +1302,8 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
                 ctl[LC_LOW_SKIPPED] = 1
                 continue
             lru.low_events[cg] += 1
-        freed += shrink_lruvec(k, cg, nr_to_reclaim - freed, priority, may_swap, kswapd, trim, tiny)
+        freed += shrink_lruvec(k, cg, nr_to_reclaim - freed, priority, may_swap, kswapd, trim, tiny,
+                               deactivate_anon, deactivate_file)
         if not kswapd and freed >= nr_to_reclaim:
             lru.iter[root] = (i + 1) % nwalk
             return freed
@@ -1206,8 +1326,17 @@ def do_try_to_free_pages(k, nr_to_reclaim):
             if freed >= nr_to_reclaim:
                 break
         if freed or not ctl[LC_LOW_SKIPPED] or ctl[LC_LOW_RECLAIM]:
+            snapshot_refaults(k.lru)
             return freed
         ctl[LC_LOW_RECLAIM] = 1
+
+
+@njit(**JIT)
+def snapshot_refaults(lru):
+    """snapshot_refaults: the reclaim target's refault activations as reclaim ends."""
+    root = lru.walk[0]
+    lru.snap_anon[root] = lru.activate_anon[root]
+    lru.snap_file[root] = lru.activate_file[root]
 
 
 @njit(**JIT)
@@ -1271,6 +1400,7 @@ def kswapd_run(k):
         rs[RS_KSWAPD_FAILURES] += 1
     elif freed:
         rs[RS_KSWAPD_FAILURES] = 0
+    snapshot_refaults(k.lru)
     if node_balanced(k.zn, order, highest) or rs[RS_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
         rs[RS_KSWAPD_AWAKE] = 0
         rs[RS_KSWAPD_ORDER] = 0
@@ -1293,6 +1423,58 @@ def should_reclaim_retry(k, highest):
         if zn.free[z] + reclaimable > zn.wmark[z, WMARK_MIN] + zn.reserve[z, highest]:
             return True
     return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Writeback (mm/page-writeback.c, fs/fs-writeback.c): the flusher threads
+
+@njit(**JIT)
+def writeback_run(k, budget, bg_thresh):
+    """One tick of the flushers. First the writes submitted last tick complete
+    (folio_end_writeback: PG_reclaim pages rotate to the inactive tail for reclaim), then up
+    to `budget` of the oldest dirty pages are submitted while there is a reason to write:
+    more dirty pages than bg_thresh (background writeback), pages dirtied at or before the
+    periodic writeback's cutoff (expired), or pages reclaim asked for. Returns pages submitted."""
+    fr, lru, ctr, st = k.fr, k.lru, k.ctr, k.rs.state
+    for i in range(st[RS_WB_COUNT]):
+        p = fr.wbq[i]
+        fr.flags[p] &= ~F_WRITEBACK
+        ctr.vm[NR_WRITEBACK] -= 1
+        ctr.vm[NR_WRITTEN] += 1
+        if fr.flags[p] & F_RECLAIM:
+            fr.flags[p] &= ~F_RECLAIM
+            if fr.lru[p] >= 0 and fr.mlock[p] == 0 and not fr.flags[p] & F_DIRTY:
+                lru_del(k.fr, k.lru, p)  # folio_rotate_reclaimable → lru_move_tail
+                fr.flags[p] &= ~F_ACTIVE
+                cg = fr.memcg[p]
+                fr.lru[p] = LRU_INACTIVE_FILE
+                list_add_tail(fr.next, fr.prev, lru.head, lru.tail, cg, LRU_INACTIVE_FILE, p)
+                lru.size[cg, LRU_INACTIVE_FILE] += 1
+                ctr.vm[PGROTATED] += 1
+    st[RS_WB_COUNT] = 0
+    n = 0
+    cap = fr.dirtyq.size
+    for _ in range(st[RS_DQ_COUNT]):
+        head = st[RS_DQ_HEAD]
+        if n == budget or not (ctr.vm[NR_DIRTY] > bg_thresh or st[RS_WB_WANTED] > 0
+                               or fr.dirtyq_tick[head] <= st[RS_EXPIRED]):
+            break
+        p = fr.dirtyq[head]
+        st[RS_DQ_HEAD] = (head + 1) % cap
+        st[RS_DQ_COUNT] -= 1
+        if fr.flags[p] & F_WRITEBACK:  # re-dirtied while its last write is in flight: later
+            tail = (st[RS_DQ_HEAD] + st[RS_DQ_COUNT]) % cap
+            fr.dirtyq[tail], fr.dirtyq_tick[tail] = p, st[RS_NOW]
+            st[RS_DQ_COUNT] += 1
+            continue
+        st[RS_WB_WANTED] = max(st[RS_WB_WANTED] - 1, 0)
+        fr.flags[p] = (fr.flags[p] & ~F_DIRTY) | F_WRITEBACK  # folio_clear_dirty_for_io + start
+        ctr.vm[NR_DIRTY] -= 1
+        ctr.vm[NR_WRITEBACK] += 1
+        fr.wbq[st[RS_WB_COUNT]] = p
+        st[RS_WB_COUNT] += 1
+        n += 1
+    return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1378,7 +1560,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         pt.pte[row, u & 511] = e | PTE_YOUNG  # the accessed bit is set
         if write:
             p = e >> PTE_SHIFT
-            set_dirty(k.fr, k.ctr, p)
+            set_dirty(k.fr, k.ctr, k.rs, p)
             if fr.flags[p] & (F_LAZYFREE | F_SWAPCACHE):
                 fr.flags[p] |= F_DIRTY  # re-dirtied: not dropped without (re)writing it
         if faulted:
@@ -1395,7 +1577,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         else:
             p = pc_lookup(k.pc, file_id, pgoff)
             if p < 0:
-                p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, shmem)
+                p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, k.sw, file_id, pgoff, shmem)
                 if p < 0:
                     return p
                 major = not shmem  # a shmem page is zero-filled, a file page is read
@@ -1403,7 +1585,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         pte = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
         if write:
             pte |= PTE_WRITE
-            set_dirty(k.fr, k.ctr, p)
+            set_dirty(k.fr, k.ctr, k.rs, p)
     elif kind == PTE_PRESENT:
         # do_wp_page: reuse an exclusive anon page, else copy it (CoW).
         old = e >> PTE_SHIFT
@@ -1439,7 +1621,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         # do_read_fault / do_cow_fault on a private file mapping.
         c = pc_lookup(k.pc, file_id, pgoff)
         if c < 0:
-            c = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, file_id, pgoff, False)
+            c = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, k.sw, file_id, pgoff, False)
             if c < 0:
                 return c
             major = True
@@ -1611,10 +1793,11 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                 fr.flags[p] &= ~F_REFERENCED
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 if fr.type[p] == FILE:
-                    if not fr.flags[p] & F_DIRTY and fr.mlock[p] == 0:
+                    if not fr.flags[p] & (F_DIRTY | F_WRITEBACK) and fr.mlock[p] == 0:
                         unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, locked)
                         pt.pte[row, u & 511] = PTE_NONE
-                        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
+                        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p,
+                                  workingset_eviction(k.fr, k.lru, p))
                 elif fr.flags[p] & F_LAZYFREE and not fr.flags[p] & F_DIRTY:
                     unmap_page(k.fr, k.zn, k.lru, k.ctr, k.sw, k.mms, mm, p, locked)  # clean lazyfree: freed
                     pt.pte[row, u & 511] = PTE_NONE
@@ -1670,7 +1853,7 @@ def drop_file_pages(k, file_id, npages):
     for pgoff in range(npages):
         p = pc_lookup(k.pc, file_id, pgoff)
         if p >= 0:
-            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p)
+            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
 
 
 @njit(**JIT)

@@ -22,6 +22,8 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
 from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
+from oomtui.engine.inputs import InputLog, recorded
+from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.cgroups import CgroupCalls
 from oomtui.engine.views import ViewCalls
@@ -52,6 +54,11 @@ _UNSET = object()
 # from an SSD; direct reclaim costs CPU per page it scans.
 SWAPIN_US = 100
 SCAN_US = 1
+WRITE_MIB_S = 100  # what the flushers write to disk per second
+MEMSTALL = frozenset({"reclaim", "throttled", "swapin"})  # stalls PSI counts as memory stall
+MAX_PAUSE_MS = 200  # balance_dirty_pages: MAX_PAUSE = max(HZ/5, 1)
+RATELIMIT_CALC_SHIFT = 10
+OOM_REAPER_DELAY_US = 2_000_000  # OOM_REAPER_DELAY: 2 * HZ
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,9 @@ class Process:
     kstack: int = -1  # pfn of the kernel stack
     pgd: int = -1  # pfn of the PGD page
     stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
-    stall_kind: str = ""  # what it is stalled in: "reclaim", "throttled" or "swapin"
+    stall_kind: str = ""  # what it stalls in: "reclaim", "throttled", "swapin" or "dirty"
+    oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
+    reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
 
     def capable(self, cap: str) -> bool:
         return cap in self.caps
@@ -137,7 +146,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls, ViewCalls):
+class Machine(SwapCalls, CgroupCalls, SnapshotCalls, ViewCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -165,6 +174,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
         self.rs = new_group("reclaim", sizes)
+        self.rs.state[S.RS_EXPIRED] = -1  # no dirty page has expired yet
         self._init_cgroups()
         self._sysctl_to_kernels()
         self.panicked: str | None = None
@@ -172,6 +182,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self._kswapd_was_awake = False
         self.psi = Psi()
+        self._stalled: set[int] = set()  # pids with stall time to serve
+        self._victims: set[int] = set()  # OOM victims that have not exited yet
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -185,6 +197,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self._event("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
+        self.inputs = InputLog()  # from here on, outside calls are logged (engine/inputs.py)
 
     @property
     def k(self) -> Kern:
@@ -227,8 +240,9 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
         retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
         tries at most), then the OOM killer, whose victim may be `current`. Returns
-        (faults taken, finished); finished is False if `current` died or, with oom=False,
-        memory ran out.
+        (faults taken, finished); finished is False if `current` died, if a memcg charge
+        failed with nobody to kill or the OOM killer waits for a victim to exit (then
+        self.alloc_error says why) or, with oom=False, memory ran out.
         """
         done = faults = no_progress = memcg_tries = 0
         out = self._out
@@ -253,14 +267,18 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
                 self._grow()
                 continue
             if status == K.STATUS_MEMCG:
-                memcg_tries = self._try_charge_failed(current, memcg_tries)
+                try:
+                    memcg_tries = self._try_charge_failed(current, memcg_tries)
+                except OSError as e:  # nobody to kill in the memcg, or a victim still exiting
+                    self.alloc_error = e
+                    return faults, False
                 if current is not None and current.pid not in self.procs:
                     return faults, False
                 continue
             scanned = self.ctr.vm[S.PGSCAN_DIRECT]
             freed = self._global_reclaim(K.direct_reclaim)
             self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
-            if freed:
+            if freed or self._wait_for_writeback(current):
                 no_progress = 0
                 continue
             no_progress += 1
@@ -269,7 +287,13 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             if not oom:
                 return faults, False
             no_progress = 0
-            self._out_of_memory(current, origin=origin)
+            try:
+                self._out_of_memory(current, origin=origin)
+            except OSError as e:
+                if e.errno == errno.ENOTRECOVERABLE:
+                    raise
+                self.alloc_error = e  # a victim is still exiting: the task would wait
+                return faults, False
             if current is not None and current.pid not in self.procs:
                 return faults, False
 
@@ -305,6 +329,11 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         if decision.action == "fail":
             self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             return False
+        if decision.action == "wait":  # an earlier victim has not exited yet
+            pending = [self.procs[pid] for pid in sorted(self._victims)
+                       if not self.procs[pid].reaped]
+            raise err(errno.EAGAIN, f"out of memory: waiting for the OOM victim "
+                                    f"{', '.join(f'{q.comm}[{q.pid}]' for q in pending)} to exit")
         if decision.action != "kill":
             raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
         self._event("oom", pid, decision.message, report=report, points=decision.points,
@@ -316,8 +345,34 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             q = self.procs[victim]
             self.cgtree.count_event(q.cgroup, "oom_kill")
             what = "Out of memory" if memcg is None else "Memory cgroup out of memory"
-            self._release(q, "oom_kill", f"{what}: Killed process {victim} ({q.comm})")
+            message = f"{what}: Killed process {victim} ({q.comm})"
+            if q is not current and q.stall_us and q.stall_kind != "throttled":
+                # In uninterruptible I/O or reclaim (D state): SIGKILL waits until that ends;
+                # the OOM reaper steps in after OOM_REAPER_DELAY (a throttle sleep is killable).
+                q.oom_victim_tick = self.tick
+                self._victims.add(q.pid)
+                self._event("oom_kill", victim, message + " (pending: in D state)", pending=True)
+            else:
+                self._release(q, "oom_kill", message)
         return True
+
+    def _oom_victims(self, tick_us: int) -> None:
+        """Pending OOM victims exit once their D-state stall is over; after 2 s still stuck,
+        the OOM reaper frees their private memory (__oom_reap_task_mm) and sets MMF_OOM_SKIP,
+        so the OOM killer may choose another victim."""
+        for q in [self.procs[pid] for pid in sorted(self._victims)]:
+            if not q.stall_us:
+                self._release(q, "exit", f"{q.comm}[{q.pid}] exited (OOM victim)")
+            elif not q.reaped and (self.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
+                for v in q.mm.vmas:
+                    if not v.flags & V_SHARED:
+                        K.zap_range(self.k, q.mm.id, v.start >> PAGE_SHIFT, v.pages,
+                                    bool(v.flags & V_LOCKED))
+                q.reaped = True
+                r = self.mms.rss[q.mm.id]
+                self._event("oom_reaper", q.pid, f"oom_reaper: reaped process {q.pid} ({q.comm}), "
+                            f"now anon-rss:{_kb(int(r[MM_ANONPAGES]))}kB, file-rss:"
+                            f"{_kb(int(r[MM_FILEPAGES]))}kB, shmem-rss:{_kb(int(r[MM_SHMEMPAGES]))}kB")
 
     def _candidate(self, q: Process, origin: bool) -> Candidate:
         r = self.mms.rss[q.mm.id]
@@ -326,7 +381,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
                          rss_shmem=int(r[MM_SHMEMPAGES]), swapents=int(r[MM_SWAPENTS]),
                          pgtables=int(self.mms.nr_pt[q.mm.id]), total_vm=q.mm.total_vm(),
                          adj=q.oom_score_adj, memcg=q.cgroup, is_init=q.pid == 1,
-                         oom_origin=origin)
+                         oom_origin=origin, oom_victim=q.oom_victim_tick is not None,
+                         mm_oom_skip=q.reaped)
 
     def _panic(self, reason: str) -> None:
         self.panicked = reason
@@ -352,6 +408,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         if p is not None and us > 0:
             p.stall_us += us
             p.stall_kind = kind
+            self._stalled.add(p.pid)
 
     def _proc(self, pid) -> Process:
         self._check_alive()
@@ -481,6 +538,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self.mms.nr_pt[mm.id] = 0
         return mm
 
+    @recorded
     def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
               caps=(), workload=None) -> int:
         """Start a process (fork + exec of a small binary): a stack VMA, no other memory."""
@@ -521,6 +579,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
 
     # -- time ------------------------------------------------------------------------------------
 
+    @recorded
     def step(self, n: int = 1) -> StepReport:
         """Advance n ticks: every process that is not stalled runs its workload, then kswapd
         acts, then the tick's stall time is accounted (PSI)."""
@@ -530,13 +589,15 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         tick_us = self.config.tick_ms * 1000
         for _ in range(n):
             self.tick += 1
+            self.rs.state[S.RS_NOW] = self.tick
             for pid in sorted(self.runners):
                 runner = self.runners[pid]
                 if pid not in self.procs or runner.done:
                     del self.runners[pid]
                     continue
-                if self.procs[pid].stall_us >= tick_us:
-                    continue  # stalled through this whole tick
+                p = self.procs[pid]
+                if p.stall_us >= tick_us or p.oom_victim_tick is not None:
+                    continue  # stalled through this whole tick, or dying
                 runner.tick(self, self.tick, self.config.tick_ms)
                 for child in runner.take_spawned():
                     self.runners[child.pid] = child
@@ -545,7 +606,9 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             if self.panicked:
                 break
             self._kswapd()
+            self._flushers()
             self._account_stalls(tick_us)
+            self._oom_victims(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
     def _kswapd(self) -> None:
@@ -568,21 +631,92 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
         stall served (stalls overlap from the tick's start), `full` the shortest when every
         non-idle process (one with a running workload, or stalled) was stalled."""
-        some, full, busy = 0, tick_us, False
-        for p in self.procs.values():
+        every = self._stalled.issuperset(pid for pid, r in self.runners.items() if not r.done)
+        some, full = 0, tick_us
+        for pid in sorted(self._stalled):
+            p = self.procs[pid]
             served = min(p.stall_us, tick_us)
-            runs = p.pid in self.runners and not self.runners[p.pid].done
-            if served or runs:
-                busy = True
-                some = max(some, served)
-                full = min(full, served)
+            memstall = served if p.stall_kind in MEMSTALL else 0  # writers wait for I/O instead
+            some, full = max(some, memstall), min(full, memstall)
             p.stall_us -= served
-        self.psi.account(self.tick * tick_us, some, full if busy else 0)
+            if not p.stall_us:
+                self._stalled.discard(pid)
+        if not every:
+            full = 0
+        self.psi.account(self.tick * tick_us, some, full if some else 0)
+
+    def _flushers(self) -> None:
+        """The flusher threads' tick: periodic writeback every dirty_writeback_centisecs of
+        what is older than dirty_expire_centisecs, background writeback above the background
+        threshold, and what reclaim asked for; at most WRITE_MIB_S."""
+        st = self.rs.state
+        if not st[S.RS_DQ_COUNT] and not st[S.RS_WB_COUNT]:
+            return
+        tick_ms = self.config.tick_ms
+        interval = self._sysctl["vm.dirty_writeback_centisecs"] * 10 // tick_ms
+        if interval and self.tick % interval == 0:  # wb_workfn → wb_check_old_data_flush
+            st[S.RS_EXPIRED] = self.tick - self._sysctl["vm.dirty_expire_centisecs"] * 10 // tick_ms
+        K.writeback_run(self.k, self._write_budget(), self.dirty_limits()[0])
+
+    def _write_budget(self) -> int:
+        return WRITE_MIB_S * 256 * self.config.tick_ms // 1000  # pages per tick
+
+    def _wait_for_writeback(self, current: Process | None) -> bool:
+        """reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): reclaim found nothing it could free
+        while file pages are dirty or under writeback, so the allocating task sleeps a tick
+        while the flushers write what reclaim asked for. False if nothing is dirty."""
+        vm, st = self.ctr.vm, self.rs.state
+        if not vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK]:
+            return False
+        st[S.RS_WB_WANTED] = max(st[S.RS_WB_WANTED], vm[S.NR_DIRTY])
+        bg_thresh = self.dirty_limits()[0]
+        K.writeback_run(self.k, self._write_budget(), bg_thresh)  # submit
+        K.writeback_run(self.k, 0, bg_thresh)  # and see it complete
+        self._stall(current, "reclaim", self.config.tick_ms * 1000)
+        return True
+
+    def dirty_limits(self) -> tuple[int, int]:
+        """domain_dirty_limits over global_dirtyable_memory: (background, dirty) thresholds in
+        pages, from free pages above the reserves plus the file LRU."""
+        free = int(self.zn.free.sum())
+        lru = self._lru_sizes()
+        avail = free - min(free, self.totalreserve) + int(lru[2] + lru[3]) + 1
+        thresh = self._sysctl["vm.dirty_ratio"] * PAGE // 100 * avail // PAGE
+        bg_thresh = self._sysctl["vm.dirty_background_ratio"] * PAGE // 100 * avail // PAGE
+        if bg_thresh >= thresh:
+            bg_thresh = thresh // 2
+        return bg_thresh, thresh
+
+    def _balance_dirty_pages(self, p: Process, pages_dirtied: int) -> None:
+        """balance_dirty_pages for one writer in the global domain: free to dirty up to the
+        freerun ceiling (thresh + bg_thresh) / 2; above it paced at the write bandwidth times
+        pos_ratio (1 at the setpoint, 0 at the limit), at most MAX_PAUSE per call. The
+        kernel's dirty_ratelimit estimate is taken to be the write bandwidth (one writer)."""
+        bg_thresh, thresh = self.dirty_limits()
+        vm = self.ctr.vm
+        dirty = int(vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK])
+        freerun = (thresh + bg_thresh) // 2  # dirty_freerun_ceiling
+        if dirty <= freerun:
+            return
+        setpoint = (freerun + thresh) // 2
+        x = ((setpoint - dirty) << RATELIMIT_CALC_SHIFT) // ((thresh - setpoint) | 1)
+        pos = x  # pos_ratio_polynom: 1 + x³, clamped to [0, 2]
+        pos = pos * x >> RATELIMIT_CALC_SHIFT
+        pos = pos * x >> RATELIMIT_CALC_SHIFT
+        pos = min(max(pos + (1 << RATELIMIT_CALC_SHIFT), 0), 2 << RATELIMIT_CALC_SHIFT)
+        rate = WRITE_MIB_S * 256 * pos >> RATELIMIT_CALC_SHIFT  # pages/s
+        pause_ms = MAX_PAUSE_MS if not rate else min(-(-pages_dirtied * 1000 // rate), MAX_PAUSE_MS)
+        if p.stall_kind != "dirty" or not p.stall_us:
+            self._event("dirty", p.pid, f"{p.comm}[{p.pid}] throttled writing: {_kb(dirty)} kB dirty "
+                        f"or under writeback, above the freerun ceiling {_kb(freerun)} kB",
+                        dirty=dirty, freerun=freerun, limit=thresh)
+        self._stall(p, "dirty", pause_ms * 1000)
 
     def pressure(self) -> dict:
         """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
         return self.psi.show(self.tick * self.config.tick_ms * 1000)
 
+    @recorded
     def fork(self, pid: int) -> int:
         """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
         parent = self._proc(pid)
@@ -607,11 +741,12 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self._embryo = child.pid  # not on the task list until copy_process is done
         for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
             start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
-            self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
-                                                       n - done, private, out), parent)
-            if parent.pid not in self.procs:
+            if not self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
+                                                              n - done, private, out), parent)[1]:
                 self._embryo = 0
                 self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
+                if parent.pid in self.procs:
+                    raise err(errno.ENOMEM, f"fork: {self.alloc_error.strerror}")
                 raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
         self._embryo = 0
         self._update_hiwater(child)
@@ -619,6 +754,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
                     parent=parent.pid)
         return child.pid
 
+    @recorded
     def exit(self, pid: int) -> None:
         """The process exits: its memory, page tables and kernel stack are freed."""
         p = self._proc(pid)
@@ -626,6 +762,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
         self._release(p, "exit", f"{p.comm}[{pid}] exited")
 
+    @recorded
     def kill(self, pid: int, sig: int = 9) -> None:
         """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
         p = self._proc(pid)
@@ -649,6 +786,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         del self.procs[p.pid]
+        self._victims.discard(p.pid)
+        self._stalled.discard(p.pid)
         vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
@@ -657,6 +796,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
 
     # -- mapping -------------------------------------------------------------------------------
 
+    @recorded
     def mmap(self, pid: int, length: int, *, prot: str = "rw", flags: str = "private|anonymous",
              file: str | None = None, offset: int = 0, addr: int | None = None) -> int:
         """mmap(2): do_mmap + mmap_region (KERNEL.md §3, §9)."""
@@ -744,6 +884,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self._update_hiwater(p)
         return start
 
+    @recorded
     def munmap(self, pid: int, addr: int, length: int) -> None:
         p = self._proc(pid)
         addr = _aligned("addr", addr)
@@ -785,6 +926,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             if lo <= hi:
                 K.pt_free_range(self.k, mm.id, level, lo, hi)
 
+    @recorded
     def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
         """mremap(2): shrink, grow in place, or move (MREMAP_MAYMOVE)."""
         p = self._proc(pid)
@@ -840,6 +982,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self._update_hiwater(p)
         return new_addr
 
+    @recorded
     def mprotect(self, pid: int, addr: int, length: int, prot: str) -> None:
         """mprotect(2); adding PROT_WRITE to a private mapping charges commit (mprotect_fixup)."""
         p = self._proc(pid)
@@ -866,6 +1009,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         self.committed += charge
         mm.merge_around(addr, end)
 
+    @recorded
     def madvise(self, pid: int, addr: int, length: int, advice: str) -> None:
         """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
         p = self._proc(pid)
@@ -928,6 +1072,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         start = addr & ~(PAGE - 1)
         return p, start, start + page_align(length + (addr - start))
 
+    @recorded
     def mlock(self, pid: int, addr: int, length: int) -> None:
         """mlock(2): lock and fault in [addr, addr+length) (do_mlock)."""
         p, start, end = self._lock_args(pid, addr, length)
@@ -947,6 +1092,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, True)
 
+    @recorded
     def munlock(self, pid: int, addr: int, length: int) -> None:
         p, start, end = self._lock_args(pid, addr, length)
         if start == end:
@@ -954,6 +1100,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         _require_mapped(p.mm, start, end)
         self._lock(p, start, end, False)
 
+    @recorded
     def mlockall(self, pid: int, flags: str = "current|future") -> None:
         """mlockall(2) with MCL_CURRENT and/or MCL_FUTURE."""
         p = self._proc(pid)
@@ -1007,6 +1154,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
 
     # -- access --------------------------------------------------------------------------------
 
+    @recorded
     def touch(self, pid: int, addr: int, length: int, *, write: bool = True) -> int:
         """The process reads or writes [addr, addr+length): first use faults pages in.
 
@@ -1029,6 +1177,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             n, alive = self._fault(p, v, s, e, write)
             faults += n
             if not alive:
+                if p.pid in self.procs:  # the fault would retry for ever: say why instead
+                    raise self.alloc_error
                 return faults  # OOM-killed while faulting
         self._update_hiwater(p)
         if bad is not None:
@@ -1068,6 +1218,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
         return spans, None
 
+    @recorded
     def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """read(2) through the page cache; returns the bytes read (short at end of file)."""
         p = self._proc(pid)
@@ -1079,6 +1230,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             self._cache_io(p, f, offset, n, dirty=False)
         return n
 
+    @recorded
     def write_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """write(2) through the page cache: dirties pages, creates or extends the file."""
         p = self._proc(pid)
@@ -1108,6 +1260,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         f.size = max(f.size, offset + n)
         self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done, False,
                                                 dirty, out), p)
+        if dirty and p.pid in self.procs:
+            self._balance_dirty_pages(p, count)
 
     def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
         """mincore(2): one byte per page, 1 if resident."""
@@ -1126,6 +1280,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
 
     # -- the heap ------------------------------------------------------------------------------
 
+    @recorded
     def brk(self, pid: int, new_break: int | None = None) -> int:
         """The raw brk syscall: returns the new break, or the unchanged one on failure."""
         p = self._proc(pid)
@@ -1141,6 +1296,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             pass  # the syscall reports failure by returning the old break
         return mm.brk
 
+    @recorded
     def sbrk(self, pid: int, increment: int) -> int:
         """glibc sbrk: returns the old break; ENOMEM when brk refused to move."""
         p = self._proc(pid)
@@ -1184,6 +1340,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
 
     # -- limits and knobs ----------------------------------------------------------------------
 
+    @recorded
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
         """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
         p = self._proc(pid)
@@ -1197,6 +1354,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
             p.rlimits[resource][0] = soft
         return p.rlimits[resource][0]
 
+    @recorded
     def set_oom_score_adj(self, pid: int, value: int, *, caps=None) -> None:
         """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
         p = self._proc(pid)
@@ -1210,6 +1368,7 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         if privileged:
             p.oom_score_adj_min = value
 
+    @recorded(read=lambda *args, **kwargs: len(args) + len(kwargs) == 1)  # a read
     def sysctl(self, name: str, value=_UNSET):
         """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
         if value is _UNSET:
@@ -1392,6 +1551,8 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
         return rows
 
     def _task_state(self, p: Process) -> str:
+        if p.oom_victim_tick is not None:
+            return "oom-victim"
         if p.stall_us:
             return p.stall_kind
         runner = self.runners.get(p.pid)
@@ -1406,21 +1567,13 @@ class Machine(SwapCalls, CgroupCalls, ViewCalls):
                  "locked": bool(v.flags & V_LOCKED)} for v in p.mm.vmas]
 
     def state_digest(self) -> str:
-        """A hash of the whole state: equal digests mean identical machines."""
+        """A hash of the whole state: equal digests mean identical machines, with identical
+        futures. It covers what a snapshot holds (engine/snapshot.py), less the input log."""
         h = hashlib.sha256()
         for group in GROUPS:
             for arr in getattr(self, _GROUP_ATTR[group]):
-                h.update(np.ascontiguousarray(arr).tobytes())
-        py = (self.tick, self.committed, self.least_priority, self.panicked, sorted(self._sysctl.items()),
-              sorted(self._next.items()),
-              [(p.pid, p.comm, p.ppid, p.uid, sorted(p.caps), p.oom_score_adj, p.oom_score_adj_min,
-                p.cgroup, sorted((k, tuple(v)) for k, v in p.rlimits.items()), p.kstack, p.pgd,
-                p.mm.id, p.mm.start_brk, p.mm.brk, p.mm.def_flags, p.mm.hiwater_rss, p.mm.hiwater_vm,
-                [(v.start, v.end, v.flags, v.file, v.pgoff, v.anon, v.has_anon, v.name)
-                 for v in p.mm.vmas]) for p in sorted(self.procs.values(), key=lambda q: q.pid)],
-              sorted((f.id, f.path, f.size, f.shmem, f.charged) for f in self.file_by_id.values()),
-              [(e.tick, e.kind, e.pid, e.message, sorted(e.data.items())) for e in self.events])
-        h.update(repr(py).encode())
+                h.update(np.ascontiguousarray(arr))
+        h.update(repr(self._state_values()).encode())
         return h.hexdigest()
 
 

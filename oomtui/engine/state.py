@@ -31,6 +31,9 @@ F_REFERENCED = 2
 F_ACTIVE = 4
 F_LAZYFREE = 8  # MADV_FREE'd anon page: on the file LRU until re-dirtied or dropped
 F_SWAPCACHE = 16  # anon page in the swap cache: Frames.swap holds its slot
+F_WRITEBACK = 32  # file page being written to disk (clean again when the write completes)
+F_RECLAIM = 64  # PG_reclaim: reclaim met it dirty or under writeback; rotate it when written
+F_WORKINGSET = 128  # PG_workingset: it was active once (deactivated, or restored on refault)
 
 # LRU lists, in the kernel's enum lru_list order.
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
@@ -96,18 +99,31 @@ VMSTAT = (
     "pageoutrun",
     "oom_kill",
     "nr_written",
+    "nr_dirtied",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
 )
 C = {name: i for i, name in enumerate(VMSTAT)}
 NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
 NR_KSTACK, NR_SLAB_R, NR_SLAB_U, NR_SWAPCACHED, NR_LAZYFREE = range(8, 13)  # noqa: E501
 PGALLOC, PGFREE, PGFAULT, PGMAJFAULT, PSWPIN, PSWPOUT = range(13, 19)
 PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD, PGSTEAL_DIRECT, PGACTIVATE, PGDEACTIVATE = range(19, 25)
-PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN = range(25, 30)
+PGROTATED, ALLOCSTALL, PAGEOUTRUN, OOM_KILL, NR_WRITTEN, NR_DIRTIED = range(25, 31)
+# workingset_*: + 0 for anon, + 1 for file
+WORKINGSET_REFAULT, WORKINGSET_ACTIVATE, WORKINGSET_RESTORE = 31, 33, 35
 
 # Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, sysctls.
 RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
 RS_SWAPPINESS, RS_PAGE_CLUSTER = range(4, 6)
-NR_RS = 6
+# Writeback: the tick (set_dirty stamps pages with it), the dirty queue (a ring over
+# Frames.dirtyq), pages in flight (Frames.wbq), what reclaim asked the flushers to write, and
+# the periodic writeback's cutoff (pages dirtied at or before it have expired).
+RS_NOW, RS_DQ_HEAD, RS_DQ_COUNT, RS_WB_COUNT, RS_WB_WANTED, RS_EXPIRED = range(6, 12)
+NR_RS = 12
 
 # The memcg control words (Lru.ctl): the memcg to charge (the task's, as current->mm's memcg),
 # pages charged above memory.high in this call, the memcg whose limit a charge hit, the
@@ -139,6 +155,11 @@ FIELDS = (
     ("frames", "index", np.int64, "frames", -1),  # anon: linear page index; file: page offset
     ("frames", "swap", np.int64, "frames", -1),  # swap slot of a swap-cache page
     ("frames", "memcg", np.int16, "frames", -1),  # the memcg an LRU page is charged to
+    # Dirty file pages in the order they were dirtied (the flushers write the oldest first),
+    # each with its tick, and the pages whose write is in flight.
+    ("frames", "dirtyq", np.int32, "frames", -1),
+    ("frames", "dirtyq_tick", np.int64, "frames", 0),
+    ("frames", "wbq", np.int32, "frames", -1),
     ("zones", "start", np.int64, "zones+1", 0),
     ("zones", "free", np.int64, "zones", 0),
     ("zones", "free_head", np.int32, "zone_orders", -1),
@@ -160,6 +181,13 @@ FIELDS = (
     ("lru", "swap_max", np.int64, "memcgs", PAGE_COUNTER_MAX),
     ("lru", "anon_cost", np.int64, "memcgs", 0),  # lru_note_cost, hierarchical
     ("lru", "file_cost", np.int64, "memcgs", 0),
+    # workingset (mm/workingset.c): the non-resident age (evictions and activations), the
+    # refault activations (hierarchical) and their value when reclaim last ended.
+    ("lru", "nonresident_age", np.int64, "memcgs", 0),
+    ("lru", "activate_anon", np.int64, "memcgs", 0),
+    ("lru", "activate_file", np.int64, "memcgs", 0),
+    ("lru", "snap_anon", np.int64, "memcgs", 0),
+    ("lru", "snap_file", np.int64, "memcgs", 0),
     ("lru", "emin", np.int64, "memcgs", 0),  # effective min/low for the reclaim under way
     ("lru", "elow", np.int64, "memcgs", 0),
     ("lru", "low_events", np.int64, "memcgs", 0),  # reclaimed below low: memory.events low
@@ -184,6 +212,7 @@ FIELDS = (
     ("swap", "owner", np.int32, "slots", -1),  # the swapped page's rmap identity (anon id, index)
     ("swap", "index", np.int64, "slots", -1),  # free slots, a stack per device at [base, base+size)
     ("swap", "memcg", np.int16, "slots", -1),  # the memcg the swap entry is charged to
+    ("swap", "shadow", np.int64, "slots", -1),  # workingset shadow of the page swapped out
     ("swap", "base", np.int64, "devs", 0),
     ("swap", "size", np.int64, "devs", 0),
     ("swap", "prio", np.int64, "devs", 0),
@@ -197,7 +226,9 @@ FIELDS = (
     ("reclaim", "target", np.int64, "lists", 0),  # the reclaim target's LRU sizes (its subtree)
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
-    ("pagecache", "count", np.int64, "one", 0),
+    ("pagecache", "count", np.int64, "one", 0),  # pages and shadows
+    # Evicted pages leave shadow entries (value -2 - shadow), at most one per frame of RAM.
+    ("pagecache", "shadows", np.int64, "one", 0),
 )
 
 GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "swap", "reclaim", "pagecache")

@@ -7,6 +7,7 @@ import errno
 import numpy as np
 
 from oomtui.engine import kernels as K
+from oomtui.engine.inputs import recorded
 from oomtui.engine.state import MAX_SWAPFILES, grow_rows
 from oomtui.engine.vma import err
 
@@ -23,6 +24,7 @@ class SwapCalls:
         sw = self.sw
         return int((sw.size * sw.active).sum())
 
+    @recorded
     def swapon(self, size_mib: int, *, priority: int | None = None) -> int:
         """swapon(2) on a fresh swap area of size_mib; returns its device number."""
         self._check_alive()
@@ -53,6 +55,7 @@ class SwapCalls:
                     dev=dev, pages=pages, priority=priority)
         return dev
 
+    @recorded
     def swapoff(self, dev: int, *, pid: int = 1) -> None:
         """swapoff(2), called by process `pid`: every swapped page comes back into RAM."""
         caller = self._proc(pid)
@@ -80,6 +83,8 @@ class SwapCalls:
             if prio < 0:
                 self.least_priority -= 1
                 sw.prio[dev] = self.least_priority
+            if pid in self.procs:  # out of memory with nothing left to kill, or waiting
+                raise err(errno.ENOMEM, f"swapoff swap{dev}: {self.alloc_error.strerror}")
             self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
             raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
         assert sw.used[dev] == 0, "swapoff left slots in use"

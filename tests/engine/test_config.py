@@ -228,6 +228,8 @@ def test_sysctl_defaults():
         "vm.vfs_cache_pressure_denom": 100,
         "vm.dirty_ratio": 20,
         "vm.dirty_background_ratio": 10,
+        "vm.dirty_expire_centisecs": 3000,
+        "vm.dirty_writeback_centisecs": 500,
         "vm.page-cluster": 3,
         "vm.max_map_count": 65530,
     }

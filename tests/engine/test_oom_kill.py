@@ -368,3 +368,50 @@ def test_after_a_panic_every_call_is_enotrecoverable_and_nothing_changes(machine
 def test_after_a_panic_swapon_is_enotrecoverable(machine, fails):
     m, *_ = _panicked(machine, **{"vm.panic_on_oom": 1})
     fails(m, errno.ENOTRECOVERABLE, m.swapon, 16)
+
+
+# -- pending victims and the OOM reaper --------------------------------------------------------
+
+def stuck_victim(machine, reread_mib):
+    """A 64 MiB machine with 256 MiB of swap and no swap readahead: `victim` has 160 MiB, most
+    of it swapped out, and has just faulted `reread_mib` back in (100 µs of D state for each
+    page read), when `hog` runs the machine out of RAM and swap and the OOM killer picks the
+    victim (the bigger of the two)."""
+    m = machine(64, swap=[SwapDevice(size_mib=256)], sysctl={"vm.page-cluster": 0})
+    victim = m.spawn("victim")
+    a = grab(m, victim, 160 * MiB)
+    m.touch(victim, a, reread_mib * MiB)
+    stall = m.procs[victim].stall_us
+    hog = m.spawn("hog")
+    b = m.mmap(hog, 200 * MiB)
+    with pytest.raises(OSError) as ei:
+        m.touch(hog, b, 200 * MiB)
+    return m, victim, hog, b, stall, ei.value
+
+
+def test_a_victim_in_d_state_is_pending_and_blocks_a_second_kill(machine):
+    m, victim, hog, b, stall, e = stuck_victim(machine, 8)
+    assert stall >= 8 * 256 * 100  # every re-read page was a major fault of 100 µs
+    # The kill is sent, but the victim cannot exit while its swap-in I/O lasts; the next OOM
+    # finds it still exiting and kills nobody else: the hog's fault has to wait.
+    assert e.errno == errno.EAGAIN and f"victim[{victim}]" in str(e)
+    assert m.vmstat()["oom_kill"] == 1
+    assert [r["state"] for r in m.processes() if r["pid"] == victim] == ["oom-victim"]
+    assert events(m, "oom_kill")[-1].data == {"pending": True}
+    m.step(-(-m.procs[victim].stall_us // 10_000))  # serve the stall, 10 ms a tick
+    assert victim not in m.procs and events(m, "exit")[-1].pid == victim
+    m.touch(hog, b, 200 * MiB)  # room again
+    assert m.vmstat()["oom_kill"] == 1
+
+
+def test_a_victim_stuck_for_2_s_is_reaped_and_the_next_oom_may_kill_again(machine):
+    m, victim, hog, b, stall, e = stuck_victim(machine, 100)
+    assert stall > 2_000_000 and e.errno == errno.EAGAIN
+    m.step(199)
+    assert events(m, "oom_reaper") == []
+    m.step(1)  # OOM_REAPER_DELAY: 2 s after the kill
+    reaped = events(m, "oom_reaper")[-1]
+    assert reaped.message.startswith(f"oom_reaper: reaped process {victim} (victim), now anon-rss:0kB")
+    assert m.proc_status(victim)["VmSwap"] == 0 and victim in m.procs
+    m.touch(hog, b, 200 * MiB)  # the reaped memory is free, and the victim is MMF_OOM_SKIP
+    assert hog in m.procs

@@ -4,8 +4,8 @@ A 64 MiB machine with 4 MiB of swap, booted in overcommit mode 0, 1 or 2, gets r
 fork, exit/kill, mmap (every prot and flag mix, anonymous or file, MAP_FIXED over live ranges),
 munmap, mremap, mprotect, madvise, mlock/munlock/mlockall, mincore, brk/sbrk, prlimit, touch
 (sometimes past the mapping: SIGSEGV/SIGBUS kill the process), read_file/write_file, sysctl,
-oom_score_adj, swapon/swapoff and step calls, many with bad arguments, on live, dead and
-never-existing pids. Memory runs out within a few steps (reclaim, swap, OOM kills, sometimes a
+oom_score_adj, swapon/swapoff, cgroup_create/set/move (limits that bite) and step calls,
+many with bad arguments, on live, dead and never-existing pids. Memory runs out within a few steps (reclaim, swap, OOM kills, sometimes a
 panic) and mode 2 refuses commitments.
 
 Every call that raises must raise OSError with an errno the kernel uses for that call (ESRCH,
@@ -57,7 +57,8 @@ ERRNOS = {
     "brk": {E.EINVAL},              # the raw syscall never fails; EINVAL is for a non-address
     "sbrk": {E.EINVAL, E.ENOMEM},
     "prlimit": {E.EINVAL, E.EPERM},
-    "touch": {E.EINVAL},            # faults never fail: no memory means reclaim, then OOM kills
+    # ENOMEM: a memcg at memory.max with nobody to kill; EAGAIN: an OOM victim is still exiting
+    "touch": {E.EAGAIN, E.EINVAL, E.ENOMEM},
     "read_file": {E.EINVAL, E.ENOENT, E.ENOMEM},
     "write_file": {E.EFBIG, E.EINVAL, E.ENOMEM, E.ENOSPC},
     "set_oom_score_adj": {E.EACCES, E.EINVAL},
@@ -65,8 +66,11 @@ ERRNOS = {
     "swapon": {E.EBUSY, E.EINVAL, E.ENOMEM, E.EPERM},
     "swapoff": {E.EINTR, E.EINVAL, E.ENOMEM, E.EPERM},   # EINTR: the caller was OOM-killed
     "step": {E.EINVAL},
+    "cgroup_create": {E.EEXIST, E.EINVAL, E.ENOENT},
+    "cgroup_set": {E.EINVAL, E.ENOENT},
+    "cgroup_move": {E.EINVAL, E.ENOENT},
 }
-NO_PID = {"spawn", "sysctl", "swapon", "swapoff", "step"}
+NO_PID = {"spawn", "sysctl", "swapon", "swapoff", "step", "cgroup_create", "cgroup_set"}
 
 FILES = ("/data/a", "/data/b", "/tmp/c")
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
@@ -77,6 +81,10 @@ ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohuge
 pages = st.integers(1, 1024).map(lambda n: n * PAGE)                # up to 4 MiB
 lengths = st.one_of(pages, pages, st.integers(1, 4 * MiB),           # any byte count
                     st.sampled_from([16 * MiB, 48 * MiB, 96 * MiB, GiB]))  # near or over RAM + swap
+cg_sizes = st.sampled_from([None, 0, 2 * MiB, 8 * MiB, 32 * MiB, -1, "8M"])
+cg_limits = st.fixed_dictionaries({}, optional={
+    "memory_min": cg_sizes, "memory_low": cg_sizes, "memory_high": cg_sizes,
+    "memory_max": cg_sizes, "swap_max": cg_sizes, "oom_group": st.sampled_from([True, False, 2])})
 new_lengths = st.one_of(pages, pages, st.sampled_from([0, 3, 48 * MiB, GiB, EiB, -PAGE]))
 prots = st.sampled_from(["none", "r", "rw", "rw", "rw", "rwx", "rx", "w"])
 shares = st.sampled_from(["private", "private", "shared"])
@@ -210,6 +218,7 @@ class EngineStateMachine(RuleBasedStateMachine):
     pids = Bundle("pids")
     maps = Bundle("maps")  # (pid, addr, length): possibly unmapped, moved or of a dead pid since
     devs = Bundle("devs")  # swap devices, possibly swapped off since
+    cgroups = Bundle("cgroups")  # cgroup paths, possibly never created (a failed create)
 
     @initialize(target=pids, mode=st.sampled_from([0, 1, 2]))
     def boot(self, mode):
@@ -227,6 +236,10 @@ class EngineStateMachine(RuleBasedStateMachine):
     @initialize(target=devs)
     def boot_swap(self):
         return 0  # the config's SwapDevice
+
+    @initialize(target=cgroups)
+    def boot_cgroups(self):
+        return "/"
 
     # --- the checked call ---------------------------------------------------------------------
 
@@ -259,8 +272,10 @@ class EngineStateMachine(RuleBasedStateMachine):
             assert e.errno in allowed, (f"{what}: {errorcode.get(e.errno, e.errno)} ({e}), "
                                         f"expected one of {names(allowed)}")
             assert str(e).strip(), f"{name}: the error must say why"
-            killed = any(ev.kind == "oom_kill" and ev.pid == caller for ev in self.m.events[seen:])
-            assert killed or self.m.state_digest() == before, f"failed {what} changed state: {e}"
+            # memory ran out on the way: the caller was OOM-killed, or its memcg had nobody to kill
+            exhausted = e.errno in (E.ENOMEM, E.EAGAIN) and name in ("touch", "fork", "swapoff") \
+                or any(ev.kind == "oom_kill" and ev.pid == caller for ev in self.m.events[seen:])
+            assert exhausted or self.m.state_digest() == before, f"failed {what} changed state: {e}"
             self.sync(born=set())
             return FAILED
         assert pure or not self.panicked, f"{what} succeeded on a panicked machine"
@@ -478,6 +493,28 @@ class EngineStateMachine(RuleBasedStateMachine):
     def swapoff(self, dev, caller):
         """By init (CAP_SYS_ADMIN) or a random process (EPERM unless it has the cap)."""
         self.call("swapoff", dev, **({} if caller is None else {"pid": caller}))
+
+    # --- cgroups ------------------------------------------------------------------------------
+
+    @rule(target=cgroups, parent=cgroups, name=st.sampled_from(["a", "b", "", "..", "x\ny"]),
+          limits=cg_limits)
+    def cgroup_create(self, parent, name, limits):
+        path = parent.rstrip("/") + "/" + name
+        self.call("cgroup_create", path, **limits)
+        return path
+
+    @rule(path=cgroups, limits=cg_limits)
+    def cgroup_set(self, path, limits):
+        self.call("cgroup_set", path, **limits)
+
+    @rule(pid=pids, path=cgroups)
+    def cgroup_move(self, pid, path):
+        self.call("cgroup_move", pid, path)
+
+    @rule(target=pids, path=cgroups)
+    def spawn_in(self, path):
+        pid = self.call("spawn", "grp", cgroup=path)
+        return multiple() if pid is FAILED else pid
 
     @rule(ticks=st.integers(1, 3))
     def step(self, ticks):

@@ -1,0 +1,299 @@
+"""Save files: a machine's snapshot in msgpack, written atomically, read defensively.
+
+A save is two msgpack values one after the other:
+
+- a small header map: {"format": "oomtui-save", "version": 1, "meta": {scenario, tick,
+  tick_ms, saved_at, ram_mib, digest, oomtui}, "compression": "zlib" or None,
+  "body_size", "body_crc32"}. Listing saves reads only this.
+- the body: the map Machine.snapshot() returns ({config, seed, tick, arrays, procs, files,
+  runners, events, inputs, ...}, each array as {"dtype", "shape", "data"}), zlib-compressed
+  when asked (a 16 GiB machine's arrays shrink a lot: most frames look alike).
+
+Tuples, integers beyond 64 bits, Programs and unsaveable arguments of logged calls travel as
+msgpack extension types, so what is loaded equals what was saved, type for type.
+
+Reading trusts nothing: the file size is capped, msgpack's limits are set from the bytes
+actually there, zlib output is capped, the body's CRC-32 must match (damage, not malice: the checks
+after it are what keep hostile files out), and Machine.restore
+checks every field before anything changes. A bad file raises ValueError naming the file
+and what is wrong; an unreadable one OSError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgpack
+import numpy as np
+
+from oomtui import __version__, paths
+from oomtui.engine import Machine
+from oomtui.engine.inputs import Opaque
+from oomtui.workloads import Program
+
+FORMAT = "oomtui-save"
+VERSION = 1
+SUFFIX = ".oomsave"
+MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
+MAX_HEADER_BYTES = 64 << 10
+ZLIB_LEVEL = 1  # most of the gain of level 6 at a fraction of its time (see oomtui bench)
+EXT_TUPLE, EXT_BIGINT, EXT_OPAQUE, EXT_PROGRAM = 1, 2, 3, 4
+HEADER_KEYS = {"format", "version", "meta", "compression", "body_size", "body_crc32"}
+META_TYPES = {"scenario": (str, type(None)), "tick": (int,), "tick_ms": (int,), "saved_at": (int,),
+              "ram_mib": (int,), "digest": (str,), "oomtui": (str,)}
+
+
+class SaveError(ValueError):
+    """A file that is not a valid save; the message names the file and the problem."""
+
+
+# -- msgpack with the engine's extra types -----------------------------------------------------
+
+def _default(obj):
+    if type(obj) is tuple:
+        return msgpack.ExtType(EXT_TUPLE, _pack(list(obj)))
+    if type(obj) is int:  # only those msgpack cannot hold come here
+        return msgpack.ExtType(EXT_BIGINT, str(obj).encode())
+    if isinstance(obj, Opaque):
+        return msgpack.ExtType(EXT_OPAQUE, obj.text.encode())
+    if isinstance(obj, Program):
+        return msgpack.ExtType(EXT_PROGRAM, _pack(obj.to_dict()))
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        return {"dtype": a.dtype.str, "shape": list(a.shape), "data": memoryview(a).cast("B")}
+    raise TypeError(f"cannot save a {type(obj).__name__}: {obj!r:.60}")
+
+
+def _pack(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default)
+
+
+def _ext_hook(code: int, data: bytes):
+    if code == EXT_TUPLE:
+        return tuple(_unpack(data))
+    if code == EXT_BIGINT:
+        return int(data.decode("ascii"))
+    if code == EXT_OPAQUE:
+        return Opaque(data.decode())
+    if code == EXT_PROGRAM:
+        try:
+            return Program.from_dict(_unpack(data))
+        except OSError as e:
+            raise ValueError(f"a workload program: {e.strerror}") from None
+    raise ValueError(f"unknown msgpack extension type {code}")
+
+
+def _unpack(data):
+    """msgpack's limits default to the input's length: no header can ask for more memory."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def meta_of(machine, scenario: str | None = None) -> dict:
+    return {"scenario": scenario, "tick": machine.tick, "tick_ms": machine.config.tick_ms,
+            "saved_at": int(time.time()), "ram_mib": machine.totalram >> 8,
+            "digest": machine.state_digest(), "oomtui": __version__}
+
+
+def write(path, state: dict, meta: dict, *, compress: bool = False) -> None:
+    """Write a snapshot atomically: the old file stays whole until the new one is on disk.
+
+    Needs no engine lock: give it a snapshot, and a worker thread can do the packing,
+    compressing and writing."""
+    body = _pack(state)
+    if compress:
+        body = zlib.compress(body, ZLIB_LEVEL)
+    header = _pack({"format": FORMAT, "version": VERSION, "meta": meta,
+                    "compression": "zlib" if compress else None, "body_size": len(body),
+                    "body_crc32": zlib.crc32(body)})
+    _atomic_write(Path(path), (header, body))
+
+
+def _atomic_write(path: Path, chunks) -> None:
+    """Temp file in the same directory, fsync, rename over the old one, fsync the directory."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself survives a crash
+    finally:
+        os.close(dir_fd)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise SaveError(f"{path}: {size >> 20} MiB is more than a save can be "
+                                f"({MAX_FILE_BYTES >> 30} GiB)")
+            return f.read(limit)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot read {path}: {e.strerror}") from None
+
+
+def _header(path: Path, data: bytes) -> tuple[dict, int]:
+    """The checked header, and where the body starts."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=MAX_HEADER_BYTES)
+    unpacker.feed(data[:MAX_HEADER_BYTES])
+    try:
+        header = unpacker.unpack()
+    except (ValueError, msgpack.UnpackException, RecursionError):
+        header = None
+    if type(header) is not dict or header.get("format") != FORMAT:
+        raise SaveError(f"{path}: not an oomtui save (no \"{FORMAT}\" header)")
+    version = header.get("version")
+    if type(version) is not int or version < 1:
+        raise SaveError(f"{path}: unknown save format version {version!r}")
+    if version > VERSION:
+        raise SaveError(f"{path}: saved by a newer oomtui (save format {version}; this "
+                        f"oomtui {__version__} reads format {VERSION}): upgrade oomtui to open it")
+    meta = header.get("meta")
+    if set(header) != HEADER_KEYS or type(meta) is not dict or set(meta) != set(META_TYPES) \
+            or any(type(meta[k]) not in t for k, t in META_TYPES.items()) \
+            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"] and 0 <= meta["saved_at"] < 2**40) \
+            or header["compression"] not in ("zlib", None) or type(header["body_size"]) is not int \
+            or type(header["body_crc32"]) is not int:
+        raise SaveError(f"{path}: damaged header")
+    return header, unpacker.tell()
+
+
+def read_header(path) -> dict:
+    """A save's header alone (for listing saves): cheap whatever the save's size."""
+    path = Path(path)
+    return _header(path, _read_bytes(path, MAX_HEADER_BYTES))[0]
+
+
+def read(path) -> tuple[dict, dict]:
+    """(meta, state) of a save; state's arrays are read-only views (restore copies them)."""
+    path = Path(path)
+    data = _read_bytes(path, MAX_FILE_BYTES)
+    header, start = _header(path, data)
+    body = memoryview(data)[start:]
+    if len(body) != header["body_size"]:
+        raise SaveError(f"{path}: truncated or padded: the body is {len(body)} bytes, the header "
+                        f"says {header['body_size']}")
+    if zlib.crc32(body) != header["body_crc32"]:
+        raise SaveError(f"{path}: damaged: the body's checksum does not match the header's")
+    try:
+        if header["compression"] == "zlib":
+            body = _inflate(body)
+        state = _unpack(body)
+        if type(state) is dict:
+            state["arrays"] = _arrays(state.get("arrays"))
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError, zlib.error) as e:
+        raise SaveError(f"{path}: {e}") from None
+    return header["meta"], state
+
+
+def load(path):
+    """(meta, Machine) from a save file; SaveError if it is not a valid one."""
+    meta, state = read(path)
+    try:
+        return meta, Machine.from_snapshot(state)
+    except ValueError as e:
+        raise SaveError(f"{path}: {e}") from None
+
+
+def _inflate(body) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(body, MAX_FILE_BYTES)
+    if d.unconsumed_tail or not d.eof:
+        raise ValueError("the compressed body is incomplete or inflates beyond "
+                         f"{MAX_FILE_BYTES >> 30} GiB")
+    return out
+
+
+def _arrays(arrays) -> dict:
+    """{name: {dtype, shape, data}} as numpy views; only sizes that match their data."""
+    if type(arrays) is not dict:
+        raise ValueError("arrays must be a map")
+    out = {}
+    for name, a in arrays.items():
+        if type(a) is not dict or set(a) != {"dtype", "shape", "data"}:
+            raise ValueError(f"array {name!r:.40} must be {{dtype, shape, data}}")
+        dtype, shape, data = a["dtype"], a["shape"], a["data"]
+        if dtype not in _DTYPES or type(data) is not bytes or type(shape) is not list \
+                or not all(type(n) is int and n >= 0 for n in shape):
+            raise ValueError(f"array {name!r:.40}: bad dtype, shape or data")
+        dt = np.dtype(dtype)
+        if int(np.prod(shape, dtype=object)) * dt.itemsize != len(data):
+            raise ValueError(f"array {name!r:.40}: shape {shape} does not match its "
+                             f"{len(data)} bytes of {dtype}")
+        out[name] = np.frombuffer(data, dtype=dt).reshape(shape)
+    return out
+
+
+_DTYPES = {np.dtype(t).str for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                                     np.int64, np.uint64, np.float64)}
+
+
+# -- the saves directory -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SaveInfo:
+    """One save as a load dialog lists it; `error` says why it cannot be opened."""
+    path: Path
+    size: int
+    scenario: str | None = None
+    tick: int = 0
+    seconds: float = 0.0
+    saved_at: datetime | None = None
+    compressed: bool = False
+    error: str | None = None
+
+
+def info(path) -> SaveInfo:
+    """What a save's header says (nothing is loaded), or why it is not a save."""
+    path = Path(path)
+    try:
+        header = read_header(path)
+        size = path.stat().st_size
+    except (OSError, ValueError) as e:
+        return SaveInfo(path, 0, error=str(e))
+    meta = header["meta"]
+    return SaveInfo(path, size, meta["scenario"], meta["tick"], meta["tick"] * meta["tick_ms"] / 1000,
+                    datetime.fromtimestamp(meta["saved_at"], UTC),
+                    header["compression"] == "zlib")
+
+
+def list_saves(directory=None) -> list[SaveInfo]:
+    """The saves in `directory` (default: the user's saves dir), newest first."""
+    directory = Path(directory) if directory is not None else paths.saves_dir()
+    if not directory.is_dir():
+        return []
+    found = [info(p) for p in directory.glob(f"*{SUFFIX}") if p.is_file()]
+    epoch = datetime.fromtimestamp(0, UTC)
+    return sorted(found, key=lambda s: (s.saved_at or epoch, s.path.name), reverse=True)
+
+
+def default_name(scenario: str | None, tick: int, when: datetime | None = None) -> str:
+    """scenario + tick + time, as the save dialog proposes it."""
+    when = when or datetime.now()
+    return f"{scenario or 'machine'}-t{tick}-{when:%Y%m%d-%H%M%S}{SUFFIX}"

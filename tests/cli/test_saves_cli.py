@@ -1,0 +1,80 @@
+"""`oomtui replay` and `oomtui save-info`: the event log, the digest check, bad files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oomtui.__main__ import main
+from oomtui.engine import Machine, MachineConfig, SwapDevice
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def save(tmp_path):
+    m = Machine(MachineConfig(ram_mib=48, swap=[SwapDevice(size_mib=16)], seed=2))
+    m.spawn("leak", oom_score_adj=500, workload="leaker")
+    with pytest.raises(OSError):
+        m.kill(42)
+    m.step(40)
+    m.kill(2)
+    m.step(5)
+    path = tmp_path / "run.oomsave"
+    m.save(path, scenario="demo", compress=True)
+    return path, m
+
+
+def test_replay_headless_prints_the_events_and_the_checked_digest(save, capsys):
+    path, m = save
+    assert main(["replay", str(path), "--headless"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"replaying {path}: 48 MiB RAM, 16 MiB swap, seed 2, 10 ms ticks, "
+                      "5 inputs, to tick 45")
+    assert out[1:5] == ["      0.00s  spawn     init started",
+                        "      0.00s  swapon    Adding 16380k swap on swap0. Priority:-2",
+                        "      0.00s  spawn     leak[2] started",
+                        "      0.40s  kill      leak[2] killed by signal 9"]
+    assert out[-1] == f"tick 45 (0.45 s), digest {m.state_digest()} (equal to the saved one)"
+
+
+def test_replay_that_ends_elsewhere_is_an_error(save, capsys, monkeypatch):
+    path, _ = save
+    from oomtui import saves
+    real = saves.read
+
+    def read(p):  # the saved digest of another state
+        meta, state = real(p)
+        return {**meta, "digest": "0" * 64}, state
+
+    monkeypatch.setattr(saves, "read", read)
+    assert main(["replay", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("oomtui: ") and "the replay ended at tick 45 with digest" in err
+
+
+def test_save_info(save, capsys):
+    path, m = save
+    assert main(["save-info", str(path)]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert rows["scenario"] == "demo"
+    assert rows["tick"] == "45 (0.45 s)"
+    assert rows["processes"] == "1: init[1]"
+    assert rows["inputs"] == "5 calls, 1 refused"
+    assert rows["digest"] == f"{m.state_digest()} (the loaded state's)"
+    assert rows["format"].startswith("oomtui-save 1")
+
+
+@pytest.mark.parametrize("command", ["replay", "save-info"])
+def test_bad_files_are_one_line_not_a_traceback(tmp_path, command):
+    bad = tmp_path / "bad.oomsave"
+    bad.write_bytes(b"\x93\x01\x02")
+    for path in (bad, tmp_path / "missing.oomsave"):
+        result = subprocess.run([sys.executable, "-m", "oomtui", command, str(path)], cwd=REPO,
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("oomtui: "), result.stderr
+        assert str(path) in result.stderr
