@@ -9,33 +9,35 @@ import sys
 
 from oomtui import __version__
 
-_COMING_SOON = f"""\
-oomtui {__version__}: a simulator of Linux memory management.
-
-Coming soon: the live TUI (processes, a page-by-page map of physical memory,
-watermarks, reclaim, swap and OOM kills as they happen) and saves with replay.
-
-Today you can drive the engine from Python:
-
-  python3 -c 'from oomtui.engine import Machine, MachineConfig; print(Machine(MachineConfig(ram_mib=4096)).meminfo()["MemAvailable"])'
-
-or print a simulated machine's /proc/meminfo:
-
-  oomtui meminfo --ram-mib 4096 --swap-mib 2048
-"""
+COMMANDS = ("play", "meminfo", "bench", "replay", "save-info")  # anything else: play
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oomtui",
+        usage="oomtui [-h] [--version] [SCENARIO.toml | COMMAND ...]",
         description=(
             "A terminal, game-style simulator of Linux memory management: spawn "
             "processes, map and touch memory, and watch page faults, reclaim, swap "
-            "and the OOM killer respond, with the kernel's own formulas."
+            "and the OOM killer respond, with the kernel's own formulas. "
+            "Without arguments it opens the app on the default scenario; "
+            "`oomtui PATH` opens a scenario file (same as `oomtui play PATH`)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    play = sub.add_parser(
+        "play",
+        help="open the app on a scenario (the default one without PATH)",
+        description="Open the Textual app on a scenario TOML file, or on the built-in "
+                    "default scenario without one.",
+    )
+    play.add_argument("path", nargs="?", metavar="PATH", help="a scenario .toml file")
+    play.add_argument("--paused", action="store_true", help="start paused")
+    play.add_argument("--speed", type=float, default=1, metavar="X",
+                      help="simulated seconds per second: 0.1 … 64 (default: %(default)s)")
+    play.set_defaults(run=_cmd_play)
 
     meminfo = sub.add_parser(
         "meminfo",
@@ -95,6 +97,26 @@ def _cmd_meminfo(args: argparse.Namespace) -> int:
     swap = [SwapDevice(size_mib=args.swap_mib)] if args.swap_mib else []
     machine = Machine(MachineConfig(ram_mib=args.ram_mib, swap=swap))
     print(_format_meminfo(machine.meminfo()))
+    return 0
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    from oomtui.tui.sim import SPEEDS
+
+    if args.speed not in SPEEDS:
+        raise OSError(errno.EINVAL, f"speed {args.speed:g} is not one of "
+                                    f"{', '.join(f'{s:g}' for s in SPEEDS)}")
+    scenario = None
+    if args.path is not None:
+        from oomtui.scenarios import load
+
+        if not args.path.endswith(".toml"):
+            raise OSError(errno.EINVAL, f"{args.path}: not a scenario file (.toml); "
+                                        "save files cannot be opened yet")
+        scenario = load(args.path)
+    from oomtui.tui.app import make_app
+
+    make_app(scenario, paused=args.paused, speed=args.speed).run()
     return 0
 
 
@@ -190,10 +212,10 @@ def _describe(err: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv = ["play", *argv]  # `oomtui`, `oomtui PATH`, `oomtui --paused` open the app
     args = _build_parser().parse_args(argv)
-    if args.command is None:
-        print(_COMING_SOON, end="")
-        return 0
     try:
         return args.run(args)
     except BrokenPipeError:

@@ -27,6 +27,7 @@ from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.cgroups import CgroupCalls
 from oomtui.engine.compaction import FAIL, RETRY, CompactionCalls, SlowPath
+from oomtui.engine.views import ViewCalls
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
@@ -146,7 +147,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls):
+class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):

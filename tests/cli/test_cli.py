@@ -34,12 +34,53 @@ def test_version():
     assert result.stdout.strip() == f"oomtui {oomtui.__version__}"
 
 
-def test_no_arguments_says_what_is_coming_and_how_to_use_the_engine():
-    result = run("-m", "oomtui")
-    assert result.returncode == 0, result.stderr
-    assert "TUI" in result.stdout
-    assert "from oomtui.engine import Machine, MachineConfig" in result.stdout
-    assert result.stderr == ""
+@pytest.fixture
+def opened(monkeypatch):
+    """The (scenario, options) the app would be opened with; the app does not run."""
+    from oomtui.tui.app import OomApp
+
+    seen = []
+    monkeypatch.setattr(OomApp, "run", lambda self: seen.append((self.scenario, self.start)))
+    return seen
+
+
+def test_no_arguments_opens_the_app_on_the_default_scenario(opened):
+    assert main([]) == 0
+    assert opened == [(None, {"paused": False, "tick": 0, "speed": 1})]
+
+
+def test_options_alone_open_the_default_scenario(opened):
+    assert main(["--speed", "4"]) == 0
+    assert opened == [(None, {"paused": False, "tick": 0, "speed": 4})]
+
+
+def test_a_path_opens_that_scenario(opened, tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n[machine]\nram_mib = 512\n[[process]]\ncomm = "a"\n')
+    assert main([str(path), "--paused", "--speed", "4"]) == 0
+    (scenario, start), = opened
+    assert scenario.name == "mine" and scenario.config.ram_mib == 512
+    assert start == {"paused": True, "tick": 0, "speed": 4}
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name = [", "invalid TOML"),
+    ("[machine]\nram_mib = 5\n", "ram_mib=5 is out of range"),
+    ("bogus = 1\n", "unknown key 'bogus'"),
+    ("[machine]\nram_mib = 64\n[[at]]\ntick = 1\ncall = 'rm'\n", "call 'rm' is not one a scenario may make"),
+])
+def test_a_bad_scenario_is_one_line_not_a_traceback(opened, tmp_path, capsys, content, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"oomtui: {path}: ") and message in err and "(EINVAL)" in err
+    assert opened == []
+
+
+def test_a_non_scenario_file_is_refused(opened, capsys):
+    assert main(["save.bin"]) == 1
+    assert "not a scenario file (.toml)" in capsys.readouterr().err and opened == []
 
 
 def test_bad_option_value_is_a_usage_error(capsys):

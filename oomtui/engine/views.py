@@ -1,0 +1,188 @@
+"""Read-only views for the TUI, mixed into Machine: frames by type, where one process's frames
+are, the states of a process's pages, kswapd, and MemAvailable's terms.
+
+Nothing here changes the machine. Costs: frame_grid is one nogil pass over the frames (about
+10 ms for 16 GiB); the per-process parts cost in proportion to the process's page tables, never
+to RAM size. The numba kernels below take every constant as an argument and call no other
+module's kernels, so their on-disk cache cannot go stale when kernels.py or state.py change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from oomtui.engine import kernels as K
+from oomtui.engine import state as S
+from oomtui.engine.config import ZONE_NAMES
+
+# What a cell of the physical-memory grid can show, in priority order for a frame:
+# mlocked beats swap cache beats dirty beats the frame's type.
+FRAME_KINDS = ("free", "anon", "file", "dirty", "shmem", "slab", "pagetable", "kernel",
+               "mlocked", "swapcache")
+_KIND = {name: i for i, name in enumerate(FRAME_KINDS)}  # "free" is 0 (_dominant_kinds relies on it)
+_KIND_OF_TYPE = np.array([_KIND[name] for name in S.FRAME_TYPE_NAMES], dtype=np.uint8)
+
+# States of a virtual page, as the VMA pane shows them.
+PAGE_STATES = ("untouched", "zero", "resident", "swapped", "locked", "read-only")
+UNTOUCHED = 0
+HIGHLIGHT = len(FRAME_KINDS)  # a grid value the TUI uses for the selected process's pixels
+
+
+@njit(cache=True, nogil=True)
+def _dominant_kinds(ftype, flags, mlock, lo, hi, npix, kind_of_type, dirty_bit, swapcache_bit,
+                    k_file, k_dirty, k_mlocked, k_swapcache, nkinds, out):
+    """out[i] = the most common kind among frames [lo + i*per, lo + (i+1)*per) of [lo, hi)."""
+    per = (hi - lo + npix - 1) // npix
+    counts = np.zeros(nkinds, dtype=np.int64)
+    for i in range(npix):
+        a = lo + i * per
+        b = min(a + per, hi)
+        if a >= b:
+            out[i] = 255  # past the zone's end
+            continue
+        counts[:] = 0
+        for p in range(a, b):
+            k = kind_of_type[ftype[p]]
+            if k == 0:  # free: no flags to look at (most of an idle machine)
+                counts[0] += 1
+                continue
+            if mlock[p] > 0:
+                k = k_mlocked
+            elif flags[p] & swapcache_bit:
+                k = k_swapcache
+            elif k == k_file and flags[p] & dirty_bit:
+                k = k_dirty
+            counts[k] += 1
+        best = 0
+        for k in range(1, nkinds):
+            if counts[k] > counts[best]:
+                best = k
+        out[i] = best
+
+
+@njit(cache=True, nogil=True)
+def _mark_frames(starts, rows, pte, kind_mask, present, shift, zstart, zbase, zper, out, mark):
+    """Set out[pixel of pfn] = mark for every present PTE in the given PTE-table rows."""
+    for r in rows:
+        for j in range(512):
+            e = pte[r, j]
+            if e & kind_mask != present:
+                continue
+            pfn = e >> shift
+            z = 0
+            while pfn >= zstart[z + 1]:
+                z += 1
+            out[zbase[z] + (pfn - zstart[z]) // zper[z]] = mark
+
+
+@njit(cache=True, nogil=True)
+def _count_states(starts, rows, pte, first, npages, locked, kind_mask, k_zero, k_swap,
+                  k_present, write_bit, counts):
+    """counts[bucket, state] for the PTEs of [first, first + npages) in the given rows; the
+    states are PAGE_STATES' indexes (untouched 0, zero 1, resident 2, swapped 3, locked 4,
+    read-only 5). Present pages of a locked VMA are locked (mlock is per VMA)."""
+    buckets = counts.shape[0]
+    for i in range(rows.size):
+        lo = max(starts[i], first)
+        hi = min(starts[i] + 512, first + npages)
+        for v in range(lo, hi):
+            e = pte[rows[i], v - starts[i]]
+            kind = e & kind_mask
+            if kind == k_zero:
+                st = 1
+            elif kind == k_swap:
+                st = 3
+            elif kind == k_present:
+                st = 4 if locked else 2 if e & write_bit else 5
+            else:
+                continue
+            counts[(v - first) * buckets // npages, st] += 1
+
+
+class ViewCalls:
+    """Views the TUI draws from (mixed into Machine)."""
+
+    def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """For each zone named in `pixels`, its frames split evenly into that many pixels, each
+        the index in FRAME_KINDS of its most common kind (255 for a pixel past the zone's end)."""
+        fr, zn, out = self.fr, self.zn, {}
+        kinds = {k: _KIND[k] for k in ("file", "dirty", "mlocked", "swapcache")}
+        for name, npix in pixels.items():
+            z = ZONE_NAMES.index(name)
+            lo, hi = int(zn.start[z]), int(zn.start[z + 1])
+            levels = np.full(npix, 255, dtype=np.uint8)
+            if npix and hi > lo:
+                _dominant_kinds(fr.type, fr.flags, fr.mlock, lo, hi, npix, _KIND_OF_TYPE,
+                                S.F_DIRTY, S.F_SWAPCACHE, kinds["file"], kinds["dirty"],
+                                kinds["mlocked"], kinds["swapcache"], len(FRAME_KINDS), levels)
+            out[name] = levels
+        return out
+
+    def frame_pixels_of(self, pid: int, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """For the same split as frame_grid(pixels): per zone, which pixels hold a frame the
+        process maps (bool arrays)."""
+        zn = self.zn
+        zstart = np.append(zn.start[:-1], np.iinfo(np.int64).max).astype(np.int64)
+        zbase = np.zeros(len(ZONE_NAMES), dtype=np.int64)
+        zper = np.ones(len(ZONE_NAMES), dtype=np.int64)
+        at = 0
+        for name, npix in pixels.items():
+            z = ZONE_NAMES.index(name)
+            size = int(zn.start[z + 1] - zn.start[z])
+            zbase[z] = at
+            zper[z] = max(1, (size + npix - 1) // npix) if npix else 1
+            at += npix
+        flat = np.zeros(at + 1, dtype=np.uint8)  # + 1: frames of zones not asked for
+        for z in range(len(ZONE_NAMES)):
+            if ZONE_NAMES[z] not in pixels:
+                zbase[z], zper[z] = at, np.iinfo(np.int64).max
+        starts, rows = self._tables(pid)
+        _mark_frames(starts, rows, self.pt.pte, S.PTE_KIND, S.PTE_PRESENT, S.PTE_SHIFT,
+                     zstart, zbase, zper, flat, 1)
+        return {name: flat[zbase[ZONE_NAMES.index(name)]:][:npix].astype(bool)
+                for name, npix in pixels.items()}
+
+    def _tables(self, pid: int, first: int = 0, end: int = S.TASK_SIZE >> S.PAGE_SHIFT):
+        """(first virtual page, pool row) of each PTE table of the process's mm that maps a
+        page of [first, end) (virtual page numbers)."""
+        mm = self._proc(pid).mm.id
+        pt = self.pt
+        # Keys of one mm's PTE tables run from pt_key(mm, 0, 0) up to its first PMD key.
+        base = int(K.pt_key(mm, 0, 0))
+        lo, hi = base + (first >> 9), min(base + ((end + 511) >> 9), int(K.pt_key(mm, 1, 0)))
+        hit = (pt.keys >= lo) & (pt.keys < hi)
+        return (pt.keys[hit] - base) << 9, pt.vals[hit]
+
+    def page_states(self, pid: int, addr: int, length: int, buckets: int) -> np.ndarray:
+        """Counts of PAGE_STATES in each of `buckets` equal slices of [addr, addr + length)
+        (inside one VMA): shape (buckets, len(PAGE_STATES)). A page without a PTE table is
+        untouched; a present page of a VM_LOCKED VMA is locked."""
+        first = addr >> S.PAGE_SHIFT
+        npages = length >> S.PAGE_SHIFT
+        buckets = max(1, min(buckets, npages))
+        starts, rows = self._tables(pid, first, first + npages)
+        vma = self._proc(pid).mm.find(addr)
+        locked = vma is not None and bool(vma.flags & S.V_LOCKED)
+        counts = np.zeros((buckets, len(PAGE_STATES)), dtype=np.int64)
+        _count_states(starts, rows, self.pt.pte, first, npages, locked, S.PTE_KIND, S.PTE_ZERO,
+                      S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, counts)
+        # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
+        edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
+        counts[:, UNTOUCHED] += np.diff(edges) - counts.sum(axis=1)
+        return counts
+
+    def kswapd_state(self) -> dict:
+        """kswapd0: awake, its consecutive fruitless runs, and the order it was woken for."""
+        st = self.rs.state
+        return {"awake": bool(st[S.RS_KSWAPD_AWAKE]), "failures": int(st[S.RS_KSWAPD_FAILURES]),
+                "order": int(st[S.RS_KSWAPD_ORDER])}
+
+    def mem_available_terms(self) -> dict[str, int]:
+        """The inputs of si_mem_available (KERNEL.md §10), pages: MemAvailable = free −
+        totalreserve + pagecache − min(pagecache/2, low) + reclaimable − min(reclaimable/2, low)."""
+        lru = self._lru_sizes()
+        return {"free": int(self.zn.free.sum()), "totalreserve": int(self.totalreserve),
+                "pagecache": int(lru[S.LRU_INACTIVE_FILE] + lru[S.LRU_ACTIVE_FILE]),
+                "low": int(self.zn.wmark[:, S.WMARK_LOW].sum()),
+                "reclaimable": int(self.ctr.vm[S.NR_SLAB_R])}

@@ -1,0 +1,319 @@
+"""Every key of the main screen: its binding, its dialog, and the engine Call it submits.
+
+Dialogs only parse and check input; the engine has the last word, and a refusal comes back as
+a notification with its errno (see OomApp.on_result). Mixed into MainScreen.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from oomtui.scenarios import Call
+from oomtui.tui.dialogs.form import Field, FormDialog
+from oomtui.tui.fmt import human
+
+MiB = 1 << 20
+SIGNALS = (("SIGKILL (9)", 9), ("SIGTERM (15)", 15))
+PROTS = (("rw", "rw"), ("r", "r"), ("rwx", "rwx"), ("none", "none"))
+TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.min_free_kbytes",
+           "vm.watermark_scale_factor", "vm.panic_on_oom", "vm.oom_kill_allocating_task")
+
+ACTION_BINDINGS = [
+    Binding("space", "pause", "Pause/run", id="sim-pause"),
+    Binding("full_stop", "step", "Step", id="sim-step"),
+    Binding("left_square_bracket", "speed(-1)", "Slower", id="sim-slower"),
+    Binding("right_square_bracket", "speed(1)", "Faster", id="sim-faster"),
+    Binding("slash", "filter", "Filter", id="proc-filter"),
+    Binding("n", "spawn", "Spawn", id="proc-spawn"),
+    Binding("f", "fork", "Fork", id="proc-fork", show=False),
+    Binding("k", "kill", "Kill", id="proc-kill"),
+    Binding("m", "mmap", "mmap", id="proc-mmap"),
+    Binding("u", "munmap", "munmap", id="proc-munmap", show=False),
+    Binding("a", "touch", "Touch", id="proc-touch"),
+    Binding("d", "madvise", "madvise", id="proc-madvise", show=False),
+    Binding("l", "mlock", "mlock/munlock", id="proc-mlock", show=False),
+    Binding("o", "adj", "oom_score_adj", id="proc-adj", show=False),
+    Binding("g", "cgroup_move", "Move to cgroup", id="proc-cgroup", show=False),
+    Binding("s", "sysctl", "sysctl", id="sys-sysctl"),
+    Binding("c", "cgroup", "cgroup limits", id="sys-cgroup", show=False),
+    Binding("w", "swapon", "swapon", id="sys-swapon", show=False),
+    Binding("W", "swapoff", "swapoff", id="sys-swapoff", show=False),
+    Binding("O", "oom_report", "OOM report", id="view-oom"),
+    Binding("e", "explain", "Explain gauges", id="view-explain", show=False),
+    Binding("R", "restart", "Restart scenario", id="sim-restart", show=False),
+]
+
+
+class Actions:
+    """The action_* methods of MainScreen."""
+
+    # -- the simulation ------------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        if self.app.sim is not None:
+            self.app.sim.toggle_pause()
+
+    def action_step(self) -> None:
+        if self.app.sim is not None:
+            self.app.sim.step()
+
+    def action_speed(self, delta: int) -> None:
+        if self.app.sim is not None:
+            self.notify(f"speed ×{self.app.sim.set_speed(delta):g} (simulated seconds per second)")
+
+    def action_restart(self) -> None:
+        self._ask("Restart the scenario", [], lambda v: self.app.sim.restart(),
+                  note="Boot the scenario again from tick 0.", ok="Restart")
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _ask(self, title: str, fields: list[Field], then, note: str = "", ok: str = "OK") -> None:
+        """Open a dialog; `then(values)` runs only if it was submitted with valid values."""
+        if self.app.sim is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        self.app.push_screen(FormDialog(title, fields, note, ok),
+                             lambda values: values is not None and then(values))
+
+    def _submit(self, call: Call, label: str) -> None:
+        self.app.sim.submit(call, label)
+
+    def _process(self) -> dict | None:
+        """The selected process's row in the latest frame, or None (after saying so)."""
+        pid, frame = self.selected_pid, self.app.frame
+        row = next((r for r in frame.processes if r["pid"] == pid), None) if frame else None
+        if row is None:
+            self.notify("select a process first (↑/↓ in the process table)", severity="warning")
+        return row
+
+    def _vma_fields(self, pid: int) -> list[Field] | None:
+        frame = self.app.frame
+        vmas = [v for v, _ in frame.vmas] if frame.pid == pid else []
+        if not vmas:
+            self.notify(f"PID {pid} has no mappings shown yet", severity="warning")
+            return None
+        choices = tuple((f"{v['start']:#x} {v['perms']} {human(v['end'] - v['start'])} "
+                         f"{v['name'] or '[anon]'}", (v["start"], v["end"])) for v in vmas)
+        big = max(vmas, key=lambda v: v["end"] - v["start"])
+        return [Field("vma", "mapping", "choice", (big["start"], big["end"]), choices),
+                Field("offset", "offset", "size", "0", placeholder="e.g. 0, 64M"),
+                Field("length", "length", "size", "", optional=True,
+                      placeholder="empty: to the mapping's end")]
+
+    def _range_action(self, verb: str, extra: list[Field], make) -> None:
+        """A dialog over a range of one of the selected process's mappings."""
+        row = self._process()
+        if row is None:
+            return
+        pid = row["pid"]
+        fields = self._vma_fields(pid)
+        if fields is None:
+            return
+
+        def then(v):
+            start, end = v["vma"]
+            addr = start + v["offset"]
+            length = v["length"] if v["length"] is not None else max(end - addr, 0)
+            name, args, kwargs, label = make(v, pid, addr, length)
+            self._submit(Call(name, args, kwargs), label)
+
+        self._ask(f"{verb} in {row['comm']}[{pid}]", fields + extra, then)
+
+    # -- processes -----------------------------------------------------------------------
+
+    def action_spawn(self) -> None:
+        from oomtui.workloads import PRESETS
+
+        workloads = (("none (idle)", ""),) + tuple((name, name) for name in sorted(PRESETS))
+
+        def then(v):
+            kwargs = {"oom_score_adj": v["adj"], "cgroup": v["cgroup"],
+                      "workload": v["workload"] or None}
+            self._submit(Call("spawn", (v["comm"],), kwargs), f"spawn {v['comm']}")
+
+        self._ask("Spawn a process", [
+            Field("comm", "name", "text", "worker"),
+            Field("adj", "oom_score_adj", "int", 0, lo=-1000, hi=1000),
+            Field("cgroup", "cgroup", "text", "/"),
+            Field("workload", "workload", "choice", "", workloads),
+        ], then)
+
+    def action_fork(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+
+        def then(v):
+            for _ in range(v["count"]):
+                self._submit(Call("fork", (row["pid"],)), f"fork {row['comm']}[{row['pid']}]")
+
+        self._ask(f"Fork {row['comm']}[{row['pid']}]",
+                  [Field("count", "children", "int", 1, lo=1, hi=64)], then,
+                  note="Each child shares the parent's pages copy-on-write.")
+
+    def action_kill(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+        self._ask(f"Kill {row['comm']}[{row['pid']}]",
+                  [Field("sig", "signal", "choice", 9, SIGNALS)],
+                  lambda v: self._submit(Call("kill", (row["pid"], v["sig"])),
+                                         f"kill -{v['sig']} {row['comm']}[{row['pid']}]"))
+
+    def action_adj(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+        self._ask(f"oom_score_adj of {row['comm']}[{row['pid']}]",
+                  [Field("adj", "oom_score_adj", "int", row["oom_score_adj"], lo=-1000, hi=1000)],
+                  lambda v: self._submit(Call("set_oom_score_adj", (row["pid"], v["adj"])),
+                                         f"oom_score_adj {row['comm']}[{row['pid']}] = {v['adj']}"),
+                  note="Lowering it below its minimum needs CAP_SYS_RESOURCE (EACCES).")
+
+    def action_mmap(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+
+        def then(v):
+            flags = "|".join([v["kind"]] + [f for f in ("noreserve", "populate", "locked") if v[f]])
+            self._submit(Call("mmap", (row["pid"], v["length"]), {"prot": v["prot"], "flags": flags}),
+                         f"mmap {human(v['length'])} ({flags}) in {row['comm']}[{row['pid']}]")
+
+        self._ask(f"mmap in {row['comm']}[{row['pid']}]", [
+            Field("length", "length", "size", "256M", placeholder="e.g. 512M, 2G"),
+            Field("prot", "prot", "choice", "rw", PROTS),
+            Field("kind", "mapping", "choice", "private|anonymous",
+                  (("private anonymous", "private|anonymous"),
+                   ("shared anonymous", "shared|anonymous"))),
+            Field("noreserve", "MAP_NORESERVE", "bool", False),
+            Field("populate", "MAP_POPULATE", "bool", False),
+            Field("locked", "MAP_LOCKED", "bool", False),
+        ], then)
+
+    def action_munmap(self) -> None:
+        self._range_action("munmap", [], lambda v, pid, addr, n: (
+            "munmap", (pid, addr, n), {}, f"munmap {human(n)} at {addr:#x}"))
+
+    def action_touch(self) -> None:
+        self._range_action(
+            "Touch", [Field("access", "access", "choice", "write", (("write", "write"),
+                                                                  ("read", "read")))],
+            lambda v, pid, addr, n: ("touch", (pid, addr, n), {"write": v["access"] == "write"},
+                                     f"{v['access']} {human(n)} at {addr:#x}"))
+
+    def action_madvise(self) -> None:
+        from oomtui.engine.machine import ADVICE
+
+        self._range_action(
+            "madvise", [Field("advice", "advice", "choice", "dontneed",
+                              tuple((f"MADV_{a.upper()}", a) for a in ADVICE))],
+            lambda v, pid, addr, n: ("madvise", (pid, addr, n, v["advice"]), {},
+                                     f"madvise {human(n)} at {addr:#x} {v['advice']}"))
+
+    def action_mlock(self) -> None:
+        self._range_action(
+            "mlock", [Field("op", "operation", "choice", "mlock",
+                            (("mlock", "mlock"), ("munlock", "munlock")))],
+            lambda v, pid, addr, n: (v["op"], (pid, addr, n), {}, f"{v['op']} {human(n)} at {addr:#x}"))
+
+    def action_cgroup_move(self) -> None:
+        row = self._process()
+        if row is None:
+            return
+        paths = tuple((p, p) for p in self.app.frame.cgroups)
+        self._ask(f"Move {row['comm']}[{row['pid']}] to a cgroup",
+                  [Field("path", "cgroup", "choice", row["cgroup"], paths)],
+                  lambda v: self._submit(Call("cgroup_move", (row["pid"], v["path"])),
+                                         f"move {row['comm']}[{row['pid']}] to {v['path']}"),
+                  note="Pages already charged stay with the old group, as in the kernel.")
+
+    # -- the system ----------------------------------------------------------------------
+
+    def action_cgroup(self) -> None:
+        """Create a cgroup, or change the limits of an existing one (prefilled with the
+        selected process's group)."""
+        frame = self.app.frame
+        if frame is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        row = next((r for r in frame.processes if r["pid"] == self.selected_pid), None)
+        path = row["cgroup"] if row and row["cgroup"] != "/" else "/app"
+        st = frame.cgroups.get(path, {})
+
+        def shown(key, default):
+            value = st.get(key, default)
+            return value if value == "max" or value % MiB else f"{value // MiB}M"
+
+        def then(v):
+            settings = {k: v[k] for k in ("memory_min", "memory_low", "memory_high",
+                                          "memory_max", "swap_max", "oom_group")}
+            for k in ("memory_min", "memory_low"):
+                settings[k] = settings[k] or 0
+            name = "cgroup_set" if v["path"] in self.app.frame.cgroups else "cgroup_create"
+            self._submit(Call(name, (v["path"],), settings), f"{name} {v['path']}")
+
+        size = dict(kind="size", allow_max=True, placeholder="e.g. 256M, or max")
+        self._ask("Create or change a cgroup", [
+            Field("path", "path", "text", path),
+            Field("memory_min", "memory.min", default=shown("memory.min", 0), **size),
+            Field("memory_low", "memory.low", default=shown("memory.low", 0), **size),
+            Field("memory_high", "memory.high", default=shown("memory.high", "max"), **size),
+            Field("memory_max", "memory.max", default=shown("memory.max", "max"), **size),
+            Field("swap_max", "memory.swap.max", default=shown("memory.swap.max", "max"), **size),
+            Field("oom_group", "memory.oom.group", "bool", bool(st.get("memory.oom.group"))),
+        ], then, note="An existing path is changed (cgroup_set), a new one created.")
+
+    def action_sysctl(self) -> None:
+        current = self.app.frame.sysctl if self.app.frame else {}
+        choices = tuple((f"{name} = {current.get(name, '?')}", name) for name in TUNABLE)
+        self._ask("Write a sysctl", [
+            Field("name", "sysctl", "choice", TUNABLE[0], choices),
+            Field("value", "new value", "int", "", placeholder="an integer"),
+        ], lambda v: self._submit(Call("sysctl", (v["name"], v["value"])),
+                                  f"sysctl {v['name']}={v['value']}"))
+
+    def action_swapon(self) -> None:
+        def then(v):
+            if v["size"] % MiB or v["size"] < MiB:
+                self.notify(f"swapon: {human(v['size'])} is not a whole number of MiB (≥ 1M)",
+                            severity="error")
+                return
+            self._submit(Call("swapon", (v["size"] // MiB,), {"priority": v["prio"]}),
+                         f"swapon {human(v['size'])}")
+
+        self._ask("Add a swap area", [
+            Field("size", "size", "size", "1G", placeholder="e.g. 512M, 2G"),
+            Field("prio", "priority", "int", "", lo=0, hi=32767, optional=True,
+                  placeholder="empty: the kernel picks -2, -3, …"),
+        ], then)
+
+    def action_swapoff(self) -> None:
+        swaps = self.app.frame.swaps if self.app.frame else []
+        if not swaps:
+            self.notify("no active swap area", severity="warning")
+            return
+        choices = tuple((f"swap{d['dev']} {human(d['size'] * 1024)} used "
+                         f"{human(d['used'] * 1024)} prio {d['priority']}", d["dev"]) for d in swaps)
+        self._ask("swapoff", [Field("dev", "area", "choice", swaps[0]["dev"], choices)],
+                  lambda v: self._submit(Call("swapoff", (v["dev"],)), f"swapoff swap{v['dev']}"),
+                  note="Every swapped page must come back into RAM; the OOM killer's first "
+                       "pick is the swapoff caller if it cannot.")
+
+    # -- views ---------------------------------------------------------------------------
+
+    def action_oom_report(self) -> None:
+        from oomtui.tui.screens.oom import OomScreen
+
+        if not self.app.oom_events:
+            self.notify("no OOM kill yet", severity="information")
+            return
+        self.app.push_screen(OomScreen(self.app.oom_events, self.app.frame.tick_ms))
+
+    def action_explain(self) -> None:
+        from oomtui.tui.screens.explain import ExplainScreen
+
+        if self.app.frame is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        self.app.push_screen(ExplainScreen(self.app.frame))

@@ -1,0 +1,1 @@
+"""Modal dialogs that return validated values (or None when cancelled)."""

@@ -1,0 +1,207 @@
+"""Gauges as data: each reading has the engine's value and the kernel formula that explains it,
+with the terms filled in (KERNEL.md §3, §4, §8, §10). No Textual here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oomtui.tui.fmt import kb
+
+MOVABLE = "Movable"
+MODES = {0: "heuristic", 1: "always", 2: "strict"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    key: str  # stable id (history is kept per key)
+    label: str
+    value: int  # what the bar and the sparkline show
+    limit: int  # the bar's full scale (0: no bar)
+    text: str  # the numbers next to the bar
+    why: str  # the formula with its terms
+    level: str = ""  # "", "warning" or "error"
+    marks: tuple = ()  # (value, char): watermarks drawn on the bar
+
+
+def readings(frame) -> list[Reading]:
+    out = [zone(frame, name) for name, z in frame.zoneinfo.items() if z["managed"]]
+    out.append(kswapd(frame))
+    out.append(mem_available(frame))
+    out.append(commit(frame))
+    out += [swap(frame, dev) for dev in frame.swaps]
+    out.append(swap_cached(frame))
+    out += [psi(frame, kind) for kind in ("some", "full")]
+    out += [memcg(frame, path) for path in frame.cgroups if path != "/"]
+    return out
+
+
+def watermark_terms(frame, name: str) -> dict:
+    """__setup_per_zone_wmarks for one zone, from min_free_kbytes and watermark_scale_factor."""
+    zones, sysctl = frame.zoneinfo, frame.sysctl
+    managed = zones[name]["managed"]
+    lowmem = sum(z["managed"] for n, z in zones.items() if n != MOVABLE)
+    tmp = (sysctl["vm.min_free_kbytes"] // 4) * managed // lowmem
+    wmin = tmp if name != MOVABLE else min(max(managed // 1024, 32), 128)
+    delta = max(tmp // 4, managed * sysctl["vm.watermark_scale_factor"] // 10000)
+    return {"managed": managed, "lowmem": lowmem, "tmp": tmp, "min": wmin, "delta": delta,
+            "low": wmin + delta, "high": wmin + 2 * delta}
+
+
+def zone(frame, name: str) -> Reading:
+    z = frame.zoneinfo[name]
+    free, wmin, low, high = z["free"], z["min"], z["low"], z["high"]
+    if free < wmin:
+        level, state = "error", "below min: allocations reclaim directly"
+    elif free < low:
+        level, state = "warning", "below low: kswapd is woken"
+    elif free < high:
+        level, state = "warning", "below high: kswapd balances up to high"
+    else:
+        level, state = "", "above high"
+    w = watermark_terms(frame, name)
+    mfk, wsf = frame.sysctl["vm.min_free_kbytes"], frame.sysctl["vm.watermark_scale_factor"]
+    why = (f"Zone {name}: free {free} pages ({kb(free * 4)}), {state}.\n"
+           f"min   = min_free_kbytes/4 × managed / lowmem = {mfk // 4} × {w['managed']} / "
+           f"{w['lowmem']} = {w['min']}\n"
+           f"delta = max(min/4, managed × watermark_scale_factor/10000) = max({w['tmp'] // 4}, "
+           f"{w['managed']} × {wsf}/10000) = {w['delta']}\n"
+           f"low   = min + delta = {w['low']}\nhigh  = low + delta = {w['high']}\n"
+           f"(pages; /proc/zoneinfo says min {wmin}, low {low}, high {high})")
+    nearest = next(((n, w) for n, w in (("min", wmin), ("low", low), ("high", high))
+                    if free < w), ("high", high))
+    text = f"{kb(free * 4)} {'<' if free < nearest[1] else '≥'} {nearest[0]} {kb(nearest[1] * 4)}"
+    return Reading(f"zone-{name}", f"{name} free", free, 2 * high, text, why, level,
+                   ((wmin, "m"), (low, "l"), (high, "h")))
+
+
+def kswapd(frame) -> Reading:
+    k = frame.kswapd
+    if k["failures"] >= 16:
+        text, level = f"gave up: {k['failures']} fruitless runs (kswapd_failures)", "error"
+    elif k["awake"]:
+        text, level = f"awake, reclaiming (order {k['order']})", "warning"
+    else:
+        text, level = "asleep", ""
+    why = ("kswapd0 wakes when an allocation finds a zone below its low watermark and "
+           "reclaims until a zone is above high (balance_pgdat), then sleeps. After 16 runs "
+           "that reclaim nothing it stops waking (the node is 'hopeless') until some reclaim "
+           f"succeeds.\nNow: {text}; pgscan_kswapd {frame.vmstat['pgscan_kswapd']}, "
+           f"pgsteal_kswapd {frame.vmstat['pgsteal_kswapd']}.")
+    return Reading("kswapd", "kswapd0", int(k["awake"]), 0, text, why, level)
+
+
+def mem_available_pages(t: dict) -> int:
+    """si_mem_available from its terms (pages)."""
+    avail = t["free"] - t["totalreserve"]
+    avail += t["pagecache"] - min(t["pagecache"] // 2, t["low"])
+    avail += t["reclaimable"] - min(t["reclaimable"] // 2, t["low"])
+    return max(avail, 0)
+
+
+def mem_available(frame) -> Reading:
+    t, mi = frame.terms, frame.meminfo
+    value = mi["MemAvailable"]
+    why = ("MemAvailable = free − totalreserve + pagecache − min(pagecache/2, Σlow)\n"
+           "               + SReclaimable − min(SReclaimable/2, Σlow)   (pages, floored at 0)\n"
+           f"= {t['free']} − {t['totalreserve']} + {t['pagecache']} − "
+           f"min({t['pagecache'] // 2}, {t['low']}) + {t['reclaimable']} − "
+           f"min({t['reclaimable'] // 2}, {t['low']})\n"
+           f"= {mem_available_pages(t)} pages = {mem_available_pages(t) * 4} kB "
+           f"(meminfo: {value} kB)\n"
+           "pagecache = Active(file) + Inactive(file); anon and shmem never count.")
+    level = "error" if value < mi["MemTotal"] // 20 else "warning" if value < mi["MemTotal"] // 5 else ""
+    return Reading("avail", "MemAvailable", value, mi["MemTotal"],
+                   f"{kb(value)} of {kb(mi['MemTotal'])}", why, level)
+
+
+def commit_limit_kb(frame) -> int:
+    """vm_commit_limit (KERNEL.md §3), kB."""
+    s, mi = frame.sysctl, frame.meminfo
+    ram = s["vm.overcommit_kbytes"] // 4 if s["vm.overcommit_kbytes"] else \
+        mi["MemTotal"] // 4 * s["vm.overcommit_ratio"] // 100
+    return (ram + mi["SwapTotal"] // 4) * 4
+
+
+def commit(frame) -> Reading:
+    s, mi = frame.sysctl, frame.meminfo
+    mode = s["vm.overcommit_memory"]
+    used, limit = mi["Committed_AS"], mi["CommitLimit"]
+    if s["vm.overcommit_kbytes"]:
+        formula = (f"CommitLimit = overcommit_kbytes + SwapTotal = {s['vm.overcommit_kbytes']} + "
+                   f"{mi['SwapTotal']}")
+    else:
+        formula = (f"CommitLimit = MemTotal × overcommit_ratio/100 + SwapTotal = {mi['MemTotal']}"
+                   f" × {s['vm.overcommit_ratio']}/100 + {mi['SwapTotal']}")
+    rule = {
+        0: f"Mode 0 (heuristic): only a single request larger than RAM + swap "
+           f"({kb(mi['MemTotal'] + mi['SwapTotal'])}) is refused; Committed_AS may pass "
+           "CommitLimit.",
+        1: "Mode 1 (always): no request is ever refused.",
+        2: f"Mode 2 (strict): a request is refused (ENOMEM) when Committed_AS would reach "
+           f"CommitLimit − admin_reserve ({s['vm.admin_reserve_kbytes']} kB, unless "
+           f"CAP_SYS_ADMIN) − min(total_vm/32, user_reserve {s['vm.user_reserve_kbytes']} kB).",
+    }[mode]
+    why = (f"{formula} = {commit_limit_kb(frame)} kB (meminfo: {limit} kB)\n"
+           f"Committed_AS = {used} kB: private writable mappings, charged in full when mapped.\n"
+           f"{rule}")
+    level = "error" if mode == 2 and used >= limit else "warning" if used > limit else ""
+    return Reading("commit", "Committed_AS", used, limit,
+                   f"{kb(used)} / {kb(limit)} (mode {mode} {MODES[mode]})", why, level)
+
+
+def swap(frame, dev: dict) -> Reading:
+    used, size = dev["used"], dev["size"]
+    why = (f"/proc/swaps: swap{dev['dev']} size {size} kB, used {used} kB, priority "
+           f"{dev['priority']}. Reclaim writes anon pages here (vm.swappiness "
+           f"{frame.sysctl['vm.swappiness']}: anon vs file scan balance); higher priority "
+           f"devices fill first. pswpout {frame.vmstat['pswpout']}, pswpin "
+           f"{frame.vmstat['pswpin']} pages.")
+    level = "error" if used >= size else "warning" if used > size // 2 else ""
+    return Reading(f"swap{dev['dev']}", f"swap{dev['dev']} p{dev['priority']}", used, size,
+                   f"{kb(used)} / {kb(size)}", why, level)
+
+
+def swap_cached(frame) -> Reading:
+    mi = frame.meminfo
+    value = mi["SwapCached"]
+    why = (f"SwapCached = {value} kB: pages in RAM that still have a valid copy in swap "
+           "(just swapped in, or being written out). Reclaiming them costs no I/O. On swap-in the "
+           "slot is freed when swap is more than half full.")
+    return Reading("swapcached", "SwapCached", value, mi["SwapTotal"], kb(value), why)
+
+
+def psi(frame, kind: str) -> Reading:
+    p = frame.pressure[kind]
+    share = {"some": "at least one task was", "full": "all non-idle tasks were"}[kind]
+    why = (f"/proc/pressure/memory {kind}: the share of time {share} stalled on memory (direct "
+           "reclaim, memory.high throttling, swap-in).\n"
+           f"avg10 {p['avg10']:.2f}%  avg60 {p['avg60']:.2f}%  avg300 {p['avg300']:.2f}%: "
+           "decaying averages over 10, 60 and 300 s, updated every 2.001 s "
+           f"(psi_period = 2·HZ+1 jiffies).\ntotal {p['total']} µs stalled since boot.")
+    value = round(p["avg10"] * 100)
+    level = "error" if p["avg10"] >= 40 else "warning" if p["avg10"] >= 10 else ""
+    return Reading(f"psi-{kind}", f"PSI {kind}", value, 10000,
+                   f"avg10 {p['avg10']:.2f}% avg60 {p['avg60']:.2f}%", why, level)
+
+
+def memcg(frame, path: str) -> Reading:
+    st = frame.cgroups[path]
+    current, high, top = st["memory.current"], st["memory.high"], st["memory.max"]
+    limit = top if top != "max" else high if high != "max" else frame.meminfo["MemTotal"] * 1024
+    ev = st["memory.events"]
+    show = lambda v: v if v == "max" else f"{v} B ({kb(v // 1024)})"  # noqa: E731
+    why = (f"cgroup {path}: memory.current {current} B ({kb(current // 1024)})\n"
+           f"memory.min {show(st['memory.min'])}, memory.low {show(st['memory.low'])}: "
+           "protection from reclaim\n"
+           f"memory.high {show(high)}: above it tasks reclaim and sleep "
+           "penalty = overage²·HZ/2^34 per 64 pages, overage = (usage − high)·2^20/high, "
+           "at most 2 s\n"
+           f"memory.max {show(top)}: a charge over it reclaims, then OOM-kills inside the group\n"
+           f"memory.swap.current {st['memory.swap.current']} B, memory.swap.max "
+           f"{st['memory.swap.max']}\nmemory.events: "
+           + ", ".join(f"{k} {v}" for k, v in ev.items()))
+    level = ("error" if ev.get("oom_kill") else
+             "warning" if high != "max" and current > high else "")
+    text = (f"{kb(current // 1024)} / high {'max' if high == 'max' else kb(high // 1024)}"
+            f" max {'max' if top == 'max' else kb(top // 1024)}")
+    return Reading(f"memcg-{path}", path, current // 1024, limit // 1024, text, why, level)

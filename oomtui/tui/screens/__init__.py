@@ -1,0 +1,1 @@
+"""Screens: the main screen, help, OOM report, kernel panic, gauge explanations."""

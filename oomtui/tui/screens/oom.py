@@ -1,0 +1,83 @@
+"""OomScreen: one OOM kill: why this victim (every candidate's badness terms) and the report."""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+# A row of the report's task table (report.dump_task): pages, page tables in bytes.
+TASK_ROW = re.compile(r"^\[\s*(\d+)\]\s+\d+\s+\d+\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s+"
+                      r"(\d+)\s+(-?\d+)\s(.*)$")
+
+
+def candidates(event) -> list[dict]:
+    """Badness terms per candidate from the report's task table and the engine's points,
+    victim first, then by points."""
+    points = event.data.get("points", {})
+    victim = event.data.get("victim")
+    rows = []
+    for line in event.data.get("report", "").splitlines():
+        m = TASK_ROW.match(line)
+        if not m:
+            continue
+        pid, total_vm, rss, pgtables, swap, adj, comm = m.groups()
+        pid = int(pid)
+        base = int(rss) + int(swap) + int(pgtables) // 4096
+        p = points.get(pid)
+        rows.append({"pid": pid, "comm": comm, "rss": int(rss), "swap": int(swap),
+                     "pgtables": int(pgtables) // 4096, "adj": int(adj),
+                     "adj_term": None if p is None else p - base, "points": p,
+                     "victim": pid == victim})
+    return sorted(rows, key=lambda r: (not r["victim"], -(r["points"] or -2**63)))
+
+
+class OomScreen(Screen):
+    """The latest OOM kill; ←/→ go through earlier ones."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="oom-back"),
+        Binding("left", "show(-1)", "Earlier", id="oom-earlier"),
+        Binding("right", "show(1)", "Later", id="oom-later"),
+    ]
+
+    def __init__(self, events: list, tick_ms: int):
+        super().__init__()
+        self.events = events
+        self.tick_ms = tick_ms
+        self.index = len(events) - 1
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="oom-title")
+        yield DataTable(id="oom-table", cursor_type="row")
+        with VerticalScroll(id="oom-report"):
+            yield Static(id="oom-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("", "PID", "COMM", "RSS", "SWAP", "PGTABLES", "ADJ", "ADJ TERM", "POINTS"):
+            table.add_column(label)
+        table.border_title = ("Why this victim: points = rss + swapents + pgtables + "
+                              "adj × totalpages/1000 (pages); highest wins, ties to the newest")
+        self.query_one("#oom-report").border_title = "Kernel log (dmesg)"
+        self.action_show(0)
+
+    def action_show(self, step: int) -> None:
+        self.index = max(0, min(len(self.events) - 1, self.index + step))
+        event = self.events[self.index]
+        self.query_one("#oom-title", Static).update(
+            f"OOM {self.index + 1} of {len(self.events)} at {event.tick * self.tick_ms / 1000:.2f}"
+            f" s: {event.message}")
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in candidates(event):
+            unkillable = r["points"] is None
+            table.add_row("victim" if r["victim"] else "", r["pid"], r["comm"], r["rss"], r["swap"],
+                          r["pgtables"], r["adj"], "" if unkillable else r["adj_term"],
+                          "unkillable" if unkillable else r["points"])
+        self.query_one("#oom-text", Static).update(event.data.get("report", ""))

@@ -1,0 +1,351 @@
+"""The simulation driver the app runs in a thread worker (no Textual here).
+
+`Sim.run` owns the Machine: it steps it at the chosen speed, makes queued calls between steps,
+and publishes `Frame`s (immutable pictures of everything the screen shows). The UI thread never
+touches the Machine: it submits `Call`s, reads `Sim.latest`, and drains `Sim.outbox` (engine
+events, call results, log lines). Every call made is recorded with its tick, so a run can be
+replayed from the scenario (restart, rewind).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from oomtui.engine import Machine
+from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
+from oomtui.scenarios import Call, Scenario
+
+# Simulated seconds per wall second.
+SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
+DEFAULT_SPEED = 1
+FRAME_INTERVAL = 1 / 30  # the most often a frame is built
+SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
+FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
+SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
+                 "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
+                 "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
+                 "vm.user_reserve_kbytes")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a submitted call did: ok with its return value, or the engine's OSError."""
+    call: Call
+    label: str
+    value: object = None
+    error: OSError | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line for the event log that is not an engine event (derived from counters)."""
+    tick: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the screen asks frames to contain: grid pixels per zone, VMA bar width, selection."""
+    zone_pixels: dict = field(default_factory=dict)
+    vma_width: int = 40
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    tick: int
+    tick_ms: int
+    speed: float
+    paused: bool
+    busy: str  # the call being made, "" if none
+    meminfo: dict
+    zoneinfo: dict
+    vmstat: dict
+    swaps: list
+    kswapd: dict
+    terms: dict  # mem_available_terms()
+    sysctl: dict
+    processes: list  # processes() rows + "faults_s"
+    pressure: dict  # /proc/pressure/memory
+    cgroups: dict  # path -> cgroup_stat(path), tree order
+    grid: dict  # zone -> levels (views.frame_grid)
+    pid: int | None  # the selected process, if alive
+    vmas: list  # [(maps() row, page_states counts)]
+    panic: str | None
+    frame_kinds: tuple = FRAME_KINDS
+    page_states: tuple = PAGE_STATES
+
+    @property
+    def seconds(self) -> float:
+        return self.tick * self.tick_ms / 1000
+
+
+class Sim:
+    """Steps a Machine in real time; thread-safe to submit calls and read frames."""
+
+    def __init__(self, scenario: Scenario, *, paused: bool = False, speed: float = DEFAULT_SPEED):
+        self.scenario = scenario
+        self.paused = paused
+        self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(DEFAULT_SPEED)
+        self.layout = Layout()
+        self.latest: Frame | None = None
+        self.outbox: deque = deque()
+        self.inputs: list[Call] = []  # every call made by the user, with its tick
+        self._queue: deque = deque()  # (Call, label) or a callable(machine) control request
+        self._wake = threading.Event()
+        self._steps = 0  # single ticks requested while paused
+        self.machine: Machine | None = None
+        self._busy = ""
+        self._quiet = False
+        self._dirty = False
+
+    # -- from the UI thread ------------------------------------------------------------------
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_index]
+
+    def set_speed(self, delta: int) -> float:
+        self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + delta))
+        self._redraw()
+        return self.speed
+
+    def toggle_pause(self) -> bool:
+        self.paused = not self.paused
+        self._redraw()
+        return self.paused
+
+    def _redraw(self) -> None:
+        """Ask the worker for a new frame (the header shows speed and pause)."""
+        self._dirty = True
+        self._wake.set()
+
+    def step(self, n: int = 1) -> None:
+        """n more ticks, then stay paused (pauses the simulation first)."""
+        self.paused = True
+        self._steps += n
+        self._wake.set()
+
+    def submit(self, call: Call, label: str) -> None:
+        """Make `call` between two steps; its Result goes to the outbox."""
+        self._queue.append((call, label))
+        self._wake.set()
+
+    def restart(self, until_tick: int | None = None) -> None:
+        """Boot the scenario again; with until_tick, replay the user's calls up to that tick."""
+        self._queue.append(until_tick if until_tick is not None else -1)
+        self._wake.set()
+
+    def relayout(self, layout: Layout) -> None:
+        self.layout = layout
+        self._redraw()
+
+    @property
+    def pending(self) -> int:
+        """Requests not yet handled (calls, steps, restarts)."""
+        return len(self._queue) + self._steps + (1 if self._busy else 0)
+
+    # -- in the worker thread ----------------------------------------------------------------
+
+    def boot(self, until_tick: int = 0, *, quiet: bool = False) -> None:
+        """A fresh machine from the scenario, stepped (with recorded calls replayed) to a tick;
+        quiet: what happens on the way is not logged again (a rewind)."""
+        machine = self.scenario.boot()
+        self._last = {"tick": 0, "faults": {}, "vm": machine.vmstat(), "second": 0,
+                      "errors": {}, "events": 0, "slow": 0.0}
+        self._scheduled = list(self.scenario.calls)
+        self.machine = machine
+        replay = [c for c in self.inputs if c.tick < until_tick]
+        self.inputs = []
+        self._quiet = quiet
+        try:
+            for call in replay:
+                self._advance(call.tick - machine.tick)
+                self._make(call, "")
+            self._advance(until_tick - machine.tick)
+        finally:
+            self._quiet = False
+        self._last["tick"] = machine.tick
+        self._publish(force_slow=True)
+
+    def run(self, cancelled) -> None:
+        """The worker's loop, until cancelled(): calls, steps at speed, frames."""
+        if self.machine is None:
+            self.boot()
+        anchor_wall, anchor_tick = time.monotonic(), self.machine.tick
+        while not cancelled():
+            changed = self._serve_queue() or self._dirty
+            self._dirty = False
+            m = self.machine
+            if self._steps:
+                n, self._steps = self._steps, 0
+                self._advance(n)
+                changed = True
+            if self.paused or m.panicked:
+                if changed:
+                    self._publish(force_slow=True)
+                self._wake.wait(0.1)
+                self._wake.clear()
+                anchor_wall, anchor_tick = time.monotonic(), m.tick
+                continue
+            rate = 1000 / m.config.tick_ms * self.speed  # ticks per wall second
+            due = anchor_tick + int((time.monotonic() - anchor_wall) * rate) - m.tick
+            if due > rate:  # more than a second behind: the engine cannot keep up, drop it
+                anchor_wall, anchor_tick, due = time.monotonic(), m.tick, 1
+            if due > 0:
+                # Step in slices of at most one frame's worth so calls and frames interleave.
+                self._advance(min(due, max(1, int(rate * FRAME_INTERVAL))))
+            if time.monotonic() - self._published >= self._frame_interval:
+                self._publish()
+            if due <= 0:
+                self._wake.wait(1 / rate)
+                self._wake.clear()
+
+    _published = 0.0
+    _frame_interval = FRAME_INTERVAL  # grows when frames are costly (a big machine)
+    _slow_interval = SLOW_VIEWS
+
+    def _serve_queue(self) -> bool:
+        served = False
+        while self._queue:
+            item = self._queue.popleft()
+            served = True
+            if isinstance(item, int):
+                self.boot(max(item, 0), quiet=item > 0)
+                continue
+            call, label = item
+            self._busy = label
+            try:
+                self.outbox.append(self._make(call, label))
+            finally:
+                self._busy = ""
+        return served
+
+    def _make(self, call: Call, label: str) -> Result:
+        m = self.machine
+        call = Call(call.name, call.args, call.kwargs, m.tick)
+        try:
+            value = call.apply(m)
+        except OSError as e:
+            return Result(call, label, error=e)
+        finally:
+            self._collect()
+        self.inputs.append(call)
+        return Result(call, label, value)
+
+    def _advance(self, n: int) -> None:
+        """Step n ticks, making the scenario's scheduled calls at their ticks."""
+        m = self.machine
+        target = m.tick + n
+        while m.tick < target and not m.panicked:
+            if self._scheduled and self._scheduled[0].tick <= m.tick:
+                call = self._scheduled.pop(0)
+                self.outbox.append(self._make(call, f"scenario: {call.name}"))
+                continue
+            upto = min(target, self._scheduled[0].tick if self._scheduled else target)
+            try:
+                m.step(max(1, upto - m.tick))
+            except OSError:
+                pass  # a panic: m.panicked says so, and the event is in m.events
+            self._collect()
+
+    def _collect(self) -> None:
+        """New engine events, workload refusals and per-second reclaim summaries → outbox."""
+        m, last = self.machine, self._last
+        out = deque() if self._quiet else self.outbox
+        out.extend(m.events[last["events"]:])
+        last["events"] = len(m.events)
+        for pid, runner in list(m.runners.items()):
+            e = runner.last_error
+            if e is not None and last["errors"].get(pid) != e["tick"]:
+                last["errors"][pid] = e["tick"]
+                comm = m.procs[pid].comm if pid in m.procs else "?"
+                code = errno.errorcode.get(e["errno"], e["errno"])
+                out.append(LogLine(e["tick"], "refused",
+                                           f"{comm}[{pid}] {runner.state}: {code}, {e['message']}"))
+        second = m.tick * m.config.tick_ms // 1000
+        if second != last["second"]:
+            self._summarise_second(second, out)
+
+    def _summarise_second(self, second: int, out: deque) -> None:
+        """One line per simulated second with direct reclaim or swap-out in it."""
+        m, last = self.machine, self._last
+        vm = m.vmstat()
+        d = {k: vm[k] - last["vm"][k] for k in ("allocstall", "pswpout", "pswpin", "pgscan_direct")}
+        last["vm"], last["second"] = vm, second
+        parts = []
+        if d["allocstall"]:
+            parts.append(f"{d['allocstall']} direct reclaim stalls ({d['pgscan_direct']} pages "
+                         "scanned)")
+        if d["pswpout"]:
+            parts.append(f"{d['pswpout'] * 4 // 1024} MiB swapped out")
+        if d["pswpin"]:
+            parts.append(f"{d['pswpin'] * 4 // 1024} MiB swapped in")
+        if parts:
+            out.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
+
+    def _publish(self, force_slow: bool = False) -> None:
+        """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
+        at most every SLOW_VIEWS; both intervals stretch so frames keep within FRAME_SHARE."""
+        m = self.machine
+        started = self._published = time.monotonic()
+        layout = self.layout
+        prev = self.latest
+        slow = force_slow or prev is None or started - self._last["slow"] >= self._slow_interval
+        pid = layout.pid if layout.pid in m.procs and not m.panicked else None
+        if m.panicked:  # the machine answers nothing per process any more
+            processes, vmas, marks = (prev.processes if prev else []), [], {}
+        elif slow:
+            self._last["slow"] = started
+            processes, vmas = self._processes(), self._vmas(pid, layout.vma_width)
+            marks = self._marks(pid, layout.zone_pixels)
+            self._slow_interval = max(SLOW_VIEWS, (time.monotonic() - started) / FRAME_SHARE)
+        else:
+            processes, vmas, marks = prev.processes, prev.vmas, self._last["marks"]
+        self._last["marks"] = marks
+        grid = m.frame_grid(layout.zone_pixels) if layout.zone_pixels else {}
+        for zone, mark in marks.items():
+            if zone in grid and mark.size == grid[zone].size:
+                grid[zone][mark] = HIGHLIGHT
+        self.latest = Frame(
+            tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
+            busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
+            swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
+            sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
+            pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
+            grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
+        cost = time.monotonic() - started
+        self._frame_interval = max(FRAME_INTERVAL, cost / FRAME_SHARE)
+
+    def _marks(self, pid: int | None, pixels: dict) -> dict:
+        """Per zone, the grid pixels holding a frame of the selected process."""
+        if pid is None or not pixels:
+            return {}
+        return self.machine.frame_pixels_of(pid, pixels)
+
+    def _processes(self) -> list[dict]:
+        """processes() rows with faults per simulated second."""
+        m, last = self.machine, self._last
+        seconds = (m.tick - last["tick"]) * m.config.tick_ms / 1000
+        rows = []
+        for row in m.processes():
+            minflt, majflt = row["minflt"], row["majflt"]
+            before = last["faults"].get(row["pid"], (minflt, majflt, 0.0))
+            rate = ((minflt + majflt - before[0] - before[1]) / seconds if seconds > 0
+                    else before[2])
+            last["faults"][row["pid"]] = (minflt, majflt, rate)
+            rows.append(row | {"faults_s": rate})
+        last["tick"] = m.tick
+        return rows
+
+    def _vmas(self, pid: int | None, width: int) -> list:
+        if pid is None:
+            return []
+        m = self.machine
+        return [(v, m.page_states(pid, v["start"], v["end"] - v["start"], width))
+                for v in m.maps(pid)]

@@ -1,0 +1,82 @@
+"""VmaView: the selected process's VMAs as bands of page states, two lines per VMA."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from oomtui.tui.fmt import human
+
+STATE_COLOURS = {"untouched": "#3a3a3a", "zero": "#8ab4f8", "resident": "#4caf50",
+                 "swapped": "#f06292", "locked": "#e53935", "read-only": "#d4b83c"}
+EIGHTHS = " ▁▂▃▄▅▆▇█"
+INDENT = 2
+
+
+def band(counts: np.ndarray, states: tuple[str, ...]) -> list[Segment]:
+    """One cell per bucket: the commonest state among its touched pages, as tall as the
+    touched share of the bucket; '·' when no page in it was touched."""
+    segments = []
+    touched = counts[:, 1:]
+    totals = counts.sum(axis=1)
+    for i in range(counts.shape[0]):
+        n = int(touched[i].sum())
+        if n == 0:
+            segments.append(Segment("·", Style(color=STATE_COLOURS["untouched"])))
+            continue
+        state = states[1 + int(touched[i].argmax())]
+        height = max(1, round(8 * n / totals[i]))
+        segments.append(Segment(EIGHTHS[height], Style(color=STATE_COLOURS[state])))
+    return segments
+
+
+class VmaView(ScrollView):
+    """Line API: for each VMA a header line (range, perms, size, name, page counts) and a band.
+    A band cell shows the commonest state among the touched pages of its slice of the VMA, as
+    tall as the touched share of the slice."""
+
+    DEFAULT_CSS = "VmaView { height: 1fr; }"
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._lines: list[Strip] = []
+
+    @property
+    def band_width(self) -> int:
+        return max(1, self.scrollable_content_region.width - INDENT)
+
+    def update(self, pid: int | None, comm: str, vmas: list, states: tuple[str, ...]) -> None:
+        lines = []
+        dim = Style(dim=True)
+        legend = []
+        for state in states[1:]:
+            legend += [Segment("█", Style(color=STATE_COLOURS[state])), Segment(f" {state} ")]
+        legend.append(Segment("· untouched", dim))
+        lines.append(Strip(legend))
+        if pid is None:
+            lines.append(Strip([Segment("select a process (↑/↓ in the table)", dim)]))
+        for v, counts in vmas:
+            pages = dict(zip(states, counts.sum(axis=0).tolist()))
+            size = v["end"] - v["start"]
+            name = v["name"] or ("[anon]" if v["perms"][3] == "p" else "[shared]")
+            text = (f"{v['start']:012x}-{v['end']:012x} {v['perms']} {human(size):>6} {name}  "
+                    + " ".join(f"{s[:4]} {human(n * 4096)}" for s, n in pages.items()
+                               if n and s != "untouched"))
+            lines.append(Strip([Segment(text)]))
+            lines.append(Strip([Segment(" " * INDENT)] + band(counts, states)))
+        self._lines = lines
+        self.virtual_size = Size(max((s.cell_length for s in lines), default=0), len(lines))
+        self.border_title = f"Virtual memory of {comm}[{pid}]" if pid else "Virtual memory"
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        x, top = self.scroll_offset
+        i = top + y
+        width = self.scrollable_content_region.width
+        if i >= len(self._lines):
+            return Strip.blank(width)
+        return self._lines[i].crop(x, x + width).extend_cell_length(width)

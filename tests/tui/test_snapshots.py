@@ -1,0 +1,54 @@
+"""The look of each screen at a fixed seed and tick (behaviour is asserted in test_keys)."""
+
+from __future__ import annotations
+
+from conftest import oom_scenario, scenario, select, settle
+from textual.widgets import Input
+
+from oomtui.tui.app import make_app
+
+SIZE = (140, 44)
+
+
+def ready(*keys, comm: str | None = "web"):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        if comm is not None:
+            await select(pilot, comm)
+        await pilot.press(*keys)
+        await settle(pilot)
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause()
+    return run_before
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
+                        run_before=ready())
+
+
+def test_main_screen_80x24(snap_compare):
+    assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=(80, 24),
+                        run_before=ready())
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
+                        run_before=ready("question_mark"))
+
+
+def test_mmap_dialog(snap_compare):
+    assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
+                        run_before=ready("m"))
+
+
+def test_oom_screen(snap_compare):
+    assert snap_compare(make_app(oom_scenario(), paused=True, start_tick=400), terminal_size=SIZE,
+                        run_before=ready("O", comm=None))
+
+
+def test_panic_screen(snap_compare):
+    app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), paused=True, start_tick=400)
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready(comm=None))
