@@ -3,7 +3,7 @@ at all, for bad input) and the notification says what happened."""
 
 from __future__ import annotations
 
-from conftest import SIZE, fill, oom_scenario, pid_of, scenario, select, settle
+from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle
 
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import oom_scenario, scenario, select, settle
+from tuitools import oom_scenario, scenario, select, settle
 from textual.widgets import Input
 
 from oomtui.tui.app import make_app

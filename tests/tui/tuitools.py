@@ -1,0 +1,85 @@
+"""Helpers for the app tests: small deterministic scenarios and waiting for the engine worker.
+
+(A module of its own, not conftest.py: tests/engine and tests/saves have conftest modules too,
+and `from conftest import` would find whichever was imported first.)"""
+
+from __future__ import annotations
+
+from oomtui.scenarios import parse
+
+SIZE = (140, 44)
+WAITS = 500  # pauses of ≥ 20 ms: a bound on waiting for the worker, never a timing assertion
+
+
+def scenario(**machine):
+    """256 MiB, 128 MiB swap, seed 1: an idle 'db' and a 'web' with 32 MiB written."""
+    doc = {
+        "name": "test",
+        "machine": {"ram_mib": 256, "seed": 1, "swap": [{"size_mib": 128}]} | machine,
+        "process": [
+            {"comm": "db", "oom_score_adj": -100},
+            {"comm": "web", "workload": {"name": "w", "phases": [
+                {"kind": "alloc", "mib": 32, "rate_mib_s": 3200}]}},
+        ],
+    }
+    return parse(doc, "test.toml")
+
+
+def oom_scenario(rate: int = 64, **machine):
+    """A 128 MiB machine without swap where 'hog' (rate MiB/s) is OOM-killed (by tick 400 at
+    the default rate)."""
+    doc = {
+        "name": "oom",
+        "machine": {"ram_mib": 128, "seed": 1} | machine,
+        "process": [
+            {"comm": "db", "oom_score_adj": -500},
+            {"comm": "hog", "workload": {"name": "h", "phases": [
+                {"kind": "alloc", "mib": 512, "rate_mib_s": rate}]}},
+        ],
+    }
+    return parse(doc, "oom.toml")
+
+
+async def settle(pilot) -> None:
+    """Wait until the worker has made every submitted call and the screen shows the result."""
+    app = pilot.app
+    for _ in range(WAITS):
+        await pilot.pause()
+        sim = app.sim
+        if sim is not None and app.frame is not None and not sim.pending and not sim.outbox \
+                and app.frame is sim.latest:
+            await pilot.pause()
+            return
+    raise AssertionError("the engine worker did not settle")
+
+
+def pid_of(app, comm: str) -> int:
+    return next(r["pid"] for r in app.sim.machine.processes() if r["comm"] == comm)
+
+
+async def select(pilot, comm: str) -> int:
+    """Put the table's cursor on the process named comm; returns its pid."""
+    from oomtui.tui.widgets.process_table import ProcessTable
+
+    app = pilot.app
+    pid = pid_of(app, comm)
+    table = app.main.query_one(ProcessTable)
+    table.move_cursor(row=table.get_row_index(str(pid)))
+    await settle(pilot)
+    return pid
+
+
+async def fill(pilot, **values) -> None:
+    """Type into the open dialog's fields (by field name) and submit it."""
+    from textual.widgets import Checkbox, Input, Select
+
+    screen = pilot.app.screen
+    for name, value in values.items():
+        widget = screen.query_one(f"#f-{name}")
+        if isinstance(widget, Input):
+            widget.value = str(value)
+        elif isinstance(widget, (Select, Checkbox)):
+            widget.value = value
+    await pilot.pause()
+    await pilot.click("#ok")
+    await settle(pilot)
