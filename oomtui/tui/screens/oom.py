@@ -52,10 +52,10 @@ class OomScreen(Screen):
         self.index = len(events) - 1
 
     def compose(self) -> ComposeResult:
-        yield Static(id="oom-title")
+        yield Static(id="oom-title", markup=False)
         yield DataTable(id="oom-table", cursor_type="row")
         with VerticalScroll(id="oom-report"):
-            yield Static(id="oom-text")
+            yield Static(id="oom-text", markup=False)  # kernel text: "[  pid  ]" is no markup
         yield Footer()
 
     def on_mount(self) -> None:

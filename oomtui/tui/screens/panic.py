@@ -28,7 +28,7 @@ class PanicScreen(Screen):
     def compose(self) -> ComposeResult:
         with Center():
             with Vertical(id="panic-box"):
-                yield Static(self.text.rstrip(), id="panic-text")
+                yield Static(self.text.rstrip(), id="panic-text", markup=False)
                 yield Static(f"The simulated kernel stopped at {self.tick * self.tick_ms / 1000:.2f}"
                              f" s. r: restart the scenario · b: rewind {REWIND_SECONDS} s (replay "
                              "your calls up to then, paused) · O: the OOM report · q: quit",
