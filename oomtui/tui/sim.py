@@ -233,7 +233,7 @@ class Sim:
         """A fresh machine from the scenario (or the save) on a new timeline, run to a tick."""
         self.machine = self.scenario.boot()
         self.timeline = Timeline(self.machine)
-        self._moved("started")
+        self._moved(f"{self.scenario.name}: the timeline starts here")
         self._make_due()
         self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
@@ -251,8 +251,8 @@ class Sim:
         before = m.tick
         self.timeline.seek(before + round(seconds * 1000 / m.config.tick_ms))
         if m.tick != before:
-            self._moved(f"{'back' if m.tick < before else 'forward'} to {m.tick} "
-                        f"on {self.timeline.current.name}")
+            self._moved(f"{'back' if m.tick < before else 'forward'} to tick {m.tick} on "
+                        f"branch {self.timeline.current.name}")
         return before, m.tick
 
     def _load(self, path) -> SaveStart:

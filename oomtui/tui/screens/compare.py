@@ -26,7 +26,7 @@ def rows(c, tick_ms: int) -> list[tuple[str, str, str]]:
     a, b = c.a, c.b
     return [
         ("branch", a.name, b.name),
-        ("forked at", s(a.fork_tick), s(b.fork_tick)),
+        ("starts at", s(a.fork_tick), s(b.fork_tick)),
         ("latest moment", f"tick {a.end_tick} ({s(a.end_tick)})",
          f"tick {b.end_tick} ({s(b.end_tick)})"),
         ("panicked", a.panicked or "no", b.panicked or "no"),
