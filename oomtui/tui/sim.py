@@ -357,13 +357,12 @@ class Sim:
                 timeline.seek(min(target, timeline.current.end_tick))
             self._collect()
             if m.tick == before and not timeline.at_end:
-                break  # the recorded future ends here (it cannot: a guard against a stuck loop)
+                break  # no way on: never spin in the worker
 
     def _collect(self) -> None:
         """New engine events, workload refusals and per-second reclaim summaries → outbox."""
         m, last = self.machine, self._last
-        out = self.outbox
-        out.extend(m.events[last["events"]:])
+        self.outbox.extend(m.events[last["events"]:])
         last["events"] = len(m.events)
         for pid, runner in list(m.runners.items()):
             e = runner.last_error
@@ -371,13 +370,13 @@ class Sim:
                 last["errors"][pid] = e["tick"]
                 comm = m.procs[pid].comm if pid in m.procs else "?"
                 code = errno.errorcode.get(e["errno"], e["errno"])
-                out.append(LogLine(e["tick"], "refused",
+                self.outbox.append(LogLine(e["tick"], "refused",
                                            f"{comm}[{pid}] {runner.state}: {code}, {e['message']}"))
         second = m.tick * m.config.tick_ms // 1000
         if second != last["second"]:
-            self._summarise_second(second, out)
+            self._summarise_second(second)
 
-    def _summarise_second(self, second: int, out: deque) -> None:
+    def _summarise_second(self, second: int) -> None:
         """One line per simulated second with direct reclaim or swap-out in it."""
         m, last = self.machine, self._last
         vm = m.vmstat()
@@ -392,7 +391,7 @@ class Sim:
         if d["pswpin"]:
             parts.append(f"{d['pswpin'] * 4 // 1024} MiB swapped in")
         if parts:
-            out.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
+            self.outbox.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt

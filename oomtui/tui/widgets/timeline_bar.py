@@ -26,7 +26,7 @@ class TimelineBar(Static):
         line.append(f" {s(where.tick)} of {s(where.first)}–{s(where.end)} kept")
         if len(where.branches) > 1:
             line.append(f" · {len(where.branches)} branches (B compares)")
-        hint = ("t/T: 1 s back/forward · b: branch here" if where.live else
-                "space/T replay this branch's future · b or any action: a new branch")
+        hint = ("t: 1 s back · b: branch here" if where.live else
+                "space/T: replay its future · b or any action: branch off")
         line.append(f" · {hint}", style="dim")
         self.update(line)
