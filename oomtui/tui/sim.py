@@ -30,6 +30,9 @@ DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
 SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
 FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
+# Simulated seconds between checkpoints: a rewind replays at most this much, and each one copies
+# the machine's arrays (~0.1 s for 2 GiB), so denser ones would slow high speeds down.
+CHECKPOINT_SECONDS = 2
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -232,7 +235,8 @@ class Sim:
     def boot(self, until_tick: int = 0) -> None:
         """A fresh machine from the scenario (or the save) on a new timeline, run to a tick."""
         self.machine = self.scenario.boot()
-        self.timeline = Timeline(self.machine)
+        self.timeline = Timeline(
+            self.machine, every=max(1, CHECKPOINT_SECONDS * 1000 // self.machine.config.tick_ms))
         self._moved(f"{self.scenario.name}: the timeline starts here")
         self._make_due()
         self._advance(until_tick - self.machine.tick)
