@@ -21,7 +21,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "processes, map and touch memory, and watch page faults, reclaim, swap "
             "and the OOM killer respond, with the kernel's own formulas. "
             "Without arguments it opens the app on the default scenario; "
-            "`oomtui PATH` opens a scenario file (same as `oomtui play PATH`)."
+            "`oomtui PATH` opens a scenario file or a save (same as `oomtui play PATH`)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -29,11 +29,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     play = sub.add_parser(
         "play",
-        help="open the app on a scenario (the default one without PATH)",
-        description="Open the Textual app on a scenario TOML file, or on the built-in "
-                    "default scenario without one.",
+        help="open the app on a scenario or a save (the default scenario without PATH)",
+        description="Open the Textual app on a scenario TOML file, a save file, or on the "
+                    "built-in default scenario without one.",
     )
-    play.add_argument("path", nargs="?", metavar="PATH", help="a scenario .toml file")
+    play.add_argument("path", nargs="?", metavar="PATH",
+                      help="a scenario .toml file, or a save (.oomsave)")
     play.add_argument("--paused", action="store_true", help="start paused")
     play.add_argument("--speed", type=float, default=1, metavar="X",
                       help="simulated seconds per second: 0.1 … 64 (default: %(default)s)")
@@ -107,13 +108,14 @@ def _cmd_play(args: argparse.Namespace) -> int:
         raise OSError(errno.EINVAL, f"speed {args.speed:g} is not one of "
                                     f"{', '.join(f'{s:g}' for s in SPEEDS)}")
     scenario = None
-    if args.path is not None:
+    if args.path is not None and args.path.endswith(".toml"):
         from oomtui.scenarios import load
 
-        if not args.path.endswith(".toml"):
-            raise OSError(errno.EINVAL, f"{args.path}: not a scenario file (.toml); "
-                                        "save files cannot be opened yet")
         scenario = load(args.path)
+    elif args.path is not None:  # a save: SaveError says so if it is not one
+        from oomtui.tui.sim import SaveStart
+
+        scenario = SaveStart.read(args.path)
     from oomtui.tui.app import make_app
 
     make_app(scenario, paused=args.paused, speed=args.speed).run()

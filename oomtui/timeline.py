@@ -127,22 +127,23 @@ class Timeline:
         entries = self.machine.inputs.entries
         return self.position(), len(entries), entries[-1] if entries else None
 
-    def _sync(self) -> None:
+    def sync(self) -> Branch | None:
         """Notice calls made on the machine directly since the timeline last acted: in the
-        past, they start a new branch."""
-        b = self.current
+        past, they start a new branch, which is returned."""
+        b, forked = self.current, None
         if self.at_end:
             b.end_tick = self.machine.tick
         elif self._position_mark() != self._mark:
-            self._fork(f"{b.name}.{len(self.branches)}", self._mark[0])
+            forked = self._fork(f"{b.name}.{len(self.branches)}", self._mark[0])
         self._mark = self._position_mark()
+        return forked
 
     # -- moving -----------------------------------------------------------------------------
 
     def step(self, n: int = 1) -> None:
         """n ticks on: live at the branch's end (checkpointing on the way), else along the
         branch's recorded future, then live past its end."""
-        self._sync()
+        self.sync()
         m, b = self.machine, self.current
         for _ in range(n):
             if m.panicked:
@@ -161,7 +162,7 @@ class Timeline:
 
     def seek(self, tick: int) -> None:
         """Go to `tick` of the current branch (clamped to what it has), after its calls."""
-        self._sync()
+        self.sync()
         b, m = self.current, self.machine
         if self.at_end:
             self._checkpoint()  # the end, to come back to (and to compare)
@@ -179,14 +180,14 @@ class Timeline:
     def branch(self, name: str) -> Branch:
         """Start a branch here; the current one keeps its future. Calls made from now on
         belong to the new branch."""
-        self._sync()
+        self.sync()
         if name in self.branches:
             raise ValueError(f"there is already a branch named {name!r}")
         return self._fork(name, self.position())
 
     def switch(self, name: str) -> None:
         """Go to the end of another branch."""
-        self._sync()
+        self.sync()
         if self.at_end:
             self._checkpoint()
         self.current = self.branches[name]
@@ -239,7 +240,7 @@ class Timeline:
     # -- comparing --------------------------------------------------------------------------
 
     def compare(self, a: str, b: str) -> Comparison:
-        self._sync()
+        self.sync()
         return Comparison(self._summary(self.branches[a]), self._summary(self.branches[b]))
 
     def _summary(self, b: Branch) -> BranchSummary:

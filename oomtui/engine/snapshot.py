@@ -485,6 +485,7 @@ class SnapshotCalls:
     def _state_values(self) -> dict:
         """The snapshot less its arrays and the input log (how the state was reached):
         state_digest() hashes this and the arrays."""
+        self._sync_usage()  # the cgroups' copies of their counters: else a read changed this
         sc = _schema()
         state = {a.lstrip("_"): _dump(getattr(self, a)) for a, _ in sc.scalars}
         state.update(

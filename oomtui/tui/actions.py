@@ -41,6 +41,12 @@ ACTION_BINDINGS = [
     Binding("O", "oom_report", "OOM report", id="view-oom"),
     Binding("e", "explain", "Explain gauges", id="view-explain", show=False),
     Binding("R", "restart", "Restart scenario", id="sim-restart", show=False),
+    Binding("t", "travel(-1)", "Back 1 s in time", id="time-back"),
+    Binding("T", "travel(1)", "Forward 1 s in time", id="time-forward", show=False),
+    Binding("b", "branch", "Branch here", id="time-branch"),
+    Binding("B", "compare", "Compare branches", id="time-compare", show=False),
+    Binding("ctrl+s", "save", "Save", id="file-save"),
+    Binding("ctrl+o", "load", "Load a save", id="file-load"),
 ]
 
 

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from oomtui.tui.actions import ACTION_BINDINGS
-from oomtui.tui.fmt import describe
+from oomtui.tui.fmt import describe, error_text
 from oomtui.tui.screens.main import MainScreen
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.process_table import ProcessTable
@@ -55,7 +55,8 @@ class OomApp(App):
                  speed: float = 1):
         super().__init__()
         self.scenario = scenario
-        """The Scenario to run (None: the built-in default, loaded in the worker)."""
+        """The Scenario (or sim.SaveStart) to run (None: the built-in default, loaded in the
+        worker)."""
         self.start = {"paused": paused, "tick": start_tick, "speed": speed}
         self.sim = None
         """The Sim, once the worker has booted the machine."""
@@ -110,7 +111,7 @@ class OomApp(App):
         frame = sim.latest
         if frame is not None and frame is not self.frame:
             self.frame = frame
-            self.main.show(frame, self.scenario.name)
+            self.main.show(frame, sim.scenario.name, sim.where)
             self._check_panic(frame)
         if frame is not None:
             layout = self.main.layout_request(frame)
@@ -130,12 +131,21 @@ class OomApp(App):
             self._panic_shown = False
 
     def deliver(self, item) -> None:
-        """One outbox item: an engine Event, a call Result or a LogLine."""
-        from oomtui.tui.sim import LogLine, Result
+        """One outbox item: an engine Event, a call Result, a control Reply, a Moved or a
+        LogLine."""
+        from oomtui.tui.sim import LogLine, Moved, Reply, Result, is_oom_kill
 
-        tick_ms = self.scenario.config.tick_ms
+        tick_ms = self.sim.scenario.config.tick_ms  # the scenario or save loaded last
         path = self.main.query_one(AllocPath)
-        if isinstance(item, Result):
+        if isinstance(item, Reply):
+            if item.error is not None:
+                self.notify(error_text(item.error), severity="error", timeout=10)
+            elif item.then is not None:
+                item.then(item.value)
+        elif isinstance(item, Moved):
+            self.oom_events = list(item.oom_kills)
+            self.main.log_line(item.tick, tick_ms, "time", item.message)
+        elif isinstance(item, Result):
             text = result_text(item)
             failed = item.error is not None
             self.notify(text, severity="error" if failed else "information")
@@ -150,7 +160,7 @@ class OomApp(App):
             self.main.log_line(item.tick, tick_ms, item.kind, item.message)
             if item.kind == "panic":
                 self.panic_text = item.data.get("text", item.message)
-            if item.kind == "oom" and item.data.get("victim") is not None:
+            if is_oom_kill(item):
                 self.oom_events.append(item)
                 path.oom_tick = item.tick
                 self.notify(f"{item.message}. Press O for the report.", title="OOM kill",
@@ -159,6 +169,7 @@ class OomApp(App):
     # -- keys ----------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from oomtui.tui.screens.compare import CompareScreen
         from oomtui.tui.screens.help import HelpScreen
         from oomtui.tui.screens.oom import OomScreen
         from oomtui.tui.screens.panic import PanicScreen
@@ -170,6 +181,7 @@ class OomApp(App):
             ("everywhere", self.BINDINGS + [palette]),
             ("OOM report", OomScreen.BINDINGS),
             ("panic", PanicScreen.BINDINGS),
+            ("branch comparison", CompareScreen.BINDINGS),
         ]))
 
     def get_system_commands(self, screen):

@@ -48,3 +48,9 @@ def describe(e: OSError) -> str:
     """An engine refusal as 'ENOMEM, <the engine's reason>'."""
     name = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "error"
     return f"{name}, {e.strerror or e}"
+
+
+def error_text(e: Exception) -> str:
+    """An OSError as describe() puts it; another error (a bad save, a taken branch name) as
+    its message."""
+    return describe(e) if isinstance(e, OSError) else str(e)

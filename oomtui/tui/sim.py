@@ -2,9 +2,10 @@
 
 `Sim.run` owns the Machine: it steps it at the chosen speed, makes queued calls between steps,
 and publishes `Frame`s (immutable pictures of everything the screen shows). The UI thread never
-touches the Machine: it submits `Call`s, reads `Sim.latest`, and drains `Sim.outbox` (engine
-events, call results, log lines). Every call made is recorded with its tick, so a run can be
-replayed from the scenario (restart, rewind).
+touches the Machine: it submits `Call`s and control requests (time travel, branch, load, a
+snapshot to save), reads `Sim.latest` and `Sim.where`, and drains `Sim.outbox` (engine events,
+call results, replies, log lines). The machine is stepped through a Timeline, so it can go
+back in time and branch.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import errno
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
 from oomtui.scenarios import Call, Scenario
+from oomtui.timeline import Timeline
 
 # Simulated seconds per wall second.
 SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -25,6 +30,9 @@ DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
 SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
 FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
+# Simulated seconds between checkpoints: a rewind replays at most this much, and each one copies
+# the machine's arrays (~0.1 s for 2 GiB), so denser ones would slow high speeds down.
+CHECKPOINT_SECONDS = 2
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -38,6 +46,62 @@ class Result:
     label: str
     value: object = None
     error: OSError | None = None
+
+
+@dataclass(frozen=True)
+class SaveStart:
+    """A save file as what the app runs (in place of a Scenario): boot() gives its machine."""
+    name: str
+    state: dict  # saves.read()'s
+    config: object  # MachineConfig
+    calls: tuple = ()  # a save schedules no calls
+
+    @classmethod
+    def read(cls, path) -> SaveStart:
+        """The save at `path`, checked whole; SaveError or OSError if it cannot be opened."""
+        meta, state = saves.read(path)
+        try:
+            config = Machine.from_snapshot(state).config
+        except ValueError as e:
+            raise saves.SaveError(f"{path}: {e}") from None
+        return cls(meta["scenario"] or Path(path).stem, state, config)
+
+    def boot(self) -> Machine:
+        return Machine.from_snapshot(self.state)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a control request returned, or the ValueError/OSError it raised (nothing changed
+    then); the UI thread hands the value to `then`."""
+    then: Callable | None
+    value: object = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The machine jumped (rewind, forward, load, restart): the UI forgets what it kept from
+    the events of the time it left."""
+    tick: int
+    message: str
+    oom_kills: tuple  # the OOM kills in the machine's history now
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where the timeline is, for the timeline line."""
+    tick: int
+    first: int  # the oldest tick one can go back to
+    end: int  # the branch's latest tick
+    branch: str
+    parent: str | None
+    branches: tuple[str, ...]
+    live: bool  # at the branch's end: stepping runs the simulation, not the recorded future
+
+
+def is_oom_kill(event) -> bool:
+    return event.kind == "oom" and event.data.get("victim") is not None
 
 
 @dataclass(frozen=True)
@@ -88,20 +152,21 @@ class Frame:
 class Sim:
     """Steps a Machine in real time; thread-safe to submit calls and read frames."""
 
-    def __init__(self, scenario: Scenario, *, paused: bool = False, speed: float = DEFAULT_SPEED):
+    def __init__(self, scenario: Scenario | SaveStart, *, paused: bool = False,
+                 speed: float = DEFAULT_SPEED):
         self.scenario = scenario
         self.paused = paused
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(DEFAULT_SPEED)
         self.layout = Layout()
         self.latest: Frame | None = None
         self.outbox: deque = deque()
-        self.inputs: list[Call] = []  # every call made by the user, with its tick
-        self._queue: deque = deque()  # (Call, label) or a callable(machine) control request
+        self._queue: deque = deque()  # (Call, label), or (function, then): a control request
         self._wake = threading.Event()
         self._steps = 0  # single ticks requested while paused
         self.machine: Machine | None = None
+        self.timeline: Timeline | None = None
+        self.where: Where | None = None
         self._busy = ""
-        self._quiet = False
         self._dirty = False
 
     # -- from the UI thread ------------------------------------------------------------------
@@ -136,10 +201,25 @@ class Sim:
         self._queue.append((call, label))
         self._wake.set()
 
-    def restart(self, until_tick: int | None = None) -> None:
-        """Boot the scenario again; with until_tick, replay the user's calls up to that tick."""
-        self._queue.append(until_tick if until_tick is not None else -1)
+    def control(self, fn: Callable, then: Callable | None = None) -> None:
+        """Run fn() in the worker between two steps; a Reply with its value goes to the outbox."""
+        self._queue.append((fn, then))
         self._wake.set()
+
+    def restart(self) -> None:
+        """Start again from the scenario's boot (or the save's state), on a new timeline."""
+        self.control(self.boot)
+
+    def travel(self, seconds: float, then: Callable | None = None) -> None:
+        """Go back (seconds < 0) or forward along the current branch, and pause;
+        `then((tick before, tick after))`."""
+        self.paused = True
+        self.control(lambda: self._travel(seconds), then)
+
+    def load(self, path, then: Callable | None = None) -> None:
+        """Replace the machine by a save's, paused, on a new timeline; `then(SaveStart)`. A
+        file that cannot be opened changes nothing (the Reply carries its error)."""
+        self.control(lambda: self._load(path), then)
 
     def relayout(self, layout: Layout) -> None:
         self.layout = layout
@@ -152,26 +232,38 @@ class Sim:
 
     # -- in the worker thread ----------------------------------------------------------------
 
-    def boot(self, until_tick: int = 0, *, quiet: bool = False) -> None:
-        """A fresh machine from the scenario, stepped (with recorded calls replayed) to a tick;
-        quiet: what happens on the way is not logged again (a rewind)."""
-        machine = self.scenario.boot()
-        self._last = {"tick": 0, "faults": {}, "vm": machine.vmstat(), "second": 0,
-                      "errors": {}, "events": 0, "slow": 0.0}
-        self._scheduled = list(self.scenario.calls)
-        self.machine = machine
-        replay = [c for c in self.inputs if c.tick < until_tick]
-        self.inputs = []
-        self._quiet = quiet
-        try:
-            for call in replay:
-                self._advance(call.tick - machine.tick)
-                self._make(call, "")
-            self._advance(until_tick - machine.tick)
-        finally:
-            self._quiet = False
-        self._last["tick"] = machine.tick
+    def boot(self, until_tick: int = 0) -> None:
+        """A fresh machine from the scenario (or the save) on a new timeline, run to a tick."""
+        self.machine = self.scenario.boot()
+        self.timeline = Timeline(
+            self.machine, every=max(1, CHECKPOINT_SECONDS * 1000 // self.machine.config.tick_ms))
+        self._moved(f"{self.scenario.name}: the timeline starts here")
+        self._make_due()
+        self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
+
+    def _moved(self, message: str) -> None:
+        """After a jump: counters start over here, and the UI is told."""
+        m = self.machine
+        self._last = {"tick": m.tick, "faults": {}, "vm": m.vmstat(),
+                      "second": m.tick * m.config.tick_ms // 1000, "errors": {},
+                      "events": len(m.events), "slow": 0.0}
+        self.outbox.append(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e))))
+
+    def _travel(self, seconds: float) -> tuple[int, int]:
+        m = self.machine
+        before = m.tick
+        self.timeline.seek(before + round(seconds * 1000 / m.config.tick_ms))
+        if m.tick != before:
+            self._moved(f"{'back' if m.tick < before else 'forward'} to tick {m.tick} on "
+                        f"branch {self.timeline.current.name}")
+        return before, m.tick
+
+    def _load(self, path) -> SaveStart:
+        self.scenario = SaveStart.read(path)
+        self.paused = True
+        self.boot()
+        return self.scenario
 
     def run(self, cancelled) -> None:
         """The worker's loop, until cancelled(): calls, steps at speed, frames."""
@@ -215,8 +307,8 @@ class Sim:
         while self._queue:
             item = self._queue.popleft()
             served = True
-            if isinstance(item, int):
-                self.boot(max(item, 0), quiet=item > 0)
+            if not isinstance(item[0], Call):
+                self.outbox.append(self._control(*item))
                 continue
             call, label = item
             self._busy = label
@@ -225,6 +317,12 @@ class Sim:
             finally:
                 self._busy = ""
         return served
+
+    def _control(self, fn: Callable, then: Callable | None) -> Reply:
+        try:
+            return Reply(then, fn())
+        except (ValueError, OSError) as e:
+            return Reply(then, error=e)
 
     def _make(self, call: Call, label: str) -> Result:
         m = self.machine
@@ -235,30 +333,40 @@ class Sim:
             return Result(call, label, error=e)
         finally:
             self._collect()
-        self.inputs.append(call)
+            forked = self.timeline.sync()
+            if forked is not None:
+                self.outbox.append(LogLine(m.tick, "branch", f"{label or call.name} in the past "
+                                           f"started branch {forked.name}; {forked.parent} "
+                                           "keeps its future"))
         return Result(call, label, value)
 
+    def _make_due(self) -> None:
+        """The scenario's calls scheduled at this tick (made when the machine reaches it)."""
+        for call in self.scenario.calls:
+            if call.tick == self.machine.tick:
+                self.outbox.append(self._make(call, f"scenario: {call.name}"))
+
     def _advance(self, n: int) -> None:
-        """Step n ticks, making the scenario's scheduled calls at their ticks."""
-        m = self.machine
+        """n ticks on: along the branch's recorded future while in the past; live at its end,
+        making the scenario's calls at their ticks."""
+        m, timeline = self.machine, self.timeline
         target = m.tick + n
         while m.tick < target and not m.panicked:
-            if self._scheduled and self._scheduled[0].tick <= m.tick:
-                call = self._scheduled.pop(0)
-                self.outbox.append(self._make(call, f"scenario: {call.name}"))
-                continue
-            upto = min(target, self._scheduled[0].tick if self._scheduled else target)
-            try:
-                m.step(max(1, upto - m.tick))
-            except OSError:
-                pass  # a panic: m.panicked says so, and the event is in m.events
+            before = m.tick
+            if timeline.at_end:
+                upto = min([target] + [c.tick for c in self.scenario.calls if c.tick > m.tick])
+                timeline.step(upto - m.tick)
+                self._make_due()
+            else:
+                timeline.seek(min(target, timeline.current.end_tick))
             self._collect()
+            if m.tick == before and not timeline.at_end:
+                break  # no way on: never spin in the worker
 
     def _collect(self) -> None:
         """New engine events, workload refusals and per-second reclaim summaries → outbox."""
         m, last = self.machine, self._last
-        out = deque() if self._quiet else self.outbox
-        out.extend(m.events[last["events"]:])
+        self.outbox.extend(m.events[last["events"]:])
         last["events"] = len(m.events)
         for pid, runner in list(m.runners.items()):
             e = runner.last_error
@@ -266,13 +374,13 @@ class Sim:
                 last["errors"][pid] = e["tick"]
                 comm = m.procs[pid].comm if pid in m.procs else "?"
                 code = errno.errorcode.get(e["errno"], e["errno"])
-                out.append(LogLine(e["tick"], "refused",
+                self.outbox.append(LogLine(e["tick"], "refused",
                                            f"{comm}[{pid}] {runner.state}: {code}, {e['message']}"))
         second = m.tick * m.config.tick_ms // 1000
         if second != last["second"]:
-            self._summarise_second(second, out)
+            self._summarise_second(second)
 
-    def _summarise_second(self, second: int, out: deque) -> None:
+    def _summarise_second(self, second: int) -> None:
         """One line per simulated second with direct reclaim or swap-out in it."""
         m, last = self.machine, self._last
         vm = m.vmstat()
@@ -287,12 +395,13 @@ class Sim:
         if d["pswpin"]:
             parts.append(f"{d['pswpin'] * 4 // 1024} MiB swapped in")
         if parts:
-            out.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
+            self.outbox.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
         at most every SLOW_VIEWS; both intervals stretch so frames keep within FRAME_SHARE."""
         m = self.machine
+        self.where = self._where()
         started = self._published = time.monotonic()
         layout = self.layout
         prev = self.latest
@@ -321,6 +430,12 @@ class Sim:
             grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
         cost = time.monotonic() - started
         self._frame_interval = max(FRAME_INTERVAL, cost / FRAME_SHARE)
+
+    def _where(self) -> Where:
+        tl = self.timeline
+        b = tl.current
+        return Where(self.machine.tick, b.checkpoints[0].tick, b.end_tick, b.name, b.parent,
+                     tuple(tl.branches), tl.at_end)
 
     def _marks(self, pid: int | None, pixels: dict) -> dict:
         """Per zone, the grid pixels holding a frame of the selected process."""

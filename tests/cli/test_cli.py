@@ -78,9 +78,23 @@ def test_a_bad_scenario_is_one_line_not_a_traceback(opened, tmp_path, capsys, co
     assert opened == []
 
 
-def test_a_non_scenario_file_is_refused(opened, capsys):
-    assert main(["save.bin"]) == 1
-    assert "not a scenario file (.toml)" in capsys.readouterr().err and opened == []
+def test_a_path_that_is_not_toml_opens_as_a_save(opened):
+    assert main([str(REPO / "saves" / "leak-about-to-be-killed.oomsave"), "--paused"]) == 0
+    (start, options), = opened
+    assert start.name == "leak-about-to-be-killed" and start.boot().tick == start.state["tick"]
+    assert options["paused"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read"), (b"\x00random bytes", "not an oomtui save")])
+def test_a_file_that_is_neither_is_one_line_not_a_traceback(opened, tmp_path, capsys, content,
+                                                           message):
+    path = tmp_path / "save.bin"
+    if content is not None:
+        path.write_bytes(content)
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("oomtui: ") and message in err and "\n" not in err and opened == []
 
 
 def test_bad_option_value_is_a_usage_error(capsys):

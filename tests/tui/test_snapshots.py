@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuitools import oom_scenario, scenario, select, settle
+from tuitools import fill, oom_scenario, scenario, select, settle
 from textual.widgets import Input
 
 from oomtui.tui.app import make_app
@@ -52,3 +52,18 @@ def test_oom_screen(snap_compare):
 def test_panic_screen(snap_compare):
     app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), paused=True, start_tick=400)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready(comm=None))
+
+
+def test_compare_screen(snap_compare):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await select(pilot, "web")
+        await pilot.press("t", "k")
+        await fill(pilot, sig=9)  # a branch where web dies at 1.50 s
+        await pilot.press("B")
+        await fill(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(make_app(scenario(), paused=True, start_tick=250), terminal_size=SIZE,
+                        run_before=run_before)

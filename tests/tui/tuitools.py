@@ -83,3 +83,12 @@ async def fill(pilot, **values) -> None:
     await pilot.pause()
     await pilot.click("#ok")
     await settle(pilot)
+
+
+async def until(pilot, condition) -> None:
+    """Wait for something a worker other than the engine's does (writing a save)."""
+    for _ in range(WAITS):
+        if condition():
+            return
+        await pilot.pause()
+    raise AssertionError("the condition never held")

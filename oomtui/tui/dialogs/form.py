@@ -6,6 +6,7 @@ until every field parses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -29,10 +30,16 @@ class Field:
     optional: bool = False  # empty input gives None
     allow_max: bool = False  # a size may be "max" (given as None)
     placeholder: str = ""
+    check: Callable | None = None  # value -> the value to use; ValueError says why not
 
 
 def parse(field: Field, raw) -> object:
-    """The field's value from its widget's value; ValueError says why not."""
+    """The field's value from its widget's value, checked; ValueError says why not."""
+    value = _parse(field, raw)
+    return field.check(value) if field.check is not None else value
+
+
+def _parse(field: Field, raw) -> object:
     if field.kind == "bool":
         return bool(raw)
     if field.kind == "choice":

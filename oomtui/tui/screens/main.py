@@ -12,11 +12,13 @@ from textual.widgets import Footer, Input, LoadingIndicator, Static
 
 from oomtui.tui.actions import ACTION_BINDINGS, Actions
 from oomtui.tui.explain import readings
+from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
 from oomtui.tui.widgets.memory_grid import KIND_COLOURS, SELECTED, MemoryGrid
 from oomtui.tui.widgets.process_table import ProcessTable
+from oomtui.tui.widgets.timeline_bar import TimelineBar
 from oomtui.tui.widgets.vma_view import VmaView
 
 
@@ -33,12 +35,13 @@ class FilterBox(Input):
         self.post_message(self.Cleared())
 
 
-class MainScreen(Actions, Screen):
+class MainScreen(Actions, TimeTravel, Screen):
     BINDINGS = ACTION_BINDINGS
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         yield AllocPath(id="path")
+        yield TimelineBar(id="timeline")
         with Horizontal(id="top", classes="row"):
             with Vertical(id="procs-pane", classes="pane"):
                 yield FilterBox(placeholder="filter by pid, comm or cgroup (Enter to apply, Esc to "
@@ -80,14 +83,16 @@ class MainScreen(Actions, Screen):
         return (self.query_one(MemoryGrid).layout_for(managed),
                 self.query_one(VmaView).band_width, self.selected_pid)
 
-    def show(self, frame, scenario: str) -> None:
-        """Redraw every pane from a frame (tables only when their rows were rebuilt)."""
+    def show(self, frame, scenario: str, where) -> None:
+        """Redraw every pane from a frame (tables only when their rows were rebuilt), and the
+        timeline line from where the timeline is."""
         self.query_one("#preparing").display = False
         state = "⏸ paused" if frame.paused else f"▶ ×{frame.speed:g}"
         busy = f" · busy: {frame.busy}" if frame.busy else ""
         self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
                     f"{scenario}{busy}")
         self.query_one(AllocPath).show(frame)
+        self.query_one(TimelineBar).show(where, frame.tick_ms)
         self.query_one(MemoryGrid).update(frame.grid, frame.frame_kinds)
         self.query_one(Gauges).show(readings(frame), frame.tick)
         if frame.processes is not self._shown_rows:

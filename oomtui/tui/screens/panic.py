@@ -1,4 +1,4 @@
-"""PanicScreen: the kernel panicked; the way back is a restart or a rewind."""
+"""PanicScreen: the kernel panicked; the way back is a restart or a rewind along the timeline."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ class PanicScreen(Screen):
             with Vertical(id="panic-box"):
                 yield Static(self.text.rstrip(), id="panic-text", markup=False)
                 yield Static(f"The simulated kernel stopped at {self.tick * self.tick_ms / 1000:.2f}"
-                             f" s. r: restart the scenario · b: rewind {REWIND_SECONDS} s (replay "
-                             "your calls up to then, paused) · O: the OOM report · q: quit",
+                             f" s. r: restart the scenario · b: rewind {REWIND_SECONDS} s (paused; "
+                             "change something there to branch off) · O: the OOM report · q: quit",
                              id="panic-help")
         yield Footer()
 
@@ -40,8 +40,7 @@ class PanicScreen(Screen):
         self.app.pop_screen()
 
     def action_rewind(self) -> None:
-        self.app.sim.paused = True
-        self.app.sim.restart(max(0, self.tick - REWIND_SECONDS * 1000 // self.tick_ms))
+        self.app.sim.travel(-REWIND_SECONDS)
         self.app.pop_screen()
 
     def action_oom_report(self) -> None:

@@ -1,0 +1,187 @@
+"""Time travel and save files through the UI: t/T, b, B, ctrl+s, ctrl+o, a save from the CLI.
+Asserted on the engine's tick and digest, the timeline's branches, files and notifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuitools import SIZE, fill, scenario, select, settle, until
+
+from oomtui import paths, saves
+from oomtui.tui.app import make_app
+from oomtui.tui.dialogs.form import FormDialog
+from oomtui.tui.screens.compare import CompareScreen
+from oomtui.tui.sim import SaveStart
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "saves" / "leak-about-to-be-killed.oomsave"
+
+
+def at_250():
+    """Paused at tick 250 of the small scenario: 1 s (100 ticks) back is tick 150."""
+    return make_app(scenario(), paused=True, start_tick=250)
+
+
+def timeline_text(app) -> str:
+    return str(app.main.query_one("#timeline").render())
+
+
+async def test_t_goes_back_one_second_and_capital_t_forward_to_the_same_state(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        m = app.sim.machine
+        live = m.state_digest()
+        await pilot.press("t")
+        await settle(pilot)
+        assert m.tick == 150 and not app.sim.where.live and app.sim.paused
+        assert "in the past" in timeline_text(app) and "1.50 s of 0.00 s–2.50 s kept" in timeline_text(app)
+        await pilot.press("T")
+        await settle(pilot)
+        assert m.tick == 250 and app.sim.where.live and m.state_digest() == live
+        assert "live" in timeline_text(app)
+        await pilot.press("T")
+        await settle(pilot)
+        assert m.tick == 250 and notes[-1].startswith("already at this branch's latest moment")
+
+
+async def test_stepping_in_the_past_replays_the_recorded_future(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        live = app.sim.machine.state_digest()
+        await pilot.press("t", "t", "t", "t")  # 150, 50, 0 (the oldest moment kept), 0
+        await settle(pilot)
+        assert app.sim.machine.tick == 0
+        assert notes[-1] == "already at the oldest moment kept"
+        app.sim.step(250)
+        await settle(pilot)
+        assert app.sim.machine.state_digest() == live and list(app.sim.timeline.branches) == ["main"]
+
+
+async def test_b_branches_in_the_past_and_the_original_keeps_its_future(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t", "b")
+        assert isinstance(app.screen, FormDialog)
+        await fill(pilot, name="main")  # taken: the dialog says so and stays open
+        assert str(app.screen.query_one("#dialog-error").render()) == \
+            "name: there is already a branch named 'main'"
+        await fill(pilot, name="calm")
+        tl = app.sim.timeline
+        assert tl.current.name == "calm" and tl.current.fork_tick == 150
+        assert tl.branches["main"].end_tick == 250
+        assert notes[-1].startswith("branch calm from main at 1.50 s")
+        assert "calm" in timeline_text(app) and "2 branches" in timeline_text(app)
+
+
+async def test_an_action_in_the_past_starts_a_branch_and_says_so(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t", "s")
+        await fill(pilot, name="vm.swappiness", value=5)
+        tl = app.sim.timeline
+        assert tl.current.name == "main.1" and tl.current.fork_tick == 150
+        assert tl.branches["main"].end_tick == 250 and app.sim.machine.sysctl("vm.swappiness") == 5
+        log = "\n".join(str(line) for line in app.main.query_one("#events").lines)
+        assert "started branch main.1; main keeps its future" in log
+
+
+async def test_capital_b_compares_who_died_in_each_branch(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("B")
+        assert notes[-1].startswith("one branch so far")
+        pid = await select(pilot, "web")
+        await pilot.press("t", "k")
+        await fill(pilot, sig=9)  # in the past: a branch where web dies at 1.50 s
+        await pilot.press("B")
+        await fill(pilot)  # defaults: the parent (main) and the current branch (main.1)
+        assert isinstance(app.screen, CompareScreen)
+        c = app.screen.comparison
+        assert (c.a.name, c.b.name) == ("main", "main.1")
+        assert c.deaths_only_in("a") == () and [d[:3] for d in c.deaths_only_in("b")] == \
+            [(150, pid, "kill")]
+        assert c.a.end_tick == 250 and c.b.end_tick == 150 and c.a.digest != c.b.digest
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+async def test_ctrl_s_saves_asks_before_overwriting_and_refuses_a_bad_name(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        assert app.screen.query_one("#f-name").value.startswith("test-t250-")
+        await fill(pilot, name="../escape")
+        assert str(app.screen.query_one("#dialog-error").render()).startswith("file name: a plain")
+        await fill(pilot, name="mine")
+        path = paths.saves_dir() / "mine.oomsave"
+        await until(pilot, lambda: notes and notes[-1].startswith("saved"))
+        assert notes[-1] == "saved mine.oomsave (tick 250)"
+        meta, state = saves.read(path)
+        assert meta["digest"] == app.sim.machine.state_digest() and state["tick"] == 250
+        assert not (paths.saves_dir().parent / "escape.oomsave").exists()
+
+        app.sim.step(10)
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await fill(pilot, name="mine.oomsave")
+        assert app.screen.query_one("#dialog-title").render().plain == "Overwrite mine.oomsave?"
+        await pilot.press("escape")  # no: the old save stays
+        await settle(pilot)
+        assert saves.info(path).tick == 250
+        await pilot.press("ctrl+s")
+        await fill(pilot, name="mine")
+        await fill(pilot)  # Overwrite
+        await until(pilot, lambda: notes[-1] == "saved mine.oomsave (tick 260)")
+        assert saves.info(path).tick == 260
+
+
+async def test_ctrl_o_loads_a_save_and_a_broken_one_changes_nothing(notes):
+    app = at_250()
+    meta = saves.read_header(EXAMPLE)["meta"]
+    folder = paths.ensure(paths.saves_dir())
+    (folder / "leak.oomsave").write_bytes(EXAMPLE.read_bytes())
+    (folder / "truncated.oomsave").write_bytes(EXAMPLE.read_bytes()[:5000])
+    (folder / "noise.oomsave").write_bytes(b"\x93random bytes")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = app.sim.machine.state_digest()
+        await pilot.press("ctrl+o")
+        labels = [str(label) for label, _ in app.screen.query_one("#f-path")._options]
+        assert "noise.oomsave (broken)" in labels  # its header says so already
+        assert sum(label.startswith(f"leak-about-to-be-killed · tick {meta['tick']} ")
+                   for label in labels) == 2  # the truncated one's header is whole
+        await pilot.press("escape")
+        for name, error in (("truncated", "truncated"), ("noise", "not an oomtui save")):
+            await pilot.press("ctrl+o")
+            await fill(pilot, path=folder / f"{name}.oomsave")
+            assert notes[-1].startswith(f"{folder / name}.oomsave: ") and error in notes[-1]
+            assert app.sim.machine.state_digest() == before and app.sim.machine.tick == 250
+
+        await pilot.press("ctrl+o")
+        await fill(pilot, path=folder / "leak.oomsave")
+        m = app.sim.machine
+        assert m.tick == meta["tick"] and m.state_digest() == meta["digest"] and app.sim.paused
+        assert notes[-1] == "loaded leak.oomsave: leak-about-to-be-killed, paused (space runs)"
+        assert list(app.sim.timeline.branches) == ["main"] and "leak-about-to-be-killed" in \
+            str(app.main.query_one("#status").render())
+
+
+async def test_a_save_opened_from_the_command_line_plays(notes):
+    meta = saves.read_header(EXAMPLE)["meta"]
+    app = make_app(SaveStart.read(EXAMPLE), paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        m = app.sim.machine
+        assert m.tick == meta["tick"] and m.state_digest() == meta["digest"]
+        await pilot.press("full_stop")  # the leak is OOM-killed on the next tick
+        await settle(pilot)
+        assert m.tick == meta["tick"] + 1
+        assert any(e.kind == "oom_kill" for e in m.events[-5:]) and app.oom_events
+        await pilot.press("t")  # the timeline starts at the save: nothing older is kept
+        await settle(pilot)
+        assert m.tick == meta["tick"]
