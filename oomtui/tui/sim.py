@@ -15,6 +15,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from oomtui.engine import Machine
 from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
 from oomtui.scenarios import Call, Scenario
@@ -25,6 +27,8 @@ DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
 SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
 FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
+GRID_SHARE = 0.1  # the most of it the frame grid may take: a pass over every frame, so a big
+# machine's grid is rebuilt less often than 30 times a second (and reused in between)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -103,6 +107,8 @@ class Sim:
         self._busy = ""
         self._quiet = False
         self._dirty = False
+        self.build_times: deque = deque(maxlen=240)
+        """Seconds each frame took to build (engine thread), newest last."""
 
     # -- from the UI thread ------------------------------------------------------------------
 
@@ -209,6 +215,7 @@ class Sim:
     _published = 0.0
     _frame_interval = FRAME_INTERVAL  # grows when frames are costly (a big machine)
     _slow_interval = SLOW_VIEWS
+    _grid_interval = FRAME_INTERVAL
 
     def _serve_queue(self) -> bool:
         served = False
@@ -291,7 +298,8 @@ class Sim:
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
-        at most every SLOW_VIEWS; both intervals stretch so frames keep within FRAME_SHARE."""
+        at most every SLOW_VIEWS and the grid at most every FRAME_INTERVAL, each less often
+        when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them."""
         m = self.machine
         started = self._published = time.monotonic()
         layout = self.layout
@@ -308,10 +316,12 @@ class Sim:
         else:
             processes, vmas, marks = prev.processes, prev.vmas, self._last["marks"]
         self._last["marks"] = marks
-        grid = m.frame_grid(layout.zone_pixels) if layout.zone_pixels else {}
+        at = time.monotonic()
+        grid = self._grid(layout.zone_pixels, force_slow)
+        grid_cost = time.monotonic() - at
         for zone, mark in marks.items():
             if zone in grid and mark.size == grid[zone].size:
-                grid[zone][mark] = HIGHLIGHT
+                grid[zone] = np.where(mark, HIGHLIGHT, grid[zone]).astype(np.uint8)
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
@@ -320,7 +330,19 @@ class Sim:
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
         cost = time.monotonic() - started
-        self._frame_interval = max(FRAME_INTERVAL, cost / FRAME_SHARE)
+        self.build_times.append(cost)
+        if not slow:  # the slow views and the grid stretch only their own intervals
+            self._frame_interval = max(FRAME_INTERVAL, (cost - grid_cost) / FRAME_SHARE)
+
+    def _grid(self, pixels: dict, force: bool) -> dict:
+        """frame_grid(pixels) (unmarked), rebuilt when due or asked for a new split."""
+        last = self._last
+        now = time.monotonic()
+        if force or last.get("pixels") != pixels or now - last["grid_at"] >= self._grid_interval:
+            last["grid"] = self.machine.frame_grid(pixels) if pixels else {}
+            last["pixels"], last["grid_at"] = pixels, now
+            self._grid_interval = max(FRAME_INTERVAL, (time.monotonic() - now) / GRID_SHARE)
+        return dict(last["grid"])  # marks replace arrays in this copy, never the kept ones
 
     def _marks(self, pid: int | None, pixels: dict) -> dict:
         """Per zone, the grid pixels holding a frame of the selected process."""
