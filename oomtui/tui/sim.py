@@ -27,8 +27,8 @@ DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
 SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
 FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
-GRID_SHARE = 0.1  # the most of it the frame grid may take: a pass over every frame, so a big
-# machine's grid is rebuilt less often than 30 times a second (and reused in between)
+GRID_SHARE = 0.1  # the most of the worker's time the grid may take: it is a pass over every
+# frame of RAM, so a big machine's grid is rebuilt less often than frames (and reused between)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -321,7 +321,7 @@ class Sim:
         grid_cost = time.monotonic() - at
         for zone, mark in marks.items():
             if zone in grid and mark.size == grid[zone].size:
-                grid[zone] = np.where(mark, HIGHLIGHT, grid[zone]).astype(np.uint8)
+                grid[zone] = np.where(mark, np.uint8(HIGHLIGHT), grid[zone])
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
