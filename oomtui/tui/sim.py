@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
@@ -33,6 +35,8 @@ FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest ste
 # Simulated seconds between checkpoints: a rewind replays at most this much, and each one copies
 # the machine's arrays (~0.1 s for 2 GiB), so denser ones would slow high speeds down.
 CHECKPOINT_SECONDS = 2
+GRID_SHARE = 0.1  # the most of the worker's time the grid may take: it is a pass over every
+# frame of RAM, so a big machine's grid is rebuilt less often than frames (and reused between)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
@@ -168,6 +172,8 @@ class Sim:
         self.where: Where | None = None
         self._busy = ""
         self._dirty = False
+        self.build_times: deque = deque(maxlen=240)
+        """Seconds each frame took to build (engine thread), newest last."""
 
     # -- from the UI thread ------------------------------------------------------------------
 
@@ -301,6 +307,7 @@ class Sim:
     _published = 0.0
     _frame_interval = FRAME_INTERVAL  # grows when frames are costly (a big machine)
     _slow_interval = SLOW_VIEWS
+    _grid_interval = FRAME_INTERVAL
 
     def _serve_queue(self) -> bool:
         served = False
@@ -399,7 +406,8 @@ class Sim:
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
-        at most every SLOW_VIEWS; both intervals stretch so frames keep within FRAME_SHARE."""
+        at most every SLOW_VIEWS and the grid at most every FRAME_INTERVAL, each less often
+        when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them."""
         m = self.machine
         self.where = self._where()
         started = self._published = time.monotonic()
@@ -417,10 +425,12 @@ class Sim:
         else:
             processes, vmas, marks = prev.processes, prev.vmas, self._last["marks"]
         self._last["marks"] = marks
-        grid = m.frame_grid(layout.zone_pixels) if layout.zone_pixels else {}
+        at = time.monotonic()
+        grid = self._grid(layout.zone_pixels, force_slow)
+        grid_cost = time.monotonic() - at
         for zone, mark in marks.items():
             if zone in grid and mark.size == grid[zone].size:
-                grid[zone][mark] = HIGHLIGHT
+                grid[zone] = np.where(mark, np.uint8(HIGHLIGHT), grid[zone])
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
@@ -429,7 +439,19 @@ class Sim:
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
         cost = time.monotonic() - started
-        self._frame_interval = max(FRAME_INTERVAL, cost / FRAME_SHARE)
+        self.build_times.append(cost)
+        if not slow:  # the slow views and the grid stretch only their own intervals
+            self._frame_interval = max(FRAME_INTERVAL, (cost - grid_cost) / FRAME_SHARE)
+
+    def _grid(self, pixels: dict, force: bool) -> dict:
+        """frame_grid(pixels) (unmarked), rebuilt when due or asked for a new split."""
+        last = self._last
+        now = time.monotonic()
+        if force or last.get("pixels") != pixels or now - last["grid_at"] >= self._grid_interval:
+            last["grid"] = self.machine.frame_grid(pixels) if pixels else {}
+            last["pixels"], last["grid_at"] = pixels, now
+            self._grid_interval = max(FRAME_INTERVAL, (time.monotonic() - now) / GRID_SHARE)
+        return dict(last["grid"])  # marks replace arrays in this copy, never the kept ones
 
     def _where(self) -> Where:
         tl = self.timeline

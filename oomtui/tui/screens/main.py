@@ -102,10 +102,13 @@ class MainScreen(Actions, TimeTravel, Screen):
             self._shown_vmas = frame.vmas
             comm = next((r["comm"] for r in frame.processes if r["pid"] == frame.pid), "")
             self.query_one(VmaView).update(frame.pid, comm, frame.vmas, frame.page_states)
+        if frame.pid != self._legend_pid:
+            self._legend_pid = frame.pid
             self._legend(frame)
 
     _shown_rows = None
     _shown_vmas = None
+    _legend_pid: int | None = -1  # the selected pid the legend names (-1: none drawn yet)
 
     def _legend(self, frame) -> None:
         legend = Text()

@@ -22,6 +22,7 @@ class AllocPath(Static):
         """Tick of the last ENOMEM from an overcommit check."""
         self.stage = ""
         """The lit stage ('' when nothing happened in the window)."""
+        self._why: str | None = None  # the reason shown (None: nothing shown yet)
 
     def show(self, frame) -> None:
         vm, committed = frame.vmstat, frame.meminfo["Committed_AS"]
@@ -51,7 +52,9 @@ class AllocPath(Static):
             stage, why = "Commit", f"Committed_AS {committed - old_committed:+d} kB"
         else:
             stage, why = "", "no allocation"
-        self.stage = stage
+        if (stage, why) == (self.stage, self._why):
+            return  # the line is unchanged: no re-render
+        self.stage, self._why = stage, why
         deepest = STAGES.index(stage) if stage else -1
         line = Text()
         for i, name in enumerate(STAGES):

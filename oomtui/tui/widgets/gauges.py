@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -43,15 +44,22 @@ class Gauge(Static):
         super().__init__()
         self.key = key
         """The Reading.key this gauge shows."""
+        self._shown: tuple | None = None  # what the line was drawn from
 
     def show(self, r: Reading, history, width: int) -> None:
+        """Redraw only what changed: a re-render or a tooltip update costs ~0.1 ms each."""
+        if r.why != self.tooltip:
+            self.tooltip = r.why
+        shown = (replace(r, why=""), tuple(history), width)
+        if shown == self._shown:
+            return
+        self._shown = shown
         line = Text(f"{r.label[:LABEL]:<{LABEL}} ", style="bold")
         line.append_text(bar(r, width))
         if r.limit:
             line.append(f" {sparkline(history):<{HISTORY}}", style="dim")
         line.append(f" {r.text}", style=LEVEL_STYLE[r.level] if r.level else "")
         self.update(line)
-        self.tooltip = r.why
 
 
 class Gauges(VerticalScroll):

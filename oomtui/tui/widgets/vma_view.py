@@ -15,23 +15,18 @@ STATE_COLOURS = {"untouched": "#3a3a3a", "zero": "#8ab4f8", "resident": "#4caf50
                  "swapped": "#f06292", "locked": "#e53935", "read-only": "#d4b83c"}
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 INDENT = 2
+_STYLE = {state: Style(color=colour) for state, colour in STATE_COLOURS.items()}  # parsed once
 
 
 def band(counts: np.ndarray, states: tuple[str, ...]) -> list[Segment]:
     """One cell per bucket: the commonest state among its touched pages, as tall as the
     touched share of the bucket; '·' when no page in it was touched."""
-    segments = []
     touched = counts[:, 1:]
-    totals = counts.sum(axis=1)
-    for i in range(counts.shape[0]):
-        n = int(touched[i].sum())
-        if n == 0:
-            segments.append(Segment("·", Style(color=STATE_COLOURS["untouched"])))
-            continue
-        state = states[1 + int(touched[i].argmax())]
-        height = max(1, round(8 * n / totals[i]))
-        segments.append(Segment(EIGHTHS[height], Style(color=STATE_COLOURS[state])))
-    return segments
+    n = touched.sum(axis=1)
+    heights = np.maximum(1, np.rint(8 * n / counts.sum(axis=1))).astype(int)
+    commonest = touched.argmax(axis=1)
+    return [Segment(EIGHTHS[h], _STYLE[states[1 + s]]) if k else Segment("·", _STYLE["untouched"])
+            for k, h, s in zip(n.tolist(), heights.tolist(), commonest.tolist())]
 
 
 class VmaView(ScrollView):

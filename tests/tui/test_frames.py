@@ -1,0 +1,53 @@
+"""Frames the worker builds: the grid is reused between rebuilds, but never shows stale data
+when asked for a fresh frame or a new split, and the selected process's marks never leak into
+the grid kept for reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+from tuitools import scenario
+
+from oomtui.engine.views import HIGHLIGHT
+from oomtui.tui.sim import Layout, Sim
+
+PIXELS = {"DMA": 8, "DMA32": 64}  # the 256 MiB machine has no Normal zone
+
+
+def pid_of(sim: Sim, comm: str) -> int:
+    return next(r["pid"] for r in sim.machine.processes() if r["comm"] == comm)
+
+
+def booted(pid_comm: str | None = None) -> Sim:
+    """A Sim at tick 10 of the small scenario, its first frame built for PIXELS."""
+    sim = Sim(scenario(), paused=True)
+    sim.boot(10)
+    pid = pid_of(sim, pid_comm) if pid_comm else None
+    sim.layout = Layout(PIXELS, 40, pid)
+    sim._publish(force_slow=True)
+    return sim
+
+
+def test_a_forced_frame_shows_the_grid_of_now_with_the_selected_pages_marked():
+    sim = booted("web")
+    m, frame = sim.machine, sim.latest
+    marks = m.frame_pixels_of(frame.pid, PIXELS)
+    assert any(mark.any() for mark in marks.values())
+    for zone, levels in m.frame_grid(PIXELS).items():
+        assert np.array_equal(frame.grid[zone], np.where(marks[zone], HIGHLIGHT, levels))
+    assert all(HIGHLIGHT not in kept for kept in sim._last["grid"].values())
+
+
+def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split():
+    sim = booted()
+    before = sim.latest.grid["DMA32"]
+    sim._grid_interval = float("inf")  # never due: only a new split or a forced frame rebuilds
+    m = sim.machine
+    web = pid_of(sim, "web")
+    m.touch(web, m.mmap(web, 64 << 20), 64 << 20)
+    sim._publish()
+    assert sim.latest.grid["DMA32"] is before
+    sim.layout = Layout(PIXELS | {"DMA32": 32}, 40, None)
+    sim._publish()
+    assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
+    sim._publish(force_slow=True)
+    assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
