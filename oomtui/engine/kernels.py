@@ -1526,9 +1526,8 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
     """Access npages from vstart in one VMA (permissions already checked by the caller).
 
     Counts faults and new anon pages into out. Returns True when done; False when an
-    allocation failed and direct reclaim (here, if ctl allows it) freed nothing, or for a
-    memcg charge or table growth: out[OUT_DONE] pages were done and the caller takes the
-    rest of the slow path, then resumes.
+    allocation failed, a memcg charge failed or tables must grow: out[OUT_DONE] pages were
+    done and the caller takes the slow path, then resumes.
     """
     v = vstart
     end = vstart + npages
@@ -1546,13 +1545,31 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
                 u += 1
                 if k.lru.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
                     return stop(out, i + 1, OVER_HIGH)  # try_charge_memcg handles it at once
-            elif status == NO_MEMORY and k.lru.ctl[LC_INLINE_RECLAIM] and not out[OUT_RECLAIMED]:
-                if direct_reclaim(k) == 0:  # the slow path's first step, here: no trip to Python
-                    out[OUT_RECLAIMED] = 1
             elif status != FAULT_RETRY:
                 return stop(out, i, status)
         v = chunk_end
     return stop(out, npages, 0)
+
+
+@njit(**JIT)
+def fault_range_reclaiming(k, mm, vstart, npages, vflags, file_id, pgoff, anon_id, locked, write,
+                           out):
+    """fault_range with the slow path's first step, direct reclaim, taken here instead of in
+    Python when ctl allows it (no memcg protection to compute): one trip back to Python per
+    32 reclaimed pages cost more than the reclaim. A separate function, so that the fault
+    loop itself stays as small as it was. After a fruitless reclaim the page is tried once
+    more, then out[OUT_RECLAIMED] tells the caller reclaim has been done."""
+    done = 0
+    while True:
+        ok = fault_range(k, mm, vstart + done, npages - done, vflags, file_id, pgoff + done,
+                         anon_id, pgoff + done, locked, write, out)
+        done += out[OUT_DONE]
+        if (ok or out[OUT_STATUS] != STATUS_NOMEM or not k.lru.ctl[LC_INLINE_RECLAIM]
+                or out[OUT_RECLAIMED]):
+            out[OUT_DONE] = done
+            return ok
+        if direct_reclaim(k) == 0:
+            out[OUT_RECLAIMED] = 1
 
 
 @njit(**JIT)

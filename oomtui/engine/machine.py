@@ -1179,9 +1179,9 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         """Fault [s, e) of one VMA in page by page."""
         first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
         locked = bool(v.flags & V_LOCKED)
-        return self._drive(lambda done, out: K.fault_range(
+        return self._drive(lambda done, out: K.fault_range_reclaiming(
             self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
-            pgoff + done, locked, bool(write), out), p)
+            locked, bool(write), out), p)
 
     # -- access --------------------------------------------------------------------------------
 
