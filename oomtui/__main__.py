@@ -68,7 +68,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("save", metavar="SAVE", help="a save file")
     replay.add_argument("--headless", action="store_true",
-                        help="print the event log only (the default until the TUI exists)")
+                        help="print the event log and the digest only (the app does not show "
+                             "replays yet, so this is also what happens without it)")
     replay.set_defaults(run=_cmd_replay)
 
     save_info = sub.add_parser(
