@@ -52,7 +52,7 @@ def test_rlimit_as_boundary(m, fails):
     p = m.spawn("p")
     m.prlimit(p, "AS", 1 * MiB)          # 256 pages; total_vm = 33 (stack)
     # 33 + n > 256 fails -> n = 223 passes, 224 fails
-    e = fails(m, errno.ENOMEM, m.mmap, p, 224 * PAGE)
+    fails(m, errno.ENOMEM, m.mmap, p, 224 * PAGE)
     m.mmap(p, 223 * PAGE)
     assert m.proc_status(p)["VmSize"] == 1024
     fails(m, errno.ENOMEM, m.mmap, p, PAGE, prot="r")          # any mapping counts

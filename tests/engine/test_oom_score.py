@@ -154,7 +154,7 @@ def test_raise_own_adj_without_caps(m):
 
 def test_below_min_needs_cap_sys_resource(m, fails):
     p = m.spawn("p")
-    e = fails(m, errno.EACCES, m.set_oom_score_adj, p, -1)
+    fails(m, errno.EACCES, m.set_oom_score_adj, p, -1)
     root = m.spawn("rootish", uid=0)     # uid 0 without the capability: still EACCES
     fails(m, errno.EACCES, m.set_oom_score_adj, root, -100)
     m.set_oom_score_adj(p, -100, caps=("CAP_SYS_RESOURCE",))

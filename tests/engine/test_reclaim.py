@@ -17,7 +17,6 @@ them from zoneinfo() rather than trusting these.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from oomtui.engine import SwapDevice
 
