@@ -45,6 +45,7 @@ ACTION_BINDINGS = [
     Binding("T", "travel(1)", "Forward 1 s in time", id="time-forward", show=False),
     Binding("b", "branch", "Branch here", id="time-branch"),
     Binding("B", "compare", "Compare branches", id="time-compare", show=False),
+    Binding("j", "switch_branch", "Jump to a branch", id="time-switch", show=False),
     Binding("ctrl+s", "save", "Save", id="file-save"),
     Binding("ctrl+o", "load", "Load a save", id="file-load"),
 ]

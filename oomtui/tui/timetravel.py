@@ -91,6 +91,24 @@ class TimeTravel:
             Field("b", "branch B", "choice", where.branch, choices),
         ], then, note="Each is run to its latest moment: who died and when, peak swap, PSI.")
 
+    def action_switch_branch(self) -> None:
+        sim = self.app.sim
+        where = sim.where if sim is not None else None
+        if where is None or len(where.branches) < 2:
+            self.notify("one branch so far: go back (t) and branch (b) first",
+                        severity="warning")
+            return
+        choices = tuple((b, b) for b in where.branches)
+        other = where.parent or next(b for b in where.branches if b != where.branch)
+
+        def then(v):
+            sim.paused = True
+            sim.control(lambda: sim.timeline.switch(v["name"]), lambda _: self.notify(
+                f"on branch {v['name']} at its latest moment, {self._seconds(sim.machine.tick)}"))
+
+        self._ask("Jump to a branch", [Field("name", "branch", "choice", other, choices)], then,
+                  note="To its latest moment, paused; the branch you leave keeps its future.")
+
     # -- save files ----------------------------------------------------------------------
 
     def action_save(self) -> None:

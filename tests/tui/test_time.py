@@ -185,3 +185,22 @@ async def test_a_save_opened_from_the_command_line_plays(notes):
         await pilot.press("t")  # the timeline starts at the save: nothing older is kept
         await settle(pilot)
         assert m.tick == meta["tick"]
+
+
+async def test_j_jumps_back_to_the_original_branch_and_its_future(notes):
+    app = at_250()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        original = app.sim.machine.state_digest()
+        await pilot.press("j")
+        assert notes[-1].startswith("one branch so far")
+        await pilot.press("t", "b")
+        await fill(pilot, name="calm")
+        await pilot.press("j")
+        await fill(pilot)  # default: the parent, main
+        await settle(pilot)
+        tl = app.sim.timeline
+        assert tl.current.name == "main" and app.sim.machine.tick == 250
+        assert app.sim.machine.state_digest() == original
+        assert notes[-1] == "on branch main at its latest moment, 2.50 s"
+        assert "main" in timeline_text(app) and "2 branches" in timeline_text(app)
