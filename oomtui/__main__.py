@@ -63,13 +63,14 @@ def _build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser(
         "replay",
         help="re-run a save from its recorded start and print what happened",
-        description="Boot the save's machine and make every recorded call again, printing the "
-                    "events as they happen; the final state digest must equal the saved one.",
+        description="Boot the save's machine and make every recorded call again; the final "
+                    "state digest must equal the saved one. Then the app shows the run from "
+                    "boot (--headless: print its events and the digest instead).",
     )
     replay.add_argument("save", metavar="SAVE", help="a save file")
     replay.add_argument("--headless", action="store_true",
-                        help="print the event log and the digest only (the app does not show "
-                             "replays yet, so this is also what happens without it)")
+                        help="print the event log and the final digest instead of showing "
+                             "the run in the app")
     replay.set_defaults(run=_cmd_replay)
 
     save_info = sub.add_parser(
@@ -142,14 +143,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     m = Machine.from_snapshot(state)  # the whole save is checked before anything is re-run
     fresh = Machine(m.config)
     inputs = m.inputs.entries
-    print(f"replaying {args.save}: {_machine_line(m.config)}, {len(inputs)} inputs, "
-          f"to tick {m.tick}")
+    if args.headless:
+        print(f"replaying {args.save}: {_machine_line(m.config)}, {len(inputs)} inputs, "
+              f"to tick {m.tick}")
     shown = 0
 
     def show(*_):
         nonlocal shown
-        for e in fresh.events[shown:]:
-            print(_event_line(e, m.config.tick_ms))
+        if args.headless:
+            for e in fresh.events[shown:]:
+                print(_event_line(e, m.config.tick_ms))
         shown = len(fresh.events)
 
     show()
@@ -159,8 +162,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         raise saves.SaveError(f"{args.save}: the replay ended at tick {fresh.tick} with digest "
                               f"{digest[:16]}…, the save is at tick {m.tick} with "
                               f"{meta['digest'][:16]}…")
-    print(f"tick {fresh.tick} ({_seconds(fresh.tick, m.config.tick_ms)}), digest {digest} "
-          "(equal to the saved one)")
+    if args.headless:
+        print(f"tick {fresh.tick} ({_seconds(fresh.tick, m.config.tick_ms)}), digest {digest} "
+              "(equal to the saved one)")
+        return 0
+    from pathlib import Path
+
+    from oomtui.scenarios import from_inputs
+    from oomtui.tui.app import make_app
+
+    name = meta["scenario"] or Path(args.save).stem
+    make_app(from_inputs(name, m.config, inputs)).run()  # checked first: it ends where saved
     return 0
 
 

@@ -145,6 +145,15 @@ def load(path: str | Path) -> Scenario:
     return parse(data, str(path))
 
 
+def from_inputs(name: str, config, inputs) -> Scenario:
+    """A save's input log as a scenario: its calls at their ticks, booted from its config. The
+    log's steps are left out (the app steps in between), so playing it shows the saved run
+    again from boot, to the same state."""
+    calls = tuple(Call(e.name, tuple(e.args), dict(e.kwargs), e.tick) for e in inputs
+                  if e.name != "step")
+    return Scenario(name, f"a replay of {name}", config, calls=calls, source=name)
+
+
 def builtin(name: str = DEFAULT) -> Scenario:
     """A scenario shipped with oomtui, by name."""
     return load(BUILTIN_DIR / f"{name}.toml")

@@ -68,6 +68,24 @@ def test_save_info(save, capsys):
     assert rows["format"].startswith("oomtui-save 1")
 
 
+def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, monkeypatch):
+    import oomtui.tui.app
+
+    path, m = save
+    opened = []
+
+    class App:
+        def run(self):
+            opened.append("run")
+
+    monkeypatch.setattr(oomtui.tui.app, "make_app", lambda scenario: opened.append(scenario) or App())
+    assert main(["replay", str(path)]) == 0
+    scenario, ran = opened
+    assert ran == "run" and scenario.name == "demo" and scenario.config == m.config
+    assert [(c.tick, c.name) for c in scenario.calls] == [(0, "spawn"), (0, "kill"), (40, "kill")]
+    assert capsys.readouterr().out == ""  # checked quietly, then shown
+
+
 @pytest.mark.parametrize("command", ["replay", "save-info"])
 def test_bad_files_are_one_line_not_a_traceback(tmp_path, command):
     bad = tmp_path / "bad.oomsave"

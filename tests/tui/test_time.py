@@ -204,3 +204,16 @@ async def test_j_jumps_back_to_the_original_branch_and_its_future(notes):
         assert app.sim.machine.state_digest() == original
         assert notes[-1] == "on branch main at its latest moment, 2.50 s"
         assert "main" in timeline_text(app) and "2 branches" in timeline_text(app)
+
+
+async def test_a_replayed_save_plays_in_the_app_to_the_saved_state():
+    """What `oomtui replay SAVE` opens: the save's calls as a scenario, booted from its config."""
+    from oomtui.scenarios import from_inputs
+
+    meta, saved = saves.load(EXAMPLE)
+    app = make_app(from_inputs("leak", saved.config, saved.inputs.entries), paused=True,
+                   start_tick=saved.tick)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.sim.machine.tick == saved.tick
+        assert app.sim.machine.state_digest() == meta["digest"]
