@@ -72,14 +72,10 @@ class TimeTravel:
     def action_compare(self) -> None:
         from oomtui.tui.screens.compare import CompareScreen
 
-        sim = self.app.sim
-        where = sim.where if sim is not None else None
-        if where is None or len(where.branches) < 2:
-            self.notify("one branch so far: go back (t) and branch (b) first",
-                        severity="warning")
+        picked = self._branch_choices()
+        if picked is None:
             return
-        choices = tuple((b, b) for b in where.branches)
-        other = where.parent or next(b for b in where.branches if b != where.branch)
+        sim, where, choices, other = picked
         tick_ms = self.app.frame.tick_ms
 
         def then(v):
@@ -91,15 +87,23 @@ class TimeTravel:
             Field("b", "branch B", "choice", where.branch, choices),
         ], then, note="Each is run to its latest moment: who died and when, peak swap, PSI.")
 
-    def action_switch_branch(self) -> None:
+    def _branch_choices(self):
+        """(sim, where, branch choices, the other branch to offer first), or None (said why)
+        when there is only one branch."""
         sim = self.app.sim
         where = sim.where if sim is not None else None
         if where is None or len(where.branches) < 2:
             self.notify("one branch so far: go back (t) and branch (b) first",
                         severity="warning")
-            return
-        choices = tuple((b, b) for b in where.branches)
+            return None
         other = where.parent or next(b for b in where.branches if b != where.branch)
+        return sim, where, tuple((b, b) for b in where.branches), other
+
+    def action_switch_branch(self) -> None:
+        picked = self._branch_choices()
+        if picked is None:
+            return
+        sim, _, choices, other = picked
 
         def then(v):
             sim.paused = True
