@@ -54,7 +54,7 @@ class CgroupCalls:
         self.lru.parent[cg.id] = cg.parent.id
         self._walks.clear()
         self._limits_changed(cg)
-        self._reclaim_scope(self.cgtree.root)  # global reclaim (also inside kernels) walks it too
+        self._reclaim_scope(self.cgtree.root, protection=False)  # in-kernel reclaim walks it too
         self._event("cgroup", 0, f"cgroup {path} created", path=path)
 
     @recorded
@@ -133,15 +133,16 @@ class CgroupCalls:
 
     # -- reclaim ---------------------------------------------------------------------------------
 
-    def _reclaim_scope(self, target: MemCgroup) -> None:
+    def _reclaim_scope(self, target: MemCgroup, protection: bool = True) -> None:
         """Point the reclaim kernels at target's subtree (the whole tree for the root), with
-        every group's effective memory.min/low (computed once per reclaim call)."""
+        every group's effective memory.min/low (computed once per reclaim call, unless the
+        scope is only being reset: every reclaim that needs it computes it again)."""
         lru = self.lru
         ids = self._walk(target)
         lru.walk[:ids.size] = ids
         lru.ctl[S.LC_NWALK] = ids.size
         lru.ctl[S.LC_CGROUP_RECLAIM] = target.id != 0
-        if self._protected:
+        if self._protected and protection:
             self._sync_usage()
             for i in ids:
                 cg = self._cg_by_id[i]
@@ -163,7 +164,7 @@ class CgroupCalls:
         """try_to_free_mem_cgroup_pages."""
         self._reclaim_scope(cg)
         freed = self._reclaimed(K.memcg_reclaim(self.k, nr_pages))
-        self._reclaim_scope(self.cgtree.root)
+        self._reclaim_scope(self.cgtree.root, protection=False)
         return freed
 
     # -- charging ----------------------------------------------------------------------------------
