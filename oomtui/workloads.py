@@ -186,6 +186,25 @@ class WriteFile(_FileIO):
 
 
 @dataclass(frozen=True)
+class Walk(Phase):
+    """stat `files` names that are not in the dcache at `rate_per_s` (find, updatedb, a
+    backup's scan; `negative`: names that do not exist). Each lookup leaves a cached dentry
+    and inode (a negative dentry alone): the Slab the shrinker frees under pressure."""
+    kind: ClassVar[str] = "walk"
+    verb: ClassVar[str] = "walking"
+    timed: ClassVar[bool] = True
+    files: int
+    rate_per_s: float
+    negative: bool = False
+
+    def validate(self, where: str) -> None:
+        _count(where, "files", self.files)
+        _number(where, "rate_per_s", self.rate_per_s)
+        if not isinstance(self.negative, bool):
+            raise _einval(f"{where}: negative must be true or false, got {self.negative!r}")
+
+
+@dataclass(frozen=True)
 class Free(Phase):
     """munmap the newest `mib` the program mapped (None: all of it)."""
     kind: ClassVar[str] = "free"
@@ -249,8 +268,8 @@ class Loop(Phase):
             _count(where, "times", self.times)
 
 
-KINDS: dict[str, type[Phase]] = {c.kind: c for c in (Alloc, Touch, ReadFile, WriteFile, Free,
-                                                      Fork, Sleep, Lock, Loop)}
+KINDS: dict[str, type[Phase]] = {c.kind: c for c in (Alloc, Touch, ReadFile, WriteFile, Walk,
+                                                      Free, Fork, Sleep, Lock, Loop)}
 
 
 def _phase_from_dict(d, where: str) -> Phase:
@@ -298,7 +317,7 @@ class Program:
                 raise _einval(f"{where}: Loop must be the last phase")
             if isinstance(phase, Loop) and not any(p.timed for p in self.phases):
                 raise _einval(f"{where}: a Loop needs a phase that takes time "
-                              f"(alloc, touch, read_file, write_file or sleep), "
+                              f"({', '.join(k for k, c in KINDS.items() if c.timed)}), "
                               f"else it would spin within one tick")
 
     def to_dict(self) -> dict:
@@ -332,6 +351,7 @@ PRESETS: dict[str, Program] = {p.name: p for p in (
                          Touch(pattern="hotcold", working_set_mib=96, rate_mib_s=100))),
     Program("batch", (Alloc(64, 256), Sleep(1), Free(), Sleep(2), Loop())),
     Program("backup", (ReadFile("/srv/data.img", 1024, 100),)),
+    Program("find", (Walk(5_000_000, 100_000),)),  # stats 5 M files at 100,000/s
     _forkbomb(8),
     Program("mlocker", (Lock(4), Sleep(0.5), Loop())),  # until RLIMIT_MEMLOCK says no
 )}
@@ -401,8 +421,11 @@ class Runner:
         self.progress = self.elapsed_ms = self.cursor = 0
 
     def _take(self, rate_mib_s, tick_ms: int, unit: int = 1) -> int:
-        """This tick's whole units of work at the rate; the fraction carries over."""
-        self.credit += _exact(rate_mib_s) * PAGES_PER_MIB * tick_ms / 1000
+        """This tick's whole units of pages at the rate; the fraction carries over."""
+        return self._take_units(_exact(rate_mib_s) * PAGES_PER_MIB, tick_ms, unit)
+
+    def _take_units(self, per_s: Fraction, tick_ms: int, unit: int = 1) -> int:
+        self.credit += per_s * tick_ms / 1000
         n = math.floor(self.credit / unit)
         self.credit -= n * unit
         return n
@@ -491,6 +514,12 @@ class Runner:
             machine.write_file(self.pid, ph.path, n * PAGE, offset=self.progress * PAGE)
             self.progress += n
         return self.progress == total
+
+    def _walk(self, machine, ph: Walk, tick: int, tick_ms: int) -> bool:
+        n = min(self._take_units(_exact(ph.rate_per_s), tick_ms), ph.files - self.progress)
+        if n:
+            self.progress += machine.stat_files(self.pid, n, negative=ph.negative)
+        return self.progress == ph.files
 
     def _free(self, machine, ph: Free, tick: int, tick_ms: int) -> bool:
         left = math.inf if ph.mib is None else _pages(ph.mib)

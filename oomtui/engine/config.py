@@ -84,6 +84,10 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="non-zero: kill the allocating task instead of scanning"),
         Sysctl("vm.oom_dump_tasks", 1, INT_MIN, INT_MAX,
                doc="non-zero: list every task in the OOM report"),
+        # fs/drop_caches.c: write-only in effect (1 page cache, 2 dentries and inodes, 3 both,
+        # 4 quietly); reads give the last value written
+        Sysctl("vm.drop_caches", 0, 1, 4,
+               doc="1 drop clean page cache, 2 unused dentries and inodes, 3 both"),
         # fs/dcache.c
         Sysctl("vm.vfs_cache_pressure", 100, 0, INT_MAX,
                doc="dentry/inode reclaim weight (0: never)"),

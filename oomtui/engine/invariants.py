@@ -43,6 +43,7 @@ def check_invariants(m) -> None:
     _check_writeback(m, same)
     _check_thps(m, same)
     same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
+    _check_slab(m, same, types[S.SLAB])
     same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM] + m.pc.shadows[0])
     same("shadow entries", int(((m.pc.keys != S.EMPTY) & (m.pc.vals <= -2)).sum()), m.pc.shadows[0])
     assert m.pc.shadows[0] <= n, "more shadow entries than frames"
@@ -112,6 +113,38 @@ def check_invariants(m) -> None:
          sum(p.mm.committed() for p in m.procs.values())
          + sum(f.charged for f in m.file_by_id.values()))
     assert (vm >= 0).all(), "a negative counter"
+
+
+def _check_slab(m, same, slab_frames) -> None:
+    """Slab pages hold exactly the objects (packed), and the objects are accounted for."""
+    slab, vm = m.rs.slab, m.ctr.vm
+    pages = np.zeros(len(S.SLAB_CACHES), np.int64)
+    for c, name in enumerate(S.SLAB_CACHES):
+        n = room = 0
+        p = slab[c, S.SL_HEAD]
+        while p >= 0:
+            order = m.fr.index[p]
+            assert m.fr.type[p] == S.SLAB and m.fr.owner[p] == c, f"{name}: slab {p} is not its own"
+            assert order in (S.SLAB_ORDER[c], S.SLAB_MIN_ORDER[c]), f"{name}: a slab of order {order}"
+            n, room, pages[c] = n + 1, room + K.slab_objects(c, order), pages[c] + (1 << order)
+            p = m.fr.next[p]
+        same(f"{name} slabs", slab[c, S.SL_SLABS], n)
+        same(f"{name} room", slab[c, S.SL_ROOM], room)
+        objs, head = slab[c, S.SL_OBJS], slab[c, S.SL_HEAD]
+        newest = K.slab_objects(c, m.fr.index[head]) if head >= 0 else 0
+        assert room - newest < objs <= room or room == objs == 0, f"{name}: slabs not packed"
+    same("slab frames", slab_frames, pages.sum())
+    same("SReclaimable", vm[S.NR_SLAB_R], pages[:S.NR_RECLAIMABLE_CACHES].sum())
+    same("SUnreclaim", vm[S.NR_SLAB_U], pages[S.NR_RECLAIMABLE_CACHES:].sum())
+    for c in S.TASK_CACHES:
+        same(f"{S.SLAB_CACHES[c]} objects", slab[c, S.SL_OBJS], len(m.procs))
+    files = len(m.files)
+    dentries, inodes = slab[S.CACHE_DENTRY], slab[S.CACHE_INODE]
+    assert 0 <= dentries[S.SL_NEG] <= dentries[S.SL_UNUSED], "negative dentries out of range"
+    positive = dentries[S.SL_UNUSED] - dentries[S.SL_NEG]
+    same("dentries", dentries[S.SL_OBJS], files + dentries[S.SL_UNUSED])
+    same("inodes", inodes[S.SL_OBJS], files + positive + inodes[S.SL_UNUSED])
+    assert m.rs.state[S.RS_SLAB_DEFERRED] >= 0, "negative nr_deferred"
 
 
 def _check_identity(pid, fr, ptes, chunk, vmas) -> None:

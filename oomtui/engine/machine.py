@@ -26,6 +26,7 @@ from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
 from oomtui.engine.cgroups import CgroupCalls
+from oomtui.engine.slab import SlabCalls
 from oomtui.engine.compaction import FAIL, RETRY, CompactionCalls, SlowPath
 from oomtui.engine.views import ViewCalls
 from oomtui.engine.state import (
@@ -147,7 +148,7 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls):
+class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls, ViewCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     def __init__(self, config: MachineConfig):
@@ -176,6 +177,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         self.file_by_id: dict[int, File] = {}
         self.rs = new_group("reclaim", sizes)
         self.rs.state[S.RS_EXPIRED] = -1  # no dirty page has expired yet
+        self.rs.slab[:, S.SL_HEAD] = -1  # no slabs yet
         self._init_cgroups()
         self._sysctl_to_kernels()
         self.panicked: str | None = None
@@ -340,7 +342,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
             oom_group=lambda path: self.cgtree.get(path).oom_group, cgroup_order=self.cgroups())
         me = next((c for c in cands if current is not None and c.pid == current.pid), None)
         if memcg is None:
-            report = oom_report(decision, cands, current=me, meminfo=self.meminfo())
+            report = oom_report(decision, cands, current=me, meminfo=self.meminfo(),
+                                slabinfo=self.slabinfo())
         else:
             report = oom_report(decision, cands, current=me, memcg_info=self._memcg_oom_info(memcg))
         pid = current.pid if current is not None else 0
@@ -517,12 +520,15 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         if parent is None:  # init, at boot
             kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
             pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
+            self._task_objects(None)
         else:
             # GFP_KERNEL: highest zone Normal, unmovable; -1 if the parent was killed.
             kstack = self._alloc_pages(KSTACK_ORDER, 2, KERNEL, pid, parent, movable=False)
             # The PGD counts in meminfo PageTables but not in the mm's VmPTE.
             pgd = self._alloc_pages(0, 2, PAGETABLE, pid, parent, movable=False) if kstack >= 0 else -1
-            if pgd < 0:
+            if pgd < 0 or not self._task_objects(parent):
+                if pgd >= 0:
+                    K.free_pages(self.fr, self.zn, self.ctr, pgd, 0)
                 if kstack >= 0:
                     K.free_pages(self.fr, self.zn, self.ctr, kstack, KSTACK_ORDER)
                 return None
@@ -572,6 +578,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
         p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
+        if p is None:  # no memory for its kernel stack or task objects, nobody killable yet
+            raise err(errno.ENOMEM, f"spawn: {self.alloc_error.strerror}")
         p.cgroup = cgroup
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         if program is not None:
@@ -798,6 +806,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         self.ctr.vm[S.NR_PAGETABLE] -= 1
         K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
+        self._free_task_objects()
         del self.procs[p.pid]
         self._victims.discard(p.pid)
         self._stalled.discard(p.pid)
@@ -1285,6 +1294,10 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         first = offset >> PAGE_SHIFT
         count = max(0, ((offset + n + PAGE - 1) >> PAGE_SHIFT) - first)
         if f.path not in self.files:
+            if not self._file_objects(p):
+                if p.pid in self.procs:
+                    raise self.alloc_error
+                return
             self._new_id("file")
             self.files[f.path] = f
             self.file_by_id[f.id] = f
@@ -1417,12 +1430,16 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
             self._sysctl["vm.overcommit_ratio"] = 0
         if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
             self._setup_watermarks()
+        if name == "vm.drop_caches":
+            self._drop_caches(value)
         return value
 
     def _sysctl_to_kernels(self) -> None:
         """The sysctls the kernels read, copied into their state."""
         self.rs.state[S.RS_SWAPPINESS] = self._sysctl["vm.swappiness"]
         self.rs.state[S.RS_PAGE_CLUSTER] = self._sysctl["vm.page-cluster"]
+        self.rs.state[S.RS_VFS_PRESSURE] = self._sysctl["vm.vfs_cache_pressure"]
+        self.rs.state[S.RS_VFS_DENOM] = self._sysctl["vm.vfs_cache_pressure_denom"]
 
     # -- views ---------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The OOM killer's dmesg text (mm/oom_kill.c, mm/show_mem.c, mm/memcontrol.c, kernel/panic.c).
 
 Lines come in the kernel's order and formats; what this model lacks is left out: the stack dump,
-the per-node and per-zone lines and free lists of __show_mem, "pages RAM/reserved", slab caches.
+the per-node and per-zone lines and free lists of __show_mem, "pages RAM/reserved".
 """
 
 from __future__ import annotations
@@ -49,6 +49,19 @@ def show_mem(meminfo: Mapping[str, int]) -> list[str]:
     ]
 
 
+def unreclaimable_slab(meminfo: Mapping[str, int], slabinfo: Sequence[Mapping]) -> list[str]:
+    """dump_unreclaimable_slab, when should_dump_unreclaim_slab: unreclaimable slab exceeds
+    the LRU pages. Caches without SLAB_RECLAIM_ACCOUNT, in kB."""
+    lru = sum(meminfo.get(k, 0) for k in ("Active(anon)", "Inactive(anon)", "Active(file)",
+                                          "Inactive(file)", "Unevictable"))
+    if meminfo.get("SUnreclaim", 0) <= lru:
+        return []
+    return ["Unreclaimable slab info:", "Name                      Used          Total",
+            *(f"{s['name']:<17} {s['active_objs'] * s['objsize'] // 1024:10d}KB "
+              f"{s['num_objs'] * s['objsize'] // 1024:10d}KB"
+              for s in slabinfo if not s["reclaimable"] and s["num_objs"])]
+
+
 def memcg_meminfo(path: str, info: Mapping) -> list[str]:
     """mem_cgroup_print_oom_meminfo (cgroup v2). info in kB: usage, limit, failcnt, swap_usage,
     swap_limit, swap_failcnt (a limit of None = "max"), and stat: memory.stat in file order."""
@@ -66,7 +79,8 @@ def memcg_meminfo(path: str, info: Mapping) -> list[str]:
 def oom_report(decision: OomDecision, candidates: Sequence[Candidate], *,
                current: Candidate | None,
                gfp_mask: str = "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)", order: int = 0,
-               meminfo: Mapping[str, int] | None = None, memcg_info: Mapping | None = None) -> str:
+               meminfo: Mapping[str, int] | None = None, memcg_info: Mapping | None = None,
+               slabinfo: Sequence[Mapping] = ()) -> str:
     """The dmesg text of one out_of_memory call ("" when the kernel prints nothing).
 
     candidates: the list given to out_of_memory. current None (the allocation came from outside
@@ -82,7 +96,7 @@ def oom_report(decision: OomDecision, candidates: Sequence[Candidate], *,
         if memcg_info is not None:
             out += memcg_meminfo(decision.memcg, memcg_info)
     elif meminfo is not None:
-        out += show_mem(meminfo)
+        out += show_mem(meminfo) + unreclaimable_slab(meminfo, slabinfo)
     out += ["Tasks state (memory values in pages):", TASKS_HEADER]
     out += [dump_task(by_pid[pid]) for pid in decision.points   # points are in scan order
             if not by_pid[pid].is_init]                         # oom_unkillable_task

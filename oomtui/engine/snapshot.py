@@ -144,7 +144,9 @@ def _rlimits(value, where):
 def _sysctls(value, where):
     keys(value, SYSCTLS, where, "every sysctl oomtui knows")
     try:
-        return {name: validate_sysctl(name, v) for name, v in value.items()}
+        # a sysctl may still hold a default no write could set (vm.drop_caches' 0)
+        return {name: v if v == SYSCTLS[name].default else validate_sysctl(name, v)
+                for name, v in value.items()}
     except OSError as e:
         raise ValueError(f"{where}: {e.strerror}") from None
 
@@ -354,6 +356,28 @@ def _check_indexes(arrays: dict, sizes: dict) -> None:
             and 0 <= rs[S.RS_WB_COUNT] <= frames):
         raise ValueError("reclaim.state: the dirty or writeback queue is out of range")
     _check_shadows(arrays, sizes)
+    _check_slab(arrays, frames)
+
+
+def _check_slab(arrays: dict, frames: int) -> None:
+    """Slab counts add up, and each cache's slab list holds exactly its slabs."""
+    slab, nxt = arrays["reclaim.slab"], arrays["frames.next"]
+    ftype, order = arrays["frames.type"], arrays["frames.index"]
+    objs, unused, neg = slab[:, S.SL_OBJS], slab[:, S.SL_UNUSED], slab[:, S.SL_NEG]
+    if ((objs < 0) | (unused < 0) | (unused > objs) | (neg < 0) | (neg > unused)
+            | (slab[:, S.SL_SLABS] < 0) | (slab[:, S.SL_SLABS] > frames)).any() \
+            or arrays["reclaim.state"][S.RS_SLAB_DEFERRED] < 0:
+        raise ValueError("reclaim.slab: object or LRU counts do not add up")
+    for c, name in enumerate(S.SLAB_CACHES):
+        p, room = slab[c, S.SL_HEAD], 0
+        for _ in range(slab[c, S.SL_SLABS]):
+            if not (0 <= p < frames and ftype[p] == S.SLAB and arrays["frames.owner"][p] == c
+                    and order[p] in (S.SLAB_ORDER[c], S.SLAB_MIN_ORDER[c])):
+                raise ValueError(f"reclaim.slab: the {name} slab list is broken")
+            room += (PAGE << order[p]) // S.SLAB_OBJSIZE[c]
+            p = nxt[p]
+        if p != -1 or room != slab[c, S.SL_ROOM] or objs[c] > room:
+            raise ValueError(f"reclaim.slab: the {name} slab list disagrees with its counts")
 
 
 def _check_shadows(arrays: dict, sizes: dict) -> None:
@@ -463,9 +487,11 @@ def _cross_check(a: dict, groups: dict, nprocs: int, nfiles: int, nrunners: int)
     if ticks != sorted(ticks) or (ticks and ticks[-1] > tick):
         raise ValueError(f"input ticks go backwards or past the machine's tick {tick}")
     rs = groups["reclaim"].state
-    if (rs[S.RS_SWAPPINESS], rs[S.RS_PAGE_CLUSTER]) != (a["_sysctl"]["vm.swappiness"],
-                                                        a["_sysctl"]["vm.page-cluster"]):
-        raise ValueError("reclaim.state disagrees with vm.swappiness or vm.page-cluster")
+    sysctl = a["_sysctl"]
+    if tuple(rs[[S.RS_SWAPPINESS, S.RS_PAGE_CLUSTER, S.RS_VFS_PRESSURE, S.RS_VFS_DENOM]]) != (
+            sysctl["vm.swappiness"], sysctl["vm.page-cluster"], sysctl["vm.vfs_cache_pressure"],
+            sysctl["vm.vfs_cache_pressure_denom"]):
+        raise ValueError("reclaim.state disagrees with the sysctls the kernels read")
 
 
 class SnapshotCalls:

@@ -121,6 +121,9 @@ VMSTAT = (
     "compact_success",
     "pgmigrate_success",
     "pgmigrate_fail",
+    "slabs_scanned",
+    "drop_pagecache",
+    "drop_slab",
 )
 C = {name: i for i, name in enumerate(VMSTAT)}
 NR_ANON, NR_MAPPED, NR_FILE, NR_DIRTY, NR_WRITEBACK, NR_SHMEM, NR_MLOCK, NR_PAGETABLE = range(8)
@@ -133,6 +136,7 @@ WORKINGSET_REFAULT, WORKINGSET_ACTIVATE, WORKINGSET_RESTORE = 31, 33, 35
 NR_ANON_THPS, THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_FAULT_FALLBACK_CHARGE = range(37, 41)
 COMPACTMIGRATE_SCANNED, COMPACTFREE_SCANNED, COMPACTISOLATED = range(41, 44)
 COMPACTSTALL, COMPACTFAIL, COMPACTSUCCESS, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL = range(44, 49)
+SLABS_SCANNED, DROP_PAGECACHE, DROP_SLAB = range(49, 52)
 
 # Reclaim state (the "reclaim" group's one array): kswapd's wakeup and failures, sysctls.
 RS_KSWAPD_AWAKE, RS_KSWAPD_ORDER, RS_KSWAPD_HIGHEST, RS_KSWAPD_FAILURES = range(4)
@@ -141,7 +145,29 @@ RS_SWAPPINESS, RS_PAGE_CLUSTER = range(4, 6)
 # Frames.dirtyq), pages in flight (Frames.wbq), what reclaim asked the flushers to write, and
 # the periodic writeback's cutoff (pages dirtied at or before it have expired).
 RS_NOW, RS_DQ_HEAD, RS_DQ_COUNT, RS_WB_COUNT, RS_WB_WANTED, RS_EXPIRED = range(6, 12)
-NR_RS = 12
+# The superblock shrinker: vm.vfs_cache_pressure over its denominator, and nr_deferred.
+RS_VFS_PRESSURE, RS_VFS_DENOM, RS_SLAB_DEFERRED = range(12, 15)
+NR_RS = 15
+
+# Slab caches (mm/slub.c), with the geometry /proc/slabinfo shows on a 6.18 x86_64 machine:
+# object size and slab order (a slab holds (PAGE << order) // size objects); when a slab of
+# that order is not free at once, SLUB takes the smallest order one object fits in.
+# Dentries and inodes are reclaimable (the superblock shrinker frees unused ones); the
+# per-task objects are not.
+SLAB_CACHES = ("dentry", "ext4_inode_cache", "task_struct", "mm_struct", "signal_cache",
+               "sighand_cache", "files_cache", "pid")
+SLAB_OBJSIZE = np.array((192, 1128, 5952, 1600, 1152, 2112, 704, 192), dtype=np.int64)
+SLAB_ORDER = np.array((0, 2, 3, 3, 2, 3, 2, 0), dtype=np.int64)
+SLAB_MIN_ORDER = np.array((0, 0, 1, 0, 0, 0, 0, 0), dtype=np.int64)
+CACHE_DENTRY, CACHE_INODE = 0, 1
+NR_RECLAIMABLE_CACHES = 2  # caches below this index count in SReclaimable
+TASK_CACHES = range(2, len(SLAB_CACHES))  # one object each per process (copy_process)
+# Per cache (Reclaim.slab): objects allocated, slabs, the objects they have room for, objects
+# on the shrinker's LRU (unused dentries or inodes), negative dentries among those, and the
+# newest slab's first pfn. Slabs are a stack linked through Frames.next; a slab's first
+# frame holds its order in Frames.index.
+SL_OBJS, SL_SLABS, SL_ROOM, SL_UNUSED, SL_NEG, SL_HEAD = range(6)
+NR_SL = 6
 
 # The memcg control words (Lru.ctl): the memcg to charge (the task's, as current->mm's memcg),
 # pages charged above memory.high in this call, the memcg whose limit a charge hit, the
@@ -265,6 +291,7 @@ FIELDS = (
     ("reclaim", "state", np.int64, "rs", 0),
     ("reclaim", "scan", np.int64, "lists", 0),  # get_scan_count's per-list targets
     ("reclaim", "target", np.int64, "lists", 0),  # the reclaim target's LRU sizes (its subtree)
+    ("reclaim", "slab", np.int64, "slab", 0),  # SL_* per slab cache
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
     ("pagecache", "count", np.int64, "one", 0),  # pages and shadows
@@ -323,6 +350,7 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "devs": (MAX_SWAPFILES,),
         "rs": (NR_RS,),
         "lists": (NR_LRU_LISTS,),
+        "slab": (len(SLAB_CACHES), NR_SL),
         "one": (1,),
     }[rule]
 

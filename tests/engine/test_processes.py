@@ -88,7 +88,8 @@ def test_page_cache_survives_exit(m, diff):
     m.write_file(p, "/data/f", 1 * MiB)
     m.exit(p)
     d = diff(mi0, m.meminfo())
-    assert d["Cached"] == 1024 and d["Dirty"] == 1024 and d["MemFree"] == -1024
+    assert d["Cached"] == 1024 and d["Dirty"] == 1024 and d["SReclaimable"] == 20  # dentry, inode
+    assert d["MemFree"] == -1024 - 20 and d["SUnreclaim"] == 0  # p's task objects were freed
 
 
 @pytest.mark.parametrize("sig", [9, 15])

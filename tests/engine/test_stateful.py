@@ -61,7 +61,8 @@ ERRNOS = {
     # ENOMEM: a memcg at memory.max with nobody to kill; EAGAIN: an OOM victim is still exiting
     "touch": {E.EAGAIN, E.EINVAL, E.ENOMEM},
     "read_file": {E.EINVAL, E.ENOENT, E.ENOMEM},
-    "write_file": {E.EFBIG, E.EINVAL, E.ENOMEM, E.ENOSPC},
+    "write_file": {E.EAGAIN, E.EFBIG, E.EINVAL, E.ENOMEM, E.ENOSPC},  # EAGAIN: a new file's inode
+    "stat_files": {E.EAGAIN, E.EINVAL},
     "set_oom_score_adj": {E.EACCES, E.EINVAL},
     "sysctl": {E.EINVAL, E.ENOENT},
     "swapon": {E.EBUSY, E.EINVAL, E.ENOMEM, E.EPERM},
@@ -115,6 +116,8 @@ SYSCTL_VALUES = {
     "vm.lowmem_reserve_ratio": [(256, 256, 32, 0, 0), (1, 1, 1, 0, 0), (0, 0, 0, 0, 0),
                                 (-5, 256, 32, 0, 0), (256, 256), "256 256 32 0 0",
                                 (256, 256, 32, 0, 2**31)],
+    "vm.vfs_cache_pressure": [0, 100, 1000, -1],
+    "vm.drop_caches": [1, 2, 3, 4, 0, 5],
     "vm.no_such_knob": [1],
 }
 sysctls = st.sampled_from(sorted(SYSCTL_VALUES)).flatmap(
@@ -274,7 +277,8 @@ class EngineStateMachine(RuleBasedStateMachine):
                                         f"expected one of {names(allowed)}")
             assert str(e).strip(), f"{name}: the error must say why"
             # memory ran out on the way: the caller was OOM-killed, or its memcg had nobody to kill
-            exhausted = e.errno in (E.ENOMEM, E.EAGAIN) and name in ("touch", "fork", "swapoff") \
+            exhausted = e.errno in (E.ENOMEM, E.EAGAIN) and name in (
+                "touch", "fork", "spawn", "swapoff", "write_file", "stat_files") \
                 or any(ev.kind == "oom_kill" and ev.pid == caller for ev in self.m.events[seen:])
             assert exhausted or self.m.state_digest() == before, f"failed {what} changed state: {e}"
             self.sync(born=set())
@@ -473,6 +477,11 @@ class EngineStateMachine(RuleBasedStateMachine):
     def file_io(self, pid, path, length, offset, write):
         out = self.call("write_file" if write else "read_file", pid, path, length, offset=offset)
         assert out is FAILED or 0 <= out <= length
+
+    @rule(pid=pids, count=st.sampled_from([1, 100, 5000, 50_000]), negative=st.booleans())
+    def stat_files(self, pid, count, negative):
+        out = self.call("stat_files", pid, count, negative=negative)
+        assert out is FAILED or 0 <= out <= count
 
     # --- knobs and bad calls ------------------------------------------------------------------
 

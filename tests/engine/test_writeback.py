@@ -59,8 +59,9 @@ def test_zero_writeback_interval_disables_periodic_writeback(machine):
 
 def test_background_writeback_writes_at_the_disk_rate_down_to_the_threshold(machine):
     m = machine(512)
-    bg, _ = m.dirty_limits()
     w = m.spawn("writer")
+    m.write_file(w, "/big", 0)  # the file (its dentry and inode slabs) exists before the limits
+    bg, _ = m.dirty_limits()
     m.write_file(w, "/big", (bg + 3 * BATCH) * PAGE)
     m.step(1)
     assert m.meminfo()["Writeback"] == BATCH * 4
@@ -75,8 +76,9 @@ def test_background_writeback_writes_at_the_disk_rate_down_to_the_threshold(mach
 
 def test_a_writer_below_the_freerun_ceiling_is_not_throttled(machine):
     m = machine(512)
-    bg, thresh = m.dirty_limits()
     w = m.spawn("writer")
+    m.write_file(w, "/f", 0)
+    bg, thresh = m.dirty_limits()
     m.write_file(w, "/f", (bg + thresh) // 2 * PAGE)
     assert m.procs[w].stall_us == 0
 
@@ -85,10 +87,11 @@ def test_a_writer_at_the_setpoint_is_paced_at_the_write_bandwidth(machine):
     """pos_ratio is 1 at the setpoint ((freerun + limit) / 2): the writer's rate is the write
     bandwidth, 25600 pages/s, so n pages cost ceil(n * 1000 / 25600) ms."""
     m = machine(512)
+    w = m.spawn("writer")
+    m.write_file(w, "/f", 0)
     bg, thresh = m.dirty_limits()
     freerun = (thresh + bg) // 2
     setpoint = (freerun + thresh) // 2
-    w = m.spawn("writer")
     m.write_file(w, "/f", freerun * PAGE)
     n = setpoint - freerun
     m.write_file(w, "/f", n * PAGE, offset=freerun * PAGE)
