@@ -115,6 +115,10 @@ def _set(path, value):
     (lambda s: s["arrays"]["pagecache.count"].__setitem__(0, 3), "hash table"),
     (lambda s: s["arrays"]["zones.start"].__setitem__(1, 7), "zones.start"),
     (lambda s: s["procs"][1].update(kstack=1 << 40), "kernel stack"),
+    (lambda s: s["arrays"]["reclaim.slab"].__setitem__((2, 5), 10**9), "task_struct slab list"),
+    (lambda s: s["arrays"]["reclaim.slab"].__setitem__((2, 1), 1 << 62), "object or LRU counts"),
+    (lambda s: s["arrays"]["reclaim.slab"].__setitem__((0, 3), 5), "object or LRU counts"),
+    (lambda s: s["arrays"]["reclaim.state"].__setitem__(13, 0), "sysctls the kernels read"),
     (lambda s: s["procs"][1]["mm"]["vmas"][0].update(start=4095), "VMA"),
 ])
 def test_wrong_content(good_save, tmp_path, mutate, match):
