@@ -572,6 +572,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SnapshotCalls, ViewCalls)
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
         p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
+        if p is None:  # no kernel stack or PGD: the OOM killer waits for a victim to exit
+            raise err(self.alloc_error.errno, f"spawn: {self.alloc_error.strerror}")
         p.cgroup = cgroup
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         if program is not None:

@@ -275,7 +275,8 @@ class EngineStateMachine(RuleBasedStateMachine):
                                         f"expected one of {names(allowed)}")
             assert str(e).strip(), f"{name}: the error must say why"
             # memory ran out on the way: the caller was OOM-killed, or its memcg had nobody to kill
-            exhausted = e.errno in (E.ENOMEM, E.EAGAIN) and name in ("touch", "fork", "swapoff") \
+            exhausted = e.errno in (E.ENOMEM, E.EAGAIN) and name in ("touch", "fork", "spawn",
+                                                                     "swapoff") \
                 or any(ev.kind == "oom_kill" and ev.pid == caller for ev in self.m.events[seen:])
             assert exhausted or self.m.state_digest() == before, f"failed {what} changed state: {e}"
             self.sync(born=set())
