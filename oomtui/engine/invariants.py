@@ -44,9 +44,13 @@ def check_invariants(m) -> None:
     _check_thps(m, same)
     same("kernel stacks", types[S.KERNEL], len(m.procs) << 2)
     _check_slab(m, same, types[S.SLAB])
-    same("page cache index", m.pc.count[0], types[S.FILE] + types[S.SHMEM] + m.pc.shadows[0])
-    same("shadow entries", int(((m.pc.keys != S.EMPTY) & (m.pc.vals <= -2)).sum()), m.pc.shadows[0])
+    used = m.pc.keys != S.EMPTY
+    entries = used & (m.pc.vals <= S.PC_SWAP)  # shmem swap entries (state.PC_SWAP)
+    same("page cache index", m.pc.count[0],
+         types[S.FILE] + types[S.SHMEM] + m.pc.shadows[0] + entries.sum())
+    same("shadow entries", int((used & (m.pc.vals <= -2) & ~entries).sum()), m.pc.shadows[0])
     assert m.pc.shadows[0] <= n, "more shadow entries than frames"
+    _check_shmem(m, entries, same)
 
     # Page tables: recount every mapping from the PTEs of live processes.
     mapcount = np.zeros(n, np.int64)
@@ -94,9 +98,11 @@ def check_invariants(m) -> None:
     cached = (fr.flags & S.F_SWAPCACHE) != 0
     orphan = anon & (fr.mapcount == 0) & ~cached
     same("anon pages nobody maps or caches", int(orphan.sum()), 0)
-    # Swap: slot references equal swap PTEs; each device's used count equals its busy slots.
+    # Swap: slot references equal swap PTEs plus shmem swap entries; each device's used count
+    # equals its busy slots.
     sw = m.sw
-    same("swap PTE references", int(np.abs(swap_refs - sw.map).sum()), 0)
+    swap_refs += np.bincount(S.PC_SWAP - m.pc.vals[entries], minlength=swap_refs.size)
+    same("swap PTE and shmem references", int(np.abs(swap_refs - sw.map).sum()), 0)
     same("SwapCached", vm[S.NR_SWAPCACHED], int(cached.sum()))
     for p in np.nonzero(cached)[0]:
         assert sw.cache[fr.swap[p]] == p, f"swap-cache page {p} and its slot disagree"
@@ -162,6 +168,18 @@ def _check_identity(pid, fr, ptes, chunk, vmas) -> None:
     thp = (fr.flags[pfns] & S.F_THP) != 0
     assert ((offs[thp] ^ pfns[thp]) & (S.HPAGE_PMD_NR - 1) == 0).all(), \
         f"pid {pid}: a THP subpage mapped at an offset that is not its own"
+
+
+def _check_shmem(m, entries, same) -> None:
+    """Shmem pages and swap entries belong to live shmem objects (none outlives the last
+    mapper); an entry's slot names the entry back."""
+    keys = m.pc.keys[entries]
+    slots = S.PC_SWAP - m.pc.vals[entries]
+    other = (m.sw.owner[slots] != keys >> 36) | (m.sw.index[slots] != keys & ((1 << 36) - 1))
+    same("shmem swap entries naming another page's slot", int(other.sum()), 0)
+    objects = [f.id for f in m.file_by_id.values() if f.shmem]
+    owners = np.concatenate([keys >> 36, m.fr.owner[m.fr.type == S.SHMEM]])
+    same("shmem pages and swap entries of freed objects", int((~np.isin(owners, objects)).sum()), 0)
 
 
 def _check_thps(m, same) -> None:

@@ -17,7 +17,7 @@ from oomtui.engine.state import (
     WORKINGSET_RESTORE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
     MAX_ORDER, MM_ANONPAGES, MM_FILEPAGES, MM_MAJFLT, MM_MINFLT, MM_SHMEMPAGES, MM_SWAPENTS,
-    NR_ANON, NR_DIRTY, NR_SWAPCACHED, PSWPIN, PSWPOUT,
+    NR_ANON, NR_DIRTY, NR_SWAPCACHED, PC_SWAP, PSWPIN, PSWPOUT,
     NR_FILE, NR_LAZYFREE, NR_MAPPED, NR_MLOCK, NR_PAGETABLE, NR_SHMEM, NR_ZONES, PAGETABLE,
     PGALLOC, PGFAULT, PGFREE, PGMAJFAULT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT, PTE_WRITE,
     PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM, V_ANON, V_SHARED, WMARK_LOW, WMARK_MIN,
@@ -840,9 +840,15 @@ def swapcache_del(fr, lru, ctr, sw, p):
 
 @njit(**JIT)
 def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
-    """free_swap_and_cache: one swap PTE is gone; free what nobody needs any more."""
-    sw.map[slot] -= 1
+    """One swap PTE is gone."""
     mms.rss[mm, MM_SWAPENTS] -= 1
+    free_swap_and_cache(fr, zn, lru, ctr, sw, slot)
+
+
+@njit(**JIT)
+def free_swap_and_cache(fr, zn, lru, ctr, sw, slot):
+    """free_swap_and_cache: one reference to the slot is gone; free what nobody needs any more."""
+    sw.map[slot] -= 1
     if sw.map[slot] > 0:
         return
     p = sw.cache[slot]
@@ -935,6 +941,26 @@ def swap_in(fr, zn, lru, ctr, sw, rs, slot):
     return p, True
 
 
+@njit(**JIT)
+def shmem_swapin(k, file_id, pgoff, slot):
+    """shmem_swapin_folio: the slot's page, read (swapin_readahead, charged to the memcg of the
+    swap entry) unless it is in the swap cache, takes the swap entry's place in the shmem
+    mapping; it leaves the swap cache and the slot is freed. Returns (pfn, major) as swap_in."""
+    fr, ctr, sw = k.fr, k.ctr, k.sw
+    p, major = swap_in(k.fr, k.zn, k.lru, k.ctr, k.sw, k.rs, slot)
+    if p < 0:
+        return p, major
+    sw.map[slot] -= 1  # swap_free_nr: the mapping's reference
+    swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)  # delete_from_swap_cache: the slot is freed
+    fr.type[p] = SHMEM  # read into the swap cache like any swapped page, now the file's own
+    fr.owner[p] = file_id
+    fr.index[p] = pgoff
+    ht_put(k.pc.keys, k.pc.vals, k.pc.count, pc_key(file_id, pgoff), p)
+    ctr.vm[NR_FILE] += 1
+    ctr.vm[NR_SHMEM] += 1
+    return p, major
+
+
 @njit(inline="always", **JIT)  # per page on the reclaim path
 def rmap_walk(k, p):
     """Find every PTE mapping p; fills rm.out_* and returns how many."""
@@ -1006,6 +1032,27 @@ def try_to_unmap(k, p, slot):
         mms.rss[mm, kind] -= 1
     fr.mapcount[p] = 0
     ctr.vm[NR_ANON if fr.type[p] == ANON else NR_MAPPED] -= 1
+    return True
+
+
+@njit(**JIT)
+def shmem_writeout(k, p, may_swap):
+    """shrink_folio_list for a shmem page: try_to_unmap (shmem leaves no swap PTEs: they go to
+    none), then shmem_writeout: a swap slot, whose entry replaces the page in the shmem mapping
+    (swap_shmem_alloc: one reference), the write, and the page is freed. All shmem pages are
+    written: the model keeps no dirty bit for them. False when the page is kept (unmapped if no
+    slot could be had: AOP_WRITEPAGE_ACTIVATE)."""
+    if not may_swap or not try_to_unmap(k, p, -1):
+        return False
+    slot = folio_alloc_swap(k.fr, k.lru, k.sw, p)
+    if slot < 0:
+        return False
+    k.sw.map[slot] += 1
+    k.sw.shadow[slot] = workingset_eviction(k.fr, k.lru, p)
+    k.ctr.vm[PSWPOUT] += 1
+    key = pc_key(k.fr.owner[p], k.fr.index[p])
+    pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
+    ht_put(k.pc.keys, k.pc.vals, k.pc.count, key, PC_SWAP - slot)
     return True
 
 
@@ -1092,7 +1139,7 @@ def reclaim_folio(k, p, may_swap):
             return False
         pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, workingset_eviction(k.fr, k.lru, p))
         return True
-    return False  # shmem is not reclaimed yet
+    return shmem_writeout(k, p, may_swap)
 
 
 @njit(**JIT)
@@ -1116,7 +1163,8 @@ def shrink_inactive_list(k, cg, lst, nr_to_scan, may_swap, kswapd):
         if ref == FOLIOREF_KEEP:
             lru_add(k.fr, k.lru, p)
             continue
-        swapped = fr.type[p] == ANON and not fr.flags[p] & (F_SWAPCACHE | F_LAZYFREE)
+        swapped = fr.type[p] == SHMEM or fr.type[p] == ANON and not fr.flags[p] & (
+            F_SWAPCACHE | F_LAZYFREE)
         if reclaim_folio(k, p, may_swap):
             freed += 1
             if swapped:
@@ -1793,7 +1841,13 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
             p = e >> PTE_SHIFT
         else:
             p = pc_lookup(k.pc, file_id, pgoff)
-            if p < 0:
+            if p <= PC_SWAP:
+                p, major = shmem_swapin(k, file_id, pgoff, PC_SWAP - p)
+                if p < 0:
+                    return p
+                if major:
+                    out[OUT_SWPIN] += 1
+            elif p < 0:
                 p = pc_add(k.fr, k.zn, k.lru, k.ctr, k.pc, k.rs, k.sw, file_id, pgoff, shmem)
                 if p < 0:
                     return p
@@ -2027,8 +2081,11 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                     if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
                         fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
                         ctr.vm[NR_LAZYFREE] -= 1
-                    if fr.type[p] == SHMEM or not swap_out(k, mm,
-                                                           row, u & 511, p):
+                    if fr.type[p] == SHMEM:
+                        swapped = shmem_writeout(k, p, True)
+                    else:
+                        swapped = swap_out(k, mm, row, u & 511, p)
+                    if not swapped:
                         fr.flags[p] |= F_ACTIVE  # no swap slot: activate_locked
                         lru_update(k.fr, k.lru, p)
         v = chunk_end
@@ -2063,24 +2120,30 @@ def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
             out[i] = 1
         elif kind == PTE_SWAP:
             out[i] = 1 if sw.cache[pt.pte[row, v & 511] >> PTE_SHIFT] >= 0 else 0
-        elif file_id >= 0 and pc_lookup(k.pc, file_id, file_pgoff + i) >= 0:
-            out[i] = 1
+        elif file_id >= 0:
+            c = pc_lookup(k.pc, file_id, file_pgoff + i)  # a shmem swap entry: its swap cache
+            out[i] = 1 if c >= 0 or c <= PC_SWAP and sw.cache[PC_SWAP - c] >= 0 else 0
         else:
             out[i] = 0
 
 
 @njit(**JIT)
 def drop_file_pages(k, file_id, npages):
-    """Free every cached page of a file (an unlinked shmem object's last reference)."""
+    """Free every cached page of a file (an unlinked shmem object's last reference) and, for
+    shmem, its swap entries (shmem_undo_range → shmem_free_swap)."""
     for pgoff in range(npages):
         p = pc_lookup(k.pc, file_id, pgoff)
         if p >= 0:
             pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
+        elif p <= PC_SWAP:
+            ht_del(k.pc.keys, k.pc.vals, k.pc.count, pc_key(file_id, pgoff))
+            free_swap_and_cache(k.fr, k.zn, k.lru, k.ctr, k.sw, PC_SWAP - p)
 
 
 @njit(**JIT)
 def swap_unuse(k, d, out):
-    """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte).
+    """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte), then in
+    every shmem object.
 
     Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
     """
@@ -2107,6 +2170,11 @@ def swap_unuse(k, d, out):
             pt.pte[row, j] = (p << PTE_SHIFT) | PTE_PRESENT
             if sw.map[slot] == 0:
                 swapcache_del(k.fr, k.lru, k.ctr, k.sw, p)
+    for slot in range(lo, hi):  # shmem_unuse: the slots still referenced are shmem pages'
+        if sw.map[slot] > 0:
+            p, _ = shmem_swapin(k, sw.owner[slot], sw.index[slot], slot)
+            if p < 0:
+                return stop(out, 0, p)
     for slot in range(lo, hi):  # what is left in the swap cache is mapped or unneeded
         p = sw.cache[slot]
         if p >= 0:

@@ -578,8 +578,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
         p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
-        if p is None:  # no memory for its kernel stack or task objects, nobody killable yet
-            raise err(errno.ENOMEM, f"spawn: {self.alloc_error.strerror}")
+        if p is None:  # no kernel stack, PGD or task objects: the OOM killer waits for a victim
+            raise err(self.alloc_error.errno, f"spawn: {self.alloc_error.strerror}")
         p.cgroup = cgroup
         self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         if program is not None:

@@ -381,15 +381,21 @@ def _check_slab(arrays: dict, frames: int) -> None:
 
 
 def _check_shadows(arrays: dict, sizes: dict) -> None:
-    """Page-cache values are pages (< frames) or shadows (<= -2); shadows name real memcgs."""
+    """Page-cache values (state.PC_SWAP) are pages (< frames), shadows (-2 down to above
+    PC_SWAP) naming real memcgs, or shmem swap entries naming swap slots in use."""
     keys, vals = arrays["pagecache.keys"], arrays["pagecache.vals"]
     used = vals[keys != S.EMPTY]
     if (used >= sizes["frames"]).any() or (used == -1).any():
         raise ValueError("array pagecache.vals holds a page outside the frames")
-    shadows = np.concatenate([-2 - used[used <= -2], arrays["swap.shadow"]])
+    slots = S.PC_SWAP - used[used <= S.PC_SWAP]
+    if (slots >= sizes["slots"]).any() or (arrays["swap.map"][slots] < 1).any():
+        raise ValueError(f"array pagecache.vals holds a swap entry outside the {sizes['slots']} "
+                         "swap slots or on a slot not in use")
+    shadow = (used <= -2) & (used > S.PC_SWAP)
+    shadows = np.concatenate([-2 - used[shadow], arrays["swap.shadow"]])
     if (shadows < -1).any() or (shadows >> 47 >= sizes["memcgs"]).any():
         raise ValueError("a workingset shadow names a memcg that does not exist")
-    if arrays["pagecache.shadows"][0] != (used <= -2).sum():
+    if arrays["pagecache.shadows"][0] != shadow.sum():
         raise ValueError("pagecache.shadows disagrees with the shadow entries")
 
 

@@ -189,6 +189,11 @@ COMPACT_TRACE = 4096  # migrations of the last compaction run kept for the UI
 
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
+# Page-cache values (pagecache.vals): a page's pfn (>= 0); an evicted file page's workingset
+# shadow s as -2 - s (s < 2^62: a memcg id below 2^15 over 47 bits of age and PG_workingset,
+# so -2 down to -2^62 - 1); a swapped-out shmem page's swap slot as PC_SWAP - slot, below every
+# shadow (shmem_writeout: the kernel puts the swap entry in the shmem mapping's xarray).
+PC_SWAP = -(1 << 62) - 2
 
 # ---------------------------------------------------------------------------------------------
 # The declarative list: (group, field, dtype, shape rule, initial value).
@@ -273,10 +278,10 @@ FIELDS = (
     ("pagetables", "row_pfn", np.int32, "rows", -1),
     ("pagetables", "free_rows", np.int32, "rows", -1),  # stack of unused pool rows
     ("pagetables", "nfree", np.int64, "one", 0),
-    ("swap", "map", np.int32, "slots", 0),  # swap PTEs referring to the slot (swap_map count)
+    ("swap", "map", np.int32, "slots", 0),  # swap_map count: swap PTEs + a shmem entry
     ("swap", "cache", np.int32, "slots", -1),  # pfn of the slot's swap-cache page
     ("swap", "stack", np.int64, "slots", -1),
-    ("swap", "owner", np.int32, "slots", -1),  # the swapped page's rmap identity (anon id, index)
+    ("swap", "owner", np.int32, "slots", -1),  # the page's (anon id or shmem file id, index)
     ("swap", "index", np.int64, "slots", -1),  # free slots, a stack per device at [base, base+size)
     ("swap", "memcg", np.int16, "slots", -1),  # the memcg the swap entry is charged to
     ("swap", "shadow", np.int64, "slots", -1),  # workingset shadow of the page swapped out
@@ -294,7 +299,7 @@ FIELDS = (
     ("reclaim", "slab", np.int64, "slab", 0),  # SL_* per slab cache
     ("pagecache", "keys", np.int64, "ht", EMPTY),
     ("pagecache", "vals", np.int64, "ht", EMPTY),
-    ("pagecache", "count", np.int64, "one", 0),  # pages and shadows
+    ("pagecache", "count", np.int64, "one", 0),  # pages, shadows and shmem swap entries
     # Evicted pages leave shadow entries (value -2 - shadow), at most one per frame of RAM.
     ("pagecache", "shadows", np.int64, "one", 0),
 )

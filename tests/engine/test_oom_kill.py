@@ -415,3 +415,14 @@ def test_a_victim_stuck_for_2_s_is_reaped_and_the_next_oom_may_kill_again(machin
     assert m.proc_status(victim)["VmSwap"] == 0 and victim in m.procs
     m.touch(hog, b, 200 * MiB)  # the reaped memory is free, and the victim is MMF_OOM_SKIP
     assert hog in m.procs
+
+
+def test_spawn_fails_while_the_victim_is_pending(machine):
+    """copy_process needs a kernel stack: with RAM and swap full and the victim still exiting,
+    the allocation waits for it, so the spawn fails (EAGAIN here) instead of killing again."""
+    m, victim, _hog, _b, _stall, _e = stuck_victim(machine, 8)
+    pids = sorted(m.procs)
+    with pytest.raises(OSError) as ei:
+        m.spawn("late")
+    assert ei.value.errno == errno.EAGAIN and f"victim[{victim}]" in str(ei.value)
+    assert sorted(m.procs) == pids and m.vmstat()["oom_kill"] == 1

@@ -2,7 +2,8 @@
 
 A 64 MiB machine with 4 MiB of swap, booted in overcommit mode 0, 1 or 2 and THP "madvise"
 or "always" (huge pages, fragmentation and compaction), gets random spawn,
-fork, exit/kill, mmap (every prot and flag mix, anonymous or file, MAP_FIXED over live ranges),
+fork, exit/kill, mmap (every prot and flag mix, anonymous or file, MAP_FIXED over live ranges;
+shared anonymous memory paged out to swap and touched back),
 munmap, mremap, mprotect, madvise, mlock/munlock/mlockall, mincore, brk/sbrk, prlimit, touch
 (sometimes past the mapping: SIGSEGV/SIGBUS kill the process), read_file/write_file, sysctl,
 oom_score_adj, swapon/swapoff, cgroup_create/set/move (limits that bite) and step calls,
@@ -395,6 +396,19 @@ class EngineStateMachine(RuleBasedStateMachine):
         self.call("touch", pid, addr, mib * MiB, write=write)
         return pid, addr, mib * MiB
 
+    @rule(target=maps, pid=pids, pages=st.integers(1, 1024), back=st.integers(0, 1024),
+          write=st.booleans())
+    def shmem_pageout(self, pid, pages, back, write):
+        """Shared anonymous memory written, paged out (the shmem object keeps swap entries,
+        the PTEs go), then partly touched back in (swap-in, readahead into the swap cache)."""
+        addr = self.call("mmap", pid, pages * PAGE, flags="shared|anonymous")
+        if addr is FAILED:
+            return multiple()
+        self.call("touch", pid, addr, pages * PAGE)
+        self.call("madvise", pid, addr, pages * PAGE, "pageout")
+        self.call("touch", pid, addr, min(back, pages) * PAGE, write=write)
+        return pid, addr, pages * PAGE
+
     @rule(target=maps, mapping=maps, pid=pids)
     def other_pid(self, mapping, pid):
         """The same range in another process: a forked child's copy, or a hole."""
@@ -413,7 +427,7 @@ class EngineStateMachine(RuleBasedStateMachine):
         out = self.call("mremap", pid, addr + skew, length, new_len, may_move=may_move)
         if out is FAILED:
             return multiple()
-        assert may_move or out == addr
+        assert may_move or out == addr + skew
         return pid, out, new_len
 
     @rule(mapping=maps, part=parts, skew=skews, prot=prots)

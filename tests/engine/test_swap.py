@@ -298,9 +298,6 @@ def test_pageout_of_locked_range_einval(machine, fails):
     fails(m, errno.EINVAL, m.madvise, p, a, 64 * PAGE, "pageout")   # can_madv_lru_vma
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: shmem is never swapped (MADV_PAGEOUT puts it "
-                                       "on the active list, reclaim skips it); shrink_folio_list "
-                                       "writes a dirty shmem folio out with shmem_writeout")
 def test_pageout_swaps_out_shared_anonymous_memory(machine, diff):
     m = machine(swap=[SwapDevice(size_mib=64)])
     p = m.spawn("p")
@@ -759,3 +756,229 @@ def test_swapoff_mode0_ignores_commitment(machine):
     assert m.meminfo()["Committed_AS"] > m.meminfo()["CommitLimit"] - 65535 * 4
     m.swapoff(0)
     assert m.meminfo()["SwapTotal"] == 0
+
+
+# ---------------------------------------------------------------------------- shmem
+# Shared anonymous memory is shmem: reclaim writes it to swap (shmem_writeout) and the shmem
+# object keeps the swap entry where the page was, so no swap PTE is left (VmSwap stays 0);
+# the next access reads it back (shmem_swapin_folio), which always frees the slot.
+
+def shmem_out(m, nbytes: int, pid: int | None = None):
+    """A process that wrote nbytes of shared anonymous memory and paged all of it out."""
+    p = m.spawn("p") if pid is None else pid
+    a = m.mmap(p, nbytes, flags="shared|anonymous")
+    m.touch(p, a, nbytes)
+    m.madvise(p, a, nbytes, "pageout")
+    return p, a
+
+
+def test_shmem_pageout_without_swap_unmaps_and_keeps_the_pages(m, diff):
+    """shrink_folio_list unmaps the folio before shmem_writeout finds no swap: the pages stay
+    in the shmem object, on the active list (AOP_WRITEPAGE_ACTIVATE), and no longer mapped."""
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB, flags="shared|anonymous")
+    m.touch(p, a, 1 * MiB)
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.madvise(p, a, 1 * MiB, "pageout")
+    d = diff(mi0, m.meminfo())
+    assert diff(vm0, m.vmstat())["pswpout"] == 0
+    assert d["Shmem"] == d["MemFree"] == d["SwapFree"] == 0
+    assert d["Mapped"] == -1024 and m.proc_status(p)["RssShmem"] == 0
+    assert d["Active(anon)"] == 1024 and d["Inactive(anon)"] == -1024
+    assert m.mincore(p, a, 1 * MiB).tolist() == [1] * 256   # still in the page cache
+    vm1 = m.vmstat()
+    assert m.touch(p, a, 1 * MiB) == 256                     # minor faults map them again
+    assert diff(vm1, m.vmstat())["pgmajfault"] == 0 and m.proc_status(p)["RssShmem"] == 1024
+
+
+def test_shmem_swapin_on_touch_is_major_and_restores_shmem(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = shmem_out(m, 1 * MiB)
+    assert m.mincore(p, a, 1 * MiB).tolist() == [0] * 256
+    mi0, vm0, st0 = m.meminfo(), m.vmstat(), m.proc_status(p)
+    assert m.touch(p, a + 20 * PAGE, 1, write=False) == 1
+    d, dv, ds = diff(mi0, m.meminfo()), diff(vm0, m.vmstat()), diff(st0, m.proc_status(p))
+    assert dv["pgmajfault"] == dv["pgfault"] == 1
+    assert dv["pswpin"] == 8                    # the 8-slot window around page 20's slot
+    assert m.procs[p].stall_kind == "swapin"    # the task waits for the read
+    # the faulted page is shmem again and its slot is freed; 7 read ahead sit in the swap cache
+    assert d["Shmem"] == 4 and d["SwapFree"] == 4 and d["SwapCached"] == 28
+    assert d["MemFree"] == -32 and d["Mapped"] == 4
+    assert ds["RssShmem"] == ds["VmRSS"] == 4 and ds["VmSwap"] == 0
+    res = resident(m, p, a, 1 * MiB)            # swap-cache pages count as resident
+    assert res == list(range(res[0], res[0] + 8)) and 20 in res
+    # the other 7 come from the swap cache: minor faults, no I/O, slots freed
+    mi1, vm1 = m.meminfo(), m.vmstat()
+    assert sum(m.touch(p, a + i * PAGE, 1, write=False) for i in res if i != 20) == 7
+    d, dv = diff(mi1, m.meminfo()), diff(vm1, m.vmstat())
+    assert dv["pgmajfault"] == dv["pswpin"] == 0 and dv["pgfault"] == 7
+    assert d["Shmem"] == d["SwapFree"] == 28 and d["SwapCached"] == -28 and d["MemFree"] == 0
+    # all of it: one major fault per window (slots 0-6, 7-14, ..., 247-254, 255)
+    vm2 = m.vmstat()
+    assert m.touch(p, a, 1 * MiB, write=False) == 256 - 8
+    dv = diff(vm2, m.vmstat())
+    assert dv["pgmajfault"] == 32 and dv["pswpin"] == 248
+    mi, st = m.meminfo(), m.proc_status(p)
+    assert diff(mi0, mi)["Shmem"] == 1024 and mi["SwapFree"] == mi["SwapTotal"]
+    assert mi["SwapCached"] == 0 and st["RssShmem"] == 1024 and st["VmSwap"] == 0
+
+
+def test_shmem_swapped_out_by_another_mapper_is_found_by_both(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p = m.spawn("p")
+    a = m.mmap(p, 1 * MiB, flags="shared|anonymous")
+    m.touch(p, a, 1 * MiB)
+    c = m.fork(p)                               # a shared mapping's PTEs are not copied:
+    m.touch(c, a, 1 * MiB, write=False)         # the child faults the same pages in
+    m.madvise(p, a, 1 * MiB, "pageout")         # mapped twice: skipped as shared
+    assert m.vmstat()["pswpout"] == 0
+    m.madvise(c, a, 1 * MiB, "dontneed")        # c's PTEs are gone; p is the only mapper now
+    m.madvise(p, a, 1 * MiB, "pageout")
+    assert m.vmstat()["pswpout"] == 256 and m.meminfo()["Shmem"] == 0
+    vm0 = m.vmstat()
+    assert m.touch(c, a, PAGE) == 1             # the child reads the page p swapped out
+    assert diff(vm0, m.vmstat())["pgmajfault"] == 1
+    assert m.touch(p, a, PAGE) == 1             # and p finds it in the shmem object: minor
+    assert diff(vm0, m.vmstat())["pgmajfault"] == 1
+    assert m.proc_status(p)["RssShmem"] == m.proc_status(c)["RssShmem"] == 4
+    assert m.meminfo()["Shmem"] == 4
+
+
+def test_reclaim_swaps_shmem_when_swap_exists(machine):
+    """get_scan_count's anon share covers shmem: direct reclaim and kswapd write it to swap."""
+    m = machine(ram_mib=64, swap=[SwapDevice(size_mib=64)])
+    old = m.spawn("old")
+    s = m.mmap(old, 24 * MiB, flags="shared|anonymous")
+    m.touch(old, s, 24 * MiB)
+    hog = m.spawn("hog")
+    h = m.mmap(hog, 40 * MiB)
+    m.touch(hog, h, 40 * MiB)                   # 64 MiB of anon + shmem in 64 MiB of RAM
+    m.step(100)                                 # kswapd balances the node
+    mi, vs = m.meminfo(), m.vmstat()
+    assert vs["oom_kill"] == 0 and vs["pswpin"] == 0
+    assert vs["pgsteal_direct"] > 0 and vs["pgsteal_kswapd"] > 0
+    shmem_swapped = 24 * 1024 - mi["Shmem"]
+    assert shmem_swapped > 0 and m.proc_status(old)["VmSwap"] == 0
+    # every page written out is a swap entry: the hog's PTEs or the shmem object's
+    assert vs["pswpout"] * 4 == mi["SwapTotal"] - mi["SwapFree"] \
+        == m.proc_status(hog)["VmSwap"] + shmem_swapped
+    assert m.proc_status(old)["RssShmem"] <= mi["Shmem"]
+    assert m.proc_status(hog)["RssAnon"] + m.proc_status(hog)["VmSwap"] == 40 * 1024
+
+
+def test_reclaim_never_swaps_shmem_without_swap(machine):
+    m = machine(ram_mib=64)
+    old = m.spawn("old")
+    s = m.mmap(old, 16 * MiB, flags="shared|anonymous")
+    m.touch(old, s, 16 * MiB)
+    r = m.spawn("reader")
+    m.write_file(r, "/data", 0, offset=24 * MiB)
+    m.read_file(r, "/data", 24 * MiB)           # 24 MiB of clean page cache
+    hog = m.spawn("hog")
+    h = m.mmap(hog, 24 * MiB)
+    m.touch(hog, h, 24 * MiB)
+    m.step(100)
+    mi, vs = m.meminfo(), m.vmstat()
+    assert vs["oom_kill"] == 0 and vs["pgsteal_direct"] + vs["pgsteal_kswapd"] > 0
+    assert vs["pswpout"] == 0 and mi["Cached"] - mi["Shmem"] < 24 * 1024   # the cache paid
+    assert mi["Shmem"] == m.proc_status(old)["RssShmem"] == 16 * 1024
+
+
+def test_swapoff_brings_shmem_back(machine, diff):
+    """try_to_unuse → shmem_unuse: the pages go back into the shmem object, not into the page
+    tables (the next touch maps them with minor faults)."""
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = shmem_out(m, 1 * MiB)
+    m.touch(p, a + 20 * PAGE, 1, write=False)   # 1 back, 7 read ahead into the swap cache
+    mi0, vm0 = m.meminfo(), m.vmstat()
+    m.swapoff(0)
+    mi, dv = m.meminfo(), diff(vm0, m.vmstat())
+    assert mi["SwapTotal"] == mi["SwapFree"] == mi["SwapCached"] == 0 and m.swaps() == []
+    d = diff(mi0, mi)
+    assert d["Shmem"] == 1020 and d["MemFree"] == -(256 - 8) * 4
+    assert dv["pswpin"] == 256 - 8 and dv.get("pgmajfault", 0) == 0
+    assert m.proc_status(p)["RssShmem"] == 4
+    assert m.mincore(p, a, 1 * MiB).tolist() == [1] * 256
+    vm1 = m.vmstat()
+    assert m.touch(p, a, 1 * MiB, write=False) == 255
+    assert diff(vm1, m.vmstat())["pgmajfault"] == 0 and m.proc_status(p)["RssShmem"] == 1024
+
+
+def test_shmem_swapoff_without_enough_ram_kills_the_swapoff_caller(machine):
+    m = machine(ram_mib=128, swap=[SwapDevice(size_mib=128)])
+    p, _a = shmem_out(m, 64 * MiB)
+    q = m.spawn("q", caps=("CAP_IPC_LOCK",))
+    m.mmap(q, 96 * MiB, flags="private|anonymous|locked")      # 96 of 128 MiB pinned
+    admin = m.spawn("swapoff", caps=("CAP_SYS_ADMIN",))
+    with pytest.raises(OSError) as e:
+        m.swapoff(0, pid=admin)
+    assert e.value.errno == errno.EINTR
+    assert sorted(m.procs) == [1, p, q]
+    oom = [ev for ev in m.events if ev.kind == "oom"]
+    assert oom and oom[-1].data["victim"] == admin
+    assert [s["dev"] for s in m.swaps()] == [0]                  # reinserted
+    mi = m.meminfo()
+    assert mi["Shmem"] < 64 * 1024 and mi["SwapFree"] < mi["SwapTotal"]
+
+
+@pytest.mark.parametrize("op", ["exit", "munmap"])
+def test_the_last_mapper_going_frees_shmem_swap_slots(machine, diff, op):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = shmem_out(m, 1 * MiB)
+    m.touch(p, a + 20 * PAGE, 1, write=False)   # 1 back in the object, 7 in the swap cache
+    c = m.fork(p)
+    mi0 = m.meminfo()
+    assert mi0["SwapTotal"] - mi0["SwapFree"] == 1020 and mi0["SwapCached"] == 28
+    m.exit(p)                                   # the child still maps the object
+    assert diff(mi0, m.meminfo())["SwapFree"] == 0 and m.meminfo()["Shmem"] == 4
+    if op == "exit":
+        m.exit(c)
+    else:
+        m.munmap(c, a, 1 * MiB)
+    mi = m.meminfo()
+    assert mi["SwapFree"] == mi["SwapTotal"] and mi["SwapCached"] == mi["Shmem"] == 0
+    assert m.swaps()[0]["used"] == 0
+
+
+def test_shmem_swap_is_charged_to_the_memcg_and_swapin_charges_it_back(machine):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    m.cgroup_create("/g")
+    p = m.spawn("p", cgroup="/g")
+    a = m.mmap(p, 4 * MiB, flags="shared|anonymous")
+    m.touch(p, a, 4 * MiB)
+    m.madvise(p, a, 4 * MiB, "pageout")
+    st = m.cgroup_stat("/g")
+    assert st["memory.current"] == 0 and st["memory.swap.current"] == 4 * MiB
+    m.cgroup_move(p, "/")                       # the charge stays with the swap entries' memcg
+    m.touch(p, a + 20 * PAGE, PAGE)
+    st = m.cgroup_stat("/g")
+    assert st["memory.current"] == 8 * PAGE     # the page and the 7 read ahead
+    assert st["memory.swap.current"] == 4 * MiB - PAGE
+    assert m.cgroup_stat("/")["memory.swap.current"] == 4 * MiB - PAGE
+
+
+def test_shmem_swap_max_refusals_keep_the_pages_in_ram(machine, diff):
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    m.cgroup_create("/some", swap_max=1 * MiB)
+    p = m.spawn("p", cgroup="/some")
+    a = m.mmap(p, 4 * MiB, flags="shared|anonymous")
+    m.touch(p, a, 4 * MiB)
+    vm0 = m.vmstat()
+    m.madvise(p, a, 4 * MiB, "pageout")
+    st = m.cgroup_stat("/some")
+    assert st["memory.swap.current"] == 1 * MiB and st["memory.current"] == 3 * MiB
+    assert st["memory.swap.events"]["max"] == 768
+    assert diff(vm0, m.vmstat())["pswpout"] == 256 and m.meminfo()["Shmem"] == 3 * 1024
+
+
+def test_memory_max_reclaims_shmem_to_swap(machine):
+    m = machine(512, swap=[SwapDevice(size_mib=256)])
+    m.cgroup_create("/lim", memory_max=32 * MiB)
+    p = m.spawn("big", cgroup="/lim")
+    a = m.mmap(p, 48 * MiB, flags="shared|anonymous")
+    m.touch(p, a, 48 * MiB)
+    st = m.cgroup_stat("/lim")
+    assert st["memory.current"] <= 32 * MiB
+    assert st["memory.current"] + st["memory.swap.current"] == 48 * MiB
+    assert st["memory.events"]["max"] > 0 and st["memory.events"]["oom"] == 0
+    assert p in m.procs and m.meminfo()["Shmem"] * 1024 == st["memory.current"]

@@ -15,6 +15,7 @@ from savetools import split, with_body
 from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.inputs import Opaque
+from oomtui.engine.state import PC_SWAP
 
 
 def _with_header(data: bytes, **changes) -> bytes:
@@ -89,6 +90,16 @@ def _set(path, value):
     return mutate
 
 
+def _shmem_swap_entry(slot_of):
+    """A shmem page-cache entry (state.PC_SWAP) for the swap slot slot_of(state) picks."""
+    def mutate(state):
+        keys, vals, count = (state["arrays"][f"pagecache.{n}"] for n in ("keys", "vals", "count"))
+        i = int(np.flatnonzero(keys == -1)[0])
+        keys[i], vals[i] = 7 << 36, PC_SWAP - slot_of(state)
+        count[0] += 1
+    return mutate
+
+
 @pytest.mark.parametrize("mutate, match", [
     (_set(("tick",), "20"), "tick must be an int"),
     (_set(("procs", 1, "comm"), 5), r"procs\[1\].comm must be a string"),
@@ -113,6 +124,9 @@ def _set(path, value):
     (lambda s: s["arrays"]["pagetables.pte"].__setitem__((0, 0), (10**7 << 8) | 1),
      "pagetables.pte maps"),
     (lambda s: s["arrays"]["pagecache.count"].__setitem__(0, 3), "hash table"),
+    (_shmem_swap_entry(lambda s: 10**9), "pagecache.vals holds a swap entry"),
+    (_shmem_swap_entry(lambda s: int(np.flatnonzero(s["arrays"]["swap.map"] == 0)[0])),
+     "pagecache.vals holds a swap entry"),
     (lambda s: s["arrays"]["zones.start"].__setitem__(1, 7), "zones.start"),
     (lambda s: s["procs"][1].update(kstack=1 << 40), "kernel stack"),
     (lambda s: s["arrays"]["reclaim.slab"].__setitem__((2, 5), 10**9), "task_struct slab list"),
