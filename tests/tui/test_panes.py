@@ -181,3 +181,13 @@ async def test_the_grid_marks_the_pages_compaction_moved_for_a_while(monkeypatch
         assert {"#ff00ff", "#ffff00"} <= colours
         await until(pilot, lambda: not np.isin(app.frame.grid["Normal"],
                                                (MOVED_FROM, MOVED_TO)).any())
+
+
+async def test_hovering_a_gauge_explains_it(app):
+    from oomtui.tui.widgets.gauges import Gauges
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        gauges = app.main.query_one(Gauges)
+        await pilot.hover(Gauges, offset=(5, 4))  # border, then lines 0, 1, 2, 3
+        assert gauges.tooltip == gauges.readings[3].why and "MemAvailable" in gauges.tooltip
