@@ -74,7 +74,7 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.query_one("#vmas").border_title = "Virtual memory"
         self.query_one("#filter").display = False
         self.query_one(ProcessTable).focus()
-        self.action_show_pane(LOWER_PANES[0][0])
+        self.action_show_pane(self.shown_pane)
         self.status("preparing engine: loading the simulator's compiled kernels (the first run "
                     "compiles them, which takes a while)…")
 
@@ -96,11 +96,10 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.shown_pane = pane
         for p, _ in LOWER_PANES:
             self.query_one(f"#{p}").set_class(p == pane, "-shown")
-        bar = Content(" · ").join(
+        bar = Content("v ▸ ") + Content(" · ").join(
             Content.from_markup(f"[{'reverse bold' if p == pane else 'underline'} "
                                 f"@click=screen.show_pane('{p}')] {name} [/]")
             for p, name in LOWER_PANES)
-        bar = Content("v ▸ ") + bar
         self.query_one("#pane-bar", Static).update(bar)
 
     def status(self, text: str) -> None:
