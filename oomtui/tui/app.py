@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import errno
 import gc
+import os
+import sys
+import threading
 import time
 from collections import deque
 from functools import partial
@@ -25,6 +28,7 @@ from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.process_table import ProcessTable
 
 REDRAW_HZ = 30
+WORKER_NICE = 10  # the engine worker's: on a busy machine a redraw does not queue behind it
 CALLS_THAT_COMMIT = {"mmap", "brk", "sbrk", "mremap", "mprotect", "fork", "spawn"}
 
 
@@ -85,6 +89,8 @@ class OomApp(App):
         from oomtui.tui.sim import Sim
 
         worker = get_current_worker()
+        if sys.platform == "linux":  # a thread's own nice value: the UI thread wins the CPU
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         if self.scenario is None:
             self.scenario = builtin()
         sim = Sim(self.scenario, paused=self.start["paused"], speed=self.start["speed"])
