@@ -22,7 +22,13 @@ import numpy as np
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, MOVED_FROM, MOVED_TO, PAGE_STATES
+from oomtui.engine.views import (
+    FRAME_KINDS,
+    HIGHLIGHT,
+    MOVED_FROM,
+    MOVED_TO,
+    PAGE_STATES,
+)
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
 
@@ -378,7 +384,8 @@ class Sim:
         self.outbox.extend(new)
         last["events"] = len(m.events)
         if any(e.kind == "compaction" and e.data.get("moved") for e in new):
-            last["moves"], last["moves_until"] = m.compaction_moves(), time.monotonic() + MOVES_SHOWN
+            last["moves"] = m.compaction_moves()
+            last["moves_until"] = time.monotonic() + MOVES_SHOWN
             last["move_marks"] = None  # drawn for the next frame's pixels
         for pid, runner in list(m.runners.items()):
             e = runner.last_error

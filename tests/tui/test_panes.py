@@ -50,7 +50,7 @@ async def test_keys_and_clicks_select_a_row_and_the_other_panes_follow(app):
         await pilot.click(ProcessTable, offset=(10, 3))  # border, header, then row 1
         assert table.selected_pid == table.order[1]
         cursor_style = table.get_component_rich_style("process-table--cursor")
-        assert list(table.render_line(2))[0].style == cursor_style
+        assert next(iter(table.render_line(2))).style == cursor_style
         db = await select(pilot, "db")
         assert app.frame.pid == db and "db[" in app.main.query_one(VmaView).border_title
         await pilot.press("up")
@@ -119,7 +119,10 @@ async def test_a_narrow_screen_shows_one_lower_pane_and_v_cycles_them(app):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = app.main
-        shown = lambda: [p for p, _ in LOWER_PANES if screen.query_one(f"#{p}").display]  # noqa: E731
+
+        def shown() -> list[str]:
+            return [p for p, _ in LOWER_PANES if screen.query_one(f"#{p}").display]
+
         assert screen.query_one("#pane-bar").display and shown() == ["grid-pane"]
         assert "v ▸" in str(screen.query_one("#pane-bar").render())
         for pane, _ in LOWER_PANES[1:] + LOWER_PANES[:1]:

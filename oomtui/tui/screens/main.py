@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.containers import Grid, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, LoadingIndicator, Static
 
@@ -17,8 +17,13 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
-from oomtui.tui.widgets.memory_grid import (KIND_COLOURS, MOVED_FROM, MOVED_TO, SELECTED,
-                                            MemoryGrid)
+from oomtui.tui.widgets.memory_grid import (
+    KIND_COLOURS,
+    MOVED_FROM,
+    MOVED_TO,
+    SELECTED,
+    MemoryGrid,
+)
 from oomtui.tui.widgets.process_table import ProcessTable
 from oomtui.tui.widgets.timeline_bar import TimelineBar
 from oomtui.tui.widgets.vma_view import VmaView
