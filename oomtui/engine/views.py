@@ -26,7 +26,9 @@ _KIND_OF_TYPE = np.array([_KIND[name] for name in S.FRAME_TYPE_NAMES], dtype=np.
 # States of a virtual page, as the VMA pane shows them.
 PAGE_STATES = ("untouched", "zero", "resident", "swapped", "locked", "read-only")
 UNTOUCHED = 0
-HIGHLIGHT = len(FRAME_KINDS)  # a grid value the TUI uses for the selected process's pixels
+# Grid values the TUI draws over the kinds: the selected process's pixels, and the pixels the
+# last compaction run moved pages out of and into.
+HIGHLIGHT, MOVED_FROM, MOVED_TO = range(len(FRAME_KINDS), len(FRAME_KINDS) + 3)
 
 
 @njit(cache=True, nogil=True)
@@ -142,6 +144,20 @@ class ViewCalls:
                      zstart, zbase, zper, flat, 1)
         return {name: flat[zbase[ZONE_NAMES.index(name)]:][:npix].astype(bool)
                 for name, npix in pixels.items()}
+
+    def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """For the same split as frame_grid(pixels): per zone, which pixels hold one of these
+        frames (bool arrays)."""
+        zn, out = self.zn, {}
+        for name, npix in pixels.items():
+            z = ZONE_NAMES.index(name)
+            lo, hi = int(zn.start[z]), int(zn.start[z + 1])
+            mark = np.zeros(npix, dtype=bool)
+            inside = pfns[(pfns >= lo) & (pfns < hi)]
+            if npix and inside.size:
+                mark[(inside - lo) // ((hi - lo + npix - 1) // npix)] = True
+            out[name] = mark
+        return out
 
     def _tables(self, pid: int, first: int = 0, end: int = S.TASK_SIZE >> S.PAGE_SHIFT):
         """(first virtual page, pool row) of each PTE table of the process's mm that maps a

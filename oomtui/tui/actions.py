@@ -19,6 +19,7 @@ TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.m
            "vm.watermark_scale_factor", "vm.panic_on_oom", "vm.oom_kill_allocating_task")
 
 ACTION_BINDINGS = [
+    Binding("v", "next_pane", "Next pane", id="view-next-pane"),
     Binding("space", "pause", "Pause/run", id="sim-pause"),
     Binding("full_stop", "step", "Step", id="sim-step"),
     Binding("left_square_bracket", "speed(-1)", "Slower", id="sim-slower"),

@@ -21,6 +21,16 @@ def human(nbytes: float) -> str:
     return f"{value:.{digits}f}{_UNITS[unit]}"
 
 
+def count(n: float) -> str:
+    """A rate or count in at most 5 characters: 812, 12.3k, 456k, 1.20M."""
+    if n < 1000:
+        return f"{n:.0f}"
+    for unit in "kMG":
+        n /= 1000
+        if n < 999.5 or unit == "G":
+            return f"{n:.3g}{unit}"
+
+
 def kb(n_kb: int) -> str:
     return human(n_kb * 1024)
 

@@ -22,7 +22,13 @@ import numpy as np
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.views import FRAME_KINDS, HIGHLIGHT, PAGE_STATES
+from oomtui.engine.views import (
+    FRAME_KINDS,
+    HIGHLIGHT,
+    MOVED_FROM,
+    MOVED_TO,
+    PAGE_STATES,
+)
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
 
@@ -35,6 +41,7 @@ FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest ste
 # Simulated seconds between checkpoints: a rewind replays at most this much, and each one copies
 # the machine's arrays (~0.1 s for 2 GiB), so denser ones would slow high speeds down.
 CHECKPOINT_SECONDS = 2
+MOVES_SHOWN = 1.5  # wall seconds the grid marks the pages the last compaction run moved
 GRID_SHARE = 0.1  # the most of the worker's time the grid may take: it is a pass over every
 # frame of RAM, so a big machine's grid is rebuilt less often than frames (and reused between)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
@@ -253,7 +260,7 @@ class Sim:
         m = self.machine
         self._last = {"tick": m.tick, "faults": {}, "vm": m.vmstat(),
                       "second": m.tick * m.config.tick_ms // 1000, "errors": {},
-                      "events": len(m.events), "slow": 0.0}
+                      "events": len(m.events), "slow": 0.0, "moves": None, "moves_until": 0.0}
         self.outbox.append(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e))))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
@@ -285,7 +292,7 @@ class Sim:
                 self._advance(n)
                 changed = True
             if self.paused or m.panicked:
-                if changed:
+                if changed or self._moves_expired():
                     self._publish(force_slow=True)
                 self._wake.wait(0.1)
                 self._wake.clear()
@@ -373,8 +380,13 @@ class Sim:
     def _collect(self) -> None:
         """New engine events, workload refusals and per-second reclaim summaries → outbox."""
         m, last = self.machine, self._last
-        self.outbox.extend(m.events[last["events"]:])
+        new = m.events[last["events"]:]
+        self.outbox.extend(new)
         last["events"] = len(m.events)
+        if any(e.kind == "compaction" and e.data.get("moved") for e in new):
+            last["moves"] = m.compaction_moves()
+            last["moves_until"] = time.monotonic() + MOVES_SHOWN
+            last["move_marks"] = None  # drawn for the next frame's pixels
         for pid, runner in list(m.runners.items()):
             e = runner.last_error
             if e is not None and last["errors"].get(pid) != e["tick"]:
@@ -407,7 +419,9 @@ class Sim:
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
         at most every SLOW_VIEWS and the grid at most every FRAME_INTERVAL, each less often
-        when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them."""
+        when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them. The grid
+        marks the selected process's pixels, and for MOVES_SHOWN after a compaction run the
+        pixels it moved pages out of and into."""
         m = self.machine
         self.where = self._where()
         started = self._published = time.monotonic()
@@ -428,9 +442,10 @@ class Sim:
         at = time.monotonic()
         grid = self._grid(layout.zone_pixels, force_slow)
         grid_cost = time.monotonic() - at
-        for zone, mark in marks.items():
-            if zone in grid and mark.size == grid[zone].size:
-                grid[zone] = np.where(mark, np.uint8(HIGHLIGHT), grid[zone])
+        for value, zone_marks in ((HIGHLIGHT, marks), *self._moves(layout.zone_pixels)):
+            for zone, mark in zone_marks.items():
+                if zone in grid and mark.size == grid[zone].size:
+                    grid[zone] = np.where(mark, np.uint8(value), grid[zone])
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
@@ -452,6 +467,23 @@ class Sim:
             last["pixels"], last["grid_at"] = pixels, now
             self._grid_interval = max(FRAME_INTERVAL, (time.monotonic() - now) / GRID_SHARE)
         return dict(last["grid"])  # marks replace arrays in this copy, never the kept ones
+
+    def _moves(self, pixels: dict) -> list:
+        """[(MOVED_FROM, marks), (MOVED_TO, marks)] for the last compaction run's page moves
+        while they are shown (MOVES_SHOWN after the run), else []."""
+        last = self._last
+        if last["moves"] is None or time.monotonic() >= last["moves_until"]:
+            last["moves"] = None
+            return []
+        if last["move_marks"] is None or last["move_pixels"] != pixels:
+            last["move_pixels"] = pixels
+            last["move_marks"] = [(value, self.machine.frame_pixels_at(pfns, pixels))
+                                  for value, pfns in zip((MOVED_FROM, MOVED_TO), last["moves"])]
+        return last["move_marks"]
+
+    def _moves_expired(self) -> bool:
+        """The compaction marks shown should go (a paused machine publishes no frame else)."""
+        return self._last["moves"] is not None and time.monotonic() >= self._last["moves_until"]
 
     def _where(self) -> Where:
         tl = self.timeline

@@ -51,3 +51,14 @@ def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split():
     assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
     sim._publish(force_slow=True)
     assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
+
+
+def test_frame_pixels_at_marks_the_pixels_frame_grid_puts_those_frames_in():
+    sim = booted()
+    m = sim.machine
+    lo, hi = int(m.zn.start[1]), int(m.zn.start[2])  # DMA32
+    per = -(-(hi - lo) // PIXELS["DMA32"])
+    pfns = np.array([lo, lo + per - 1, lo + 5 * per, hi - 1, 0])  # 0 is in DMA
+    marks = m.frame_pixels_at(pfns, PIXELS)
+    assert np.flatnonzero(marks["DMA32"]).tolist() == [0, 5, (hi - 1 - lo) // per]
+    assert np.flatnonzero(marks["DMA"]).tolist() == [0]

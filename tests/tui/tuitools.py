@@ -65,7 +65,7 @@ async def select(pilot, comm: str) -> int:
     app = pilot.app
     pid = pid_of(app, comm)
     table = app.main.query_one(ProcessTable)
-    table.move_cursor(row=table.get_row_index(str(pid)))
+    table.select(table.order.index(pid))
     await settle(pilot)
     return pid
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.content import Content
 from textual.message import Message
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, LoadingIndicator, Static
 
@@ -16,7 +17,13 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
-from oomtui.tui.widgets.memory_grid import KIND_COLOURS, SELECTED, MemoryGrid
+from oomtui.tui.widgets.memory_grid import (
+    KIND_COLOURS,
+    MOVED_FROM,
+    MOVED_TO,
+    SELECTED,
+    MemoryGrid,
+)
 from oomtui.tui.widgets.process_table import ProcessTable
 from oomtui.tui.widgets.timeline_bar import TimelineBar
 from oomtui.tui.widgets.vma_view import VmaView
@@ -35,26 +42,34 @@ class FilterBox(Input):
         self.post_message(self.Cleared())
 
 
+NARROW = 120  # below this many columns the lower panes take turns (v)
+LOWER_PANES = (("grid-pane", "Physical memory"), ("vmas", "Virtual memory"),
+               ("gauges", "Gauges"), ("events", "Events"))
+
+
 class MainScreen(Actions, TimeTravel, Screen):
     BINDINGS = ACTION_BINDINGS
+
+    shown_pane = LOWER_PANES[0][0]
+    """The lower pane a narrow terminal shows (the others wait for v)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         yield AllocPath(id="path")
         yield TimelineBar(id="timeline")
-        with Horizontal(id="top", classes="row"):
-            with Vertical(id="procs-pane", classes="pane"):
+        with Grid(id="panes"):
+            with Vertical(id="procs-pane"):
                 yield FilterBox(placeholder="filter by pid, comm or cgroup (Enter to apply, Esc to "
-                            "clear)", id="filter")
-                yield ProcessTable(id="procs")
-            with Vertical(id="grid-pane", classes="pane"):
+                                "clear)", id="filter")
+                yield ProcessTable(id="procs", classes="pane")
+            yield Static(id="pane-bar")
+            with Vertical(id="grid-pane", classes="pane lower"):
                 yield LoadingIndicator(id="preparing")
                 yield MemoryGrid(id="grid")
                 yield Static(id="grid-legend")
-        with Horizontal(id="bottom", classes="row"):
-            yield VmaView(id="vmas", classes="pane")
-            yield Gauges(id="gauges", classes="pane")
-        yield EventLog(id="events", classes="pane")
+            yield VmaView(id="vmas", classes="pane lower")
+            yield Gauges(id="gauges", classes="pane lower")
+            yield EventLog(id="events", classes="pane lower")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -64,11 +79,33 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.query_one("#vmas").border_title = "Virtual memory"
         self.query_one("#filter").display = False
         self.query_one(ProcessTable).focus()
+        self.action_show_pane(self.shown_pane)
         self.status("preparing engine: loading the simulator's compiled kernels (the first run "
                     "compiles them, which takes a while)…")
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 120, "-narrow")
+        self.set_class(self.size.width < NARROW, "-narrow")
+        self.refresh_bindings()
+
+    # -- a narrow terminal shows one of the lower panes at a time --------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.has_class("-narrow") if action == "next_pane" else True
+
+    def action_next_pane(self) -> None:
+        ids = [pane for pane, _ in LOWER_PANES]
+        self.action_show_pane(ids[(ids.index(self.shown_pane) + 1) % len(ids)])
+
+    def action_show_pane(self, pane: str) -> None:
+        """Make `pane` the lower pane a narrow terminal shows."""
+        self.shown_pane = pane
+        for p, _ in LOWER_PANES:
+            self.query_one(f"#{p}").set_class(p == pane, "-shown")
+        bar = Content("v ▸ ") + Content(" · ").join(
+            Content.from_markup(f"[{'reverse bold' if p == pane else 'underline'} "
+                                f"@click=screen.show_pane('{p}')] {name} [/]")
+            for p, name in LOWER_PANES)
+        self.query_one("#pane-bar", Static).update(bar)
 
     def status(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text, style="bold"))
@@ -102,21 +139,33 @@ class MainScreen(Actions, TimeTravel, Screen):
             self._shown_vmas = frame.vmas
             comm = next((r["comm"] for r in frame.processes if r["pid"] == frame.pid), "")
             self.query_one(VmaView).update(frame.pid, comm, frame.vmas, frame.page_states)
-        if frame.pid != self._legend_pid:
-            self._legend_pid = frame.pid
-            self._legend(frame)
+        self._legend(frame.frame_kinds)
 
     _shown_rows = None
     _shown_vmas = None
-    _legend_pid: int | None = -1  # the selected pid the legend names (-1: none drawn yet)
+    _legend_for = None  # (kinds, width) the legend was drawn for
 
-    def _legend(self, frame) -> None:
-        legend = Text()
-        for kind in frame.frame_kinds:
-            legend.append("■", style=KIND_COLOURS[kind]).append(f" {kind}  ")
-        if frame.pid is not None:
-            legend.append("■", style=SELECTED).append(f" pages of PID {frame.pid}")
-        self.query_one("#grid-legend", Static).update(legend)
+    def _legend(self, kinds: tuple[str, ...]) -> None:
+        """The grid's colours, one item never split across lines."""
+        box = self.query_one("#grid-legend", Static)
+        if self._legend_for == (kinds, box.size.width):
+            return
+        self._legend_for = (kinds, box.size.width)
+        items = [(KIND_COLOURS[k], k) for k in kinds] + [
+            (SELECTED, "selected process"), (MOVED_FROM, "compaction moved from"),
+            (MOVED_TO, "to")]
+        legend, used = Text(), 0
+        for colour, label in items:
+            size = len(label) + 2
+            if used and used + 2 + size > box.size.width:
+                legend.append("\n")
+                used = 0
+            elif used:
+                legend.append("  ")
+                used += 2
+            legend.append("■", style=colour).append(f" {label}")
+            used += size
+        box.update(legend)
 
     def log_line(self, tick: int, tick_ms: int, kind: str, message: str) -> None:
         self.query_one(EventLog).add(tick, tick_ms, kind, message)
@@ -139,6 +188,5 @@ class MainScreen(Actions, TimeTravel, Screen):
         box = self.query_one("#filter", Input)
         table = self.query_one(ProcessTable)
         table.set_filter(text)
-        table.update(self._shown_rows or [])
         box.display = bool(text)
         table.focus()

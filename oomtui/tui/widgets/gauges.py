@@ -1,4 +1,4 @@
-"""Gauges: one line per reading (bar, numbers, sparkline); hovering one explains it."""
+"""Gauges: one line per reading (bar, sparkline, numbers); hovering one explains it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from collections import deque
 from dataclasses import replace
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.events import MouseMove
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from oomtui.tui.explain import Reading
 
@@ -37,40 +39,28 @@ def bar(r: Reading, width: int) -> Text:
     return Text("".join(cells), style=LEVEL_STYLE[r.level])
 
 
-class Gauge(Static):
-    """One reading; its tooltip is the formula with its terms."""
-
-    def __init__(self, key: str):
-        super().__init__()
-        self.key = key
-        """The Reading.key this gauge shows."""
-        self._shown: tuple | None = None  # what the line was drawn from
-
-    def show(self, r: Reading, history, width: int) -> None:
-        """Redraw only what changed: a re-render or a tooltip update costs ~0.1 ms each."""
-        if r.why != self.tooltip:
-            self.tooltip = r.why
-        shown = (replace(r, why=""), tuple(history), width)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        line = Text(f"{r.label[:LABEL]:<{LABEL}} ", style="bold")
-        line.append_text(bar(r, width))
-        if r.limit:
-            line.append(f" {sparkline(history):<{HISTORY}}", style="dim")
-        line.append(f" {r.text}", style=LEVEL_STYLE[r.level] if r.level else "")
-        self.update(line)
+def line(r: Reading, history, width: int) -> Text:
+    """One reading: label, bar with its watermarks, sparkline, numbers."""
+    text = Text(f"{r.label[:LABEL]:<{LABEL}} ", style="bold")
+    text.append_text(bar(r, width))
+    if r.limit:
+        text.append(f" {sparkline(history):<{HISTORY}}", style="dim")
+    text.append(f" {r.text}", style=LEVEL_STYLE[r.level] if r.level else "")
+    return text
 
 
-class Gauges(VerticalScroll):
-    """Watermarks and gauges: readings from explain.readings(frame)."""
+class Gauges(ScrollView):
+    """Watermarks and gauges, one line per reading of explain.readings(frame) (Line API: a
+    line is drawn again only when what it shows changed). Hovering a line shows the kernel
+    formula behind its number."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self.history: dict[str, deque] = {}
         self.readings: list[Reading] = []
         self._sampled = -SAMPLE_TICKS
-        self._gauges: list[Gauge] = []
+        self._shown: list[tuple] = []  # what each line was drawn from
+        self._lines: list[Strip] = []
 
     def show(self, readings: list[Reading], tick: int) -> None:
         self.readings = readings
@@ -78,13 +68,44 @@ class Gauges(VerticalScroll):
             self._sampled = tick
             for r in readings:
                 self.history.setdefault(r.key, deque(maxlen=HISTORY)).append(r.value)
-        keys = [r.key for r in readings]
-        if [g.key for g in self._gauges] != keys:  # a swap area or cgroup came or went
-            for g in self._gauges:
-                g.remove()
-            self._gauges = [Gauge(k) for k in keys]
-            self.mount_all(self._gauges)
-        gauges = self._gauges
-        width = max(4, min(16, self.size.width - LABEL - HISTORY - 30))
-        for g, r in zip(gauges, readings):
-            g.show(r, self.history.get(r.key, ()), width)
+        longest = max((len(r.text) for r in readings), default=0)
+        width = max(4, min(16, self.scrollable_content_region.width - LABEL - HISTORY - 3
+                           - longest))  # the bar's: as wide as fits, numbers and all
+        drawn = dict(zip(self._shown, self._lines))
+        shown = [(replace(r, why=""), tuple(self.history.get(r.key, ())), width) for r in readings]
+        lines = []
+        for y, (key, r) in enumerate(zip(shown, readings)):
+            strip = drawn.get(key)
+            if strip is None:
+                strip = Strip(line(r, key[1], width).render(self.app.console))
+                self.refresh_line(y)
+            lines.append(strip)
+        if len(lines) != len(self._lines):
+            self.refresh()
+        self._shown, self._lines = shown, lines
+        self.virtual_size = Size(max((s.cell_length for s in lines), default=0), len(lines))
+        self._explain_hovered()
+
+    def render_line(self, y: int) -> Strip:
+        x, top = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if top + y >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        return self._lines[top + y].crop(x, x + width).extend_cell_length(width, self.rich_style)
+
+    _hover: int | None = None  # the line under the mouse
+
+    def on_mouse_move(self, event: MouseMove) -> None:
+        at = event.get_content_offset(self)
+        self._hover = None if at is None else self.scroll_offset.y + at.y
+        self._explain_hovered()
+
+    def on_leave(self) -> None:
+        self._hover = None
+        self._explain_hovered()
+
+    def _explain_hovered(self) -> None:
+        i = self._hover
+        why = self.readings[i].why if i is not None and i < len(self.readings) else None
+        if why != self.tooltip:
+            self.tooltip = why

@@ -9,14 +9,18 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-# Colours per frame kind (views.FRAME_KINDS order), then the selected process and "past the
-# zone's end". Fixed rather than themed: a memory map's colours carry meaning.
+# Colours per frame kind (views.FRAME_KINDS order), then the marks drawn over them (views'
+# HIGHLIGHT, MOVED_FROM, MOVED_TO order), then "past the zone's end". Fixed rather than themed:
+# a memory map's colours carry meaning.
 KIND_COLOURS = {
     "free": "#2b2b2b", "anon": "#4caf50", "file": "#d4b83c", "dirty": "#ff8c00",
     "shmem": "#b07cd8", "slab": "#4fa3e0", "pagetable": "#00bcd4", "kernel": "#8a8a8a",
     "mlocked": "#e53935", "swapcache": "#f06292",
 }
 SELECTED = "#ffffff"
+MOVED_FROM = "#ff00ff"
+MOVED_TO = "#ffff00"
+MARKS = (SELECTED, MOVED_FROM, MOVED_TO)
 GUTTER = 7  # "Normal " before each zone's first row
 ZONE_SHORT = {"DMA": "DMA", "DMA32": "DMA32", "Normal": "Normal", "Movable": "Movabl",
               "Device": "Device"}
@@ -57,7 +61,7 @@ class MemoryGrid(Widget):
     def _table(self, kinds: tuple[str, ...]) -> None:
         """Segments for every (top, bottom) pair of colours: no style parsing per cell."""
         bg = self.app.current_theme.background or "#000000"
-        colours = [KIND_COLOURS[k] for k in kinds] + [SELECTED, bg]
+        colours = [KIND_COLOURS[k] for k in kinds] + list(MARKS) + [bg]
         self._segments = [[Segment("▀", Style(color=top, bgcolor=bottom)) for bottom in colours]
                           for top in colours]
         self.kinds = kinds
@@ -67,7 +71,7 @@ class MemoryGrid(Widget):
         width = self.size.width - GUTTER
         if kinds != self.kinds:
             self._table(kinds)
-        past_end = len(kinds) + 1
+        past_end = len(kinds) + len(MARKS)
         old = dict(zip(self._keys, self._strips))
         strips, keys = [], []
         for zone, rows in self.zone_rows.items():
