@@ -16,7 +16,8 @@ MiB = 1 << 20
 SIGNALS = (("SIGKILL (9)", 9), ("SIGTERM (15)", 15))
 PROTS = (("rw", "rw"), ("r", "r"), ("rwx", "rwx"), ("none", "none"))
 TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.min_free_kbytes",
-           "vm.watermark_scale_factor", "vm.panic_on_oom", "vm.oom_kill_allocating_task")
+           "vm.watermark_scale_factor", "vm.panic_on_oom", "vm.oom_kill_allocating_task",
+           "vm.vfs_cache_pressure", "vm.drop_caches")
 
 ACTION_BINDINGS = [
     Binding("v", "next_pane", "Next pane", id="view-next-pane"),

@@ -30,6 +30,7 @@ def readings(frame) -> list[Reading]:
     out.append(commit(frame))
     out += [swap(frame, dev) for dev in frame.swaps]
     out.append(swap_cached(frame))
+    out.append(slab(frame))
     out += [psi(frame, kind) for kind in ("some", "full")]
     out += [memcg(frame, path) for path in frame.cgroups if path != "/"]
     return out
@@ -168,6 +169,23 @@ def swap_cached(frame) -> Reading:
            "(just swapped in, or being written out). Reclaiming them costs no I/O. On swap-in the "
            "slot is freed when swap is more than half full.")
     return Reading("swapcached", "SwapCached", value, mi["SwapTotal"], kb(value), why)
+
+
+def slab(frame) -> Reading:
+    mi, s = frame.meminfo, frame.sysctl
+    value, reclaimable = mi["Slab"], mi["SReclaimable"]
+    pressure = s["vm.vfs_cache_pressure"]
+    why = (f"Slab = SReclaimable + SUnreclaim = {reclaimable} + {mi['SUnreclaim']} kB.\n"
+           "SReclaimable: dentries and inodes left by file lookups. Each reclaim pass the "
+           "superblock shrinker scans (freeable >> priority) × 4/2 of them in batches of 128, "
+           "freeable = unused dentries and inodes × vfs_cache_pressure/"
+           f"{s['vm.vfs_cache_pressure_denom']} (now {pressure}; 0: never shrunk). "
+           f"slabs_scanned {frame.vmstat['slabs_scanned']}.\n"
+           "SUnreclaim: each process's task_struct, mm_struct, signal, sighand, files and pid.\n"
+           "MemAvailable counts SReclaimable − min(SReclaimable/2, Σlow).")
+    level = "warning" if pressure == 0 and reclaimable > mi["MemTotal"] // 4 else ""
+    return Reading("slab", "Slab", value, mi["MemTotal"], f"{kb(value)} ({kb(reclaimable)} reclaimable)",
+                   why, level)
 
 
 def psi(frame, kind: str) -> Reading:

@@ -47,7 +47,8 @@ GRID_SHARE = 0.1  # the most of the worker's time the grid may take: it is a pas
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
                  "vm.swappiness", "vm.min_free_kbytes", "vm.watermark_scale_factor",
                  "vm.panic_on_oom", "vm.oom_kill_allocating_task", "vm.admin_reserve_kbytes",
-                 "vm.user_reserve_kbytes")
+                 "vm.user_reserve_kbytes", "vm.vfs_cache_pressure", "vm.vfs_cache_pressure_denom",
+                 "vm.drop_caches")
 
 
 @dataclass(frozen=True)
