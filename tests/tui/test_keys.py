@@ -293,6 +293,20 @@ async def test_s_writes_a_sysctl_and_the_engine_checks_its_range(app, notes):
         assert app.sim.machine.sysctl("vm.swappiness") == 10
 
 
+async def test_s_drops_caches_and_the_event_log_says_so(app, notes):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        m = app.sim.machine
+        await pilot.press("s")
+        await fill(pilot, name="vm.drop_caches", value=3)
+        assert notes[-1] == "sysctl vm.drop_caches=3: done"
+        assert m.vmstat()["drop_pagecache"] == m.vmstat()["drop_slab"] == 1
+        assert m.events[-1].message == "drop_caches: 3"
+        await pilot.press("s")
+        await fill(pilot, name="vm.drop_caches", value=0)
+        assert notes[-1].startswith("sysctl vm.drop_caches=0: EINVAL, ")
+
+
 async def test_w_and_shift_w_add_and_remove_swap(app, notes):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
