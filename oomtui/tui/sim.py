@@ -22,6 +22,7 @@ import numpy as np
 
 from oomtui import saves
 from oomtui.engine import Machine
+from oomtui.engine.warmup import warm_up
 from oomtui.engine.views import (
     FRAME_KINDS,
     HIGHLIGHT,
@@ -283,6 +284,7 @@ class Sim:
         """The worker's loop, until cancelled(): calls, steps at speed, frames."""
         if self.machine is None:
             self.boot()
+        self._warm_up()
         anchor_wall, anchor_tick = time.monotonic(), self.machine.tick
         while not cancelled():
             changed = self._serve_queue() or self._dirty
@@ -316,6 +318,14 @@ class Sim:
     _frame_interval = FRAME_INTERVAL  # grows when frames are costly (a big machine)
     _slow_interval = SLOW_VIEWS
     _grid_interval = FRAME_INTERVAL
+
+    def _warm_up(self) -> None:
+        """Have every kernel compiled before the first step (engine/warmup.py), saying so."""
+        self._busy = "preparing engine: compiling its kernels (on the first run only)"
+        self._publish(force_slow=True)
+        warm_up()
+        self._busy = ""
+        self._publish(force_slow=True)
 
     def _serve_queue(self) -> bool:
         served = False
