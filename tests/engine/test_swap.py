@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from oomtui.engine import SwapDevice
+from oomtui.engine.views import PAGE_STATES
 
 PAGE = 4096
 MiB = 1 << 20
@@ -777,6 +778,18 @@ def shmem_out(m, nbytes: int, pid: int | None = None):
     m.touch(p, a, nbytes)
     m.madvise(p, a, nbytes, "pageout")
     return p, a
+
+
+def test_the_vma_view_shows_swapped_shmem_pages_as_swapped(machine):
+    """page_states: a swapped shmem page has no PTE (its swap entry is in the shmem object),
+    yet the VMA band must show it swapped, not untouched."""
+    m = machine(swap=[SwapDevice(size_mib=64)])
+    p, a = shmem_out(m, 1 * MiB)
+    m.touch(p, a, 64 * PAGE)                            # the first quarter comes back
+    counts = m.page_states(p, a, 1 * MiB, 4)
+    states = dict(zip(PAGE_STATES, counts.T.tolist()))
+    assert states["swapped"] == [0, 64, 64, 64] and states["resident"] == [64, 0, 0, 0]
+    assert states["untouched"] == [0, 0, 0, 0]
 
 
 def test_shmem_pageout_without_swap_unmaps_and_keeps_the_pages(m, diff):
