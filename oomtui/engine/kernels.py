@@ -2109,6 +2109,16 @@ def mlock_range(k, mm, vstart, npages, delta):
 
 
 @njit(**JIT)
+def count_shmem_swapped(pc, file_id, pgoff, npages, counts, col):
+    """counts[bucket, col] += the pages of [pgoff, pgoff + npages) of a shmem object that are
+    in swap (their swap entry sits in the object, not in a page table); for the VMA view."""
+    buckets = counts.shape[0]
+    for i in range(npages):
+        if pc_lookup(pc, file_id, pgoff + i) <= PC_SWAP:
+            counts[i * buckets // npages, col] += 1
+
+
+@njit(**JIT)
 def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
     pt, sw = k.pt, k.sw

@@ -184,12 +184,9 @@ class ViewCalls:
         _count_states(starts, rows, self.pt.pte, first, npages, locked, S.PTE_KIND, S.PTE_ZERO,
                       S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, counts)
         obj = self.file_by_id.get(vma.file) if vma is not None else None
-        if obj is not None and obj.shmem:  # swapped shmem has no PTE: its entry is in the object
-            keys, vals = self.pc.keys, self.pc.vals
-            hit = (vals <= S.PC_SWAP) & (keys >> 36 == obj.id)  # kernels.pc_key's layout
-            page = (keys[hit] & ((1 << 36) - 1)) - vma.pgoff_at(addr)
-            page = page[(page >= 0) & (page < npages)]
-            np.add.at(counts[:, PAGE_STATES.index("swapped")], page * buckets // npages, 1)
+        if obj is not None and obj.shmem and self.sw.used.any():  # swapped shmem has no PTE
+            K.count_shmem_swapped(self.pc, obj.id, vma.pgoff_at(addr), npages, counts,
+                                  PAGE_STATES.index("swapped"))
         # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
         edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
         counts[:, UNTOUCHED] += np.diff(edges) - counts.sum(axis=1)
