@@ -581,6 +581,9 @@ def pt_free_range(k, mm, level, lo, hi):
 # ---------------------------------------------------------------------------------------------
 # Page cache (one hash: file id and page offset → pfn)
 
+PC_PGOFF_MASK = (1 << 36) - 1
+
+
 @njit(**JIT)
 def pc_key(file_id, pgoff):
     return (file_id << 36) | pgoff
@@ -589,6 +592,55 @@ def pc_key(file_id, pgoff):
 @njit(**JIT)
 def pc_lookup(pc, file_id, pgoff):
     return ht_get(pc.keys, pc.vals, pc_key(file_id, pgoff))
+
+
+WALK_INVALIDATE, WALK_TRUNCATE, WALK_COUNT_SWAPPED = 0, 1, 2
+NO_COUNTS = np.zeros((1, 1), np.int64)  # for the walks that count nothing
+
+
+@njit(**JIT)
+def pc_walk(k, file_id, first, npages, action, counts, col):
+    """Act on every page-cache entry of [first, first + npages) of a file, found by a lookup
+    per offset or by one pass over the index, whichever is shorter: a sparse file costs its
+    entries, not its size (the kernel walks an xarray that holds only present entries).
+    action: WALK_INVALIDATE (invalidate_mapping_pages), WALK_TRUNCATE (shmem_undo_range), or
+    WALK_COUNT_SWAPPED (counts[bucket, col] += the swapped shmem pages, for the VMA view)."""
+    pc = k.pc
+    by_offset = npages <= pc.keys.size
+    i = 0
+    while i < (npages if by_offset else pc.keys.size):
+        if by_offset:
+            pgoff, p = first + i, pc_lookup(pc, file_id, first + i)
+        else:
+            key, p = pc.keys[i], pc.vals[i]
+            pgoff = key & PC_PGOFF_MASK
+            if key == EMPTY or key >> 36 != file_id or not first <= pgoff < first + npages:
+                p = -1
+        bucket = counts[(pgoff - first) * counts.shape[0] // npages] if p != -1 else counts[0]
+        if p != -1 and pc_visit(k, file_id, pgoff, p, action, bucket, col) and not by_offset:
+            continue  # removed: backward-shift deletion moved a later entry into slot i
+        i += 1
+
+
+@njit(**JIT)
+def pc_visit(k, file_id, pgoff, p, action, bucket, col):
+    """One entry of pc_walk; True when it left the index."""
+    if action == WALK_COUNT_SWAPPED:
+        if p <= PC_SWAP:
+            bucket[col] += 1
+    elif action == WALK_INVALIDATE:
+        if p >= 0 and k.fr.type[p] == FILE and k.fr.mapcount[p] == 0 \
+                and not k.fr.flags[p] & (F_DIRTY | F_WRITEBACK):
+            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
+            return True
+    elif p >= 0:
+        pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
+        return True
+    elif p <= PC_SWAP:
+        ht_del(k.pc.keys, k.pc.vals, k.pc.count, pc_key(file_id, pgoff))
+        free_swap_and_cache(k.fr, k.zn, k.lru, k.ctr, k.sw, PC_SWAP - p)
+        return True
+    return False
 
 
 @njit(**JIT)
@@ -1521,17 +1573,6 @@ def drop_slab(k):
 
 
 @njit(**JIT)
-def invalidate_mapping_pages(k, file_id, npages):
-    """invalidate_mapping_pages (vm.drop_caches 1): drop a file's clean, unmapped pages that
-    are not under writeback; they leave no shadow entries."""
-    for pgoff in range(npages):
-        p = pc_lookup(k.pc, file_id, pgoff)
-        if p >= 0 and k.fr.type[p] == FILE and k.fr.mapcount[p] == 0 \
-                and not k.fr.flags[p] & (F_DIRTY | F_WRITEBACK):
-            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
-
-
-@njit(**JIT)
 def do_try_to_free_pages(k, nr_to_reclaim):
     """do_try_to_free_pages: priority 12 down to 0 until nr_to_reclaim pages are freed; if
     nothing was freed because low-protected memcgs were skipped, once more including them."""
@@ -2109,16 +2150,6 @@ def mlock_range(k, mm, vstart, npages, delta):
 
 
 @njit(**JIT)
-def count_shmem_swapped(pc, file_id, pgoff, npages, counts, col):
-    """counts[bucket, col] += the pages of [pgoff, pgoff + npages) of a shmem object that are
-    in swap (their swap entry sits in the object, not in a page table); for the VMA view."""
-    buckets = counts.shape[0]
-    for i in range(npages):
-        if pc_lookup(pc, file_id, pgoff + i) <= PC_SWAP:
-            counts[i * buckets // npages, col] += 1
-
-
-@njit(**JIT)
 def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
     pt, sw = k.pt, k.sw
@@ -2135,19 +2166,6 @@ def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
             out[i] = 1 if c >= 0 or c <= PC_SWAP and sw.cache[PC_SWAP - c] >= 0 else 0
         else:
             out[i] = 0
-
-
-@njit(**JIT)
-def drop_file_pages(k, file_id, npages):
-    """Free every cached page of a file (an unlinked shmem object's last reference) and, for
-    shmem, its swap entries (shmem_undo_range → shmem_free_swap)."""
-    for pgoff in range(npages):
-        p = pc_lookup(k.pc, file_id, pgoff)
-        if p >= 0:
-            pc_remove(k.fr, k.zn, k.lru, k.ctr, k.pc, p, -1)
-        elif p <= PC_SWAP:
-            ht_del(k.pc.keys, k.pc.vals, k.pc.count, pc_key(file_id, pgoff))
-            free_swap_and_cache(k.fr, k.zn, k.lru, k.ctr, k.sw, PC_SWAP - p)
 
 
 @njit(**JIT)

@@ -933,7 +933,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         for fid in {v.file for v in gone if v.file >= 0}:
             obj = self.file_by_id[fid]
             if obj.shmem and not any(v.file == fid for q in self.procs.values() for v in q.mm.vmas):
-                K.drop_file_pages(self.k, fid, obj.pages)
+                K.pc_walk(self.k, fid, 0, obj.pages, K.WALK_TRUNCATE, K.NO_COUNTS, 0)
                 self.committed -= obj.charged
                 del self.file_by_id[fid]
 

@@ -89,7 +89,7 @@ class SlabCalls:
         and inodes, 3 both; dmesg says who asked unless bit 4 is set."""
         if value & 1:
             for f in self.files.values():
-                K.invalidate_mapping_pages(self.k, f.id, f.pages)
+                K.pc_walk(self.k, f.id, 0, f.pages, K.WALK_INVALIDATE, K.NO_COUNTS, 0)
             self.ctr.vm[S.DROP_PAGECACHE] += 1
         if value & 2:
             K.drop_slab(self.k)

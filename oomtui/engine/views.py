@@ -185,8 +185,8 @@ class ViewCalls:
                       S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, counts)
         obj = self.file_by_id.get(vma.file) if vma is not None else None
         if obj is not None and obj.shmem and self.sw.used.any():  # swapped shmem has no PTE
-            K.count_shmem_swapped(self.pc, obj.id, vma.pgoff_at(addr), npages, counts,
-                                  PAGE_STATES.index("swapped"))
+            K.pc_walk(self.k, obj.id, vma.pgoff_at(addr), npages, K.WALK_COUNT_SWAPPED, counts,
+                      PAGE_STATES.index("swapped"))
         # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
         edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
         counts[:, UNTOUCHED] += np.diff(edges) - counts.sum(axis=1)

@@ -15,7 +15,7 @@ import errno
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
 
-MiB = 1 << 20
+PAGE, MiB = 4096, 1 << 20
 TASK_CACHES = {"task_struct": (5, 8), "mm_struct": (20, 8), "signal_cache": (14, 4),
                "sighand_cache": (15, 8), "files_cache": (23, 4), "pid": (21, 1)}
 
@@ -141,6 +141,18 @@ def test_drop_caches_frees_what_is_unused_and_clean_only(machine, fails):
     assert m.vmstat()["drop_pagecache"] == m.vmstat()["drop_slab"] == 1
     fails(m, errno.EINVAL, m.sysctl, "vm.drop_caches", 0)
     fails(m, errno.EINVAL, m.sysctl, "vm.drop_caches", 5)
+
+
+def test_dropping_a_sparse_file_costs_its_cached_pages_not_its_size(machine):
+    """A file with a page at 128 TiB: drop_caches and the VMA view visit only what is cached."""
+    m = machine(sysctl={"vm.dirty_expire_centisecs": 100, "vm.dirty_writeback_centisecs": 50})
+    w = m.spawn("writer")
+    m.write_file(w, "/sparse", 2 * PAGE)
+    m.write_file(w, "/sparse", PAGE, offset=2**47)
+    m.step(300)
+    cached = m.meminfo()["Cached"]
+    m.sysctl("vm.drop_caches", 1)
+    assert m.meminfo()["Cached"] == cached - 12
 
 
 def test_stat_files_refuses_bad_arguments(m, fails):

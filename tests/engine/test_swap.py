@@ -792,6 +792,22 @@ def test_the_vma_view_shows_swapped_shmem_pages_as_swapped(machine):
     assert states["untouched"] == [0, 0, 0, 0]
 
 
+def test_a_sparse_4_tib_shmem_vma_costs_its_pages_not_its_size(machine):
+    """The VMA view and the last munmap of a shmem object visit its entries, not every
+    offset of its 2^30 pages (a pass over them would hang)."""
+    m = machine(swap=[SwapDevice(size_mib=64)], sysctl={"vm.overcommit_memory": 1})
+    p, size = m.spawn("p"), 4 << 40
+    a = m.mmap(p, size, flags="shared|anonymous")
+    m.touch(p, a, 2 * MiB)
+    m.touch(p, a + size - 2 * MiB, 2 * MiB)
+    m.madvise(p, a + size - 1 * MiB, 1 * MiB, "pageout")
+    states = dict(zip(PAGE_STATES, m.page_states(p, a, size, 4).T.tolist()))
+    assert states["resident"] == [512, 0, 0, 256] and states["swapped"] == [0, 0, 0, 256]
+    m.munmap(p, a, size)                        # 768 entries out of the index, one by one
+    mi = m.meminfo()
+    assert mi["Shmem"] == 0 and mi["SwapFree"] == mi["SwapTotal"]
+
+
 def test_shmem_pageout_without_swap_unmaps_and_keeps_the_pages(m, diff):
     """shrink_folio_list unmaps the folio before shmem_writeout finds no swap: the pages stay
     in the shmem object, on the active list (AOP_WRITEPAGE_ACTIVATE), and no longer mapped."""
