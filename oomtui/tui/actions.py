@@ -20,7 +20,8 @@ TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.m
            "vm.vfs_cache_pressure", "vm.drop_caches")
 
 ACTION_BINDINGS = [
-    Binding("v", "next_pane", "Next pane", id="view-next-pane"),
+    Binding("v", "next_pane", "Next pane", id="view-next-pane",
+            tooltip="Next lower pane (below 120 columns, where one shows at a time)"),
     Binding("space", "pause", "Pause/run", id="sim-pause"),
     Binding("full_stop", "step", "Step", id="sim-step"),
     Binding("left_square_bracket", "speed(-1)", "Slower", id="sim-slower"),

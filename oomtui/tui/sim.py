@@ -180,7 +180,8 @@ class Sim:
         self.timeline: Timeline | None = None
         self.where: Where | None = None
         self._busy = ""
-        self._dirty = False
+        self._dirty = False  # a redraw asked for
+        self._unshown = False  # served (a call, steps, a redraw), not yet in a published frame
         self.build_times: deque = deque(maxlen=240)
         """Seconds each frame took to build (engine thread), newest last."""
 
@@ -242,8 +243,9 @@ class Sim:
 
     @property
     def pending(self) -> int:
-        """Requests not yet handled (calls, steps, restarts)."""
-        return len(self._queue) + self._steps + (1 if self._busy else 0)
+        """Requests (calls, steps, restarts, redraws) whose outcome no published frame shows
+        yet. The worker sets _unshown before it takes a request, so no read falls between."""
+        return len(self._queue) + self._steps + bool(self._busy) + self._dirty + self._unshown
 
     # -- in the worker thread ----------------------------------------------------------------
 
@@ -287,15 +289,17 @@ class Sim:
         self._warm_up()
         anchor_wall, anchor_tick = time.monotonic(), self.machine.tick
         while not cancelled():
-            changed = self._serve_queue() or self._dirty
-            self._dirty = False
+            if self._dirty:
+                self._unshown = True
+                self._dirty = False
+            self._serve_queue()
             m = self.machine
             if self._steps:
+                self._unshown = True
                 n, self._steps = self._steps, 0
                 self._advance(n)
-                changed = True
             if self.paused or m.panicked:
-                if changed or self._moves_expired():
+                if self._unshown or self._moves_expired():
                     self._publish(force_slow=True)
                 self._wake.wait(0.1)
                 self._wake.clear()
@@ -327,11 +331,10 @@ class Sim:
         self._busy = ""
         self._publish(force_slow=True)
 
-    def _serve_queue(self) -> bool:
-        served = False
+    def _serve_queue(self) -> None:
         while self._queue:
+            self._unshown = True
             item = self._queue.popleft()
-            served = True
             if not isinstance(item[0], Call):
                 self.outbox.append(self._control(*item))
                 continue
@@ -341,7 +344,6 @@ class Sim:
                 self.outbox.append(self._make(call, label))
             finally:
                 self._busy = ""
-        return served
 
     def _control(self, fn: Callable, then: Callable | None) -> Reply:
         try:
@@ -464,6 +466,7 @@ class Sim:
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
+        self._unshown = False
         cost = time.monotonic() - started
         self.build_times.append(cost)
         if not slow:  # the slow views and the grid stretch only their own intervals

@@ -30,4 +30,4 @@ class HelpScreen(Screen):
         for where, bindings in self.groups:
             for b in bindings:
                 keys = ", ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
-                table.add_row(where, keys, b.description, b.id or "")
+                table.add_row(where, keys, b.tooltip or b.description, b.id or "")
