@@ -21,7 +21,7 @@ TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.m
 
 ACTION_BINDINGS = [
     Binding("v", "next_pane", "Next pane", id="view-next-pane",
-            tooltip="Next lower pane (below 120 columns, where one shows at a time)"),
+            tooltip="Next lower pane (under 120 columns)"),
     Binding("space", "pause", "Pause/run", id="sim-pause"),
     Binding("full_stop", "step", "Step", id="sim-step"),
     Binding("left_square_bracket", "speed(-1)", "Slower", id="sim-slower"),
