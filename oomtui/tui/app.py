@@ -79,6 +79,10 @@ class OomApp(App):
     def on_mount(self) -> None:
         self.push_screen(self.main)
         self.redraw_timer = self.set_interval(1 / REDRAW_HZ, self.redraw)
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: now load the engine (importing numba alone takes the
+        GIL for a quarter of a second, which would delay that frame)."""
         self.run_engine()
 
     # -- the engine worker -----------------------------------------------------------------

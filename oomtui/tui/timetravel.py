@@ -5,19 +5,32 @@ by a thread worker of its own. Mixed into MainScreen next to Actions (whose _ask
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 
-from oomtui import paths, saves
+from oomtui import paths
 from oomtui.tui.dialogs.form import Field
 from oomtui.tui.fmt import error_text
+
+if TYPE_CHECKING:
+    from oomtui import saves
+
+
+def _saves():
+    """oomtui.saves, imported on first use: it imports the engine and numba, which the app
+    loads in its worker after the first paint."""
+    from oomtui import saves
+
+    return saves
 
 
 def save_path(name: str) -> Path:
     """The file a name typed in the save dialog stands for, in the saves directory."""
     if any(c in name for c in "/\\\0") or name.startswith("."):
         raise ValueError("a plain file name: no directory, not starting with '.'")
-    return paths.saves_dir() / (name if name.endswith(saves.SUFFIX) else name + saves.SUFFIX)
+    suffix = _saves().SUFFIX
+    return paths.saves_dir() / (name if name.endswith(suffix) else name + suffix)
 
 
 def save_label(s: saves.SaveInfo) -> str:
@@ -117,7 +130,7 @@ class TimeTravel:
 
     def action_save(self) -> None:
         sim, frame = self.app.sim, self.app.frame
-        name = saves.default_name(sim.scenario.name, frame.tick) if frame else ""
+        name = _saves().default_name(sim.scenario.name, frame.tick) if frame else ""
 
         def then(v):
             path = v["name"]
@@ -132,7 +145,7 @@ class TimeTravel:
                   then, note=f"Into {paths.saves_dir()}", ok="Save")
 
     def _save(self, path: Path) -> None:
-        sim = self.app.sim
+        sim, saves = self.app.sim, _saves()
         sim.control(lambda: (sim.machine.snapshot(), saves.meta_of(sim.machine, sim.scenario.name)),
                     lambda snapshot: self._write(path, *snapshot))
 
@@ -140,7 +153,7 @@ class TimeTravel:
     def _write(self, path: Path, state: dict, meta: dict) -> None:
         """Packs, compresses and writes off the UI thread (the snapshot is the worker's own)."""
         try:
-            saves.write(paths.ensure(path.parent) / path.name, state, meta, compress=True)
+            _saves().write(paths.ensure(path.parent) / path.name, state, meta, compress=True)
         except (OSError, ValueError) as e:
             self.app.call_from_thread(self.notify, f"not saved: {error_text(e)}",
                                       severity="error", timeout=10)
@@ -148,7 +161,7 @@ class TimeTravel:
         self.app.call_from_thread(self.notify, f"saved {path.name} (tick {meta['tick']})")
 
     def action_load(self) -> None:
-        found = saves.list_saves()
+        found = _saves().list_saves()
         if not found:
             self.notify(f"no saves in {paths.saves_dir()} yet (ctrl+s saves one)",
                         severity="warning")
