@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,14 +88,17 @@ def first_paint(runs: int = 3) -> dict:
         t = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-c", _FIRST_PAINT], stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True)
+        watchdog = threading.Timer(60, child.kill)  # a child that never paints ends the wait
+        watchdog.start()
         try:
             line = child.stdout.readline()
             times.append(time.perf_counter() - t)
         finally:
+            watchdog.cancel()
             child.kill()
             child.wait()
         if line.strip() != "painted":
-            raise RuntimeError("the app exited before its first paint")
+            raise RuntimeError("the app ended, or hung for 60 s, before its first paint")
     return {"runs": runs, "seconds": sorted(times)[runs // 2]}
 
 

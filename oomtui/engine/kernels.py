@@ -616,18 +616,18 @@ def pc_walk(k, file_id, first, npages, action, counts, col):
             pgoff = key & PC_PGOFF_MASK
             if key == EMPTY or key >> 36 != file_id or not first <= pgoff < first + npages:
                 p = -1
-        bucket = counts[(pgoff - first) * counts.shape[0] // npages] if p != -1 else counts[0]
-        if p != -1 and pc_visit(k, file_id, pgoff, p, action, bucket, col) and not by_offset:
+        if p != -1 and pc_visit(k, file_id, pgoff, p, action, counts,
+                                (pgoff - first) * counts.shape[0] // npages, col) and not by_offset:
             continue  # removed: backward-shift deletion moved a later entry into slot i
         i += 1
 
 
 @njit(**JIT)
-def pc_visit(k, file_id, pgoff, p, action, bucket, col):
+def pc_visit(k, file_id, pgoff, p, action, counts, bucket, col):
     """One entry of pc_walk; True when it left the index."""
     if action == WALK_COUNT_SWAPPED:
         if p <= PC_SWAP:
-            bucket[col] += 1
+            counts[bucket, col] += 1
     elif action == WALK_INVALIDATE:
         if p >= 0 and k.fr.type[p] == FILE and k.fr.mapcount[p] == 0 \
                 and not k.fr.flags[p] & (F_DIRTY | F_WRITEBACK):
