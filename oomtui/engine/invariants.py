@@ -175,10 +175,11 @@ def _check_shmem(m, entries, same) -> None:
     mapper); an entry's slot names the entry back."""
     keys = m.pc.keys[entries]
     slots = S.PC_SWAP - m.pc.vals[entries]
-    other = (m.sw.owner[slots] != keys >> 36) | (m.sw.index[slots] != keys & ((1 << 36) - 1))
+    other = ((m.sw.owner[slots] != keys >> K.PC_PGOFF_BITS)
+             | (m.sw.index[slots] != keys & K.PC_PGOFF_MASK))
     same("shmem swap entries naming another page's slot", int(other.sum()), 0)
     objects = [f.id for f in m.file_by_id.values() if f.shmem]
-    owners = np.concatenate([keys >> 36, m.fr.owner[m.fr.type == S.SHMEM]])
+    owners = np.concatenate([keys >> K.PC_PGOFF_BITS, m.fr.owner[m.fr.type == S.SHMEM]])
     same("shmem pages and swap entries of freed objects", int((~np.isin(owners, objects)).sum()), 0)
 
 

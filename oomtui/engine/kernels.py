@@ -581,12 +581,13 @@ def pt_free_range(k, mm, level, lo, hi):
 # ---------------------------------------------------------------------------------------------
 # Page cache (one hash: file id and page offset → pfn)
 
-PC_PGOFF_MASK = (1 << 36) - 1
+PC_PGOFF_BITS = 36  # a key is the file id above the page offset
+PC_PGOFF_MASK = (1 << PC_PGOFF_BITS) - 1
 
 
 @njit(**JIT)
 def pc_key(file_id, pgoff):
-    return (file_id << 36) | pgoff
+    return (file_id << PC_PGOFF_BITS) | pgoff
 
 
 @njit(**JIT)
@@ -614,7 +615,8 @@ def pc_walk(k, file_id, first, npages, action, counts, col):
         else:
             key, p = pc.keys[i], pc.vals[i]
             pgoff = key & PC_PGOFF_MASK
-            if key == EMPTY or key >> 36 != file_id or not first <= pgoff < first + npages:
+            if key == EMPTY or key >> PC_PGOFF_BITS != file_id \
+                    or not first <= pgoff < first + npages:
                 p = -1
         if p != -1 and pc_visit(k, file_id, pgoff, p, action, counts,
                                 (pgoff - first) * counts.shape[0] // npages, col) and not by_offset:
