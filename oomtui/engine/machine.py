@@ -294,7 +294,7 @@ class Machine(SnapshotCalls):
             allowed = kbytes >> (PAGE_SHIFT - 10)
         else:
             allowed = self.totalram * self._sysctl["vm.overcommit_ratio"] // 100
-        return allowed + self.swap_areas.total_pages()
+        return allowed + self.total_swap_pages()
 
     def _vm_enough_memory(self, p: Process, pages: int, what: str, already: int = 0) -> None:
         """__vm_enough_memory (KERNEL.md §3): raise ENOMEM if charging `pages` is refused.
@@ -307,7 +307,7 @@ class Machine(SnapshotCalls):
         if mode == 1:
             return
         if mode == 0:
-            limit = self.totalram + self.swap_areas.total_pages()
+            limit = self.totalram + self.total_swap_pages()
             if pages > limit:
                 raise err(errno.ENOMEM, f"{what}: {_size(pages * PAGE)} is more than RAM + swap "
                                         f"({_size(limit * PAGE)}), refused by overcommit mode 0")
@@ -1268,7 +1268,7 @@ class Machine(SnapshotCalls):
         vm = self.ctr.vm
         lru = self.lru.size.sum(axis=0)
         free = int(self.zn.free.sum())
-        swap_total = self.swap_areas.total_pages()
+        swap_total = self.total_swap_pages()
         swapcached = int(vm[S.NR_SWAPCACHED])
         file_pages = int(vm[S.NR_FILE])
         pages = {
@@ -1353,12 +1353,12 @@ class Machine(SnapshotCalls):
     def oom_badness(self, pid: int) -> int | None:
         """oom_badness (KERNEL.md §1) with totalpages = RAM + swap; None when unkillable."""
         p = self._proc(pid)
-        return oom_badness(**self._badness_terms(p), totalpages=self.totalram + self.swap_areas.total_pages())
+        return oom_badness(**self._badness_terms(p), totalpages=self.totalram + self.total_swap_pages())
 
     def oom_score(self, pid: int) -> int:
         """/proc/PID/oom_score (KERNEL.md §2)."""
         p = self._proc(pid)
-        return oom_score(**self._badness_terms(p), totalpages=self.totalram + self.swap_areas.total_pages())
+        return oom_score(**self._badness_terms(p), totalpages=self.totalram + self.total_swap_pages())
 
     def zoneinfo(self) -> dict[str, dict]:
         """/proc/zoneinfo's per-zone numbers (pages)."""

@@ -441,7 +441,7 @@ class Memcg:
         self.m = m
         self.tree = CgroupTree()
         self.by_id: list[MemCgroup] = [self.tree.root]
-        self.walks: dict[int, object] = {}  # reclaim target id -> its subtree's ids, pre-order
+        self.walks: dict[int, np.ndarray] = {}  # reclaim target id -> its subtree's ids, pre-order
         self.protected = False  # any memory.min or memory.low set
         m.lru.ctl[S.LC_NWALK] = 1
         m.lru.walk[0] = 0
@@ -659,7 +659,8 @@ class Memcg:
         """mem_cgroup_print_oom_meminfo's numbers, kB."""
         lru = self.m.lru
         stat = self.stat(cg.path)
-        return {"usage": int(lru.usage[cg.id]) * 4, "limit": None if cg.max is None else cg.max >> 10,
+        return {"usage": int(lru.usage[cg.id]) * 4,
+                "limit": None if cg.max is None else cg.max >> 10,
                 "failcnt": cg.events["max"], "swap_usage": int(lru.swap[cg.id]) * 4,
                 "swap_limit": None if cg.swap_max is None else cg.swap_max >> 10,
                 "swap_failcnt": stat["memory.swap.events"]["fail"],

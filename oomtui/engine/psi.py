@@ -1,8 +1,10 @@
 """Memory pressure stall information: /proc/pressure/memory (kernel/sched/psi.c).
 
-The engine reports, per tick, how long at least one task was stalled on memory ("some") and how
-long all non-idle tasks were ("full"). `Psi` keeps the cumulative totals and the kernel's
-fixed-point running averages, with the kernel's integer arithmetic:
+`Stalls` keeps the tasks stalled in the kernel (reclaim, compaction, memory.high throttling,
+swap-in, dirty throttling) and serves their stall time tick by tick; per tick it reports how
+long at least one task was stalled on memory ("some") and how long all non-idle tasks were
+("full"). `Psi` keeps the cumulative totals and the kernel's fixed-point running averages,
+with the kernel's integer arithmetic:
 
 - Time is kept in ns like sched_clock(); every input is a whole number of µs.
 - The averaging clock runs on a fixed grid of psi_period = PSI_FREQ = 2*HZ+1 jiffies (2.001 s at

@@ -66,8 +66,8 @@ class SwapAreas:
         """What swapoff of `dev` by `caller` must find room for (pages); EPERM or EINVAL if
         it may not."""
         if not caller.capable("CAP_SYS_ADMIN"):
-            raise err(errno.EPERM, f"swapoff needs CAP_SYS_ADMIN, which {caller.comm}[{caller.pid}] "
-                                   "lacks")
+            raise err(errno.EPERM, f"swapoff needs CAP_SYS_ADMIN, which "
+                                   f"{caller.comm}[{caller.pid}] lacks")
         sw = self.m.sw
         if isinstance(dev, bool) or not isinstance(dev, int) or not 0 <= dev < MAX_SWAPFILES \
                 or not sw.active[dev]:

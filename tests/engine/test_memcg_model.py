@@ -319,8 +319,9 @@ def test_effective_min_low_with_recursive_prot(memcg):
     assert effective_min_low(memcg.tree, "/svc/x")[1] == 0
     assert effective_min_low(memcg.tree, "/svc/x", recursive_prot=True)[1] == 60
     assert effective_min_low(memcg.tree, "/svc/y", recursive_prot=True)[1] == 40
-    # the engine mounts without memory_recursiveprot: the kernel's test, by hand
-    assert effective_min_low(memcg.tree, "/svc/x", recursive_prot=True)[1] >= memcg.tree.get("/svc/x").usage
+    # the engine mounts without memory_recursiveprot: mem_cgroup_below_low by hand
+    elow = effective_min_low(memcg.tree, "/svc/x", recursive_prot=True)[1]
+    assert elow >= memcg.tree.get("/svc/x").usage
 
 
 def test_effective_min_low_deeper_levels_and_empty_groups(memcg):
@@ -335,7 +336,8 @@ def test_effective_min_low_deeper_levels_and_empty_groups(memcg):
     assert not below(memcg, "/a/b/c")[0]        # 80 pages > 50
     assert effective_min_low(memcg.tree, "/a/b/d") == (0, 0)
     assert below(memcg, "/a/b/d")[0]            # nothing charged: 0 >= 0
-    expect_error(memcg.tree, errno.EINVAL, effective_min_low, memcg.tree, "/a", "/a/b")  # not inside
+    # not inside the reclaim root
+    expect_error(memcg.tree, errno.EINVAL, effective_min_low, memcg.tree, "/a", "/a/b")
 
 
 # ---- events, charging ----------------------------------------------------------------------
