@@ -178,9 +178,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_save_info(args: argparse.Namespace) -> int:
     from oomtui import saves
+    from oomtui.engine import Machine
 
     header = saves.read_header(args.save)
-    meta, m = saves.load(args.save)
+    meta, m = header["meta"], Machine.load(args.save)
     info = saves.info(args.save)
     refused = sum(e.error is not None for e in m.inputs.entries)
     procs = ", ".join(f"{p.comm}[{p.pid}]" for p in m.procs.values())

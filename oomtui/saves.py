@@ -1,22 +1,30 @@
-"""Save files: a machine's snapshot in msgpack, written atomically, read defensively.
+"""Save files: bytes <-> a dict, in msgpack, written atomically, read defensively.
+
+This module knows files, not machines: it imports neither the engine nor numba, so listing
+saves stays cheap. engine/snapshot.py turns a Machine into the dict written here and back
+(Machine.save(), Machine.load()), and engine/schema.py declares what the dict holds.
 
 A save is two msgpack values one after the other:
 
-- a small header map: {"format": "oomtui-save", "version": 1, "meta": {scenario, tick,
+- a small header map: {"format": "oomtui-save", "version": 2, "meta": {scenario, tick,
   tick_ms, saved_at, ram_mib, digest, oomtui}, "compression": "zlib" or None,
   "body_size", "body_crc32"}. Listing saves reads only this.
 - the body: the map Machine.snapshot() returns ({config, seed, tick, arrays, procs, files,
   runners, events, inputs, ...}, each array as {"dtype", "shape", "data"}), zlib-compressed
   when asked (a 16 GiB machine's arrays shrink a lot: most frames look alike).
 
-Tuples, integers beyond 64 bits, Programs and unsaveable arguments of logged calls travel as
-msgpack extension types, so what is loaded equals what was saved, type for type.
+Tuples, integers beyond 64 bits, and the engine's values msgpack has no type for (an Ext:
+a workload program, an argument no save can hold) travel as msgpack extension types, so what
+is loaded equals what was saved, type for type.
+
+A save of an older version is converted as it is read, one step per version (UPGRADES): read()
+always returns the current version's dict.
 
 Reading trusts nothing: the file size is capped, msgpack's limits are set from the bytes
 actually there, zlib output is capped, the body's CRC-32 must match (damage, not malice: the checks
-after it are what keep hostile files out), and Machine.restore
-checks every field before anything changes. A bad file raises ValueError naming the file
-and what is wrong; an unreadable one OSError.
+after it are what keep hostile files out), and the engine checks every field before anything
+changes. A bad file raises SaveError naming the file and what is wrong; an unreadable one
+OSError.
 """
 
 from __future__ import annotations
@@ -31,15 +39,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgpack
-import numpy as np
 
 from oomtui import __version__, paths
-from oomtui.engine import Machine
-from oomtui.engine.inputs import Opaque
-from oomtui.workloads import Program
 
 FORMAT = "oomtui-save"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".oomsave"
 MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
 MAX_HEADER_BYTES = 64 << 10
@@ -54,20 +58,25 @@ class SaveError(ValueError):
     """A file that is not a valid save; the message names the file and the problem."""
 
 
-# -- msgpack with the engine's extra types -----------------------------------------------------
+@dataclass(frozen=True)
+class Ext:
+    """An engine value msgpack has no type for, in plain form: an "opaque" argument's text, or
+    a "program"'s dict (workloads.Program.to_dict)."""
+    kind: str
+    value: object
+
+
+# -- msgpack with the extra types --------------------------------------------------------------
 
 def _default(obj):
     if type(obj) is tuple:
         return msgpack.ExtType(EXT_TUPLE, _pack(list(obj)))
     if type(obj) is int:  # only those msgpack cannot hold come here
         return msgpack.ExtType(EXT_BIGINT, str(obj).encode())
-    if isinstance(obj, Opaque):
-        return msgpack.ExtType(EXT_OPAQUE, obj.text.encode())
-    if isinstance(obj, Program):
-        return msgpack.ExtType(EXT_PROGRAM, _pack(obj.to_dict()))
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        return {"dtype": a.dtype.str, "shape": list(a.shape), "data": memoryview(a).cast("B")}
+    if type(obj) is Ext and obj.kind == "opaque" and type(obj.value) is str:
+        return msgpack.ExtType(EXT_OPAQUE, obj.value.encode())
+    if type(obj) is Ext and obj.kind == "program":
+        return msgpack.ExtType(EXT_PROGRAM, _pack(obj.value))
     raise TypeError(f"cannot save a {type(obj).__name__}: {obj!r:.60}")
 
 
@@ -81,12 +90,9 @@ def _ext_hook(code: int, data: bytes):
     if code == EXT_BIGINT:
         return int(data.decode("ascii"))
     if code == EXT_OPAQUE:
-        return Opaque(data.decode())
+        return Ext("opaque", data.decode())
     if code == EXT_PROGRAM:
-        try:
-            return Program.from_dict(_unpack(data))
-        except OSError as e:
-            raise ValueError(f"a workload program: {e.strerror}") from None
+        return Ext("program", _unpack(data))
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
@@ -95,9 +101,45 @@ def _unpack(data):
     return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
 
 
+# -- older versions ----------------------------------------------------------------------------
+
+# Arrays version 1 saved that version 2 no longer keeps; the step to version 2 drops them.
+DROPPED_IN_V2: tuple[str, ...] = ()
+INPUT_V1 = ("tick", "call", "args", "kwargs", "error")  # version 1's positional input entries
+ERROR_V1 = ("exception", "errno", "message")
+
+
+def _v1_to_v2(state):
+    """Version 2 names the fields of an input entry and its error (version 1 listed them in
+    order), and no longer saves the arrays of DROPPED_IN_V2. What does not have the shape
+    version 1 had is left as it is, for the engine's checks to refuse."""
+    if type(state) is not dict:
+        return state
+    if type(state.get("inputs")) is list:
+        state["inputs"] = [_v1_input(e) for e in state["inputs"]]
+    if type(state.get("arrays")) is dict:
+        for name in DROPPED_IN_V2:
+            state["arrays"].pop(name, None)
+    return state
+
+
+def _v1_input(entry):
+    if type(entry) not in (list, tuple) or len(entry) != len(INPUT_V1):
+        return entry
+    entry = dict(zip(INPUT_V1, entry))
+    error = entry["error"]
+    if type(error) in (list, tuple) and len(error) == len(ERROR_V1):
+        entry["error"] = dict(zip(ERROR_V1, error))
+    return entry
+
+
+UPGRADES = {1: _v1_to_v2}  # version -> the step from it to the next
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 def meta_of(machine, scenario: str | None = None) -> dict:
+    """The header's meta for a Machine."""
     return {"scenario": scenario, "tick": machine.tick, "tick_ms": machine.config.tick_ms,
             "saved_at": int(time.time()), "ram_mib": machine.totalram >> 8,
             "digest": machine.state_digest(), "oomtui": __version__}
@@ -191,7 +233,8 @@ def read_header(path) -> dict:
 
 
 def read(path) -> tuple[dict, dict]:
-    """(meta, state) of a save; state's arrays are read-only views (restore copies them)."""
+    """(meta, state) of a save, its state converted to the current version: the dict
+    Machine.from_snapshot() takes (which checks it)."""
     path = Path(path)
     data = _read_bytes(path, MAX_FILE_BYTES)
     header, start = _header(path, data)
@@ -205,20 +248,11 @@ def read(path) -> tuple[dict, dict]:
         if header["compression"] == "zlib":
             body = _inflate(body)
         state = _unpack(body)
-        if type(state) is dict:
-            state["arrays"] = _arrays(state.get("arrays"))
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError, zlib.error) as e:
         raise SaveError(f"{path}: {e}") from None
+    for version in range(header["version"], VERSION):
+        state = UPGRADES[version](state)
     return header["meta"], state
-
-
-def load(path):
-    """(meta, Machine) from a save file; SaveError if it is not a valid one."""
-    meta, state = read(path)
-    try:
-        return meta, Machine.from_snapshot(state)
-    except ValueError as e:
-        raise SaveError(f"{path}: {e}") from None
 
 
 def _inflate(body) -> bytes:
@@ -228,30 +262,6 @@ def _inflate(body) -> bytes:
         raise ValueError("the compressed body is incomplete or inflates beyond "
                          f"{MAX_FILE_BYTES >> 30} GiB")
     return out
-
-
-def _arrays(arrays) -> dict:
-    """{name: {dtype, shape, data}} as numpy views; only sizes that match their data."""
-    if type(arrays) is not dict:
-        raise ValueError("arrays must be a map")
-    out = {}
-    for name, a in arrays.items():
-        if type(a) is not dict or set(a) != {"dtype", "shape", "data"}:
-            raise ValueError(f"array {name!r:.40} must be {{dtype, shape, data}}")
-        dtype, shape, data = a["dtype"], a["shape"], a["data"]
-        if dtype not in _DTYPES or type(data) is not bytes or type(shape) is not list \
-                or not all(type(n) is int and n >= 0 for n in shape):
-            raise ValueError(f"array {name!r:.40}: bad dtype, shape or data")
-        dt = np.dtype(dtype)
-        if int(np.prod(shape, dtype=object)) * dt.itemsize != len(data):
-            raise ValueError(f"array {name!r:.40}: shape {shape} does not match its "
-                             f"{len(data)} bytes of {dtype}")
-        out[name] = np.frombuffer(data, dtype=dt).reshape(shape)
-    return out
-
-
-_DTYPES = {np.dtype(t).str for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
-                                     np.int64, np.uint64, np.float64)}
 
 
 # -- the saves directory -----------------------------------------------------------------------

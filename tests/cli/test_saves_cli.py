@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oomtui import saves
 from oomtui.__main__ import main
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 
@@ -43,7 +44,6 @@ def test_replay_headless_prints_the_events_and_the_checked_digest(save, capsys):
 
 def test_replay_that_ends_elsewhere_is_an_error(save, capsys, monkeypatch):
     path, _ = save
-    from oomtui import saves
     real = saves.read
 
     def read(p):  # the saved digest of another state
@@ -65,7 +65,7 @@ def test_save_info(save, capsys):
     assert rows["processes"] == "1: init[1]"
     assert rows["inputs"] == "5 calls, 1 refused"
     assert rows["digest"] == f"{m.state_digest()} (the loaded state's)"
-    assert rows["format"].startswith("oomtui-save 1")
+    assert rows["format"].startswith(f"oomtui-save {saves.VERSION},")
 
 
 def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, monkeypatch):

@@ -10,11 +10,11 @@ import zlib
 import msgpack
 import numpy as np
 import pytest
-from savetools import split, with_body
+from savetools import pack, split, with_body
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.inputs import Opaque
+from oomtui.engine.snapshot import saved_array
 from oomtui.engine.state import PC_SWAP
 
 
@@ -27,7 +27,7 @@ def _with_state(good_save, mutate) -> bytes:
     data, _, state = good_save
     state = copy.deepcopy(state)
     mutate(state)
-    return with_body(data, saves._pack(state))
+    return with_body(data, pack(state))
 
 
 def _load_fails(tmp_path, data: bytes, match: str, error=saves.SaveError):
@@ -108,9 +108,9 @@ def _shmem_swap_entry(slot_of):
     (_set(("config", "ram_mib"), 64), "shape"),  # the arrays are a 16 MiB machine's
     (_set(("config", "ram_mib"), 1 << 40), "config: ram_mib"),
     (_set(("seed",), 6), "seed"),
-    (_set(("events", 0, "data"), {"x": Opaque("x")}), "no event has"),
-    (_set(("inputs", 0, 1), "_release"), "not a call the input log records"),
-    (_set(("inputs", 0, 0), 10**6), "past the machine's tick"),
+    (_set(("events", 0, "data"), {"x": saves.Ext("opaque", "x")}), "no event has"),
+    (_set(("inputs", 0, "call"), "_release"), "not a call the input log records"),
+    (_set(("inputs", 0, "tick"), 10**6), "past the machine's tick"),
     (_set(("runners", 0, "phase_index"), 99), "runner"),
     (_set(("cgroups", 0, "path"), "/x"), "root cgroup"),
     (_set(("next", "pid"), 1), "pid or mm id"),
@@ -141,7 +141,7 @@ def test_wrong_content(good_save, tmp_path, mutate, match):
 
 def test_array_sizes_must_match_their_data(good_save, tmp_path):
     data, _, state = good_save
-    arrays = {k: saves._default(a) for k, a in state["arrays"].items()}
+    arrays = {k: saved_array(a) for k, a in state["arrays"].items()}
     arrays["frames.type"] = {**arrays["frames.type"], "shape": [1 << 40]}
     body = saves._pack({**state, "arrays": arrays})
     _load_fails(tmp_path, with_body(data, body), r"shape \[1099511627776\] does not match")
