@@ -80,3 +80,4 @@ def with_body(data: bytes, body: bytes, compression=None) -> bytes:
 def pack(state: dict) -> bytes:
     """A save's body for a state whose arrays are numpy arrays (to change them in place)."""
     return saves._pack({**state, "arrays": {k: saved_array(a) for k, a in state["arrays"].items()}})
+
