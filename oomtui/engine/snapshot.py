@@ -19,7 +19,7 @@ import numpy as np
 from oomtui import saves
 from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
-from oomtui.engine.schema import GROUP_ATTR, MACHINE, SAVED, short
+from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
 
 # -- arrays --------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class SnapshotCalls:
         state["arrays"] = {f"{g}.{n}": saved_array(getattr(getattr(self, GROUP_ATTR[g]), n),
                                                     copy=copy)
                            for g, n, *_ in S.FIELDS}
-        state.update({p.key: p.get(self) for p in SAVED if p not in MACHINE})
+        state[INPUTS.key] = INPUTS.get(self)
         return state
 
     def _state_values(self) -> dict:
