@@ -30,6 +30,7 @@ OSError.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 import time
@@ -48,6 +49,9 @@ SUFFIX = ".oomsave"
 MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
 MAX_HEADER_BYTES = 64 << 10
 ZLIB_LEVEL = 1  # most of the gain of level 6 at a fraction of its time (see oomtui bench)
+# Extension values inside extension values: each level is another run of msgpack's C unpacker,
+# whose frame is large, so a hostile file nesting thousands would overflow the C stack.
+MAX_EXT_DEPTH = 32
 EXT_TUPLE, EXT_BIGINT, EXT_OPAQUE, EXT_PROGRAM = 1, 2, 3, 4
 HEADER_KEYS = {"format", "version", "meta", "compression", "body_size", "body_crc32"}
 META_TYPES = {"scenario": (str, type(None)), "tick": (int,), "tick_ms": (int,), "saved_at": (int,),
@@ -84,21 +88,24 @@ def _pack(obj) -> bytes:
     return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default)
 
 
-def _ext_hook(code: int, data: bytes):
+def _ext_hook(code: int, data: bytes, depth: int):
     if code == EXT_TUPLE:
-        return tuple(_unpack(data))
+        return tuple(_unpack(data, depth))
     if code == EXT_BIGINT:
         return int(data.decode("ascii"))
     if code == EXT_OPAQUE:
         return Ext("opaque", data.decode())
     if code == EXT_PROGRAM:
-        return Ext("program", _unpack(data))
+        return Ext("program", _unpack(data, depth))
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
-def _unpack(data):
+def _unpack(data, depth: int = 0):
     """msgpack's limits default to the input's length: no header can ask for more memory."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+    if depth > MAX_EXT_DEPTH:
+        raise ValueError(f"values nested more than {MAX_EXT_DEPTH} extension types deep")
+    return msgpack.unpackb(data, raw=False, strict_map_key=False,
+                           ext_hook=functools.partial(_ext_hook, depth=depth + 1))
 
 
 # -- older versions ----------------------------------------------------------------------------
@@ -248,6 +255,8 @@ def read(path) -> tuple[dict, dict]:
         if header["compression"] == "zlib":
             body = _inflate(body)
         state = _unpack(body)
+    except msgpack.StackError:  # its message is empty
+        raise SaveError(f"{path}: values nested too deep") from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError, zlib.error) as e:
         raise SaveError(f"{path}: {e}") from None
     for version in range(header["version"], VERSION):

@@ -147,6 +147,22 @@ def test_array_sizes_must_match_their_data(good_save, tmp_path):
     _load_fails(tmp_path, with_body(data, body), r"shape \[1099511627776\] does not match")
 
 
+def _nested(depth: int, code: int) -> bytes:
+    data = msgpack.packb([])
+    for _ in range(depth):
+        data = msgpack.packb(msgpack.ExtType(code, data))
+    return data
+
+
+@pytest.mark.parametrize("body, match", [
+    (_nested(1000, saves.EXT_TUPLE), "nested more than 32 extension types deep"),
+    (_nested(1000, saves.EXT_PROGRAM), "nested more than 32 extension types deep"),
+    (b"\x91" * 100_000 + b"\x90", "nested too deep"),  # lists in lists
+])
+def test_deep_nesting_is_refused_not_a_crash(good_save, tmp_path, body, match):
+    _load_fails(tmp_path, with_body(good_save[0], body), match)
+
+
 def test_absurd_lengths_allocate_nothing(good_save, tmp_path):
     # a map header claiming 2**32 - 1 entries, then almost nothing: msgpack's limits (set
     # from the bytes actually there) refuse it before allocating
