@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import stat
 import tempfile
 import time
 import zlib
@@ -197,14 +198,22 @@ def _atomic_write(path: Path, chunks) -> None:
 
 def _read_bytes(path: Path, limit: int) -> bytes:
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block, /dev/zero never end
+                raise SaveError(f"{path}: not a save: not a regular file")
+            size = st.st_size
             if size > MAX_FILE_BYTES:
                 raise SaveError(f"{path}: {size >> 20} MiB is more than a save can be "
                                 f"({MAX_FILE_BYTES >> 30} GiB)")
             return f.read(limit)
     except OSError as e:
         raise OSError(e.errno, f"cannot read {path}: {e.strerror}") from None
+
+
+def _open_nonblocking(path, flags: int) -> int:
+    """Opening a FIFO for reading waits for a writer, unless non-blocking (no effect on files)."""
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _header(path: Path, data: bytes) -> tuple[dict, int]:

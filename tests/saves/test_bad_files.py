@@ -185,6 +185,15 @@ def test_missing_or_unreadable_file_is_an_oserror(tmp_path):
     assert ei.value.errno == errno.EISDIR
 
 
+def test_a_fifo_or_a_device_is_refused_before_reading(tmp_path):
+    fifo = tmp_path / "fifo.oomsave"
+    os.mkfifo(fifo)  # no writer: reading it would wait forever
+    for path in (fifo, "/dev/zero"):  # /dev/zero would never end
+        with pytest.raises(saves.SaveError, match="not a regular file"):
+            Machine.load(path)
+        assert "not a regular file" in saves.info(path).error
+
+
 def test_a_bad_file_listed_says_why(good_save, tmp_path):
     (tmp_path / "ok.oomsave").write_bytes(good_save[0])
     (tmp_path / "junk.oomsave").write_bytes(b"junk")
