@@ -57,6 +57,7 @@ EXT_TUPLE, EXT_BIGINT, EXT_OPAQUE, EXT_PROGRAM = 1, 2, 3, 4
 HEADER_KEYS = {"format", "version", "meta", "compression", "body_size", "body_crc32"}
 META_TYPES = {"scenario": (str, type(None)), "tick": (int,), "tick_ms": (int,), "saved_at": (int,),
               "ram_mib": (int,), "digest": (str,), "oomtui": (str,)}
+LAST_SAVED_AT = int(datetime.max.replace(tzinfo=UTC, microsecond=0).timestamp())  # 9999-12-31
 
 
 class SaveError(ValueError):
@@ -235,7 +236,7 @@ def _header(path: Path, data: bytes) -> tuple[dict, int]:
     meta = header.get("meta")
     if set(header) != HEADER_KEYS or type(meta) is not dict or set(meta) != set(META_TYPES) \
             or any(type(meta[k]) not in t for k, t in META_TYPES.items()) \
-            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"] and 0 <= meta["saved_at"] < 2**40) \
+            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"] and 0 <= meta["saved_at"] <= LAST_SAVED_AT) \
             or header["compression"] not in ("zlib", None) or type(header["body_size"]) is not int \
             or type(header["body_crc32"]) is not int:
         raise SaveError(f"{path}: damaged header")

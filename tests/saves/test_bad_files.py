@@ -74,6 +74,17 @@ def test_damaged_header(good_save, tmp_path, changes):
     _load_fails(tmp_path, _with_header(good_save[0], **changes), "damaged header")
 
 
+def test_a_date_no_calendar_holds_is_a_damaged_header(good_save, tmp_path):
+    _, meta, _ = good_save
+    for name, saved_at in (("last", saves.LAST_SAVED_AT), ("after", saves.LAST_SAVED_AT + 1),
+                           ("far", 2**38)):  # in the year 10000, and 10680
+        (tmp_path / f"{name}.oomsave").write_bytes(
+            _with_header(good_save[0], meta={**meta, "saved_at": saved_at}))
+    listed = {s.path.stem: s for s in saves.list_saves(tmp_path)}
+    assert listed["last"].error is None and listed["last"].saved_at.year == 9999
+    assert "damaged header" in listed["after"].error and "damaged header" in listed["far"].error
+
+
 def test_a_flipped_bit_fails_the_checksum(good_save, tmp_path):
     data = bytearray(good_save[0])
     data[len(data) // 2] ^= 4
