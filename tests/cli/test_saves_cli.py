@@ -86,6 +86,33 @@ def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, 
     assert capsys.readouterr().out == ""  # checked quietly, then shown
 
 
+def _with_state(path: Path, change) -> None:
+    """Rewrite the save at `path` with change(state) applied: the header still fits the body."""
+    meta, state = saves.read(path)
+    change(state)
+    saves.write(path, state, meta)
+
+
+@pytest.mark.parametrize("command", ["replay", "save-info"])
+def test_a_save_whose_state_is_bad_is_named(save, capsys, command):
+    path, _ = save
+    _with_state(path, lambda state: state.update(tick="45"))
+    assert main([command, str(path)]) == 1
+    assert capsys.readouterr().err == f"oomtui: {path}: tick must be an int in 0..{2**64 - 1}, got '45'\n"
+
+
+def test_a_replay_that_diverges_names_the_save(save, capsys):
+    path, _ = save
+
+    def lie(state):  # the log says the kill of pid 42 succeeded
+        state["inputs"][1]["error"] = None
+
+    _with_state(path, lie)
+    assert main(["replay", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"oomtui: {path}: replay diverged at input #1 (kill at tick 0)"), err
+
+
 @pytest.mark.parametrize("command", ["replay", "save-info"])
 def test_bad_files_are_one_line_not_a_traceback(tmp_path, command):
     bad = tmp_path / "bad.oomsave"
