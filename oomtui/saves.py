@@ -114,7 +114,9 @@ def _unpack(data, depth: int = 0):
 
 # Arrays version 1 saved that version 2 no longer keeps; the step to version 2 drops them.
 DROPPED_IN_V2: tuple[str, ...] = ()
-INPUT_V1 = ("tick", "call", "args", "kwargs", "error")  # version 1's positional input entries
+# Version 2's names for the fields version 1 listed in order (fixed: a later version that
+# renames one does it in a step of its own, from these).
+INPUT_V1 = ("tick", "call", "args", "kwargs", "error")
 ERROR_V1 = ("exception", "errno", "message")
 
 
@@ -236,7 +238,8 @@ def _header(path: Path, data: bytes) -> tuple[dict, int]:
     meta = header.get("meta")
     if set(header) != HEADER_KEYS or type(meta) is not dict or set(meta) != set(META_TYPES) \
             or any(type(meta[k]) not in t for k, t in META_TYPES.items()) \
-            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"] and 0 <= meta["saved_at"] <= LAST_SAVED_AT) \
+            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"]
+                    and 0 <= meta["saved_at"] <= LAST_SAVED_AT) \
             or header["compression"] not in ("zlib", None) or type(header["body_size"]) is not int \
             or type(header["body_crc32"]) is not int:
         raise SaveError(f"{path}: damaged header")

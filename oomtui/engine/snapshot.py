@@ -233,11 +233,12 @@ def _cross_check(v: dict) -> None:
     frames, mm_rows = groups["frames"].type.size, groups["mms"].nr_pt.size
     procs = {p.pid: p for p in v["procs"]}
     files = {f.id: f for f in v["files"]}
+    file_paths = [f.path for f in v["files"] if not f.shmem]
     if not v["stalled"] | v["victims"] <= procs.keys():
         raise ValueError("stalled or OOM-victim pids name no process")
     if len(procs) != len(v["procs"]) or len(files) != len(v["files"]) \
-            or len({r.pid for r in v["runners"]}) != len(v["runners"]) \
-            or len({f.path for f in v["files"] if not f.shmem}) != sum(not f.shmem for f in v["files"]):
+            or len(set(file_paths)) != len(file_paths) \
+            or len({r.pid for r in v["runners"]}) != len(v["runners"]):
         raise ValueError("two processes, files or runners have the same pid, id or path")
     if any(f.id >= nxt["file"] for f in files.values()):
         raise ValueError("a file id is not below the next file id")

@@ -98,7 +98,8 @@ def test_a_save_whose_state_is_bad_is_named(save, capsys, command):
     path, _ = save
     _with_state(path, lambda state: state.update(tick="45"))
     assert main([command, str(path)]) == 1
-    assert capsys.readouterr().err == f"oomtui: {path}: tick must be an int in 0..{2**64 - 1}, got '45'\n"
+    err = capsys.readouterr().err
+    assert err == f"oomtui: {path}: tick must be an int in 0..{2**64 - 1}, got '45'\n"
 
 
 def test_a_replay_that_diverges_names_the_save(save, capsys):
