@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from numbers import Integral
 
 import numpy as np
@@ -49,15 +49,14 @@ from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
     parse_prot, vmas_changed, GENERATION,
 )
+from oomtui.engine.records import CAPS, RLIMITS, File, Process
 from oomtui.engine.report import panic_text
+from oomtui.engine.schema import GROUP_ATTR as _GROUP_ATTR
 from oomtui.engine.rmap import build_rmap
 from oomtui.workloads import PRESETS, Program, Runner
 
-CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
-                  "CAP_KILL"})
 TASK_COMM_LEN = 16
 KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
-RLIMITS = ("AS", "DATA", "MEMLOCK")
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
@@ -70,42 +69,6 @@ class StepReport:
     tick: int
     ticks: int
     events: list
-
-
-@dataclass
-class Process:
-    pid: int
-    comm: str
-    ppid: int
-    uid: int
-    caps: frozenset
-    mm: Mm
-    oom_score_adj: int = 0
-    oom_score_adj_min: int = 0
-    cgroup: str = "/"
-    rlimits: dict = field(default_factory=dict)  # name -> [soft, hard], bytes
-    kstack: int = -1  # pfn of the kernel stack
-    pgd: int = -1  # pfn of the PGD page
-    stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
-    stall_kind: str = ""  # what it stalls in: "reclaim", "throttled", "swapin" or "dirty"
-    oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
-    reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
-
-    def capable(self, cap: str) -> bool:
-        return cap in self.caps
-
-
-@dataclass
-class File:
-    id: int
-    path: str
-    size: int  # bytes
-    shmem: bool = False  # the object behind a MAP_SHARED|MAP_ANONYMOUS mapping
-    charged: int = 0  # pages charged to Committed_AS (shmem_acct_size)
-
-    @property
-    def pages(self) -> int:
-        return (self.size + PAGE - 1) >> PAGE_SHIFT
 
 
 def _int(name: str, value, lo: int = 0, hi: int = 2**64 - 1) -> int:
@@ -1483,6 +1446,3 @@ class Machine(SnapshotCalls):
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()
 
-
-_GROUP_ATTR = {"frames": "fr", "zones": "zn", "lru": "lru", "counters": "ctr", "mms": "mms",
-               "pagetables": "pt", "swap": "sw", "reclaim": "rs", "pagecache": "pc"}
