@@ -33,7 +33,7 @@ class CgroupCalls:
         self._cg_by_id: list[MemCgroup] = [self.cgtree.root]
         self._walks: dict[int, np.ndarray] = {}  # reclaim target id -> its subtree, pre-order
         self._protected = False  # any memory.min or memory.low set
-        self.lru.ctl[S.LC_NWALK] = 1
+        self.lru.scope[S.SCOPE_NWALK] = 1
         self.lru.walk[0] = 0
 
     # -- the calls ------------------------------------------------------------------------------
@@ -140,8 +140,8 @@ class CgroupCalls:
         lru = self.lru
         ids = self._walk(target)
         lru.walk[:ids.size] = ids
-        lru.ctl[S.LC_NWALK] = ids.size
-        lru.ctl[S.LC_CGROUP_RECLAIM] = target.id != 0
+        lru.scope[S.SCOPE_NWALK] = ids.size
+        lru.scope[S.SCOPE_CGROUP_RECLAIM] = target.id != 0
         if self._protected and protection:
             self._sync_usage()
             for i in ids:
@@ -174,7 +174,7 @@ class CgroupCalls:
         the memcg at its limit, retry while reclaim progresses (16 fruitless tries at most),
         then mem_cgroup_oom. Returns the fruitless tries so far; raises ENOMEM when nothing
         in the memcg may be killed."""
-        cg = self._cg_by_id[int(self.lru.ctl[S.LC_OVER_LIMIT])]
+        cg = self._cg_by_id[int(self.scratch.ctl[S.LC_OVER_LIMIT])]
         self.cgtree.count_event(cg.path, "max")
         if (self._memcg_reclaim(cg, 1) or self.lru.usage[cg.id] < self.lru.max[cg.id]
                 or self._wait_for_writeback(current)):
@@ -191,8 +191,8 @@ class CgroupCalls:
         """mem_cgroup_handle_over_high: reclaim the pages charged over memory.high, and when
         reclaim cannot keep up, make the task sleep the kernel's penalty (at most 2 s)."""
         lru = self.lru
-        nr_pages = int(lru.ctl[S.LC_OVER_HIGH])
-        lru.ctl[S.LC_OVER_HIGH] = 0
+        nr_pages = int(self.scratch.ctl[S.LC_OVER_HIGH])
+        self.scratch.ctl[S.LC_OVER_HIGH] = 0
         if not nr_pages or current is None or current.pid not in self.procs:
             return
         start = self._memcg_of(current)

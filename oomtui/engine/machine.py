@@ -172,6 +172,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self.pt = new_group("pagetables", sizes)
         self.pc = new_group("pagecache", sizes)
         self.sw = new_group("swap", sizes)
+        self.scratch = new_group("scratch", sizes)  # per-call words, never saved
         self.procs: dict[int, Process] = {}
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
@@ -212,7 +213,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             rmap = build_rmap(q.mm for q in self.procs.values())
             self._rmap = (GENERATION[0], rmap)
         return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
-                    self.rs, rmap)
+                    self.rs, rmap, self.scratch)
 
     # -- zones and watermarks ------------------------------------------------------------------
 
@@ -253,7 +254,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         """
         done = faults = no_progress = memcg_tries = 0
         out = self._out
-        ctl = self.lru.ctl
+        ctl = self.scratch.ctl
         ctl[S.LC_CHARGE_TO] = self._memcg_of(current).id
         ctl[S.LC_OVER_HIGH] = 0
         ctl[S.LC_INLINE_RECLAIM] = not self._protected  # protection is computed per reclaim
