@@ -14,6 +14,6 @@ ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE = range(len(ZONE_NA
 NR_ZONES = len(ZONE_NAMES)
 
 SWAP_CLUSTER_MAX = 32  # reclaim's batch: pages scanned per list at a time, a direct reclaim's goal
-MAX_RECLAIM_RETRIES = 16  # fruitless reclaim rounds before the OOM killer (kswapd: before it sleeps)
+MAX_RECLAIM_RETRIES = 16  # fruitless reclaims before the OOM killer (kswapd: before it sleeps)
 MEMCG_CHARGE_BATCH = 64  # pages over memory.high a task may charge before it must reclaim them
-PAGE_COUNTER_MAX = (2**63 - 1) // PAGE_SIZE  # LONG_MAX / PAGE_SIZE: a memcg limit of "max", in pages
+PAGE_COUNTER_MAX = (2**63 - 1) // PAGE_SIZE  # LONG_MAX / PAGE_SIZE: a memcg limit of "max"

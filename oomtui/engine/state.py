@@ -182,7 +182,8 @@ NR_SCOPE = 3
 # hit, scan_control's memcg_low_skipped, sc->nr.immediate (reclaim met a PG_reclaim page again:
 # throttle on writeback), and whether faults may direct-reclaim without returning to Python
 # (no memory.min or memory.low is set).
-LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT, LC_LOW_SKIPPED, LC_IMMEDIATE, LC_INLINE_RECLAIM = range(6)
+LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT = range(3)
+LC_LOW_SKIPPED, LC_IMMEDIATE, LC_INLINE_RECLAIM = range(3, 6)
 NR_LC = 6
 
 # Direct compaction's compact_control (Zones.cc): the two scanners, the pages isolated for

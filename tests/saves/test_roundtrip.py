@@ -94,8 +94,8 @@ SAVED = {"tick", "committed", "least_priority", "panicked", "_sysctl", "_next", 
          "_kswapd_was_awake", "_protected", "psi", "_stalled", "_victims", "config", "events", "inputs", "procs", "files",
          "file_by_id", "runners", "cgtree", "_cg_by_id", "fr", "zn", "lru", "ctr", "mms", "pt", "pc",
          "sw", "rs"}
-DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_out", "scratch", "_new_anon",
-           "_walks", "alloc_error"}
+DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_out", "scratch",
+           "_new_anon", "_walks", "alloc_error"}
 
 
 def test_every_machine_attribute_is_saved_or_derived(busy_machine):

@@ -24,7 +24,9 @@ Where things are:
   lists, hashtable, results, jit                   shared building blocks
 """
 
-from oomtui.engine.constants import MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, SWAP_CLUSTER_MAX  # noqa: F401
+from oomtui.engine.constants import (  # noqa: F401 (Python's side uses them as K.*)
+    MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, SWAP_CLUSTER_MAX,
+)
 from oomtui.engine.kernels.buddy import *  # noqa: F403
 from oomtui.engine.kernels.compaction import *  # noqa: F403
 from oomtui.engine.kernels.fault import *  # noqa: F403

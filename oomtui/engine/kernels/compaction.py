@@ -23,21 +23,6 @@ from oomtui.engine.state import (
     WMARK_LOW, WMARK_MIN,
 )
 
-
-@njit(**JIT)
-def compaction_zonelist_suitable(k, order, highest):
-    """compaction_zonelist_suitable: would some zone pass __compaction_suitable with its free
-    pages plus reclaimable/order (the node's reclaimable pages: LRUs are not per zone here)?"""
-    zn = k.zn
-    available = reclaimable_pages(k=k) // order
-    for z in range(highest, -1, -1):
-        if zn.start[z + 1] > zn.start[z] and __compaction_suitable(zn=zn, z=z, order=order,
-                                                                   highest=highest,
-                                                                   free=zn.free[z] + available):
-            return True
-    return False
-
-
 # enum compact_result, in the kernel's order (try_to_compact_pages keeps the max).
 COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABLE_PAGE = range(4)
 COMPACT_CONTINUE, COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_CONTENDED = range(4, 8)
@@ -98,6 +83,20 @@ def compaction_suitable(zn, z, order, highest):
         if 0 <= fragindex <= EXTFRAG_THRESHOLD:
             return False
     return True
+
+
+@njit(**JIT)
+def compaction_zonelist_suitable(k, order, highest):
+    """compaction_zonelist_suitable: would some zone pass __compaction_suitable with its free
+    pages plus reclaimable/order (the node's reclaimable pages: LRUs are not per zone here)?"""
+    zn = k.zn
+    available = reclaimable_pages(k=k) // order
+    for z in range(highest, -1, -1):
+        if zn.start[z + 1] > zn.start[z] and __compaction_suitable(zn=zn, z=z, order=order,
+                                                                   highest=highest,
+                                                                   free=zn.free[z] + available):
+            return True
+    return False
 
 
 @njit(**JIT)

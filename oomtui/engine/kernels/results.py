@@ -8,7 +8,6 @@ from numba import njit
 
 from oomtui.engine.kernels.jit import JIT
 
-# Fault-kernel result slots (out array).
 # Results of resumable kernels (out array): fault counts, pages done, and why they stopped.
 OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS, OUT_SWPIN = range(6)
 OUT_RECLAIMED = 6  # 1: the kernel's own direct reclaim just freed nothing

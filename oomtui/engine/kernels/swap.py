@@ -1,7 +1,6 @@
 """Swap slots and the swap cache (mm/swapfile.c, mm/swap_state.c). A slot is allocated by
-folio_alloc_swap, which takes it from get_swap_pages (swap_alloc_slot here: the
-highest-priority device with room) and charges it to the page's memcg; swap_free_slot
-returns it.
+folio_alloc_swap, which charges it to the page's memcg and takes it from get_swap_pages (the
+highest-priority device with room); swap_free_slot returns it.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ def swap_dev_of(sw, slot):
 
 
 @njit(**JIT)
-def swap_alloc_slot(sw):
-    """get_swap_pages: the highest-priority device with room; equal priorities take turns."""
+def get_swap_pages(sw):
+    """get_swap_pages, for one slot: the highest-priority device with room; equal priorities
+    take turns."""
     best = -1
     for d in range(sw.base.size):
         if sw.active[d] == 0 or sw.top[d] == 0:
@@ -47,7 +47,7 @@ def folio_alloc_swap(fr, lru, sw, p):
     cg = fr.memcg[p]
     if not try_charge_swap(lru=lru, cg=cg):
         return -1
-    slot = swap_alloc_slot(sw=sw)
+    slot = get_swap_pages(sw=sw)
     if slot < 0:
         uncharge_swap(lru=lru, cg=cg)
         return -1
