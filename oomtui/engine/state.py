@@ -2,7 +2,9 @@
 
 Frames, zones, LRU lists, page tables and the page cache are numpy arrays grouped in
 namedtuples, so numba kernels take them as single arguments and save/load/validation can
-iterate over one list. Python-level objects (processes, VMAs, files) live in machine.py.
+iterate over one list. The scratch words a call passes between Python and the kernels are listed
+apart (SCRATCH_FIELDS): they are never saved. Python-level objects (processes, VMAs, files)
+live in machine.py.
 """
 
 from __future__ import annotations

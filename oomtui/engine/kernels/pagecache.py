@@ -98,7 +98,7 @@ def pc_add(fr, zn, lru, ctl, ctr, pc, rs, sw, file_id, pgoff, shmem):
                     ftype=SHMEM if shmem else FILE, owner=file_id)
     if p < 0:
         return NO_MEMORY
-    # to the first toucher
+    # charged to the memcg of the task that touched it first
     p = charged_page(fr=fr, zn=zn, ctr=ctr, lru=lru, ctl=ctl, p=p, cg=ctl[LC_CHARGE_TO])
     if p < 0:
         return p
