@@ -7,7 +7,7 @@ callers write ``from oomtui.engine import kernels as K`` and ``K.fault_range(...
 
 numba's on-disk cache checks only a kernel's own source file, not the modules it calls into:
 oomtui/__init__.py keys the cache directory by a hash of every module the kernels are built
-from (oomtui/cache_key.py), so an edit anywhere here recompiles what depends on it.
+from (oomtui/numba_cache.py), so an edit anywhere here recompiles what depends on it.
 
 Where things are:
   buddy        the page allocator: free lists, watermarks, waking kswapd

@@ -68,8 +68,8 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
 def fault_range_reclaiming(k, mm, vstart, npages, vflags, file_id, pgoff, anon_id, locked, write,
                            out):
     """fault_range with the slow path's first step, direct reclaim, taken here instead of in
-    Python when ctl allows it (no memcg protection to compute): one trip back to Python per
-    32 reclaimed pages cost more than the reclaim. A separate function, so that the fault
+    Python when LC_INLINE_RECLAIM allows it (no memcg protection to compute): one trip back to
+    Python per 32 reclaimed pages cost more than the reclaim. A separate function, so that the fault
     loop itself stays as small as it was. After a fruitless reclaim the page is tried once
     more, then out[OUT_RECLAIMED] tells the caller reclaim has been done."""
     done = 0
