@@ -6,11 +6,14 @@ This module stays light: it must not import numba, numpy or textual.
 
 import os
 
-from oomtui import paths
+from oomtui import numba_cache, paths
 
 __version__ = "0.1.0"
 
 # numba reads NUMBA_CACHE_DIR once, when it is first imported, and every engine
 # import goes through this package first. Without it numba writes its cache next
-# to the sources, which fails on read-only installs. An explicit setting wins.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.cache_dir() / "numba"))
+# to the sources, which fails on read-only installs. An explicit setting wins as
+# the base directory; either way the kernels' cache is a subdirectory keyed by
+# their source (numba_cache.py says why).
+_base = os.environ.get("NUMBA_CACHE_DIR") or str(paths.cache_dir() / "numba")
+os.environ["NUMBA_CACHE_DIR"] = numba_cache.keyed_dir(_base)

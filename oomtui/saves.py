@@ -112,8 +112,10 @@ def _unpack(data, depth: int = 0):
 
 # -- older versions ----------------------------------------------------------------------------
 
-# Arrays version 1 saved that version 2 no longer keeps; the step to version 2 drops them.
-DROPPED_IN_V2: tuple[str, ...] = ()
+# Version 1 saved the kernels' control words as one array "lru.ctl" of 9 int64 words; version 2
+# keeps only the three that carry over from one call to the next (the reclaim scope: words 3, 4
+# and 5) as "lru.scope", and never saves the per-call ones.
+CTL_V1_WORDS, SCOPE_V1_WORDS = 9, slice(3 * 8, 6 * 8)
 # Version 2's names for the fields version 1 listed in order (fixed: a later version that
 # renames one does it in a step of its own, from these).
 INPUT_V1 = ("tick", "call", "args", "kwargs", "error")
@@ -122,16 +124,23 @@ ERROR_V1 = ("exception", "errno", "message")
 
 def _v1_to_v2(state):
     """Version 2 names the fields of an input entry and its error (version 1 listed them in
-    order), and no longer saves the arrays of DROPPED_IN_V2. What does not have the shape
-    version 1 had is left as it is, for the engine's checks to refuse."""
+    order), and saves the reclaim scope instead of all the control words (lru.ctl). What does
+    not have the shape version 1 had is left as it is, for the engine's checks to refuse."""
     if type(state) is not dict:
         return state
     if type(state.get("inputs")) is list:
         state["inputs"] = [_v1_input(e) for e in state["inputs"]]
     if type(state.get("arrays")) is dict:
-        for name in DROPPED_IN_V2:
-            state["arrays"].pop(name, None)
+        _v1_scope(state["arrays"])
     return state
+
+
+def _v1_scope(arrays: dict) -> None:
+    ctl = arrays.get("lru.ctl")
+    if (type(ctl) is dict and ctl.get("dtype") == "<i8" and ctl.get("shape") == [CTL_V1_WORDS]
+            and type(ctl.get("data")) is bytes and len(ctl["data"]) == CTL_V1_WORDS * 8):
+        del arrays["lru.ctl"]
+        arrays["lru.scope"] = {"dtype": "<i8", "shape": [3], "data": ctl["data"][SCOPE_V1_WORDS]}
 
 
 def _v1_input(entry):

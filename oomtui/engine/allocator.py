@@ -85,7 +85,7 @@ class Allocator:
         done = faults = no_progress = memcg_tries = 0
         new_anon = False
         out = self.out
-        ctl = m.lru.ctl
+        ctl = m.scratch.ctl
         ctl[S.LC_CHARGE_TO] = m.memcg.of(current).id
         ctl[S.LC_OVER_HIGH] = 0
         ctl[S.LC_INLINE_RECLAIM] = not m.memcg.protected  # protection is computed per reclaim

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral
 
 from . import zones
+from .constants import PAGE_SIZE, ZONE_NAMES
 
-PAGE_SIZE = 4096
-ZONE_NAMES = ("DMA", "DMA32", "Normal", "Movable", "Device")  # kernel zone order, x86_64
 RLIM_INFINITY = 2**64 - 1
 THP_MODES = ("always", "madvise", "never")
 

@@ -143,6 +143,7 @@ class Machine(SnapshotCalls):
         self.pt = new_group("pagetables", sizes)
         self.pc = new_group("pagecache", sizes)
         self.sw = new_group("swap", sizes)
+        self.scratch = new_group("scratch", sizes)  # per-call words, never saved
         self.procs: dict[int, Process] = {}
         self.files: dict[str, File] = {}
         self.file_by_id: dict[int, File] = {}
@@ -190,7 +191,7 @@ class Machine(SnapshotCalls):
             rmap = build_rmap(q.mm for q in self.procs.values())
             self._rmap = (GENERATION[0], rmap)
         return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
-                    self.rs, rmap)
+                    self.rs, rmap, self.scratch)
 
     # -- zones, watermarks and tables ------------------------------------------------------
 

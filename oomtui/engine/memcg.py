@@ -443,7 +443,7 @@ class Memcg:
         self.by_id: list[MemCgroup] = [self.tree.root]
         self.walks: dict[int, np.ndarray] = {}  # reclaim target id -> its subtree's ids, pre-order
         self.protected = False  # any memory.min or memory.low set
-        m.lru.ctl[S.LC_NWALK] = 1
+        m.lru.scope[S.SCOPE_NWALK] = 1
         m.lru.walk[0] = 0
 
     # -- the cgroup files ---------------------------------------------------------------------
@@ -524,8 +524,8 @@ class Memcg:
         lru = self.m.lru
         ids = self.walk(target)
         lru.walk[:ids.size] = ids
-        lru.ctl[S.LC_NWALK] = ids.size
-        lru.ctl[S.LC_CGROUP_RECLAIM] = target.id != 0
+        lru.scope[S.SCOPE_NWALK] = ids.size
+        lru.scope[S.SCOPE_CGROUP_RECLAIM] = target.id != 0
         if self.protected and protection:
             self.sync_usage()
             for i in ids:
@@ -560,7 +560,7 @@ class Memcg:
         then mem_cgroup_oom. Returns the fruitless tries so far; raises ENOMEM when nothing
         in the memcg may be killed."""
         m = self.m
-        cg = self.by_id[int(m.lru.ctl[S.LC_OVER_LIMIT])]
+        cg = self.by_id[int(m.scratch.ctl[S.LC_OVER_LIMIT])]
         self.tree.count_event(cg.path, "max")
         if (self.reclaim(cg, 1) or m.lru.usage[cg.id] < m.lru.max[cg.id]
                 or m.writeback.wait(current)):
@@ -578,8 +578,8 @@ class Memcg:
         reclaim cannot keep up, make the task sleep the kernel's penalty (at most 2 s)."""
         m = self.m
         lru = m.lru
-        nr_pages = int(lru.ctl[S.LC_OVER_HIGH])
-        lru.ctl[S.LC_OVER_HIGH] = 0
+        nr_pages = int(m.scratch.ctl[S.LC_OVER_HIGH])
+        m.scratch.ctl[S.LC_OVER_HIGH] = 0
         if not nr_pages or current is None or current.pid not in m.procs:
             return
         start = self.of(current)

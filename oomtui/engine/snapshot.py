@@ -131,10 +131,9 @@ def _check_indexes(arrays: dict, sizes: dict) -> None:
     if ((base < 0) | (size < 0) | (base + size > sizes["slots"]) | (top < 0) | (top > size)
             | (used < 0) | (used > size)).any():
         raise ValueError("swap devices: slots outside the swap arrays")
-    ctl, memcgs = arrays["lru.ctl"], sizes["memcgs"]
-    if not (0 <= ctl[S.LC_CHARGE_TO] < memcgs and 0 <= ctl[S.LC_OVER_LIMIT] < memcgs
-            and 0 <= ctl[S.LC_NWALK] <= memcgs and (arrays["lru.walk"][:ctl[S.LC_NWALK]] >= 0).all()):
-        raise ValueError(f"lru.ctl names memcgs beyond the {memcgs} there are")
+    nwalk, memcgs = arrays["lru.scope"][S.SCOPE_NWALK], sizes["memcgs"]
+    if not (0 <= nwalk <= memcgs and (arrays["lru.walk"][:nwalk] >= 0).all()):
+        raise ValueError(f"lru.scope names memcgs beyond the {memcgs} there are")
     rs = arrays["reclaim.state"]
     if not (0 <= rs[S.RS_KSWAPD_HIGHEST] < S.NR_ZONES and 0 <= rs[S.RS_KSWAPD_ORDER] <= S.MAX_ORDER):
         raise ValueError("reclaim.state: kswapd's zone or order is out of range")

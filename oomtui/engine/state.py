@@ -2,7 +2,9 @@
 
 Frames, zones, LRU lists, page tables and the page cache are numpy arrays grouped in
 namedtuples, so numba kernels take them as single arguments and save/load/validation can
-iterate over one list. Python-level objects (processes, VMAs, files) live in machine.py.
+iterate over one list. The scratch words a call passes between Python and the kernels are listed
+apart (SCRATCH_FIELDS): they are never saved. Python-level objects (processes, VMAs, files)
+live in machine.py.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from collections import namedtuple
 
 import numpy as np
 
-from oomtui.engine.config import ZONE_NAMES
+from oomtui.engine.constants import (  # noqa: F401 (the zones and PAGE_SHIFT, for state's users)
+    NR_ZONES, PAGE_COUNTER_MAX, PAGE_SHIFT, ZONE_DEVICE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE,
+    ZONE_NORMAL,
+)
 
-NR_ZONES = len(ZONE_NAMES)
-ZONE_NORMAL = ZONE_NAMES.index("Normal")
-ZONE_MOVABLE = ZONE_NAMES.index("Movable")
 MAX_ORDER = 10  # NR_PAGE_ORDERS = 11: buddy orders 0..10
-PAGE_SHIFT = 12
 PTRS_PER_TABLE = 512
 TASK_SIZE = 0x7FFFFFFFF000  # x86_64, 47-bit user space
 
@@ -44,6 +45,7 @@ NR_LRU_LISTS = 5
 
 # Watermark indexes into Zones.wmark.
 WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = range(4)
+NR_WMARKS = 4
 
 # Page-table entries (int64): kind in the low 2 bits, flags above, payload from bit 8.
 PTE_NONE = 0
@@ -169,15 +171,22 @@ TASK_CACHES = range(2, len(SLAB_CACHES))  # one object each per process (copy_pr
 SL_OBJS, SL_SLABS, SL_ROOM, SL_UNUSED, SL_NEG, SL_HEAD = range(6)
 NR_SL = 6
 
-# The memcg control words (Lru.ctl): the memcg to charge (the task's, as current->mm's memcg),
-# pages charged above memory.high in this call, the memcg whose limit a charge hit, the
-# reclaim walk's length and whether it is a cgroup reclaim, and the memory.low retry state.
-LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT, LC_NWALK, LC_CGROUP_RECLAIM = range(5)
-LC_LOW_RECLAIM, LC_LOW_SKIPPED = range(5, 7)  # scan_control's memcg_low_reclaim / _skipped
-LC_IMMEDIATE = 7  # sc->nr.immediate: reclaim met a PG_reclaim page again (throttle on writeback)
-LC_INLINE_RECLAIM = 8  # faults may direct-reclaim without returning to Python (no protection)
-NR_LC = 9
-PAGE_COUNTER_MAX = (2**63 - 1) // 4096  # a memcg limit of "max", in pages
+# The reclaim's scope (Lru.scope), which outlives a call: reclaim inside a fault, and kswapd,
+# walk what the last call left (the whole tree). The walk's length (Lru.walk), whether it is a
+# cgroup reclaim, and scan_control's memcg_low_reclaim: kswapd reads it as the last direct or
+# memcg reclaim left it.
+SCOPE_NWALK, SCOPE_CGROUP_RECLAIM, SCOPE_LOW_RECLAIM = range(3)
+NR_SCOPE = 3
+
+# The per-call control words (Scratch.ctl), never saved: each is set before it is read, in the
+# same call. The memcg to charge (the task's, as current->mm's memcg), pages charged above
+# memory.high in this call (current->memcg_nr_pages_over_high), the memcg whose limit a charge
+# hit, scan_control's memcg_low_skipped, sc->nr.immediate (reclaim met a PG_reclaim page again:
+# throttle on writeback), and whether faults may direct-reclaim without returning to Python
+# (no memory.min or memory.low is set).
+LC_CHARGE_TO, LC_OVER_HIGH, LC_OVER_LIMIT = range(3)
+LC_LOW_SKIPPED, LC_IMMEDIATE, LC_INLINE_RECLAIM = range(3, 6)
+NR_LC = 6
 
 # Direct compaction's compact_control (Zones.cc): the two scanners, the pages isolated for
 # migration (cc_migrate) and as targets (cc_free), the run's counts and settings.
@@ -266,7 +275,7 @@ FIELDS = (
     ("lru", "swap_fail", np.int64, "memcgs", 0),  # swap charge refused at swap.max
     ("lru", "walk", np.int32, "memcgs", -1),  # the reclaim's memcgs, pre-order from its target
     ("lru", "iter", np.int32, "memcgs", 0),  # where the next partial walk from this target starts
-    ("lru", "ctl", np.int64, "lru_ctl", 0),  # LC_* below
+    ("lru", "scope", np.int64, "lru_scope", 0),  # SCOPE_* above
     ("counters", "vm", np.int64, "counters", 0),
     ("mms", "rss", np.int64, "mm_rss", 0),
     ("mms", "flt", np.int64, "mm_flt", 0),
@@ -305,6 +314,11 @@ FIELDS = (
 )
 
 GROUPS = ("frames", "zones", "lru", "counters", "mms", "pagetables", "swap", "reclaim", "pagecache")
+# Scratch: per-call words the kernels and Python pass each other, outside FIELDS (never saved,
+# digested or validated), in the same (group, field, dtype, shape rule, initial value) form.
+SCRATCH_FIELDS = (
+    ("scratch", "ctl", np.int64, "ctl", 0),  # LC_* above
+)
 MAX_SWAPFILES = 24  # 32 less the swap types kept for migration, hwpoison, markers, device
 _group_fields = {g: tuple(f[1] for f in FIELDS if f[0] == g) for g in GROUPS}
 Frames = namedtuple("Frames", _group_fields["frames"])
@@ -320,11 +334,14 @@ Reclaim = namedtuple("Reclaim", _group_fields["reclaim"])
 Rmap = namedtuple("Rmap", ("anon_keys", "anon_rows", "file_keys", "file_rows", "mm", "start",
                            "end", "pgoff", "flags", "out_mm", "out_row", "out_idx", "out_flags"))
 PageCache = namedtuple("PageCache", _group_fields["pagecache"])
+Scratch = namedtuple("Scratch", tuple(f[1] for f in SCRATCH_FIELDS))
 # Everything a kernel may touch, in one argument (kernels unpack what they use).
-Kern = namedtuple("Kern", ("fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw", "rs", "rm"))
+Kern = namedtuple("Kern", ("fr", "zn", "lru", "ctr", "mms", "pt", "pc", "sw", "rs", "rm",
+                           "scratch"))
 GROUP_TYPES = {
     "frames": Frames, "zones": Zones, "lru": Lru, "counters": Counters, "mms": Mms,
     "pagetables": PageTables, "swap": Swap, "reclaim": Reclaim, "pagecache": PageCache,
+    "scratch": Scratch,
 }
 
 
@@ -334,7 +351,7 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "zones": (NR_ZONES,),
         "zones+1": (NR_ZONES + 1,),
         "zone_orders": (NR_ZONES, MAX_ORDER + 1),
-        "zone_wmarks": (NR_ZONES, 4),
+        "zone_wmarks": (NR_ZONES, NR_WMARKS),
         "zone_zone": (NR_ZONES, NR_ZONES),
         "zone_sync": (NR_ZONES, 2),
         "cc": (NR_CC,),
@@ -343,7 +360,8 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "trace": (COMPACT_TRACE,),
         "lru": (sizes["memcgs"], NR_LRU_LISTS),
         "memcgs": (sizes["memcgs"],),
-        "lru_ctl": (NR_LC,),
+        "lru_scope": (NR_SCOPE,),
+        "ctl": (NR_LC,),
         "counters": (len(VMSTAT),),
         "mm": (sizes["mms"],),
         "mm_rss": (sizes["mms"], 4),
@@ -363,7 +381,7 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
 def new_group(group: str, sizes: dict, ht_key: str | None = None):
     """Fresh arrays for one group; `sizes` gives frames, memcgs, mms, ht, rows and slots."""
     arrays = {}
-    for g, name, dtype, rule, init in FIELDS:
+    for g, name, dtype, rule, init in FIELDS + SCRATCH_FIELDS:
         if g != group:
             continue
         s = dict(sizes)

@@ -46,13 +46,15 @@ def memcg() -> Memcg:
     """The engine's memcg over page counters of its own: a Machine's, less the machine
     (nothing here reclaims, so it needs only the Lru group and somewhere to log)."""
     sizes = {"frames": 1, "memcgs": 4, "mms": 1, "ht": 1, "rows": 1, "slots": 0}
-    return Memcg(SimpleNamespace(lru=S.new_group("lru", sizes), log=lambda *a, **kw: None))
+    return Memcg(SimpleNamespace(lru=S.new_group("lru", sizes), scratch=S.new_group("scratch", sizes),
+                                 log=lambda *a, **kw: None))
 
 
 def charge(memcg: Memcg, path: str, pages: int) -> None:
     """Charge as the kernels do (page_counter_try_charge at every level), then copy the
     counters into the tree, as the engine does before its arithmetic."""
-    assert K.try_charge(memcg.m.lru, memcg.tree.get(path).id, pages)
+    assert K.try_charge(lru=memcg.m.lru, ctl=memcg.m.scratch.ctl, cg=memcg.tree.get(path).id,
+                        n=pages)
     memcg.sync_usage()
 
 
@@ -395,7 +397,7 @@ def test_root_memcg_is_never_charged_itself(memcg):
 def test_swap_charges(memcg):
     memcg.create("/a", swap_max=8 * PAGE_SIZE)
     memcg.create("/a/b")
-    tree, lru = memcg.tree, memcg.m.lru
+    tree, lru, ctl = memcg.tree, memcg.m.lru, memcg.m.scratch.ctl
     b, a = tree.get("/a/b").id, tree.get("/a").id
     for _ in range(5):                          # one swap entry per page swapped out
         assert K.try_charge_swap(lru, b)
@@ -415,18 +417,18 @@ def test_swap_charges(memcg):
 def test_try_charge_reports_the_limited_ancestor(memcg):
     memcg.create("/a", memory_max=100 * PAGE_SIZE)
     memcg.create("/a/b", memory_max=200 * PAGE_SIZE)
-    tree, lru = memcg.tree, memcg.m.lru
+    tree, lru, ctl = memcg.tree, memcg.m.lru, memcg.m.scratch.ctl
     b, a = tree.get("/a/b").id, tree.get("/a").id
-    assert K.try_charge(lru, b, 100)            # usage + pages == max is allowed
+    assert K.try_charge(lru=lru, ctl=ctl, cg=b, n=100)  # usage + pages == max is allowed
     memcg.sync_usage()
     before = snapshot(tree)
-    assert not K.try_charge(lru, b, 1)
-    assert lru.ctl[S.LC_OVER_LIMIT] == a        # mem_over_limit is the ancestor
+    assert not K.try_charge(lru=lru, ctl=ctl, cg=b, n=1)
+    assert ctl[S.LC_OVER_LIMIT] == a        # mem_over_limit is the ancestor
     memcg.sync_usage()
     assert snapshot(tree) == before
     lower_limit(memcg, "/a/b", memory_max=50 * PAGE_SIZE)  # accepted below usage (kernel v2)
-    assert not K.try_charge(lru, b, 1)
-    assert lru.ctl[S.LC_OVER_LIMIT] == b
+    assert not K.try_charge(lru=lru, ctl=ctl, cg=b, n=1)
+    assert ctl[S.LC_OVER_LIMIT] == b
 
 
 # ---- memcg OOM totalpages ------------------------------------------------------------------

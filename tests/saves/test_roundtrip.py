@@ -97,7 +97,7 @@ SAVED = {"tick", "committed", "least_priority", "panicked", "_sysctl", "_next", 
          "_kswapd_was_awake", "_protected", "psi", "_stalled", "_victims", "config", "events", "inputs", "procs", "files",
          "file_by_id", "runners", "cgtree", "_cg_by_id", "fr", "zn", "lru", "ctr", "mms", "pt", "pc",
          "sw", "rs"}
-DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_walks"}
+DERIVED = {"managed", "totalram", "watermarks", "totalreserve", "_rmap", "_walks", "scratch"}
 # The services the machine is made of: their state is saved under the Machine attributes they
 # keep (least_priority, _stalled, _victims, cgtree, ...).
 SERVICES = {"log", "stalls", "memcg", "allocator", "reclaim", "writeback", "compaction", "thp",

@@ -98,24 +98,42 @@ def test_a_version_1_save_loads_as_the_machine_that_wrote_it(v1_machine, tmp_pat
     assert shown() == expected["after_50_ticks"]
 
 
-def _v1_body(change) -> bytes:
-    """The version-1 fixture with its state changed by change(state), uncompressed."""
+def _v1_state(change) -> dict:
+    """The version-1 fixture's state, as version 1 wrote it, changed by change(state)."""
     _, body = split(V1.read_bytes())
     state = saves._unpack(zlib.decompress(body))
     change(state)
-    return with_body(V1.read_bytes(), saves._pack(state))
+    return state
 
 
-def test_arrays_version_2_no_longer_keeps_are_dropped(tmp_path, monkeypatch):
-    def extra(state):
-        state["arrays"]["lru.retired"] = {"dtype": "<i8", "shape": [1], "data": bytes(8)}
+def _v1_body(change) -> bytes:
+    """The version-1 fixture with its state changed by change(state), uncompressed."""
+    return with_body(V1.read_bytes(), saves._pack(_v1_state(change)))
 
-    path = tmp_path / "extra.oomsave"
-    path.write_bytes(_v1_body(extra))
-    with pytest.raises(saves.SaveError, match=r"unknown \['lru.retired'\]"):
+
+def test_version_1_control_words_become_the_reclaim_scope(tmp_path):
+    """Version 1 saved all 9 control words (lru.ctl); version 2 keeps words 3-5 as lru.scope."""
+    words = [7, 8, 9, 4, 1, 1, 5, 6, 0]  # nwalk 4, cgroup reclaim 1, low reclaim 1
+
+    def ctl(state):
+        state["arrays"]["lru.ctl"] = {"dtype": "<i8", "shape": [9],
+                                      "data": b"".join(w.to_bytes(8, "little") for w in words)}
+
+    state = saves._v1_to_v2(_v1_state(ctl))
+    assert "lru.ctl" not in state["arrays"]
+    scope = state["arrays"]["lru.scope"]
+    assert scope["shape"] == [3]
+    assert [int.from_bytes(scope["data"][i:i + 8], "little") for i in (0, 8, 16)] == [4, 1, 1]
+
+
+def test_a_version_1_control_array_of_another_shape_is_refused(tmp_path):
+    def odd(state):
+        state["arrays"]["lru.ctl"] = {"dtype": "<i8", "shape": [1], "data": bytes(8)}
+
+    path = tmp_path / "odd.oomsave"
+    path.write_bytes(_v1_body(odd))
+    with pytest.raises(saves.SaveError, match=r"unknown \['lru.ctl'\]"):
         Machine.load(path)
-    monkeypatch.setattr(saves, "DROPPED_IN_V2", ("lru.retired",))
-    assert Machine.load(path).tick == 200
 
 
 @pytest.mark.parametrize("entry, match", [
