@@ -21,7 +21,7 @@ from oomtui.engine import kernels as K
 from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
-from oomtui.engine.oom import Candidate, oom_badness, oom_score, out_of_memory
+from oomtui.engine.oom import Candidate, badness_terms, oom_badness, oom_score, out_of_memory
 from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.snapshot import SnapshotCalls
 from oomtui.engine.swap import SwapCalls
@@ -347,7 +347,10 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         else:
             report = oom_report(decision, cands, current=me, memcg_info=self._memcg_oom_info(memcg))
         pid = current.pid if current is not None else 0
-        where = {} if memcg is None else {"memcg": memcg.path}
+        # the "why this victim" table as plain data (saves carry event data as msgpack)
+        why = {"totalpages": totalpages,
+               "candidates": [vars(t) for t in badness_terms(cands, decision, totalpages)]}
+        where = why if memcg is None else why | {"memcg": memcg.path}
         if decision.action == "panic":
             self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
             self._panic(decision.message)
