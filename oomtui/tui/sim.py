@@ -3,10 +3,11 @@
 `Sim.run` owns the Machine: it steps it at the chosen speed, makes queued calls between steps,
 and publishes `Frame`s (immutable pictures of everything the screen shows). The UI thread never
 touches the Machine: it submits `Call`s and control requests (time travel, branch, load, a
-snapshot to save) and says once per resize what frames should hold (`relayout`). The worker
-answers with the messages of tui/messages.py (frames, engine events, call results, replies,
-log lines), handed to `post` (the app's thread-safe post_message). The machine is stepped
-through a Timeline, so it can go back in time and branch.
+snapshot to save) and says what frames should hold when that changes (`relayout`: a resize,
+another process selected, another machine). The worker answers with the messages of
+tui/messages.py (frames, engine events, call results, replies, log lines), handed to `post`
+(the app's thread-safe post_message). The machine is stepped through a Timeline, so it can go
+back in time and branch.
 """
 
 from __future__ import annotations
