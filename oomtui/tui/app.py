@@ -93,6 +93,11 @@ class OomApp(App):
         GIL for a quarter of a second, which would delay that frame)."""
         self.run_engine()
 
+    def notify(self, message: str, **kw) -> None:
+        """Every notification is plain text, never markup: they carry comms, cgroup paths,
+        file names and the engine's messages (a comm may be "[/]")."""
+        super().notify(message, **kw | {"markup": False})
+
     # -- the engine worker -----------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.markup import escape
 from textual.widgets import DataTable, Footer, Static
 
 LONG_MIN = -(2**63)  # what oom_badness answers for an unkillable task
@@ -61,7 +62,8 @@ class OomScreen(Screen):
         table.clear()
         for r in candidates(event):
             unkillable = r["points"] is None
-            table.add_row("victim" if r["victim"] else "", r["pid"], r["comm"], r["rss"],
+            # a str cell is markup to DataTable: the comm is escaped to show as it is
+            table.add_row("victim" if r["victim"] else "", r["pid"], escape(r["comm"]), r["rss"],
                           r["swapents"], r["pgtables"], r["adj"],
                           "" if unkillable else r["adj_term"],
                           f"unkillable: {r['unkillable']}" if unkillable else r["points"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from textual.binding import Binding
+from textual.content import Content
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
@@ -156,7 +157,7 @@ class ProcessTable(ScrollView, can_focus=True):
         lines = {r["pid"]: " ".join(_fit(c.text(r), w, c.numeric)
                                     for c, w in zip(COLUMNS, widths)) for r in rows}
         order = list(lines)
-        self.border_title = self.title
+        self.border_title = Content(self.title)  # the filter is typed text, not markup
         before = self.cursor
         if self.selected_pid not in lines or not self._settled:
             self._select_pid(max(rows, key=interest)["pid"] if rows else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
+from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -76,7 +77,7 @@ class VmaView(ScrollView):
             lines.append(Strip([Segment(" " * INDENT)] + band(counts, states)))
         self._lines = lines
         self.virtual_size = Size(max((s.cell_length for s in lines), default=0), len(lines))
-        self.border_title = f"Virtual memory of {comm}[{pid}]" if pid else "Virtual memory"
+        self.border_title = Content(f"Virtual memory of {comm}[{pid}]" if pid else "Virtual memory")
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
