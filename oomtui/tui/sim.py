@@ -223,6 +223,7 @@ class Sim:
         """Where the worker's messages go (tui/messages.py): the app's post_message."""
         self.kept: Kept | None = None
         """What the worker keeps between frames (set at boot)."""
+        self._unsaid: list = []  # messages for the UI, posted with the next frame
         self._queue: deque = deque()  # (Call, label), or (function, then): a control request
         self._wake = threading.Event()
         self._steps = 0  # single ticks requested while paused
@@ -310,12 +311,17 @@ class Sim:
         self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
 
+    def _say(self, message) -> None:
+        """A message for the UI (tui/messages.py); it goes with the next frame, which every
+        request, step and jump is followed by."""
+        self._unsaid.append(message)
+
     def _moved(self, message: str) -> None:
         """After a jump: counters start over here, and the UI is told."""
         m = self.machine
         self.kept = Kept(tick=m.tick, vm=m.vmstat(), second=m.tick * m.config.tick_ms // 1000,
                          events=len(m.events))
-        self.post(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
+        self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
                                   m.config.tick_ms, {n: z["managed"]
                                                      for n, z in m.zoneinfo().items()})))
 
@@ -388,12 +394,14 @@ class Sim:
             self._unshown = True
             item = self._queue.popleft()
             if not isinstance(item[0], Call):
-                self.post(ControlDone(self._control(*item)))
+                reply = self._control(*item)
+                self._unshown = True  # a boot in it published a frame: the reply needs the next
+                self._say(ControlDone(reply))
                 continue
             call, label = item
             self._busy = label
             try:
-                self.post(CallDone(self._make(call, label)))
+                self._say(CallDone(self._make(call, label)))
             finally:
                 self._busy = ""
 
@@ -414,7 +422,7 @@ class Sim:
             self._collect()
             forked = self.timeline.sync()
             if forked is not None:
-                self.post(LogNote(LogLine(m.tick, "branch", f"{label or call.name} in the past "
+                self._say(LogNote(LogLine(m.tick, "branch", f"{label or call.name} in the past "
                                           f"started branch {forked.name}; {forked.parent} "
                                           "keeps its future")))
         return Result(call, label, value)
@@ -423,7 +431,7 @@ class Sim:
         """The scenario's calls scheduled at this tick (made when the machine reaches it)."""
         for call in self.scenario.calls:
             if call.tick == self.machine.tick:
-                self.post(CallDone(self._make(call, f"scenario: {call.name}")))
+                self._say(CallDone(self._make(call, f"scenario: {call.name}")))
 
     def _advance(self, n: int) -> None:
         """n ticks on: along the branch's recorded future while in the past; live at its end,
@@ -447,7 +455,7 @@ class Sim:
         m, kept = self.machine, self.kept
         new = m.events[kept.events:]
         if new:
-            self.post(EngineEvents(tuple(new)))
+            self._say(EngineEvents(tuple(new)))
         kept.events = len(m.events)
         if any(e.kind == "compaction" and e.data.get("moved") for e in new):
             kept.moves = m.compaction_moves()
@@ -459,7 +467,7 @@ class Sim:
                 kept.errors[pid] = e["tick"]
                 comm = m.procs[pid].comm if pid in m.procs else "?"
                 code = errno.errorcode.get(e["errno"], e["errno"])
-                self.post(LogNote(LogLine(e["tick"], "refused",
+                self._say(LogNote(LogLine(e["tick"], "refused",
                                           f"{comm}[{pid}] {runner.state}: {code}, {e['message']}")))
         second = m.tick * m.config.tick_ms // 1000
         if second != kept.second:
@@ -480,7 +488,7 @@ class Sim:
         if d["pswpin"]:
             parts.append(f"{d['pswpin'] * 4 // 1024} MiB swapped in")
         if parts:
-            self.post(LogNote(LogLine(m.tick, "reclaim",
+            self._say(LogNote(LogLine(m.tick, "reclaim",
                                       "; ".join(parts) + " in the last second")))
 
     def _publish(self, force_slow: bool = False) -> None:
@@ -521,12 +529,18 @@ class Sim:
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=grid, pid=pid, vmas=vmas, panic=m.panicked, layout=layout)
-        self._unshown = False
-        self.post(FrameReady(self.latest, self._where(), self.scenario.name))
+        where = self._where()
         cost = time.monotonic() - started
         self.build_times.append(cost)
         if not slow:  # the slow views and the grid stretch only their own intervals
             self._frame_interval = max(FRAME_INTERVAL, (cost - grid_cost) / FRAME_SHARE)
+        self._unshown = False
+        # Posted last, with what was said since the last frame: the UI thread wakes once per
+        # frame (not per message), and the time it takes is not counted as the build's.
+        for message in self._unsaid:
+            self.post(message)
+        self._unsaid.clear()
+        self.post(FrameReady(self.latest, where, self.scenario.name))
 
     def _grid(self, pixels: dict, force: bool) -> dict:
         """frame_grid(pixels) (unmarked), rebuilt when due or asked for a new split."""
