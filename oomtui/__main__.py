@@ -137,10 +137,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from oomtui import saves
     from oomtui.engine import Machine
-    from oomtui.engine.inputs import replay
+    from oomtui.engine.inputs import ReplayError, replay
 
     meta, state = saves.read(args.save)
-    m = Machine.from_snapshot(state)  # the whole save is checked before anything is re-run
+    try:
+        m = Machine.from_snapshot(state)  # the whole save is checked before anything is re-run
+    except ValueError as e:
+        raise saves.SaveError(f"{args.save}: {e}") from None
     fresh = Machine(m.config)
     inputs = m.inputs.entries
     if args.headless:
@@ -156,7 +159,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         shown = len(fresh.events)
 
     show()
-    replay(fresh, inputs, show)
+    try:
+        replay(fresh, inputs, show)
+    except ReplayError as e:
+        raise ReplayError(f"{args.save}: {e}") from None
     digest = fresh.state_digest()
     if digest != meta["digest"] or fresh.tick != m.tick:
         raise saves.SaveError(f"{args.save}: the replay ended at tick {fresh.tick} with digest "
@@ -178,9 +184,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_save_info(args: argparse.Namespace) -> int:
     from oomtui import saves
+    from oomtui.engine import Machine
 
     header = saves.read_header(args.save)
-    meta, m = saves.load(args.save)
+    meta, m = header["meta"], Machine.load(args.save)
     info = saves.info(args.save)
     refused = sum(e.error is not None for e in m.inputs.entries)
     procs = ", ".join(f"{p.comm}[{p.pid}]" for p in m.procs.values())

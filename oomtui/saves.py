@@ -1,28 +1,38 @@
-"""Save files: a machine's snapshot in msgpack, written atomically, read defensively.
+"""Save files: bytes <-> a dict, in msgpack, written atomically, read defensively.
+
+This module knows files, not machines: it imports neither the engine nor numba, so listing
+saves stays cheap. engine/snapshot.py turns a Machine into the dict written here and back
+(Machine.save(), Machine.load()), and engine/schema.py declares what the dict holds.
 
 A save is two msgpack values one after the other:
 
-- a small header map: {"format": "oomtui-save", "version": 1, "meta": {scenario, tick,
+- a small header map: {"format": "oomtui-save", "version": 2, "meta": {scenario, tick,
   tick_ms, saved_at, ram_mib, digest, oomtui}, "compression": "zlib" or None,
   "body_size", "body_crc32"}. Listing saves reads only this.
 - the body: the map Machine.snapshot() returns ({config, seed, tick, arrays, procs, files,
   runners, events, inputs, ...}, each array as {"dtype", "shape", "data"}), zlib-compressed
   when asked (a 16 GiB machine's arrays shrink a lot: most frames look alike).
 
-Tuples, integers beyond 64 bits, Programs and unsaveable arguments of logged calls travel as
-msgpack extension types, so what is loaded equals what was saved, type for type.
+Tuples, integers beyond 64 bits, and the engine's values msgpack has no type for (an Ext:
+a workload program, an argument no save can hold) travel as msgpack extension types, so what
+is loaded equals what was saved, type for type.
+
+A save of an older version is converted as it is read, one step per version (UPGRADES): read()
+always returns the current version's dict.
 
 Reading trusts nothing: the file size is capped, msgpack's limits are set from the bytes
 actually there, zlib output is capped, the body's CRC-32 must match (damage, not malice: the checks
-after it are what keep hostile files out), and Machine.restore
-checks every field before anything changes. A bad file raises ValueError naming the file
-and what is wrong; an unreadable one OSError.
+after it are what keep hostile files out), and the engine checks every field before anything
+changes. A bad file raises SaveError naming the file and what is wrong; an unreadable one
+OSError.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import stat
 import tempfile
 import time
 import zlib
@@ -31,43 +41,48 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgpack
-import numpy as np
 
 from oomtui import __version__, paths
-from oomtui.engine import Machine
-from oomtui.engine.inputs import Opaque
-from oomtui.workloads import Program
 
 FORMAT = "oomtui-save"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".oomsave"
 MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
 MAX_HEADER_BYTES = 64 << 10
 ZLIB_LEVEL = 1  # most of the gain of level 6 at a fraction of its time (see oomtui bench)
+# Extension values inside extension values: each level is another run of msgpack's C unpacker,
+# whose frame is large, so a hostile file nesting thousands would overflow the C stack.
+MAX_EXT_DEPTH = 32
 EXT_TUPLE, EXT_BIGINT, EXT_OPAQUE, EXT_PROGRAM = 1, 2, 3, 4
 HEADER_KEYS = {"format", "version", "meta", "compression", "body_size", "body_crc32"}
 META_TYPES = {"scenario": (str, type(None)), "tick": (int,), "tick_ms": (int,), "saved_at": (int,),
               "ram_mib": (int,), "digest": (str,), "oomtui": (str,)}
+LAST_SAVED_AT = int(datetime.max.replace(tzinfo=UTC, microsecond=0).timestamp())  # 9999-12-31
 
 
 class SaveError(ValueError):
     """A file that is not a valid save; the message names the file and the problem."""
 
 
-# -- msgpack with the engine's extra types -----------------------------------------------------
+@dataclass(frozen=True)
+class Ext:
+    """An engine value msgpack has no type for, in plain form: an "opaque" argument's text, or
+    a "program"'s dict (workloads.Program.to_dict)."""
+    kind: str
+    value: object
+
+
+# -- msgpack with the extra types --------------------------------------------------------------
 
 def _default(obj):
     if type(obj) is tuple:
         return msgpack.ExtType(EXT_TUPLE, _pack(list(obj)))
     if type(obj) is int:  # only those msgpack cannot hold come here
         return msgpack.ExtType(EXT_BIGINT, str(obj).encode())
-    if isinstance(obj, Opaque):
-        return msgpack.ExtType(EXT_OPAQUE, obj.text.encode())
-    if isinstance(obj, Program):
-        return msgpack.ExtType(EXT_PROGRAM, _pack(obj.to_dict()))
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        return {"dtype": a.dtype.str, "shape": list(a.shape), "data": memoryview(a).cast("B")}
+    if type(obj) is Ext and obj.kind == "opaque" and type(obj.value) is str:
+        return msgpack.ExtType(EXT_OPAQUE, obj.value.encode())
+    if type(obj) is Ext and obj.kind == "program":
+        return msgpack.ExtType(EXT_PROGRAM, _pack(obj.value))
     raise TypeError(f"cannot save a {type(obj).__name__}: {obj!r:.60}")
 
 
@@ -75,29 +90,67 @@ def _pack(obj) -> bytes:
     return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default)
 
 
-def _ext_hook(code: int, data: bytes):
+def _ext_hook(code: int, data: bytes, depth: int):
     if code == EXT_TUPLE:
-        return tuple(_unpack(data))
+        return tuple(_unpack(data, depth))
     if code == EXT_BIGINT:
         return int(data.decode("ascii"))
     if code == EXT_OPAQUE:
-        return Opaque(data.decode())
+        return Ext("opaque", data.decode())
     if code == EXT_PROGRAM:
-        try:
-            return Program.from_dict(_unpack(data))
-        except OSError as e:
-            raise ValueError(f"a workload program: {e.strerror}") from None
+        return Ext("program", _unpack(data, depth))
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
-def _unpack(data):
+def _unpack(data, depth: int = 0):
     """msgpack's limits default to the input's length: no header can ask for more memory."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+    if depth > MAX_EXT_DEPTH:
+        raise ValueError(f"values nested more than {MAX_EXT_DEPTH} extension types deep")
+    return msgpack.unpackb(data, raw=False, strict_map_key=False,
+                           ext_hook=functools.partial(_ext_hook, depth=depth + 1))
+
+
+# -- older versions ----------------------------------------------------------------------------
+
+# Arrays version 1 saved that version 2 no longer keeps; the step to version 2 drops them.
+DROPPED_IN_V2: tuple[str, ...] = ()
+# Version 2's names for the fields version 1 listed in order (fixed: a later version that
+# renames one does it in a step of its own, from these).
+INPUT_V1 = ("tick", "call", "args", "kwargs", "error")
+ERROR_V1 = ("exception", "errno", "message")
+
+
+def _v1_to_v2(state):
+    """Version 2 names the fields of an input entry and its error (version 1 listed them in
+    order), and no longer saves the arrays of DROPPED_IN_V2. What does not have the shape
+    version 1 had is left as it is, for the engine's checks to refuse."""
+    if type(state) is not dict:
+        return state
+    if type(state.get("inputs")) is list:
+        state["inputs"] = [_v1_input(e) for e in state["inputs"]]
+    if type(state.get("arrays")) is dict:
+        for name in DROPPED_IN_V2:
+            state["arrays"].pop(name, None)
+    return state
+
+
+def _v1_input(entry):
+    if type(entry) not in (list, tuple) or len(entry) != len(INPUT_V1):
+        return entry
+    entry = dict(zip(INPUT_V1, entry))
+    error = entry["error"]
+    if type(error) in (list, tuple) and len(error) == len(ERROR_V1):
+        entry["error"] = dict(zip(ERROR_V1, error))
+    return entry
+
+
+UPGRADES = {1: _v1_to_v2}  # version -> the step from it to the next
 
 
 # -- writing -----------------------------------------------------------------------------------
 
 def meta_of(machine, scenario: str | None = None) -> dict:
+    """The header's meta for a Machine."""
     return {"scenario": scenario, "tick": machine.tick, "tick_ms": machine.config.tick_ms,
             "saved_at": int(time.time()), "ram_mib": machine.totalram >> 8,
             "digest": machine.state_digest(), "oomtui": __version__}
@@ -148,14 +201,22 @@ def _atomic_write(path: Path, chunks) -> None:
 
 def _read_bytes(path: Path, limit: int) -> bytes:
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block, /dev/zero never end
+                raise SaveError(f"{path}: not a save: not a regular file")
+            size = st.st_size
             if size > MAX_FILE_BYTES:
                 raise SaveError(f"{path}: {size >> 20} MiB is more than a save can be "
                                 f"({MAX_FILE_BYTES >> 30} GiB)")
             return f.read(limit)
     except OSError as e:
         raise OSError(e.errno, f"cannot read {path}: {e.strerror}") from None
+
+
+def _open_nonblocking(path, flags: int) -> int:
+    """Opening a FIFO for reading waits for a writer, unless non-blocking (no effect on files)."""
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _header(path: Path, data: bytes) -> tuple[dict, int]:
@@ -177,7 +238,8 @@ def _header(path: Path, data: bytes) -> tuple[dict, int]:
     meta = header.get("meta")
     if set(header) != HEADER_KEYS or type(meta) is not dict or set(meta) != set(META_TYPES) \
             or any(type(meta[k]) not in t for k, t in META_TYPES.items()) \
-            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"] and 0 <= meta["saved_at"] < 2**40) \
+            or not (0 <= meta["tick"] and 1 <= meta["tick_ms"]
+                    and 0 <= meta["saved_at"] <= LAST_SAVED_AT) \
             or header["compression"] not in ("zlib", None) or type(header["body_size"]) is not int \
             or type(header["body_crc32"]) is not int:
         raise SaveError(f"{path}: damaged header")
@@ -191,7 +253,8 @@ def read_header(path) -> dict:
 
 
 def read(path) -> tuple[dict, dict]:
-    """(meta, state) of a save; state's arrays are read-only views (restore copies them)."""
+    """(meta, state) of a save, its state converted to the current version: the dict
+    Machine.from_snapshot() takes (which checks it)."""
     path = Path(path)
     data = _read_bytes(path, MAX_FILE_BYTES)
     header, start = _header(path, data)
@@ -205,20 +268,13 @@ def read(path) -> tuple[dict, dict]:
         if header["compression"] == "zlib":
             body = _inflate(body)
         state = _unpack(body)
-        if type(state) is dict:
-            state["arrays"] = _arrays(state.get("arrays"))
+    except msgpack.StackError:  # its message is empty
+        raise SaveError(f"{path}: values nested too deep") from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError, zlib.error) as e:
         raise SaveError(f"{path}: {e}") from None
+    for version in range(header["version"], VERSION):
+        state = UPGRADES[version](state)
     return header["meta"], state
-
-
-def load(path):
-    """(meta, Machine) from a save file; SaveError if it is not a valid one."""
-    meta, state = read(path)
-    try:
-        return meta, Machine.from_snapshot(state)
-    except ValueError as e:
-        raise SaveError(f"{path}: {e}") from None
 
 
 def _inflate(body) -> bytes:
@@ -228,30 +284,6 @@ def _inflate(body) -> bytes:
         raise ValueError("the compressed body is incomplete or inflates beyond "
                          f"{MAX_FILE_BYTES >> 30} GiB")
     return out
-
-
-def _arrays(arrays) -> dict:
-    """{name: {dtype, shape, data}} as numpy views; only sizes that match their data."""
-    if type(arrays) is not dict:
-        raise ValueError("arrays must be a map")
-    out = {}
-    for name, a in arrays.items():
-        if type(a) is not dict or set(a) != {"dtype", "shape", "data"}:
-            raise ValueError(f"array {name!r:.40} must be {{dtype, shape, data}}")
-        dtype, shape, data = a["dtype"], a["shape"], a["data"]
-        if dtype not in _DTYPES or type(data) is not bytes or type(shape) is not list \
-                or not all(type(n) is int and n >= 0 for n in shape):
-            raise ValueError(f"array {name!r:.40}: bad dtype, shape or data")
-        dt = np.dtype(dtype)
-        if int(np.prod(shape, dtype=object)) * dt.itemsize != len(data):
-            raise ValueError(f"array {name!r:.40}: shape {shape} does not match its "
-                             f"{len(data)} bytes of {dtype}")
-        out[name] = np.frombuffer(data, dtype=dt).reshape(shape)
-    return out
-
-
-_DTYPES = {np.dtype(t).str for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
-                                     np.int64, np.uint64, np.float64)}
 
 
 # -- the saves directory -----------------------------------------------------------------------

@@ -216,7 +216,7 @@ class Timeline:
             return
         state = m.snapshot()
         b.checkpoints.append(Checkpoint(*position, state,
-                                        sum(a.nbytes for a in state["arrays"].values())))
+                                        sum(len(a["data"]) for a in state["arrays"].values())))
         self._thin()
 
     def checkpoints(self) -> list[Checkpoint]:

@@ -219,11 +219,11 @@ def _check_memcgs(m, same) -> None:
     swapped = np.bincount(sw.memcg[sw.memcg >= 0].astype(np.int64), minlength=n)
     busy = (sw.map > 0) | (sw.cache >= 0)
     same("uncharged swap entries", int((busy & (sw.memcg < 0)).sum()), 0)
-    for cg in reversed(m._cg_by_id):  # children after parents: add each into its parent
+    for cg in reversed(m.memcg.by_id):  # children after parents: add each into its parent
         if cg.parent is not None:
             pages[cg.parent.id] += pages[cg.id]
             swapped[cg.parent.id] += swapped[cg.id]
-    for cg in m._cg_by_id:
+    for cg in m.memcg.by_id:
         same(f"{cg.path} memory.current", lru.usage[cg.id], pages[cg.id])
         same(f"{cg.path} memory.swap.current", lru.swap[cg.id], swapped[cg.id])
         assert lru.peak[cg.id] >= lru.usage[cg.id], f"{cg.path}: memory.peak below usage"

@@ -4,15 +4,19 @@ Every call validates its arguments and checks limits (overcommit, rlimits) befor
 anything, so a call refused with OSError leaves the machine as it was. Physical memory is
 different, as in Linux: an allocation that finds no free page reclaims, and at worst the OOM
 killer ends a process, so a call can succeed while another process dies, or fail because
-its own process was killed. Per-page work happens in kernels.py; this module keeps
-processes, address spaces, files, commit accounting and the allocation slow path.
+its own process was killed.
+
+Machine is the facade: the syscall-style calls, processes, address spaces, files, commit
+accounting and the /proc views live here; per-page work happens in kernels.py, and the rest
+in services the machine composes (engine/__init__.py maps them), each given the machine and
+using only its state groups, its public objects and the other services.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from numbers import Integral
 
 import numpy as np
@@ -20,15 +24,22 @@ import numpy as np
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
 from oomtui.engine import zones as Z
+from oomtui.engine.allocator import AllocResult, Allocator
+from oomtui.engine.compaction import Compaction
 from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
-from oomtui.engine.oom import Candidate, badness_terms, oom_badness, oom_score, out_of_memory
+from oomtui.engine.events import Event, EventLog
 from oomtui.engine.inputs import InputLog, recorded
+from oomtui.engine.memcg import Memcg
+from oomtui.engine.oom import oom_badness, oom_score
+from oomtui.engine.oom_kill import OomKiller
+from oomtui.engine.psi import Psi, Stalls
+from oomtui.engine.reclaim import Reclaim
+from oomtui.engine.slab import Slab
 from oomtui.engine.snapshot import SnapshotCalls
-from oomtui.engine.swap import SwapCalls
-from oomtui.engine.cgroups import CgroupCalls
-from oomtui.engine.slab import SlabCalls
-from oomtui.engine.compaction import FAIL, RETRY, CompactionCalls, SlowPath
-from oomtui.engine.views import ViewCalls
+from oomtui.engine.swap import SwapAreas
+from oomtui.engine.thp import Thp
+from oomtui.engine.views import Views
+from oomtui.engine.writeback import Writeback
 from oomtui.engine.state import (
     GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
@@ -38,39 +49,18 @@ from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
     parse_prot, vmas_changed, GENERATION,
 )
-from oomtui.engine.psi import Psi
+from oomtui.engine.records import CAPS, RLIMITS, File, Process
+from oomtui.engine.report import panic_text
+from oomtui.engine.schema import GROUP_ATTR as _GROUP_ATTR
 from oomtui.engine.rmap import build_rmap
 from oomtui.workloads import PRESETS, Program, Runner
-from oomtui.engine.report import oom_report, panic_text
 
-CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
-                  "CAP_KILL"})
 TASK_COMM_LEN = 16
 KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
-RLIMITS = ("AS", "DATA", "MEMLOCK")
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
 _UNSET = object()
-# How long stalls last (model constants, not kernel formulas): a swap-in is a 4 KiB random read
-# from an SSD; direct reclaim costs CPU per page it scans.
-SWAPIN_US = 100
-SCAN_US = 1
-WRITE_MIB_S = 100  # what the flushers write to disk per second
-MEMSTALL = frozenset({"reclaim", "throttled", "swapin"})  # stalls PSI counts as memory stall
-MAX_PAUSE_MS = 200  # balance_dirty_pages: MAX_PAUSE = max(HZ/5, 1)
-RATELIMIT_CALC_SHIFT = 10
-OOM_REAPER_DELAY_US = 2_000_000  # OOM_REAPER_DELAY: 2 * HZ
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the kernel would log or a user would want to see, at a tick."""
-    tick: int
-    kind: str
-    pid: int
-    message: str
-    data: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,42 +69,6 @@ class StepReport:
     tick: int
     ticks: int
     events: list
-
-
-@dataclass
-class Process:
-    pid: int
-    comm: str
-    ppid: int
-    uid: int
-    caps: frozenset
-    mm: Mm
-    oom_score_adj: int = 0
-    oom_score_adj_min: int = 0
-    cgroup: str = "/"
-    rlimits: dict = field(default_factory=dict)  # name -> [soft, hard], bytes
-    kstack: int = -1  # pfn of the kernel stack
-    pgd: int = -1  # pfn of the PGD page
-    stall_us: int = 0  # stall time still to serve: the process runs again once it is paid
-    stall_kind: str = ""  # what it stalls in: "reclaim", "throttled", "swapin" or "dirty"
-    oom_victim_tick: int | None = None  # killed by the OOM killer, not yet exited (pending)
-    reaped: bool = False  # the OOM reaper freed its memory (MMF_OOM_SKIP)
-
-    def capable(self, cap: str) -> bool:
-        return cap in self.caps
-
-
-@dataclass
-class File:
-    id: int
-    path: str
-    size: int  # bytes
-    shmem: bool = False  # the object behind a MAP_SHARED|MAP_ANONYMOUS mapping
-    charged: int = 0  # pages charged to Committed_AS (shmem_acct_size)
-
-    @property
-    def pages(self) -> int:
-        return (self.size + PAGE - 1) >> PAGE_SHIFT
 
 
 def _int(name: str, value, lo: int = 0, hi: int = 2**64 - 1) -> int:
@@ -148,8 +102,25 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls, ViewCalls):
+def _kept_by(service: str, name: str) -> property:
+    """A Machine attribute that a service keeps (snapshot.py saves and restores it by the
+    Machine's name)."""
+    return property(lambda m: getattr(getattr(m, service), name),
+                    lambda m, value: setattr(getattr(m, service), name, value))
+
+
+class Machine(SnapshotCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
+
+    cgtree = _kept_by("memcg", "tree")
+    _cg_by_id = _kept_by("memcg", "by_id")
+    _walks = _kept_by("memcg", "walks")
+    _protected = _kept_by("memcg", "protected")
+    _stalled = _kept_by("stalls", "stalled")
+    _victims = _kept_by("oom", "victims")
+    _embryo = _kept_by("oom", "embryo")
+    _kswapd_was_awake = _kept_by("reclaim", "kswapd_was_awake")
+    least_priority = _kept_by("swap_areas", "least_priority")
 
     def __init__(self, config: MachineConfig):
         if not isinstance(config, MachineConfig):
@@ -178,15 +149,23 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self.rs = new_group("reclaim", sizes)
         self.rs.state[S.RS_EXPIRED] = -1  # no dirty page has expired yet
         self.rs.slab[:, S.SL_HEAD] = -1  # no slabs yet
-        self._init_cgroups()
+        # The services (engine/__init__.py says which does what).
+        self.log = EventLog(self)
+        self.stalls = Stalls()
+        self.memcg = Memcg(self)
+        self.allocator = Allocator(self, grow=self._grow)
+        self.reclaim = Reclaim(self)
+        self.writeback = Writeback(self)
+        self.compaction = Compaction(self)
+        self.thp = Thp(self)
+        self.oom = OomKiller(self, release=self._release, panic=self._panic)
+        self.swap_areas = SwapAreas(self)
+        self.slab = Slab(self)
+        self.views = Views(self)
         self._sysctl_to_kernels()
         self.panicked: str | None = None
-        self._embryo = 0  # a child fork is still copying: invisible to the OOM killer
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
-        self._kswapd_was_awake = False
         self.psi = Psi()
-        self._stalled: set[int] = set()  # pids with stall time to serve
-        self._victims: set[int] = set()  # OOM victims that have not exited yet
         self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
@@ -197,9 +176,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self._setup_watermarks()
         self.committed = 0  # vm_committed_as, pages
         self._next = {"pid": 1, "mm": 0, "anon": 0, "file": 1}
-        self._out = np.zeros(K.NR_OUT, dtype=np.int64)
-        init = self._new_process("init", parent=None, uid=0, caps=CAPS, adj=0, mm=None)
-        self._event("spawn", init.pid, "init started")
+        init, _ = self._new_process("init", parent=None, uid=0, caps=CAPS, adj=0, mm=None)
+        self.log("spawn", init.pid, "init started")
         for dev in config.swap:
             self.swapon(dev.size_mib, priority=dev.priority)
         self.inputs = InputLog()  # from here on, outside calls are logged (engine/inputs.py)
@@ -214,7 +192,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
                     self.rs, rmap)
 
-    # -- zones and watermarks ------------------------------------------------------------------
+    # -- zones, watermarks and tables ------------------------------------------------------
 
     def _setup_watermarks(self) -> None:
         """setup_per_zone_wmarks + setup_per_zone_lowmem_reserve (KERNEL.md §4)."""
@@ -237,186 +215,6 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self.pt = self._rehash(pt)
         self.pc = self._rehash(self.pc)
 
-    def _drive(self, call, current: Process | None, *, origin: bool = False,
-               oom: bool = True, slow: SlowPath | None = None) -> tuple[int, bool]:
-        """Run a resumable kernel to the end: call(done, out) -> ok.
-
-        A kernel stops when its tables must grow, or when an allocation failed at the min
-        watermark: then this is __alloc_pages_slowpath (KERNEL.md §5): direct reclaim and
-        retry while reclaim makes progress or should_reclaim_retry allows (16 fruitless
-        tries at most), then the OOM killer, whose victim may be `current`. An allocation
-        of order > 0 (`slow`) also compacts, and a costly one fails instead of OOM-killing
-        (compaction.py). Returns (faults taken, finished); finished is False if `current`
-        died, if a memcg charge failed with nobody to kill or the OOM killer waits for a
-        victim to exit (then self.alloc_error says why) or, with oom=False or a failed
-        order > 0 allocation, memory ran out.
-        """
-        done = faults = no_progress = memcg_tries = 0
-        out = self._out
-        ctl = self.lru.ctl
-        ctl[S.LC_CHARGE_TO] = self._memcg_of(current).id
-        ctl[S.LC_OVER_HIGH] = 0
-        ctl[S.LC_INLINE_RECLAIM] = not self._protected  # protection is computed per reclaim
-        while True:
-            out[:] = 0
-            scanned = self.ctr.vm[S.PGSCAN_DIRECT]
-            ok = call(done, out)
-            self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
-            done += int(out[K.OUT_DONE])
-            faults += int(out[K.OUT_MINFLT] + out[K.OUT_MAJFLT])
-            self._stall(current, "swapin", int(out[K.OUT_SWPIN]) * SWAPIN_US)
-            if out[K.OUT_NEW_ANON]:
-                self._new_anon = True
-            status = out[K.OUT_STATUS]
-            if slow is not None and slow.compacted:
-                self._compact_outcome(slow, ok)
-            if ok or status == K.STATUS_HIGH:
-                self._handle_over_high(current)  # on the way back to user space
-                if ok:
-                    return faults, True
-                continue
-            if status == K.STATUS_ROOM:
-                self._grow()
-                continue
-            if status == K.STATUS_MEMCG:
-                try:
-                    memcg_tries = self._try_charge_failed(current, memcg_tries)
-                except OSError as e:  # nobody to kill in the memcg, or a victim still exiting
-                    self.alloc_error = e
-                    return faults, False
-                if current is not None and current.pid not in self.procs:
-                    return faults, False
-                continue
-            if slow is not None:
-                verdict = self._slowpath_step(slow, current)
-                if verdict == RETRY:
-                    continue
-                if verdict == FAIL:
-                    return faults, False
-            else:
-                fruitless = out[K.OUT_RECLAIMED]  # the kernel already ran direct reclaim
-                if not fruitless and self._direct_reclaim(current) or self._wait_for_writeback(current):
-                    no_progress = 0
-                    continue
-                no_progress += 1
-                if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(self.k, 0, 3):
-                    continue
-                if not oom:
-                    return faults, False
-                no_progress = 0
-            try:
-                self._out_of_memory(current, origin=origin, order=slow.order if slow else 0)
-            except OSError as e:
-                if e.errno == errno.ENOTRECOVERABLE:
-                    raise
-                self.alloc_error = e  # a victim is still exiting: the task would wait
-                return faults, False
-            if current is not None and current.pid not in self.procs:
-                return faults, False
-
-    def _direct_reclaim(self, current: Process | None) -> int:
-        """try_to_free_pages for an allocation: pages freed; the task stalls meanwhile."""
-        scanned = self.ctr.vm[S.PGSCAN_DIRECT]
-        freed = self._global_reclaim(K.direct_reclaim)
-        self._stall(current, "reclaim", int(self.ctr.vm[S.PGSCAN_DIRECT] - scanned) * SCAN_US)
-        return freed
-
-    def _out_of_memory(self, current: Process | None, *, origin: bool = False, order: int = 0) -> None:
-        """__alloc_pages_may_oom → out_of_memory (KERNEL.md §1): kill a victim or panic."""
-        for z in range(5):  # one last try at the high watermark
-            if K.zone_watermark_ok(self.zn, z, order, 2, 3) and self.managed[z]:
-                return
-        self._oom_kill(current, origin=origin, totalpages=self.totalram + self.total_swap_pages())
-
-    def _oom_kill(self, current: Process | None, *, totalpages: int, origin: bool = False,
-                  memcg=None) -> bool:
-        """out_of_memory for the whole machine or (memcg given) one cgroup: report, then kill
-        or panic. False when nothing could be killed (only possible in a memcg)."""
-        cands = [self._candidate(q, origin and q is current) for q in self.procs.values()
-                 if q.pid != self._embryo]
-        decision = out_of_memory(
-            cands, totalpages=totalpages, current=current.pid if current is not None else None,
-            memcg=None if memcg is None else memcg.path,
-            panic_on_oom=self._sysctl["vm.panic_on_oom"],
-            oom_kill_allocating_task=self._sysctl["vm.oom_kill_allocating_task"],
-            oom_group=lambda path: self.cgtree.get(path).oom_group, cgroup_order=self.cgroups())
-        me = next((c for c in cands if current is not None and c.pid == current.pid), None)
-        if memcg is None:
-            report = oom_report(decision, cands, current=me, meminfo=self.meminfo(),
-                                slabinfo=self.slabinfo())
-        else:
-            report = oom_report(decision, cands, current=me, memcg_info=self._memcg_oom_info(memcg))
-        pid = current.pid if current is not None else 0
-        # the "why this victim" table as plain data (saves carry event data as msgpack)
-        why = {"totalpages": totalpages,
-               "candidates": [vars(t) for t in badness_terms(cands, decision, totalpages)]}
-        where = why if memcg is None else why | {"memcg": memcg.path}
-        if decision.action == "panic":
-            self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
-            self._panic(decision.message)
-        if decision.action == "fail":
-            self._event("oom", pid, decision.message, report=report, points=decision.points, **where)
-            return False
-        if decision.action == "wait":  # an earlier victim has not exited yet
-            pending = [self.procs[pid] for pid in sorted(self._victims)
-                       if not self.procs[pid].reaped]
-            raise err(errno.EAGAIN, f"out of memory: waiting for the OOM victim "
-                                    f"{', '.join(f'{q.comm}[{q.pid}]' for q in pending)} to exit")
-        if decision.action != "kill":
-            raise RuntimeError(f"engine bug: OOM decision {decision.action!r} cannot happen here")
-        self._event("oom", pid, decision.message, report=report, points=decision.points,
-                    victim=decision.victim, killed=decision.killed, group=decision.group, **where)
-        if decision.group is not None:
-            self.cgtree.count_event(decision.group, "oom_group_kill")
-        for victim in decision.killed:
-            self.ctr.vm[S.OOM_KILL] += 1
-            q = self.procs[victim]
-            self.cgtree.count_event(q.cgroup, "oom_kill")
-            what = "Out of memory" if memcg is None else "Memory cgroup out of memory"
-            message = f"{what}: Killed process {victim} ({q.comm})"
-            if q is not current and q.stall_us and q.stall_kind != "throttled":
-                # In uninterruptible I/O or reclaim (D state): SIGKILL waits until that ends;
-                # the OOM reaper steps in after OOM_REAPER_DELAY (a throttle sleep is killable).
-                q.oom_victim_tick = self.tick
-                self._victims.add(q.pid)
-                self._event("oom_kill", victim, message + " (pending: in D state)", pending=True)
-            else:
-                self._release(q, "oom_kill", message)
-        return True
-
-    def _oom_victims(self, tick_us: int) -> None:
-        """Pending OOM victims exit once their D-state stall is over; after 2 s still stuck,
-        the OOM reaper frees their private memory (__oom_reap_task_mm) and sets MMF_OOM_SKIP,
-        so the OOM killer may choose another victim."""
-        for q in [self.procs[pid] for pid in sorted(self._victims)]:
-            if not q.stall_us:
-                self._release(q, "exit", f"{q.comm}[{q.pid}] exited (OOM victim)")
-            elif not q.reaped and (self.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
-                for v in q.mm.vmas:
-                    if not v.flags & V_SHARED:
-                        K.zap_range(self.k, q.mm.id, v.start >> PAGE_SHIFT, v.pages,
-                                    bool(v.flags & V_LOCKED))
-                q.reaped = True
-                r = self.mms.rss[q.mm.id]
-                self._event("oom_reaper", q.pid, f"oom_reaper: reaped process {q.pid} ({q.comm}), "
-                            f"now anon-rss:{_kb(int(r[MM_ANONPAGES]))}kB, file-rss:"
-                            f"{_kb(int(r[MM_FILEPAGES]))}kB, shmem-rss:{_kb(int(r[MM_SHMEMPAGES]))}kB")
-
-    def _candidate(self, q: Process, origin: bool) -> Candidate:
-        r = self.mms.rss[q.mm.id]
-        return Candidate(pid=q.pid, comm=q.comm, uid=q.uid, mm_id=q.mm.id,
-                         rss_anon=int(r[MM_ANONPAGES]), rss_file=int(r[MM_FILEPAGES]),
-                         rss_shmem=int(r[MM_SHMEMPAGES]), swapents=int(r[MM_SWAPENTS]),
-                         pgtables=int(self.mms.nr_pt[q.mm.id]), total_vm=q.mm.total_vm(),
-                         adj=q.oom_score_adj, memcg=q.cgroup, is_init=q.pid == 1,
-                         oom_origin=origin, oom_victim=q.oom_victim_tick is not None,
-                         mm_oom_skip=q.reaped)
-
-    def _panic(self, reason: str) -> None:
-        self.panicked = reason
-        self._event("panic", 0, f"Kernel panic - not syncing: {reason}", text=panic_text(reason))
-        raise err(errno.ENOTRECOVERABLE, f"Kernel panic - not syncing: {reason}")
-
     @staticmethod
     def _rehash(group):
         cap = group.keys.size * 2
@@ -426,17 +224,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         K.ht_rehash(group.keys, group.vals, keys, vals, count)
         return group._replace(keys=keys, vals=vals, count=count)
 
-    # -- small helpers -------------------------------------------------------------------------
-
-    def _event(self, kind: str, pid: int, message: str, **data) -> None:
-        self.events.append(Event(self.tick, kind, pid, message, data))
-
-    def _stall(self, p: Process | None, kind: str, us: int) -> None:
-        """p stalls for `us` more microseconds (PSI counts it as memory stall time)."""
-        if p is not None and us > 0:
-            p.stall_us += us
-            p.stall_kind = kind
-            self._stalled.add(p.pid)
+    # -- checks, limits and commit accounting ----------------------------------------------
 
     def _proc(self, pid) -> Process:
         self._check_alive()
@@ -449,6 +237,11 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         if self.panicked:
             raise err(errno.ENOTRECOVERABLE, f"the machine has panicked ({self.panicked}): "
                                              "rewind or start a new one")
+
+    def _panic(self, reason: str) -> None:
+        self.panicked = reason
+        self.log("panic", 0, f"Kernel panic - not syncing: {reason}", text=panic_text(reason))
+        raise err(errno.ENOTRECOVERABLE, f"Kernel panic - not syncing: {reason}")
 
     def _new_id(self, kind: str) -> int:
         self._next[kind] += 1
@@ -513,52 +306,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             return True
         return (p.mm.locked_vm() + pages) << PAGE_SHIFT <= self._rlimit(p, "MEMLOCK")
 
-    # -- processes ---------------------------------------------------------------------------
-
-    def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
-                     adj_min=None, rlimits=None) -> Process | None:
-        """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.
-        None if the parent was OOM-killed on the way (nothing is left behind)."""
-        pid = self._next["pid"]
-        if parent is None:  # init, at boot
-            kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
-            pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
-            self._task_objects(None)
-        else:
-            # GFP_KERNEL: highest zone Normal, unmovable; -1 if the parent was killed.
-            kstack = self._alloc_pages(KSTACK_ORDER, 2, KERNEL, pid, parent, movable=False)
-            # The PGD counts in meminfo PageTables but not in the mm's VmPTE.
-            pgd = self._alloc_pages(0, 2, PAGETABLE, pid, parent, movable=False) if kstack >= 0 else -1
-            if pgd < 0 or not self._task_objects(parent):
-                if pgd >= 0:
-                    K.free_pages(self.fr, self.zn, self.ctr, pgd, 0)
-                if kstack >= 0:
-                    K.free_pages(self.fr, self.zn, self.ctr, kstack, KSTACK_ORDER)
-                return None
-        self.ctr.vm[S.NR_PAGETABLE] += 1
-        self._new_id("pid")
-        self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
-        if mm is None:
-            mm = self._new_mm()
-            mm.insert(new_stack_vma(self._new_id("anon")))
-            self.committed += mm.committed()
-        p = Process(pid, comm[:TASK_COMM_LEN - 1], parent.pid if parent else 0, uid,
-                    frozenset(caps), mm, adj, adj if adj_min is None else adj_min, kstack=kstack,
-                    pgd=pgd, rlimits=rlimits or {"AS": [RLIM_INFINITY, RLIM_INFINITY],
-                                                 "DATA": [RLIM_INFINITY, RLIM_INFINITY],
-                                                 "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
-        self.procs[pid] = p
-        self._update_hiwater(p)
-        return p
-
-    def _new_mm(self) -> Mm:
-        mm = Mm(self._new_id("mm"))
-        if mm.id >= self.mms.nr_pt.size:
-            self.mms = grow_rows(self.mms, self.mms.nr_pt.size * 2, self.mms.nr_pt.size)
-        self.mms.rss[mm.id] = 0
-        self.mms.flt[mm.id] = 0
-        self.mms.nr_pt[mm.id] = 0
-        return mm
+    # -- processes -------------------------------------------------------------------------
 
     @recorded
     def spawn(self, comm: str, *, oom_score_adj: int = 0, cgroup: str = "/", uid: int = 1000,
@@ -580,11 +328,11 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self._vm_enough_memory(init, stack_pages, "exec stack")
         # The spawner is a privileged service manager: it sets adj and, with CAP_SYS_RESOURCE,
         # oom_score_adj_min too (KERNEL.md §2, like systemd's OOMScoreAdjust=).
-        p = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
+        p, res = self._new_process(comm, parent=init, uid=uid, caps=caps, adj=adj, mm=None)
         if p is None:  # no kernel stack, PGD or task objects: the OOM killer waits for a victim
-            raise err(self.alloc_error.errno, f"spawn: {self.alloc_error.strerror}")
+            raise err(res.error.errno, f"spawn: {res.error.strerror}")
         p.cgroup = cgroup
-        self._event("spawn", p.pid, f"{p.comm}[{p.pid}] started")
+        self.log("spawn", p.pid, f"{p.comm}[{p.pid}] started")
         if program is not None:
             self.runners[p.pid] = Runner(program, p.pid, self.config.seed)
         return p.pid
@@ -601,7 +349,146 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         raise err(errno.EINVAL, f"unknown workload {workload!r}: use a Program or one of "
                                 f"{', '.join(sorted(PRESETS))}")
 
-    # -- time ------------------------------------------------------------------------------------
+    @recorded
+    def fork(self, pid: int) -> int:
+        """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
+        parent = self._proc(pid)
+        pm = parent.mm
+        charge = 0
+        for v in pm.vmas:  # dup_mmap charges every VM_ACCOUNT VMA on its own
+            if v.flags & V_ACCOUNT:
+                self._vm_enough_memory(parent, v.pages, "fork", already=charge)
+                charge += v.pages
+        mm = self._new_mm()
+        for v in pm.vmas:
+            mm.insert(Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
+                          v.name))
+        mm.start_brk, mm.brk = pm.start_brk, pm.brk
+        child, _ = self._new_process(parent.comm, parent=parent, uid=parent.uid,
+                                     caps=parent.caps, adj=parent.oom_score_adj,
+                                     adj_min=parent.oom_score_adj_min, mm=mm,
+                                     rlimits={k: list(v) for k, v in parent.rlimits.items()})
+        if child is None:
+            raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
+        child.cgroup = parent.cgroup
+        self.committed += charge
+        self.oom.embryo = child.pid  # not on the task list until copy_process is done
+        for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
+            start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
+            res = self.allocator.run(lambda done, out: K.copy_range(
+                self.k, pm.id, mm.id, start + done, n - done, private, out), parent)
+            if not res.ok:
+                self.oom.embryo = 0
+                self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
+                if parent.pid in self.procs:
+                    raise err(errno.ENOMEM, f"fork: {res.error.strerror}")
+                raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
+        self.oom.embryo = 0
+        self._update_hiwater(child)
+        self.log("fork", child.pid, f"{parent.comm}[{parent.pid}] forked {child.pid}",
+                 parent=parent.pid)
+        return child.pid
+
+    @recorded
+    def exit(self, pid: int) -> None:
+        """The process exits: its memory, page tables and kernel stack are freed."""
+        p = self._proc(pid)
+        if pid == 1:
+            raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
+        self._release(p, "exit", f"{p.comm}[{pid}] exited")
+
+    @recorded
+    def kill(self, pid: int, sig: int = 9) -> None:
+        """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
+        p = self._proc(pid)
+        sig = _int("sig", sig, 0, 64)
+        if sig not in (0, 9, 15):
+            raise err(errno.EINVAL, f"signal {sig} is not modelled: use 0, 9 (SIGKILL) or 15 (SIGTERM)")
+        if sig == 0:
+            return
+        if pid == 1:
+            raise err(errno.EPERM, "init ignores fatal signals it has no handler for")
+        self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
+
+    def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
+                     adj_min=None, rlimits=None) -> tuple[Process | None, AllocResult]:
+        """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.
+        (None, how the allocation failed) if it did or the parent was OOM-killed on the way;
+        nothing is left behind."""
+        pid = self._next["pid"]
+        if parent is None:  # init, at boot
+            kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
+            pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
+            self.slab.task_objects(None)
+        else:
+            # GFP_KERNEL: highest zone Normal, unmovable.
+            stack = self.allocator.alloc_pages(KSTACK_ORDER, 2, KERNEL, pid, parent, movable=False)
+            # The PGD counts in meminfo PageTables but not in the mm's VmPTE.
+            table = self.allocator.alloc_pages(0, 2, PAGETABLE, pid, parent,
+                                               movable=False) if stack.ok else stack
+            objects = self.slab.task_objects(parent) if table.ok else table
+            if not objects.ok:
+                if table.pfn >= 0:
+                    K.free_pages(self.fr, self.zn, self.ctr, table.pfn, 0)
+                if stack.pfn >= 0:
+                    K.free_pages(self.fr, self.zn, self.ctr, stack.pfn, KSTACK_ORDER)
+                return None, objects
+            kstack, pgd = stack.pfn, table.pfn
+        self.ctr.vm[S.NR_PAGETABLE] += 1
+        self._new_id("pid")
+        self.ctr.vm[S.NR_KSTACK] += 1 << KSTACK_ORDER
+        if mm is None:
+            mm = self._new_mm()
+            mm.insert(new_stack_vma(self._new_id("anon")))
+            self.committed += mm.committed()
+        p = Process(pid, comm[:TASK_COMM_LEN - 1], parent.pid if parent else 0, uid,
+                    frozenset(caps), mm, adj, adj if adj_min is None else adj_min, kstack=kstack,
+                    pgd=pgd, rlimits=rlimits or {"AS": [RLIM_INFINITY, RLIM_INFINITY],
+                                                 "DATA": [RLIM_INFINITY, RLIM_INFINITY],
+                                                 "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
+        self.procs[pid] = p
+        self._update_hiwater(p)
+        return p, AllocResult()
+
+    def _new_mm(self) -> Mm:
+        mm = Mm(self._new_id("mm"))
+        if mm.id >= self.mms.nr_pt.size:
+            self.mms = grow_rows(self.mms, self.mms.nr_pt.size * 2, self.mms.nr_pt.size)
+        self.mms.rss[mm.id] = 0
+        self.mms.flt[mm.id] = 0
+        self.mms.nr_pt[mm.id] = 0
+        return mm
+
+    def _release(self, p: Process, kind: str, message: str, **data) -> None:
+        """exit_mm + release_task: unmap everything, free page tables, PGD and kernel stack."""
+        mm = p.mm
+        self._update_hiwater(p)
+        for v in list(mm.vmas):
+            self._unmap(p, v.start, v.end)
+        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
+        self.ctr.vm[S.NR_PAGETABLE] -= 1
+        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
+        self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
+        self.slab.free_task_objects()
+        del self.procs[p.pid]
+        self.oom.victims.discard(p.pid)
+        self.stalls.stalled.discard(p.pid)
+        vmas_changed()
+        for child in self.procs.values():
+            if child.ppid == p.pid:
+                child.ppid = 1  # reparented to init
+        self.log(kind, p.pid, message, **data)
+
+    def _update_hiwater(self, p: Process) -> None:
+        mm = p.mm
+        mm.hiwater_rss = max(mm.hiwater_rss, self._rss(mm))
+        mm.hiwater_vm = max(mm.hiwater_vm, mm.total_vm())
+
+    def _rss(self, mm: Mm) -> int:
+        r = self.mms.rss[mm.id]
+        return int(r[MM_ANONPAGES] + r[MM_FILEPAGES] + r[MM_SHMEMPAGES])
+
+    # -- time ------------------------------------------------------------------------------
 
     @recorded
     def step(self, n: int = 1) -> StepReport:
@@ -629,197 +516,13 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
                     break
             if self.panicked:
                 break
-            self._kswapd()
-            self._flushers()
-            self._account_stalls(tick_us)
-            self._oom_victims(tick_us)
+            self.reclaim.kswapd()
+            self.writeback.flush()
+            self.stalls.account(self.procs, self.runners, self.psi, self.tick * tick_us, tick_us)
+            self.oom.reap(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])
 
-    def _kswapd(self) -> None:
-        """kswapd0's share of a tick (balance_pgdat), with its wake and sleep as events."""
-        state = self.rs.state
-        if not state[S.RS_KSWAPD_AWAKE]:
-            return
-        if not self._kswapd_was_awake:
-            self._kswapd_was_awake = True
-            self._event("kswapd", 0, "kswapd0 woke: free pages below the low watermark")
-        freed = self._global_reclaim(K.kswapd_run)
-        if not state[S.RS_KSWAPD_AWAKE]:
-            self._kswapd_was_awake = False
-            hopeless = state[S.RS_KSWAPD_FAILURES] >= K.MAX_RECLAIM_RETRIES
-            self._event("kswapd", 0, "kswapd0 gave up after 16 fruitless runs" if hopeless
-                        else "kswapd0 went to sleep: a zone is above its high watermark",
-                        freed=int(freed))
-
-    def _account_stalls(self, tick_us: int) -> None:
-        """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
-        stall served (stalls overlap from the tick's start), `full` the shortest when every
-        non-idle process (one with a running workload, or stalled) was stalled."""
-        every = self._stalled.issuperset(pid for pid, r in self.runners.items() if not r.done)
-        some, full = 0, tick_us
-        for pid in sorted(self._stalled):
-            p = self.procs[pid]
-            served = min(p.stall_us, tick_us)
-            memstall = served if p.stall_kind in MEMSTALL else 0  # writers wait for I/O instead
-            some, full = max(some, memstall), min(full, memstall)
-            p.stall_us -= served
-            if not p.stall_us:
-                self._stalled.discard(pid)
-        if not every:
-            full = 0
-        self.psi.account(self.tick * tick_us, some, full if some else 0)
-
-    def _flushers(self) -> None:
-        """The flusher threads' tick: periodic writeback every dirty_writeback_centisecs of
-        what is older than dirty_expire_centisecs, background writeback above the background
-        threshold, and what reclaim asked for; at most WRITE_MIB_S."""
-        st = self.rs.state
-        if not st[S.RS_DQ_COUNT] and not st[S.RS_WB_COUNT]:
-            return
-        tick_ms = self.config.tick_ms
-        interval = self._sysctl["vm.dirty_writeback_centisecs"] * 10 // tick_ms
-        if interval and self.tick % interval == 0:  # wb_workfn → wb_check_old_data_flush
-            st[S.RS_EXPIRED] = self.tick - self._sysctl["vm.dirty_expire_centisecs"] * 10 // tick_ms
-        K.writeback_run(self.k, self._write_budget(), self.dirty_limits()[0])
-
-    def _write_budget(self) -> int:
-        return WRITE_MIB_S * 256 * self.config.tick_ms // 1000  # pages per tick
-
-    def _wait_for_writeback(self, current: Process | None) -> bool:
-        """reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): reclaim found nothing it could free
-        while file pages are dirty or under writeback, so the allocating task sleeps a tick
-        while the flushers write what reclaim asked for. False if nothing is dirty."""
-        vm, st = self.ctr.vm, self.rs.state
-        if not vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK]:
-            return False
-        st[S.RS_WB_WANTED] = max(st[S.RS_WB_WANTED], vm[S.NR_DIRTY])
-        bg_thresh = self.dirty_limits()[0]
-        K.writeback_run(self.k, self._write_budget(), bg_thresh)  # submit
-        K.writeback_run(self.k, 0, bg_thresh)  # and see it complete
-        self._stall(current, "reclaim", self.config.tick_ms * 1000)
-        return True
-
-    def dirty_limits(self) -> tuple[int, int]:
-        """domain_dirty_limits over global_dirtyable_memory: (background, dirty) thresholds in
-        pages, from free pages above the reserves plus the file LRU."""
-        free = int(self.zn.free.sum())
-        lru = self._lru_sizes()
-        avail = free - min(free, self.totalreserve) + int(lru[2] + lru[3]) + 1
-        thresh = self._sysctl["vm.dirty_ratio"] * PAGE // 100 * avail // PAGE
-        bg_thresh = self._sysctl["vm.dirty_background_ratio"] * PAGE // 100 * avail // PAGE
-        if bg_thresh >= thresh:
-            bg_thresh = thresh // 2
-        return bg_thresh, thresh
-
-    def _balance_dirty_pages(self, p: Process, pages_dirtied: int) -> None:
-        """balance_dirty_pages for one writer in the global domain: free to dirty up to the
-        freerun ceiling (thresh + bg_thresh) / 2; above it paced at the write bandwidth times
-        pos_ratio (1 at the setpoint, 0 at the limit), at most MAX_PAUSE per call. The
-        kernel's dirty_ratelimit estimate is taken to be the write bandwidth (one writer)."""
-        bg_thresh, thresh = self.dirty_limits()
-        vm = self.ctr.vm
-        dirty = int(vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK])
-        freerun = (thresh + bg_thresh) // 2  # dirty_freerun_ceiling
-        if dirty <= freerun:
-            return
-        setpoint = (freerun + thresh) // 2
-        x = ((setpoint - dirty) << RATELIMIT_CALC_SHIFT) // ((thresh - setpoint) | 1)
-        pos = x  # pos_ratio_polynom: 1 + x³, clamped to [0, 2]
-        pos = pos * x >> RATELIMIT_CALC_SHIFT
-        pos = pos * x >> RATELIMIT_CALC_SHIFT
-        pos = min(max(pos + (1 << RATELIMIT_CALC_SHIFT), 0), 2 << RATELIMIT_CALC_SHIFT)
-        rate = WRITE_MIB_S * 256 * pos >> RATELIMIT_CALC_SHIFT  # pages/s
-        pause_ms = MAX_PAUSE_MS if not rate else min(-(-pages_dirtied * 1000 // rate), MAX_PAUSE_MS)
-        if p.stall_kind != "dirty" or not p.stall_us:
-            self._event("dirty", p.pid, f"{p.comm}[{p.pid}] throttled writing: {_kb(dirty)} kB dirty "
-                        f"or under writeback, above the freerun ceiling {_kb(freerun)} kB",
-                        dirty=dirty, freerun=freerun, limit=thresh)
-        self._stall(p, "dirty", pause_ms * 1000)
-
-    def pressure(self) -> dict:
-        """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
-        return self.psi.show(self.tick * self.config.tick_ms * 1000)
-
-    @recorded
-    def fork(self, pid: int) -> int:
-        """fork(): copy the address space copy-on-write (dup_mmap, copy_page_range)."""
-        parent = self._proc(pid)
-        pm = parent.mm
-        charge = 0
-        for v in pm.vmas:  # dup_mmap charges every VM_ACCOUNT VMA on its own
-            if v.flags & V_ACCOUNT:
-                self._vm_enough_memory(parent, v.pages, "fork", already=charge)
-                charge += v.pages
-        mm = self._new_mm()
-        for v in pm.vmas:
-            mm.insert(Vma(v.start, v.end, v.flags & ~V_LOCKED, v.file, v.pgoff, v.anon, v.has_anon,
-                          v.name))
-        mm.start_brk, mm.brk = pm.start_brk, pm.brk
-        child = self._new_process(parent.comm, parent=parent, uid=parent.uid, caps=parent.caps,
-                                  adj=parent.oom_score_adj, adj_min=parent.oom_score_adj_min,
-                                  mm=mm, rlimits={k: list(v) for k, v in parent.rlimits.items()})
-        if child is None:
-            raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
-        child.cgroup = parent.cgroup
-        self.committed += charge
-        self._embryo = child.pid  # not on the task list until copy_process is done
-        for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
-            start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
-            if not self._drive(lambda done, out: K.copy_range(self.k, pm.id, mm.id, start + done,
-                                                              n - done, private, out), parent)[1]:
-                self._embryo = 0
-                self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
-                if parent.pid in self.procs:
-                    raise err(errno.ENOMEM, f"fork: {self.alloc_error.strerror}")
-                raise err(errno.ENOMEM, f"fork: {parent.comm}[{pid}] was OOM-killed while forking")
-        self._embryo = 0
-        self._update_hiwater(child)
-        self._event("fork", child.pid, f"{parent.comm}[{parent.pid}] forked {child.pid}",
-                    parent=parent.pid)
-        return child.pid
-
-    @recorded
-    def exit(self, pid: int) -> None:
-        """The process exits: its memory, page tables and kernel stack are freed."""
-        p = self._proc(pid)
-        if pid == 1:
-            raise err(errno.EPERM, "init cannot exit: the kernel would panic (Attempted to kill init!)")
-        self._release(p, "exit", f"{p.comm}[{pid}] exited")
-
-    @recorded
-    def kill(self, pid: int, sig: int = 9) -> None:
-        """kill(2) for signal 0 (existence check), 9 (SIGKILL) and 15 (SIGTERM)."""
-        p = self._proc(pid)
-        sig = _int("sig", sig, 0, 64)
-        if sig not in (0, 9, 15):
-            raise err(errno.EINVAL, f"signal {sig} is not modelled: use 0, 9 (SIGKILL) or 15 (SIGTERM)")
-        if sig == 0:
-            return
-        if pid == 1:
-            raise err(errno.EPERM, "init ignores fatal signals it has no handler for")
-        self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
-
-    def _release(self, p: Process, kind: str, message: str, **data) -> None:
-        """exit_mm + release_task: unmap everything, free page tables, PGD and kernel stack."""
-        mm = p.mm
-        self._update_hiwater(p)
-        for v in list(mm.vmas):
-            self._unmap(p, v.start, v.end)
-        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
-        self.ctr.vm[S.NR_PAGETABLE] -= 1
-        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
-        self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
-        self._free_task_objects()
-        del self.procs[p.pid]
-        self._victims.discard(p.pid)
-        self._stalled.discard(p.pid)
-        vmas_changed()
-        for child in self.procs.values():
-            if child.ppid == p.pid:
-                child.ppid = 1  # reparented to init
-        self._event(kind, p.pid, message, **data)
-
-    # -- mapping -------------------------------------------------------------------------------
+    # -- mapping ---------------------------------------------------------------------------
 
     @recorded
     def mmap(self, pid: int, length: int, *, prot: str = "rw", flags: str = "private|anonymous",
@@ -991,9 +694,9 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             mm.insert(moved)
             self.committed += moved.pages if moved.flags & V_ACCOUNT else 0
             first, n = addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT
-            _, alive = self._drive(lambda done, out: K.move_range(
+            res = self.allocator.run(lambda done, out: K.move_range(
                 self.k, mm.id, first + done, (new_addr >> PAGE_SHIFT) + done, n - done, out), p)
-            if not alive:
+            if not res.ok:
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
             moved.end = new_addr + new_len
@@ -1084,10 +787,10 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             first = v.pgoff_at(s)
             n = max(0, min((e - s) >> PAGE_SHIFT, f.pages - first))
             # Readahead is __GFP_NORETRY: it may reclaim but never OOM-kills; it just stops.
-            self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, n - done, False,
-                                                    False, out), None, oom=False)
+            self.allocator.run(lambda done, out: K.pc_fill(self.k, f.id, first + done, n - done,
+                                                           False, False, out), None, oom=False)
 
-    # -- locking -------------------------------------------------------------------------------
+    # -- locking ---------------------------------------------------------------------------
 
     def _lock_args(self, pid, addr, length) -> tuple[Process, int, int]:
         """mlock/munlock take any address: the range is widened to whole pages."""
@@ -1153,6 +856,8 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         if lock:
             self._populate(p, start, end)
 
+    # -- faults ----------------------------------------------------------------------------
+
     def _populate(self, p: Process, start: int, end: int) -> None:
         """populate_vma_page_range: accessible VMAs, write faults for private writable ones."""
         for v in p.mm.overlapping(start, end):
@@ -1162,40 +867,41 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             f = self.file_by_id.get(v.file)
             if f is not None:  # stop at EOF (a shmem object's too: past it is SIGBUS)
                 e = min(e, v.start + ((f.pages - v.pgoff) << PAGE_SHIFT))
-            if e > s and not self._fault(p, v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE)[1]:
+            if e > s and not self._fault(p, v, s, e, v.flags & (V_WRITE | V_SHARED) == V_WRITE).ok:
                 return  # the process was OOM-killed
 
-    def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> tuple[int, bool]:
+    def _fault(self, p: Process, v: Vma, s: int, e: int, write: bool) -> AllocResult:
         """Fault [s, e) of one VMA in, with a THP for each untouched 2 MiB it may have
-        (compaction.py); (faults, False) if the process was OOM-killed."""
-        self._new_anon = False
-        faults, alive, pos = 0, True, s
-        for haddr in self._thp_ranges(p, v, s, e, write):
+        (thp.py); not ok if the process was OOM-killed or an allocation failed."""
+        faults, new_anon, pos = 0, False, s
+        res = AllocResult()
+        for haddr in self.thp.ranges(p, v, s, e, write):
             if pos < haddr:
-                n, alive = self._fault_ptes(p, v, pos, haddr, write)
-                faults, pos = faults + n, haddr
-            if alive:
-                mapped, alive = self._thp_fault(p, v, haddr)
+                res = self._fault_ptes(p, v, pos, haddr, write)
+                faults, pos, new_anon = faults + res.faults, haddr, new_anon or res.new_anon
+            if res.ok:
+                mapped, res = self.thp.fault(p, v, haddr)
+                new_anon = new_anon or res.new_anon
                 if mapped:
                     faults, pos = faults + 1, haddr + (S.HPAGE_PMD_NR << PAGE_SHIFT)
-            if not alive:
-                return faults, False
+            if not res.ok:
+                return replace(res, faults=faults, new_anon=new_anon)
         if pos < e:
-            n, alive = self._fault_ptes(p, v, pos, e, write)
-            faults += n
-        if self._new_anon:
+            res = self._fault_ptes(p, v, pos, e, write)
+            faults, new_anon = faults + res.faults, new_anon or res.new_anon
+        if new_anon:
             v.has_anon = True
-        return faults, alive
+        return replace(res, faults=faults, new_anon=new_anon)
 
-    def _fault_ptes(self, p: Process, v: Vma, s: int, e: int, write: bool) -> tuple[int, bool]:
+    def _fault_ptes(self, p: Process, v: Vma, s: int, e: int, write: bool) -> AllocResult:
         """Fault [s, e) of one VMA in page by page."""
         first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
         locked = bool(v.flags & V_LOCKED)
-        return self._drive(lambda done, out: K.fault_range_reclaiming(
+        return self.allocator.run(lambda done, out: K.fault_range_reclaiming(
             self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
             locked, bool(write), out), p)
 
-    # -- access --------------------------------------------------------------------------------
+    # -- access ----------------------------------------------------------------------------
 
     @recorded
     def touch(self, pid: int, addr: int, length: int, *, write: bool = True) -> int:
@@ -1217,11 +923,11 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         spans, bad = self._access_spans(p, start, end, write)
         faults = 0
         for v, s, e in spans:
-            n, alive = self._fault(p, v, s, e, write)
-            faults += n
-            if not alive:
+            res = self._fault(p, v, s, e, write)
+            faults += res.faults
+            if not res.ok:
                 if p.pid in self.procs:  # the fault would retry for ever: say why instead
-                    raise self.alloc_error
+                    raise res.error
                 return faults  # OOM-killed while faulting
         self._update_hiwater(p)
         if bad is not None:
@@ -1261,6 +967,23 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
             return spans, (pos, "SIGSEGV", "SEGV_MAPERR")
         return spans, None
 
+    def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
+        """mincore(2): one byte per page, 1 if resident."""
+        p = self._proc(pid)
+        addr = _aligned("addr", addr)
+        length = page_align(_int("length", length))
+        end = addr + length
+        _require_mapped(p.mm, addr, end)
+        out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
+        for v in p.mm.overlapping(addr, end):
+            s, e = max(v.start, addr), min(v.end, end)
+            i = (s - addr) >> PAGE_SHIFT
+            K.mincore_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
+                            v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
+        return out
+
+    # -- files and the dcache --------------------------------------------------------------
+
     @recorded
     def read_file(self, pid: int, path: str, length: int, *, offset: int = 0) -> int:
         """read(2) through the page cache; returns the bytes read (short at end of file)."""
@@ -1297,35 +1020,28 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         first = offset >> PAGE_SHIFT
         count = max(0, ((offset + n + PAGE - 1) >> PAGE_SHIFT) - first)
         if f.path not in self.files:
-            if not self._file_objects(p):
+            res = self.slab.file_objects(p)
+            if not res.ok:
                 if p.pid in self.procs:
-                    raise self.alloc_error
+                    raise res.error
                 return
             self._new_id("file")
             self.files[f.path] = f
             self.file_by_id[f.id] = f
         f.size = max(f.size, offset + n)
-        self._drive(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done, False,
-                                                dirty, out), p)
+        self.allocator.run(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done,
+                                                       False, dirty, out), p)
         if dirty and p.pid in self.procs:
-            self._balance_dirty_pages(p, count)
+            self.writeback.balance_dirty_pages(p, count)
 
-    def mincore(self, pid: int, addr: int, length: int) -> np.ndarray:
-        """mincore(2): one byte per page, 1 if resident."""
-        p = self._proc(pid)
-        addr = _aligned("addr", addr)
-        length = page_align(_int("length", length))
-        end = addr + length
-        _require_mapped(p.mm, addr, end)
-        out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
-        for v in p.mm.overlapping(addr, end):
-            s, e = max(v.start, addr), min(v.end, end)
-            i = (s - addr) >> PAGE_SHIFT
-            K.mincore_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
-                            v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
-        return out
+    @recorded
+    def stat_files(self, pid: int, count: int, *, negative: bool = False) -> int:
+        """stat(2) of `count` names that are not in the dcache: a dentry each and, unless the
+        name does not exist, an inode, both left cached (engine/slab.py). Returns the lookups
+        done: fewer if the process was OOM-killed on the way."""
+        return self.slab.stat_files(self._proc(pid), count, negative)
 
-    # -- the heap ------------------------------------------------------------------------------
+    # -- the heap --------------------------------------------------------------------------
 
     @recorded
     def brk(self, pid: int, new_break: int | None = None) -> int:
@@ -1385,7 +1101,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         mm.brk = new
         self._update_hiwater(p)
 
-    # -- limits and knobs ----------------------------------------------------------------------
+    # -- limits and knobs ------------------------------------------------------------------
 
     @recorded
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
@@ -1434,7 +1150,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
             self._setup_watermarks()
         if name == "vm.drop_caches":
-            self._drop_caches(value)
+            self.slab.drop_caches(value)
         return value
 
     def _sysctl_to_kernels(self) -> None:
@@ -1444,21 +1160,76 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         self.rs.state[S.RS_VFS_PRESSURE] = self._sysctl["vm.vfs_cache_pressure"]
         self.rs.state[S.RS_VFS_DENOM] = self._sysctl["vm.vfs_cache_pressure_denom"]
 
-    # -- views ---------------------------------------------------------------------------------
+    # -- swap (engine/swap.py) -------------------------------------------------------------
 
-    def _update_hiwater(self, p: Process) -> None:
-        mm = p.mm
-        mm.hiwater_rss = max(mm.hiwater_rss, self._rss(mm))
-        mm.hiwater_vm = max(mm.hiwater_vm, mm.total_vm())
+    def total_swap_pages(self) -> int:
+        return self.swap_areas.total_pages()
 
-    def _rss(self, mm: Mm) -> int:
-        r = self.mms.rss[mm.id]
-        return int(r[MM_ANONPAGES] + r[MM_FILEPAGES] + r[MM_SHMEMPAGES])
+    @recorded
+    def swapon(self, size_mib: int, *, priority: int | None = None) -> int:
+        """swapon(2) on a fresh swap area of size_mib; returns its device number."""
+        self._check_alive()
+        return self.swap_areas.swapon(size_mib, priority)
+
+    @recorded
+    def swapoff(self, dev: int, *, pid: int = 1) -> None:
+        """swapoff(2), called by process `pid`: every swapped page comes back into RAM."""
+        caller = self._proc(pid)
+        pages = self.swap_areas.swapoff_pages(caller, dev)
+        self._vm_enough_memory(caller, pages, f"swapoff swap{dev}")  # then un-charged at once
+        self.swap_areas.swapoff(caller, dev)
+
+    def swaps(self) -> list[dict]:
+        """/proc/swaps: one row per active area (sizes in kB)."""
+        return self.swap_areas.swaps()
+
+    # -- cgroups (engine/memcg.py) ---------------------------------------------------------
+
+    @recorded
+    def cgroup_create(self, path: str, *, memory_min=0, memory_low=0, memory_high=None,
+                      memory_max=None, swap_max=None, oom_group=False) -> None:
+        """mkdir /sys/fs/cgroup/PATH and write its memory files (sizes in bytes, None = max)."""
+        self._check_alive()
+        self.memcg.create(path, memory_min=memory_min, memory_low=memory_low,
+                          memory_high=memory_high, memory_max=memory_max, swap_max=swap_max,
+                          oom_group=oom_group)
+
+    @recorded
+    def cgroup_set(self, path: str, **changes) -> None:
+        """Write memory files of an existing cgroup (create()'s keywords). A memory.high below
+        usage reclaims at once (memory_high_write); a memory.max below usage reclaims, then
+        OOM-kills inside the group until it fits (memory_max_write)."""
+        self._check_alive()
+        self.memcg.set(path, **changes)
+
+    @recorded
+    def cgroup_move(self, pid: int, path: str) -> None:
+        """echo PID > PATH/cgroup.procs: new charges go to the new group; pages already
+        charged stay where they are (cgroup v2 moves no charges)."""
+        p = self._proc(pid)
+        cg = self.cgtree.get(path)
+        old, p.cgroup = p.cgroup, cg.path
+        self.log("cgroup", pid, f"{p.comm}[{pid}] moved from {old} to {cg.path}", path=cg.path)
+
+    def cgroups(self) -> list[str]:
+        """Every cgroup path, parents before children, siblings in creation order."""
+        return [cg.path for cg in self.cgtree.walk("/")]
+
+    def cgroup_stat(self, path: str) -> dict:
+        """The cgroup's memory.* files (sizes in bytes, "max" for no limit), memory.stat's
+        LRU lines (bytes, this group and below) and memory.swap.events."""
+        return self.memcg.stat(path)
+
+    def _sync_usage(self) -> None:
+        """The cgroups' copies of the page counters, brought up to date (for a snapshot)."""
+        self.memcg.sync_usage()
+
+    # -- /proc views -----------------------------------------------------------------------
 
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo (fs/proc/meminfo.c), kB, for the fields this model has."""
         vm = self.ctr.vm
-        lru = self._lru_sizes()
+        lru = self.lru.size.sum(axis=0)
         free = int(self.zn.free.sum())
         swap_total = self.total_swap_pages()
         swapcached = int(vm[S.NR_SWAPCACHED])
@@ -1497,14 +1268,10 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         }
         return {k: _kb(v) for k, v in pages.items()}
 
-    def _lru_sizes(self) -> np.ndarray:
-        """The node's LRU list sizes: every memcg's lruvec added up."""
-        return self.lru.size.sum(axis=0)
-
     def mem_available(self) -> int:
         """si_mem_available (mm/show_mem.c), pages."""
         wmark_low = int(self.zn.wmark[:, 1].sum())
-        lru = self._lru_sizes()
+        lru = self.lru.size.sum(axis=0)
         available = int(self.zn.free.sum()) - self.totalreserve
         pagecache = int(lru[2] + lru[3])
         available += pagecache - min(pagecache // 2, wmark_low)
@@ -1577,7 +1344,7 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         """/proc/vmstat counters this model keeps."""
         from oomtui.engine.state import VMSTAT
         out = {"nr_free_pages": int(self.zn.free.sum())}
-        lru = self._lru_sizes()
+        lru = self.lru.size.sum(axis=0)
         for i, name in enumerate(("nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
                                   "nr_active_file", "nr_unevictable")):
             out[name] = int(lru[i])
@@ -1619,6 +1386,66 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
                  "offset": v.pgoff << PAGE_SHIFT if v.file >= 0 else 0, "name": v.name,
                  "locked": bool(v.flags & V_LOCKED)} for v in p.mm.vmas]
 
+    def pressure(self) -> dict:
+        """/proc/pressure/memory: some and full, avg10/avg60/avg300 (%) and total (µs)."""
+        return self.psi.show(self.tick * self.config.tick_ms * 1000)
+
+    def dirty_limits(self) -> tuple[int, int]:
+        """(background, dirty) writeback thresholds in pages (engine/writeback.py)."""
+        return self.writeback.dirty_limits()
+
+    def slabinfo(self) -> list[dict]:
+        """/proc/slabinfo for the caches oomtui models (engine/slab.py)."""
+        return self.slab.slabinfo()
+
+    def buddyinfo(self) -> dict[str, list[int]]:
+        """/proc/buddyinfo: free blocks of each order (0..10), per populated zone."""
+        return self.compaction.buddyinfo()
+
+    def compaction_moves(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last compaction run's migrations as (from_pfns, to_pfns), in order."""
+        return self.compaction.compaction_moves()
+
+    # -- views for the TUI (engine/views.py) -----------------------------------------------
+
+    def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """Per zone named in `pixels`, its frames in that many pixels, each the index in
+        views.FRAME_KINDS of its most common kind (255 past the zone's end)."""
+        return self.views.frame_grid(pixels)
+
+    def frame_pixels_of(self, pid: int, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """For the split of frame_grid(pixels): which pixels hold a frame the process maps."""
+        return self.views.frame_pixels_of(self._proc(pid), pixels)
+
+    def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+        """For the split of frame_grid(pixels): which pixels hold one of these frames."""
+        return self.views.frame_pixels_at(pfns, pixels)
+
+    def page_states(self, pid: int, addr: int, length: int, buckets: int) -> np.ndarray:
+        """Counts of views.PAGE_STATES in each of `buckets` equal slices of [addr, addr +
+        length) (inside one VMA): shape (buckets, len(PAGE_STATES))."""
+        return self.views.page_states(self._proc(pid), addr, length, buckets)
+
+    def kswapd_state(self) -> dict:
+        """kswapd0: awake, its consecutive fruitless runs, and the order it was woken for."""
+        return self.views.kswapd_state()
+
+    def mem_available_terms(self) -> dict[str, int]:
+        """The inputs of si_mem_available (KERNEL.md §10), pages."""
+        return self.views.mem_available_terms()
+
+    KSWAPD_MAX_FAILURES = Views.KSWAPD_MAX_FAILURES
+
+    def watermark_terms(self) -> dict[str, dict[str, int]]:
+        """Per zone, the terms of its watermarks (KERNEL.md §4), pages."""
+        return self.views.watermark_terms()
+
+    def commit_limit_terms(self) -> dict[str, int]:
+        """The terms of vm_commit_limit (KERNEL.md §3), pages."""
+        return self.views.commit_limit_terms()
+
+    # -- state -----------------------------------------------------------------------------
+
     def state_digest(self) -> str:
         """A hash of the whole state: equal digests mean identical machines, with identical
         futures. It covers what a snapshot holds (engine/snapshot.py), less the input log."""
@@ -1629,6 +1456,3 @@ class Machine(SwapCalls, CgroupCalls, CompactionCalls, SlabCalls, SnapshotCalls,
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()
 
-
-_GROUP_ATTR = {"frames": "fr", "zones": "zn", "lru": "lru", "counters": "ctr", "mms": "mms",
-               "pagetables": "pt", "swap": "sw", "reclaim": "rs", "pagecache": "pc"}

@@ -1,16 +1,21 @@
-"""memcg v2: the cgroup tree, its page counters and the kernel's memcg arithmetic (KERNEL.md §7).
+"""memcg v2, as the engine runs it (mm/memcontrol.c; KERNEL.md §7): the cgroup tree and its
+settings, the kernel's memcg arithmetic, and `Memcg`, the service behind Machine's cgroup calls.
 
-Pure Python with no engine state: the engine charges and uncharges pages here and asks the
-functions below for throttle delays, effective protection and the OOM totalpages.
+The page counters are arrays of the Lru group, one row per memcg (row 0 is the root): the
+kernels charge there page by page (kernels.try_charge, try_charge_swap, uncharge). `Memcg`
+copies them into the tree (`copy_counters`) whenever the arithmetic or a view needs them, and
+handles what the kernels hand back: a charge refused at memory.max (`charge_failed`: reclaim,
+retry, the memcg OOM killer) and pages charged over memory.high (`handle_over_high`: reclaim,
+then the throttle penalty, computed by `high_penalty_jiffies` and served as a stall).
 
 Units: settings are stored in bytes, already rounded down to whole pages as the kernel stores
 them (page_counter_memparse), and None means "max"; usage, swap_usage and peak are in pages.
 Every limit comparison is made in pages, as struct page_counter holds pages.
 
 Not modelled: memory.swap.high (so the throttle penalty has no swap term),
-memory.swap.events and memory.swap.peak, the memory_localevents mount option, resetting
-memory.peak per open file. The memory_recursiveprot mount option is the `recursive_prot`
-argument of the protection functions.
+memory.swap.peak, the memory_localevents mount option, resetting memory.peak per open file.
+The memory_recursiveprot mount option is the `recursive_prot` argument of the protection
+functions (the engine runs without it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from oomtui.engine import kernels as K
+from oomtui.engine import state as S
+from oomtui.engine.state import grow_rows
 
 PAGE_SIZE = 4096
 HZ = 1000  # CONFIG_HZ_1000: one jiffy is 1 ms
@@ -268,54 +279,6 @@ class CgroupTree:
         # !mem_cgroup_is_root(memcg))`: the cgroup and its ancestors short of the root
         return self.ancestors(path)[:-1] or [self.root]
 
-    def charge(self, path: str, pages: int, *, swap: bool = False) -> None:
-        """Force-charge pages (or swap entries) to the cgroup and every ancestor, ignoring
-        limits (page_counter_charge); memory charges raise the peak of each level."""
-        cg = self.get(path)
-        _check_count("pages", pages)
-        if cg is self.root:  # try_charge: the root memcg itself is never charged
-            return
-        for c in self.ancestors(path):
-            if swap:
-                c.swap_usage += pages
-            else:
-                c.usage += pages
-                c.peak = max(c.peak, c.usage)
-
-    def try_charge(self, path: str, pages: int, *, swap: bool = False) -> MemCgroup | None:
-        """Charge if every level stays within its max (page_counter_try_charge: fails when
-        usage + pages > max). Returns None when charged, else the first cgroup from the bottom
-        whose limit would be exceeded (mem_over_limit) and changes nothing."""
-        cg = self.get(path)
-        _check_count("pages", pages)
-        if cg is self.root:
-            return None
-        used, limit = ("swap_usage", "swap_max") if swap else ("usage", "max")
-        for c in self.ancestors(path):
-            if getattr(c, used) + pages > c.pages(limit):
-                return c
-        self.charge(path, pages, swap=swap)
-        return None
-
-    def uncharge(self, path: str, pages: int, *, swap: bool = False) -> None:
-        """Take pages off the cgroup and every ancestor; a level never goes below 0
-        (page_counter_cancel clamps an underflow to 0)."""
-        cg = self.get(path)
-        _check_count("pages", pages)
-        if cg is self.root:  # uncharge_folio: LRU pages aren't accounted at the root level
-            return
-        for c in self.ancestors(path):
-            if swap:
-                c.swap_usage = max(0, c.swap_usage - pages)
-            else:
-                c.usage = max(0, c.usage - pages)
-
-    def over_high(self, path: str) -> list[MemCgroup]:
-        """The cgroup and ancestors (short of the root) whose usage is above memory.high.
-        Non-empty after a charge: try_charge_memcg schedules mem_cgroup_handle_over_high;
-        reclaim_high reclaims from each of these and counts a `high` event on each."""
-        return [c for c in self._below_root(path) if c.usage > c.pages("high")]
-
     def count_event(self, path: str, name: str, n: int = 1) -> None:
         """memcg_memory_event: events_local on the cgroup; events on it and its ancestors,
         stopping below the root (the root only counts events raised on itself)."""
@@ -379,18 +342,6 @@ def throttle_sleeps(penalty_jiffies: int) -> bool:
     return penalty_jiffies > HZ // 100
 
 
-def high_penalty_jiffies(tree: CgroupTree, path: str, nr_pages: int) -> int:
-    """The sleep mem_cgroup_handle_over_high imposes on a task of `path` that charged
-    nr_pages (current->memcg_nr_pages_over_high) over memory.high: the worst overage of the
-    cgroup and its ancestors below the root, capped at 2 s, 0 when <= HZ/100.
-    Without swap.high there is no swap term. The kernel reclaims first and only sleeps
-    once reclaim stops making progress (or 16 retries ran out); that loop is the engine's."""
-    # mem_find_max_overage + calculate_high_delay + the clamp in mem_cgroup_handle_over_high
-    overage = max(calculate_overage(c.usage, c.pages("high")) for c in tree._below_root(path))
-    penalty = calculate_high_delay(overage, nr_pages)
-    return penalty if throttle_sleeps(penalty) else 0
-
-
 # ---- memory.min / memory.low ---------------------------------------------------------------
 
 def effective_protection(usage: int, setting: int, parent_effective: int, parent_usage: int,
@@ -420,7 +371,7 @@ def effective_min_low(tree: CgroupTree, path: str, root_of_reclaim: str = "/", *
     settings (not capped by usage), deeper levels effective_protection(). The reclaim root
     itself and the root cgroup get (0, 0) (mem_cgroup_protection). A cgroup without usage
     also gets (0, 0); the kernel keeps stale values then, but a group with no pages counts as
-    protected whatever they are (see below_min)."""
+    protected whatever they are (the reclaim kernels skip it: usage <= emin)."""
     # mem_cgroup_calculate_protection -> page_counter_calculate_protection
     chain, root = tree.ancestors(path), tree.get(root_of_reclaim)
     if root not in chain:
@@ -446,31 +397,6 @@ def effective_min_low(tree: CgroupTree, path: str, root_of_reclaim: str = "/", *
     return emin, elow
 
 
-def _below(tree: CgroupTree, path: str, root_of_reclaim: str, recursive_prot: bool,
-           which: int) -> bool:
-    # mem_cgroup_unprotected: the root cgroup and the reclaim target are never protected
-    cg = tree.get(path)
-    if cg is tree.root or cg is tree.get(root_of_reclaim):
-        return False
-    protection = effective_min_low(tree, path, root_of_reclaim, recursive_prot=recursive_prot)
-    return protection[which] >= cg.usage
-
-
-def below_min(tree: CgroupTree, path: str, root_of_reclaim: str = "/", *,
-              recursive_prot: bool = False) -> bool:
-    """Reclaim must skip this cgroup: usage <= effective min."""
-    # mem_cgroup_below_min
-    return _below(tree, path, root_of_reclaim, recursive_prot, 0)
-
-
-def below_low(tree: CgroupTree, path: str, root_of_reclaim: str = "/", *,
-              recursive_prot: bool = False) -> bool:
-    """Reclaim skips this cgroup (usage <= effective low) unless a first pass reclaimed too
-    little; then it reclaims it anyway and counts a `low` event."""
-    # mem_cgroup_below_low
-    return _below(tree, path, root_of_reclaim, recursive_prot, 1)
-
-
 # ---- memcg OOM -----------------------------------------------------------------------------
 
 def mem_cgroup_get_max(tree: CgroupTree, path: str, total_swap_pages: int, swappiness: int) -> int:
@@ -484,3 +410,258 @@ def mem_cgroup_get_max(tree: CgroupTree, path: str, total_swap_pages: int, swapp
     if swappiness:
         total += min(cg.pages("swap_max"), total_swap_pages)
     return total or 1
+
+
+# ---- the engine's memcg ---------------------------------------------------------------------
+
+LRU_STAT = ("inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")
+
+
+def copy_limits(lru, cg: MemCgroup) -> None:
+    """A cgroup's limits into its page counters, where the kernels compare them."""
+    lru.max[cg.id] = cg.pages("max")
+    lru.high[cg.id] = cg.pages("high")
+    lru.swap_max[cg.id] = cg.pages("swap_max")
+
+
+def copy_counters(lru, cgroups) -> None:
+    """The kernels' page counters into the tree (for its arithmetic and memory.* files)."""
+    for cg in cgroups:
+        cg.usage = int(lru.usage[cg.id])
+        cg.swap_usage = int(lru.swap[cg.id])
+        cg.peak = int(lru.peak[cg.id])
+
+
+class Memcg:
+    """The memory controller of a Machine `m`: its cgroups by id (the lruvec rows of m.lru),
+    memcg reclaim, charge failures, memory.high throttling and the memcg OOM. It works on
+    m's state groups and through m's other services (m.oom, m.writeback, m.stalls)."""
+
+    def __init__(self, m):
+        self.m = m
+        self.tree = CgroupTree()
+        self.by_id: list[MemCgroup] = [self.tree.root]
+        self.walks: dict[int, np.ndarray] = {}  # reclaim target id -> its subtree's ids, pre-order
+        self.protected = False  # any memory.min or memory.low set
+        m.lru.ctl[S.LC_NWALK] = 1
+        m.lru.walk[0] = 0
+
+    # -- the cgroup files ---------------------------------------------------------------------
+
+    def create(self, path: str, **settings) -> None:
+        """mkdir PATH and write its memory files (CgroupTree.create's keywords)."""
+        m = self.m
+        cg = self.tree.create(path, **settings)
+        cg.id = len(self.by_id)
+        self.by_id.append(cg)
+        if cg.id >= m.lru.usage.size:
+            cap = m.lru.usage.size
+            m.lru = grow_rows(m.lru, cap * 2, cap)
+        m.lru.parent[cg.id] = cg.parent.id
+        self.walks.clear()
+        self._limits_changed(cg)
+        self.reclaim_scope(self.tree.root, protection=False)  # in-kernel reclaim walks it too
+        m.log("cgroup", 0, f"cgroup {path} created", path=path)
+
+    def set(self, path: str, **changes) -> None:
+        """Write memory files of an existing cgroup. A memory.high below usage reclaims at
+        once (memory_high_write); a memory.max below usage reclaims, then OOM-kills inside
+        the group until it fits (memory_max_write)."""
+        unknown = sorted(set(changes) - set(SETTINGS))
+        if unknown:
+            raise _err(errno.EINVAL, f"unknown cgroup setting(s) {', '.join(unknown)}: use "
+                                     "memory_min, memory_low, memory_high, memory_max, swap_max, "
+                                     "oom_group")
+        cg = self.tree.set(path, **changes)
+        self._limits_changed(cg)
+        if "memory_high" in changes:
+            self._memory_high_write(cg)
+        if "memory_max" in changes:
+            self._memory_max_write(cg)
+
+    def stat(self, path: str) -> dict:
+        """The cgroup's memory.* files (sizes in bytes, "max" for no limit), memory.stat's
+        LRU lines (bytes, this group and below) and memory.swap.events."""
+        m = self.m
+        cg = self.tree.get(path)
+        self.sync_usage()
+        out = self.tree.stat(path)
+        ids = self.walk(cg)
+        sizes = m.lru.size[ids].sum(axis=0)
+        out["memory.stat"] = {name: int(sizes[i]) * 4096 for i, name in enumerate(LRU_STAT)}
+        fails = int(m.lru.swap_fail[ids].sum())
+        out["memory.swap.events"] = {"max": fails, "fail": fails}
+        out["cgroup.procs"] = [q.pid for q in m.procs.values() if q.cgroup == cg.path]
+        return out
+
+    def _limits_changed(self, cg: MemCgroup) -> None:
+        lru = self.m.lru
+        copy_limits(lru, cg)
+        self.protected = any(c.min or c.low for c in self.by_id)
+        if not self.protected:
+            lru.emin[:] = lru.elow[:] = 0
+
+    def sync_usage(self) -> None:
+        copy_counters(self.m.lru, self.by_id)
+
+    def of(self, p) -> MemCgroup:
+        """The memcg a task charges to (the root for the kernel's own allocations)."""
+        return self.tree.get(p.cgroup) if p is not None else self.tree.root
+
+    def walk(self, cg: MemCgroup) -> np.ndarray:
+        ids = self.walks.get(cg.id)
+        if ids is None:
+            ids = np.array([c.id for c in self.tree.walk(cg.path)], dtype=np.int32)
+            self.walks[cg.id] = ids
+        return ids
+
+    # -- reclaim ------------------------------------------------------------------------------
+
+    def reclaim_scope(self, target: MemCgroup, protection: bool = True) -> None:
+        """Point the reclaim kernels at target's subtree (the whole tree for the root), with
+        every group's effective memory.min/low (computed once per reclaim call, unless the
+        scope is only being reset: every reclaim that needs it computes it again)."""
+        lru = self.m.lru
+        ids = self.walk(target)
+        lru.walk[:ids.size] = ids
+        lru.ctl[S.LC_NWALK] = ids.size
+        lru.ctl[S.LC_CGROUP_RECLAIM] = target.id != 0
+        if self.protected and protection:
+            self.sync_usage()
+            for i in ids:
+                cg = self.by_id[i]
+                lru.emin[i], lru.elow[i] = effective_min_low(self.tree, cg.path, target.path)
+
+    def _reclaimed(self, freed) -> int:
+        """Count the `low` events the reclaim raised (it reclaimed groups under memory.low)."""
+        lru = self.m.lru
+        for i in np.nonzero(lru.low_events)[0]:
+            self.tree.count_event(self.by_id[i].path, "low", int(lru.low_events[i]))
+        lru.low_events[:] = 0
+        return int(freed)
+
+    def global_reclaim(self, kernel) -> int:
+        """Run a reclaim kernel (kswapd's, direct reclaim's) over every memcg: pages freed."""
+        self.reclaim_scope(self.tree.root)
+        return self._reclaimed(kernel(self.m.k))
+
+    def reclaim(self, cg: MemCgroup, nr_pages: int) -> int:
+        """try_to_free_mem_cgroup_pages: pages freed."""
+        self.reclaim_scope(cg)
+        freed = self._reclaimed(K.memcg_reclaim(self.m.k, nr_pages))
+        self.reclaim_scope(self.tree.root, protection=False)
+        return freed
+
+    # -- what a charge hands back ---------------------------------------------------------------
+
+    def charge_failed(self, current, tries: int) -> int:
+        """try_charge_memcg once page_counter_try_charge failed: a `max` event, reclaim inside
+        the memcg at its limit, retry while reclaim progresses (16 fruitless tries at most),
+        then mem_cgroup_oom. Returns the fruitless tries so far; raises ENOMEM when nothing
+        in the memcg may be killed."""
+        m = self.m
+        cg = self.by_id[int(m.lru.ctl[S.LC_OVER_LIMIT])]
+        self.tree.count_event(cg.path, "max")
+        if (self.reclaim(cg, 1) or m.lru.usage[cg.id] < m.lru.max[cg.id]
+                or m.writeback.wait(current)):
+            return 0
+        if tries < K.MAX_RECLAIM_RETRIES:
+            return tries + 1
+        self.tree.count_event(cg.path, "oom")
+        if self._out_of_memory(cg, current):
+            return 0
+        raise _err(errno.ENOMEM, f"{cg.path} is at memory.max ({cg.pages('max') * 4} kB) and "
+                                 "has no process the OOM killer may kill: the charge fails")
+
+    def handle_over_high(self, current) -> None:
+        """mem_cgroup_handle_over_high: reclaim the pages charged over memory.high, and when
+        reclaim cannot keep up, make the task sleep the kernel's penalty (at most 2 s)."""
+        m = self.m
+        lru = m.lru
+        nr_pages = int(lru.ctl[S.LC_OVER_HIGH])
+        lru.ctl[S.LC_OVER_HIGH] = 0
+        if not nr_pages or current is None or current.pid not in m.procs:
+            return
+        start = self.of(current)
+        chain = [c for c in self.tree.ancestors(start.path) if c.id != 0]
+        retries, in_retry = K.MAX_RECLAIM_RETRIES, False
+        while True:
+            freed = 0
+            for c in chain:  # reclaim_high
+                if lru.usage[c.id] <= lru.high[c.id]:
+                    continue
+                self.tree.count_event(c.path, "high")
+                freed += self.reclaim(c, K.SWAP_CLUSTER_MAX if in_retry else nr_pages)
+            penalty = self.high_penalty_jiffies(start, nr_pages)
+            if not penalty:
+                return
+            if freed or retries:
+                retries -= 0 if freed else 1
+                in_retry = True
+                continue
+            m.stalls.stall(current, "throttled", penalty * (1_000_000 // HZ))
+            m.log("throttle", current.pid,
+                  f"{current.comm}[{current.pid}] throttled {penalty} ms: {start.path} is "
+                  f"over memory.high", jiffies=penalty, pages=nr_pages)
+            return
+
+    def high_penalty_jiffies(self, cg: MemCgroup, nr_pages: int) -> int:
+        """The sleep mem_cgroup_handle_over_high owes a task of cg that charged nr_pages over
+        memory.high (current->memcg_nr_pages_over_high): the worst overage in the page
+        counters of cg and its ancestors short of the root, capped at 2 s; 0 when that is not
+        worth a sleep. Without swap.high there is no swap term."""
+        # mem_find_max_overage + calculate_high_delay + the clamp in mem_cgroup_handle_over_high
+        lru = self.m.lru
+        overage = max((calculate_overage(int(lru.usage[c.id]), int(lru.high[c.id]))
+                       for c in self.tree.ancestors(cg.path) if c.id != 0), default=0)
+        penalty = calculate_high_delay(overage, nr_pages)
+        return penalty if throttle_sleeps(penalty) else 0
+
+    # -- writes below usage -------------------------------------------------------------------
+
+    def _memory_high_write(self, cg: MemCgroup) -> None:
+        """memory_high_write: reclaim down to the new high; never OOM."""
+        retries = K.MAX_RECLAIM_RETRIES
+        m = self.m
+        while m.lru.usage[cg.id] > m.lru.high[cg.id]:
+            if not (self.reclaim(cg, int(m.lru.usage[cg.id] - m.lru.high[cg.id]))
+                    or m.writeback.wait(None)):
+                retries -= 1
+                if retries < 0:
+                    break
+
+    def _memory_max_write(self, cg: MemCgroup) -> None:
+        """memory_max_write: reclaim (16 fruitless tries), then OOM-kill until usage fits."""
+        retries = K.MAX_RECLAIM_RETRIES
+        m = self.m
+        while m.lru.usage[cg.id] > m.lru.max[cg.id]:
+            if retries:
+                if not (self.reclaim(cg, int(m.lru.usage[cg.id] - m.lru.max[cg.id]))
+                        or m.writeback.wait(None)):
+                    retries -= 1
+                continue
+            self.tree.count_event(cg.path, "oom")
+            if not self._out_of_memory(cg, None):
+                break
+
+    # -- the memcg OOM --------------------------------------------------------------------------
+
+    def _out_of_memory(self, cg: MemCgroup, current) -> bool:
+        """mem_cgroup_out_of_memory: kill inside cg (totalpages = its max + swap.max).
+        False when nothing there may be killed."""
+        m = self.m
+        self.sync_usage()
+        totalpages = mem_cgroup_get_max(self.tree, cg.path, m.swap_areas.total_pages(),
+                                        m.sysctl("vm.swappiness"))
+        return m.oom.kill(current, memcg=cg, totalpages=totalpages)
+
+    def oom_info(self, cg: MemCgroup) -> dict:
+        """mem_cgroup_print_oom_meminfo's numbers, kB."""
+        lru = self.m.lru
+        stat = self.stat(cg.path)
+        return {"usage": int(lru.usage[cg.id]) * 4,
+                "limit": None if cg.max is None else cg.max >> 10,
+                "failcnt": cg.events["max"], "swap_usage": int(lru.swap[cg.id]) * 4,
+                "swap_limit": None if cg.swap_max is None else cg.swap_max >> 10,
+                "swap_failcnt": stat["memory.swap.events"]["fail"],
+                "stat": stat["memory.stat"]}

@@ -1,8 +1,10 @@
 """Memory pressure stall information: /proc/pressure/memory (kernel/sched/psi.c).
 
-The engine reports, per tick, how long at least one task was stalled on memory ("some") and how
-long all non-idle tasks were ("full"). `Psi` keeps the cumulative totals and the kernel's
-fixed-point running averages, with the kernel's integer arithmetic:
+`Stalls` keeps the tasks stalled in the kernel (reclaim, compaction, memory.high throttling,
+swap-in, dirty throttling) and serves their stall time tick by tick; per tick it reports how
+long at least one task was stalled on memory ("some") and how long all non-idle tasks were
+("full"). `Psi` keeps the cumulative totals and the kernel's fixed-point running averages,
+with the kernel's integer arithmetic:
 
 - Time is kept in ns like sched_clock(); every input is a whole number of µs.
 - The averaging clock runs on a fixed grid of psi_period = PSI_FREQ = 2*HZ+1 jiffies (2.001 s at
@@ -188,3 +190,40 @@ class Psi:
         p.avg_last_update = int(d["avg_last_update"])
         p.avg_next_update = int(d["avg_next_update"])
         return p
+
+
+MEMSTALL = frozenset({"reclaim", "throttled", "swapin"})  # stalls PSI counts as memory stall
+
+
+class Stalls:
+    """Tasks stalled in the kernel (psi_memstall_enter/leave, in whole ticks): each owes stall
+    time and runs again once it is served; a tick's stalls feed PSI."""
+
+    def __init__(self):
+        self.stalled: set[int] = set()  # pids with stall time to serve
+
+    def stall(self, p, kind: str, us: int) -> None:
+        """p stalls for `us` more microseconds in `kind`: "reclaim", "compaction",
+        "throttled" (memory.high), "swapin" or "dirty" (balance_dirty_pages)."""
+        if p is not None and us > 0:
+            p.stall_us += us
+            p.stall_kind = kind
+            self.stalled.add(p.pid)
+
+    def account(self, procs: dict, runners: dict, psi: Psi, now_us: int, tick_us: int) -> None:
+        """Serve one tick of every stalled process's stall and feed PSI: `some` is the longest
+        stall served (stalls overlap from the tick's start), `full` the shortest when every
+        non-idle process (one with a running workload, or stalled) was stalled."""
+        every = self.stalled.issuperset(pid for pid, r in runners.items() if not r.done)
+        some, full = 0, tick_us
+        for pid in sorted(self.stalled):
+            p = procs[pid]
+            served = min(p.stall_us, tick_us)
+            memstall = served if p.stall_kind in MEMSTALL else 0  # writers wait for I/O instead
+            some, full = max(some, memstall), min(full, memstall)
+            p.stall_us -= served
+            if not p.stall_us:
+                self.stalled.discard(pid)
+        if not every:
+            full = 0
+        psi.account(now_us, some, full if some else 0)

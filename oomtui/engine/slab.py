@@ -1,6 +1,6 @@
 """Slab: the kernel objects oomtui models, and the calls that allocate and drop them.
 
-Mixed into Machine. Two kinds of slab memory (KERNEL.md §6, §10):
+Two kinds of slab memory (KERNEL.md §6, §10):
 
 - Reclaimable (SReclaimable): dentries and inodes. Every file the engine keeps has one of
   each, pinned (the engine's files are always cached). `stat_files` looks up names that are
@@ -21,86 +21,93 @@ import errno
 
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
-from oomtui.engine.compaction import SlowPath
-from oomtui.engine.inputs import recorded
+from oomtui.engine.allocator import AllocResult, SlowPath
 from oomtui.engine.vma import PAGE, err
 
 
-class SlabCalls:
-    """kmem_cache_alloc for the engine, stat_files, vm.drop_caches and /proc/slabinfo."""
+class Slab:
+    """kmem_cache_alloc for the engine, stat_files, vm.drop_caches and /proc/slabinfo, for a
+    Machine `m`."""
 
-    def _slab_alloc(self, cache: int, current) -> bool:
+    def __init__(self, m):
+        self.m = m
+
+    def alloc(self, cache: int, current) -> AllocResult:
         """kmem_cache_alloc for `current` (GFP_KERNEL: reclaim, compaction and the OOM killer
-        as for any allocation); False if it failed or `current` was killed."""
+        as for any allocation); not ok if it failed or `current` was killed."""
+        m = self.m
         order = int(S.SLAB_MIN_ORDER[cache])  # what the slow path is for (kernels.slab_alloc)
-        return self._drive(lambda done, out: K.stop(out, 1, 0 if K.slab_alloc(self.k, cache)
-                                                    else K.NO_MEMORY), current,
-                           slow=SlowPath(order, 2, movable=False) if order else None)[1]
+        return m.allocator.run(lambda done, out: K.stop(out, 1, 0 if K.slab_alloc(m.k, cache)
+                                                        else K.NO_MEMORY), current,
+                               slow=SlowPath(order, 2, movable=False) if order else None)
 
-    def _task_objects(self, current) -> bool:
+    def task_objects(self, current) -> AllocResult:
         """copy_process's objects (dup_task_struct, copy_signal, copy_sighand, copy_files,
         alloc_pid, mm_alloc); all or none."""
         for i, cache in enumerate(S.TASK_CACHES):
-            if not self._slab_alloc(cache, current):
+            res = self.alloc(cache, current)
+            if not res.ok:
                 for done in S.TASK_CACHES[:i]:
-                    K.slab_free(self.k, done, 1)
-                return False
-        return True
+                    K.slab_free(self.m.k, done, 1)
+                return res
+        return AllocResult()
 
-    def _free_task_objects(self) -> None:
+    def free_task_objects(self) -> None:
         for cache in S.TASK_CACHES:
-            K.slab_free(self.k, cache, 1)
+            K.slab_free(self.m.k, cache, 1)
 
-    def _file_objects(self, current) -> bool:
+    def file_objects(self, current) -> AllocResult:
         """A new file's dentry and inode (pinned while the engine keeps the file)."""
-        if not self._slab_alloc(S.CACHE_DENTRY, current):
-            return False
-        if not self._slab_alloc(S.CACHE_INODE, current):
-            K.slab_free(self.k, S.CACHE_DENTRY, 1)
-            return False
-        return True
+        res = self.alloc(S.CACHE_DENTRY, current)
+        if not res.ok:
+            return res
+        res = self.alloc(S.CACHE_INODE, current)
+        if not res.ok:
+            K.slab_free(self.m.k, S.CACHE_DENTRY, 1)
+        return res
 
-    @recorded
-    def stat_files(self, pid: int, count: int, *, negative: bool = False) -> int:
+    def stat_files(self, p, count: int, negative: bool) -> int:
         """stat(2) of `count` names that are not in the dcache (d_alloc, then the inode read
         by iget; none for a name that does not exist). Both stay cached, unused (dput), until
         the shrinker frees them. Returns the lookups done: fewer if the process was
         OOM-killed on the way."""
-        p = self._proc(pid)
+        m = self.m
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1 << 30:
             raise err(errno.EINVAL, f"count must be an integer from 0 to 2^30, got {count!r}")
         if not isinstance(negative, bool):
             raise err(errno.EINVAL, f"negative must be True or False, got {negative!r}")
-        self._check_alive()
         looked_up = 0
 
         def call(done, out):
             nonlocal looked_up
-            ok = K.stat_names(self.k, count, negative, done, out)
+            ok = K.stat_names(m.k, count, negative, done, out)
             looked_up = done + int(out[K.OUT_DONE])
             return ok
 
-        if count and not self._drive(call, p)[1] and p.pid in self.procs:  # order-0 slabs
-            raise self.alloc_error
+        if count:
+            res = m.allocator.run(call, p)  # order-0 slabs
+            if not res.ok and p.pid in m.procs:
+                raise res.error
         return looked_up
 
-    def _drop_caches(self, value: int) -> None:
+    def drop_caches(self, value: int) -> None:
         """drop_caches_sysctl_handler: 1 drops clean unmapped page cache, 2 unused dentries
         and inodes, 3 both; dmesg says who asked unless bit 4 is set."""
+        m = self.m
         if value & 1:
-            for f in self.files.values():
-                K.pc_walk(self.k, f.id, 0, f.pages, K.WALK_INVALIDATE, K.NO_COUNTS, 0)
-            self.ctr.vm[S.DROP_PAGECACHE] += 1
+            for f in m.files.values():
+                K.pc_walk(m.k, f.id, 0, f.pages, K.WALK_INVALIDATE, K.NO_COUNTS, 0)
+            m.ctr.vm[S.DROP_PAGECACHE] += 1
         if value & 2:
-            K.drop_slab(self.k)
-            self.ctr.vm[S.DROP_SLAB] += 1
+            K.drop_slab(m.k)
+            m.ctr.vm[S.DROP_SLAB] += 1
         if not value & 4:
-            self._event("drop_caches", 0, f"drop_caches: {value}")
+            m.log("drop_caches", 0, f"drop_caches: {value}")
 
     def slabinfo(self) -> list[dict]:
         """/proc/slabinfo for the caches oomtui models (objects packed perfectly, so every
         allocated object is active and only the newest slab has free room)."""
-        slab = self.rs.slab
+        slab = self.m.rs.slab
         return [{"name": name, "active_objs": int(slab[c, S.SL_OBJS]),
                  "num_objs": int(slab[c, S.SL_ROOM]), "objsize": int(S.SLAB_OBJSIZE[c]),
                  "objperslab": (PAGE << int(S.SLAB_ORDER[c])) // int(S.SLAB_OBJSIZE[c]),

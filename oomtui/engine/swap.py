@@ -1,4 +1,11 @@
-"""swapon/swapoff and /proc/swaps (mm/swapfile.c; KERNEL.md §8), mixed into Machine."""
+"""Swap areas (mm/swapfile.c; KERNEL.md §8): swapon, swapoff and /proc/swaps.
+
+Each area is a range of slots in the Swap group, its free slots a stack. Reclaim swaps an
+anon page out through kernels.folio_alloc_swap, which charges the memcg's memory.swap.max
+and takes a slot from kernels.swap_alloc_slot (get_swap_pages: the highest-priority active
+area with a free slot; areas of equal priority take turns); kernels.swap_free_slot gives it
+back. swapoff brings every page of an area back into RAM (kernels.swap_unuse).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,6 @@ import errno
 import numpy as np
 
 from oomtui.engine import kernels as K
-from oomtui.engine.inputs import recorded
 from oomtui.engine.state import MAX_SWAPFILES, grow_rows
 from oomtui.engine.vma import err
 
@@ -15,25 +21,26 @@ MAX_SWAP_PRIO = 32767
 MAX_SWAP_SLOTS = 64 << 18  # 64 GiB of slots: the simulator keeps arrays per slot
 
 
-class SwapCalls:
-    """Swap devices: priorities as the kernel assigns them, slots handed out by kernels.py."""
+class SwapAreas:
+    """The swap areas of a Machine `m`, with priorities as the kernel assigns them."""
 
-    least_priority = -1  # setup_swap_info: devices without a priority get --least_priority
+    def __init__(self, m):
+        self.m = m
+        self.least_priority = -1  # setup_swap_info: areas without a priority get --least_priority
 
-    def total_swap_pages(self) -> int:
-        sw = self.sw
+    def total_pages(self) -> int:
+        sw = self.m.sw
         return int((sw.size * sw.active).sum())
 
-    @recorded
-    def swapon(self, size_mib: int, *, priority: int | None = None) -> int:
+    def swapon(self, size_mib: int, priority: int | None) -> int:
         """swapon(2) on a fresh swap area of size_mib; returns its device number."""
-        self._check_alive()
+        m = self.m
         if isinstance(size_mib, bool) or not isinstance(size_mib, int) or size_mib < 1:
             raise err(errno.EINVAL, f"swap size must be a positive number of MiB, got {size_mib!r}")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
                                      or not 0 <= priority <= MAX_SWAP_PRIO):
             raise err(errno.EINVAL, f"swap priority must be 0..{MAX_SWAP_PRIO}, got {priority!r}")
-        sw = self.sw
+        sw = m.sw
         dev = int(np.argmin(sw.size > 0)) if (sw.size == 0).any() else MAX_SWAPFILES
         if dev >= MAX_SWAPFILES:
             raise err(errno.EPERM, f"at most {MAX_SWAPFILES} swap areas (MAX_SWAPFILES)")
@@ -50,23 +57,28 @@ class SwapCalls:
         sw.base[dev], sw.size[dev], sw.prio[dev] = base, pages, priority
         sw.clock[0] += 1  # plist_add: behind the areas already at this priority
         sw.top[dev], sw.used[dev], sw.seq[dev], sw.active[dev] = pages, 0, int(sw.clock[0]), 1
-        self.sw = sw
-        self._event("swapon", 0, f"Adding {pages * 4}k swap on swap{dev}. Priority:{priority}",
-                    dev=dev, pages=pages, priority=priority)
+        m.sw = sw
+        m.log("swapon", 0, f"Adding {pages * 4}k swap on swap{dev}. Priority:{priority}",
+              dev=dev, pages=pages, priority=priority)
         return dev
 
-    @recorded
-    def swapoff(self, dev: int, *, pid: int = 1) -> None:
-        """swapoff(2), called by process `pid`: every swapped page comes back into RAM."""
-        caller = self._proc(pid)
+    def swapoff_pages(self, caller, dev) -> int:
+        """What swapoff of `dev` by `caller` must find room for (pages); EPERM or EINVAL if
+        it may not."""
         if not caller.capable("CAP_SYS_ADMIN"):
-            raise err(errno.EPERM, f"swapoff needs CAP_SYS_ADMIN, which {caller.comm}[{pid}] lacks")
-        sw = self.sw
+            raise err(errno.EPERM, f"swapoff needs CAP_SYS_ADMIN, which "
+                                   f"{caller.comm}[{caller.pid}] lacks")
+        sw = self.m.sw
         if isinstance(dev, bool) or not isinstance(dev, int) or not 0 <= dev < MAX_SWAPFILES \
                 or not sw.active[dev]:
             raise err(errno.EINVAL, f"no active swap area {dev!r}")
+        return int(sw.size[dev])
+
+    def swapoff(self, caller, dev: int) -> None:
+        """swapoff(2) of an area swapoff_pages() allowed: every swapped page comes back."""
+        m = self.m
+        sw = m.sw
         pages = int(sw.size[dev])
-        self._vm_enough_memory(caller, pages, f"swapoff swap{dev}")  # then un-charged at once
         # del_from_avail_list: no new slots here, and the lower automatic priorities move up
         # one; then try_to_unuse with the caller marked oom_task_origin, the OOM killer's
         # first pick if RAM runs out.
@@ -77,22 +89,24 @@ class SwapCalls:
                 if sw.active[d] and sw.prio[d] < prio:
                     sw.prio[d] += 1
             self.least_priority += 1
-        _, alive = self._drive(lambda done, out: K.swap_unuse(self.k, dev, out), caller, origin=True)
-        if not alive:
+        res = m.allocator.run(lambda done, out: K.swap_unuse(m.k, dev, out), caller, origin=True)
+        if not res.ok:
             sw.active[dev] = 1  # reinsert_swap_info → setup_swap_info: a new automatic priority
             if prio < 0:
                 self.least_priority -= 1
                 sw.prio[dev] = self.least_priority
-            if pid in self.procs:  # out of memory with nothing left to kill, or waiting
-                raise err(errno.ENOMEM, f"swapoff swap{dev}: {self.alloc_error.strerror}")
-            self._event("swapoff", pid, f"swapoff swap{dev} interrupted: the caller was killed", dev=dev)
-            raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{pid}] was OOM-killed")
+            if caller.pid in m.procs:  # out of memory with nothing left to kill, or waiting
+                raise err(errno.ENOMEM, f"swapoff swap{dev}: {res.error.strerror}")
+            m.log("swapoff", caller.pid, f"swapoff swap{dev} interrupted: the caller was killed",
+                  dev=dev)
+            raise err(errno.EINTR, f"swapoff swap{dev}: the caller {caller.comm}[{caller.pid}] was "
+                                   "OOM-killed")
         assert sw.used[dev] == 0, "swapoff left slots in use"
         sw.size[dev] = sw.top[dev] = 0
-        self._event("swapoff", pid, f"swapoff swap{dev}: {pages * 4}k", dev=dev)
+        m.log("swapoff", caller.pid, f"swapoff swap{dev}: {pages * 4}k", dev=dev)
 
     def swaps(self) -> list[dict]:
         """/proc/swaps: one row per active area (sizes in kB)."""
-        sw = self.sw
+        sw = self.m.sw
         return [{"dev": d, "size": int(sw.size[d]) * 4, "used": int(sw.used[d]) * 4,
                  "priority": int(sw.prio[d])} for d in range(MAX_SWAPFILES) if sw.active[d]]

@@ -1,4 +1,4 @@
-"""Read-only views for the TUI, mixed into Machine: frames by type, where one process's frames
+"""Read-only views for the TUI: frames by type, where one process's frames
 are, the states of a process's pages, kswapd, and MemAvailable's terms.
 
 Nothing here changes the machine. Costs: frame_grid is one nogil pass over the frames (about
@@ -102,13 +102,16 @@ def _count_states(starts, rows, pte, first, npages, locked, kind_mask, k_zero, k
             counts[(v - first) * buckets // npages, st] += 1
 
 
-class ViewCalls:
-    """Views the TUI draws from (mixed into Machine)."""
+class Views:
+    """Views the TUI draws from, of a Machine `m` (Machine's methods of the same names)."""
+
+    def __init__(self, m):
+        self.m = m
 
     def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For each zone named in `pixels`, its frames split evenly into that many pixels, each
         the index in FRAME_KINDS of its most common kind (255 for a pixel past the zone's end)."""
-        fr, zn, out = self.fr, self.zn, {}
+        fr, zn, out = self.m.fr, self.m.zn, {}
         kinds = {k: _KIND[k] for k in ("file", "dirty", "mlocked", "swapcache")}
         for name, npix in pixels.items():
             z = ZONE_NAMES.index(name)
@@ -121,10 +124,10 @@ class ViewCalls:
             out[name] = levels
         return out
 
-    def frame_pixels_of(self, pid: int, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+    def frame_pixels_of(self, p, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the same split as frame_grid(pixels): per zone, which pixels hold a frame the
         process maps (bool arrays)."""
-        zn = self.zn
+        zn = self.m.zn
         zstart = np.append(zn.start[:-1], np.iinfo(np.int64).max).astype(np.int64)
         zbase = np.zeros(len(ZONE_NAMES), dtype=np.int64)
         zper = np.ones(len(ZONE_NAMES), dtype=np.int64)
@@ -139,8 +142,8 @@ class ViewCalls:
         for z in range(len(ZONE_NAMES)):
             if ZONE_NAMES[z] not in pixels:
                 zbase[z], zper[z] = at, np.iinfo(np.int64).max
-        starts, rows = self._tables(pid)
-        _mark_frames(starts, rows, self.pt.pte, S.PTE_KIND, S.PTE_PRESENT, S.PTE_SHIFT,
+        starts, rows = self._tables(p)
+        _mark_frames(starts, rows, self.m.pt.pte, S.PTE_KIND, S.PTE_PRESENT, S.PTE_SHIFT,
                      zstart, zbase, zper, flat, 1)
         return {name: flat[zbase[ZONE_NAMES.index(name)]:][:npix].astype(bool)
                 for name, npix in pixels.items()}
@@ -148,7 +151,7 @@ class ViewCalls:
     def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the same split as frame_grid(pixels): per zone, which pixels hold one of these
         frames (bool arrays)."""
-        zn, out = self.zn, {}
+        zn, out = self.m.zn, {}
         for name, npix in pixels.items():
             z = ZONE_NAMES.index(name)
             lo, hi = int(zn.start[z]), int(zn.start[z + 1])
@@ -159,33 +162,34 @@ class ViewCalls:
             out[name] = mark
         return out
 
-    def _tables(self, pid: int, first: int = 0, end: int = S.TASK_SIZE >> S.PAGE_SHIFT):
+    def _tables(self, p, first: int = 0, end: int = S.TASK_SIZE >> S.PAGE_SHIFT):
         """(first virtual page, pool row) of each PTE table of the process's mm that maps a
         page of [first, end) (virtual page numbers)."""
-        mm = self._proc(pid).mm.id
-        pt = self.pt
+        mm = p.mm.id
+        pt = self.m.pt
         # Keys of one mm's PTE tables run from pt_key(mm, 0, 0) up to its first PMD key.
         base = int(K.pt_key(mm, 0, 0))
         lo, hi = base + (first >> 9), min(base + ((end + 511) >> 9), int(K.pt_key(mm, 1, 0)))
         hit = (pt.keys >= lo) & (pt.keys < hi)
         return (pt.keys[hit] - base) << 9, pt.vals[hit]
 
-    def page_states(self, pid: int, addr: int, length: int, buckets: int) -> np.ndarray:
+    def page_states(self, p, addr: int, length: int, buckets: int) -> np.ndarray:
         """Counts of PAGE_STATES in each of `buckets` equal slices of [addr, addr + length)
         (inside one VMA): shape (buckets, len(PAGE_STATES)). A page without a PTE table is
         untouched; a present page of a VM_LOCKED VMA is locked."""
         first = addr >> S.PAGE_SHIFT
         npages = length >> S.PAGE_SHIFT
         buckets = max(1, min(buckets, npages))
-        starts, rows = self._tables(pid, first, first + npages)
-        vma = self._proc(pid).mm.find(addr)
+        m = self.m
+        starts, rows = self._tables(p, first, first + npages)
+        vma = p.mm.find(addr)
         locked = vma is not None and bool(vma.flags & S.V_LOCKED)
         counts = np.zeros((buckets, len(PAGE_STATES)), dtype=np.int64)
-        _count_states(starts, rows, self.pt.pte, first, npages, locked, S.PTE_KIND, S.PTE_ZERO,
+        _count_states(starts, rows, m.pt.pte, first, npages, locked, S.PTE_KIND, S.PTE_ZERO,
                       S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, counts)
-        obj = self.file_by_id.get(vma.file) if vma is not None else None
-        if obj is not None and obj.shmem and self.sw.used.any():  # swapped shmem has no PTE
-            K.pc_walk(self.k, obj.id, vma.pgoff_at(addr), npages, K.WALK_COUNT_SWAPPED, counts,
+        obj = m.file_by_id.get(vma.file) if vma is not None else None
+        if obj is not None and obj.shmem and m.sw.used.any():  # swapped shmem has no PTE
+            K.pc_walk(m.k, obj.id, vma.pgoff_at(addr), npages, K.WALK_COUNT_SWAPPED, counts,
                       PAGE_STATES.index("swapped"))
         # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
         edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
@@ -194,18 +198,19 @@ class ViewCalls:
 
     def kswapd_state(self) -> dict:
         """kswapd0: awake, its consecutive fruitless runs, and the order it was woken for."""
-        st = self.rs.state
+        st = self.m.rs.state
         return {"awake": bool(st[S.RS_KSWAPD_AWAKE]), "failures": int(st[S.RS_KSWAPD_FAILURES]),
                 "order": int(st[S.RS_KSWAPD_ORDER])}
 
     def mem_available_terms(self) -> dict[str, int]:
         """The inputs of si_mem_available (KERNEL.md §10), pages: MemAvailable = free −
         totalreserve + pagecache − min(pagecache/2, low) + reclaimable − min(reclaimable/2, low)."""
-        lru = self._lru_sizes()
-        return {"free": int(self.zn.free.sum()), "totalreserve": int(self.totalreserve),
+        m = self.m
+        lru = m.lru.size.sum(axis=0)  # the node's LRU lists: every memcg's added up
+        return {"free": int(m.zn.free.sum()), "totalreserve": int(m.totalreserve),
                 "pagecache": int(lru[S.LRU_INACTIVE_FILE] + lru[S.LRU_ACTIVE_FILE]),
-                "low": int(self.zn.wmark[:, S.WMARK_LOW].sum()),
-                "reclaimable": int(self.ctr.vm[S.NR_SLAB_R])}
+                "low": int(m.zn.wmark[:, S.WMARK_LOW].sum()),
+                "reclaimable": int(m.ctr.vm[S.NR_SLAB_R])}
 
     # -- the terms behind the gauges (the TUI formats them and never recomputes a formula) ----
 
@@ -217,15 +222,16 @@ class ViewCalls:
         lowmem, tmp, min, delta, low, high, promo; from the code that sets the watermarks."""
         from oomtui.engine import zones
 
-        terms = zones.watermark_terms(self.managed, self._sysctl["vm.min_free_kbytes"],
-                                      self._sysctl["vm.watermark_scale_factor"])
+        m = self.m
+        terms = zones.watermark_terms(m.managed, m.sysctl("vm.min_free_kbytes"),
+                                      m.sysctl("vm.watermark_scale_factor"))
         return dict(zip(ZONE_NAMES, terms))
 
     def commit_limit_terms(self) -> dict[str, int]:
         """The terms of vm_commit_limit (KERNEL.md §3), pages (kbytes in kB): limit =
         (kbytes/4 if kbytes else (totalram − hugetlb) × ratio/100) + swap, as commit_limit()."""
-        return {"mode": self._sysctl["vm.overcommit_memory"],
-                "ratio": self._sysctl["vm.overcommit_ratio"],
-                "kbytes": self._sysctl["vm.overcommit_kbytes"], "totalram": self.totalram,
+        m = self.m
+        return {"mode": m.sysctl("vm.overcommit_memory"), "ratio": m.sysctl("vm.overcommit_ratio"),
+                "kbytes": m.sysctl("vm.overcommit_kbytes"), "totalram": m.totalram,
                 "hugetlb": 0,  # no hugetlb pages are modelled
-                "swap": self.total_swap_pages(), "limit": self.commit_limit()}
+                "swap": m.total_swap_pages(), "limit": m.commit_limit()}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oomtui import saves
 from oomtui.__main__ import main
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 
@@ -43,7 +44,6 @@ def test_replay_headless_prints_the_events_and_the_checked_digest(save, capsys):
 
 def test_replay_that_ends_elsewhere_is_an_error(save, capsys, monkeypatch):
     path, _ = save
-    from oomtui import saves
     real = saves.read
 
     def read(p):  # the saved digest of another state
@@ -65,7 +65,7 @@ def test_save_info(save, capsys):
     assert rows["processes"] == "1: init[1]"
     assert rows["inputs"] == "5 calls, 1 refused"
     assert rows["digest"] == f"{m.state_digest()} (the loaded state's)"
-    assert rows["format"].startswith("oomtui-save 1")
+    assert rows["format"].startswith(f"oomtui-save {saves.VERSION},")
 
 
 def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, monkeypatch):
@@ -84,6 +84,34 @@ def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, 
     assert ran == "run" and scenario.name == "demo" and scenario.config == m.config
     assert [(c.tick, c.name) for c in scenario.calls] == [(0, "spawn"), (0, "kill"), (40, "kill")]
     assert capsys.readouterr().out == ""  # checked quietly, then shown
+
+
+def _with_state(path: Path, change) -> None:
+    """Rewrite the save at `path` with change(state) applied: the header still fits the body."""
+    meta, state = saves.read(path)
+    change(state)
+    saves.write(path, state, meta)
+
+
+@pytest.mark.parametrize("command", ["replay", "save-info"])
+def test_a_save_whose_state_is_bad_is_named(save, capsys, command):
+    path, _ = save
+    _with_state(path, lambda state: state.update(tick="45"))
+    assert main([command, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"oomtui: {path}: tick must be an int in 0..{2**64 - 1}, got '45'\n"
+
+
+def test_a_replay_that_diverges_names_the_save(save, capsys):
+    path, _ = save
+
+    def lie(state):  # the log says the kill of pid 42 succeeded
+        state["inputs"][1]["error"] = None
+
+    _with_state(path, lie)
+    assert main(["replay", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"oomtui: {path}: replay diverged at input #1 (kill at tick 0)"), err
 
 
 @pytest.mark.parametrize("command", ["replay", "save-info"])

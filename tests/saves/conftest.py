@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from savetools import MiB, busy
 
 from oomtui import saves
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.engine.snapshot import array
 
 
 @pytest.fixture(scope="session")
@@ -27,5 +27,5 @@ def good_save(tmp_path_factory):
     path = tmp_path_factory.mktemp("good") / "good.oomsave"
     m.save(path)
     meta, state = saves.read(path)
-    state["arrays"] = {k: np.array(a) for k, a in state["arrays"].items()}
+    state["arrays"] = {k: array(a, k).copy() for k, a in state["arrays"].items()}
     return path.read_bytes(), meta, state

@@ -9,6 +9,7 @@ import pytest
 
 from oomtui import saves
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.engine.snapshot import saved_array
 from oomtui.workloads import (
     Alloc,
     Fork,
@@ -74,3 +75,9 @@ def with_body(data: bytes, body: bytes, compression=None) -> bytes:
     header, _ = split(data)
     header.update(body_size=len(body), body_crc32=zlib.crc32(body), compression=compression)
     return saves._pack(header) + body
+
+
+def pack(state: dict) -> bytes:
+    """A save's body for a state whose arrays are numpy arrays (to change them in place)."""
+    return saves._pack({**state, "arrays": {k: saved_array(a) for k, a in state["arrays"].items()}})
+

@@ -10,11 +10,11 @@ import zlib
 import msgpack
 import numpy as np
 import pytest
-from savetools import split, with_body
+from savetools import pack, split, with_body
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.inputs import Opaque
+from oomtui.engine.snapshot import saved_array
 from oomtui.engine.state import PC_SWAP
 
 
@@ -27,7 +27,7 @@ def _with_state(good_save, mutate) -> bytes:
     data, _, state = good_save
     state = copy.deepcopy(state)
     mutate(state)
-    return with_body(data, saves._pack(state))
+    return with_body(data, pack(state))
 
 
 def _load_fails(tmp_path, data: bytes, match: str, error=saves.SaveError):
@@ -74,6 +74,17 @@ def test_damaged_header(good_save, tmp_path, changes):
     _load_fails(tmp_path, _with_header(good_save[0], **changes), "damaged header")
 
 
+def test_a_date_no_calendar_holds_is_a_damaged_header(good_save, tmp_path):
+    _, meta, _ = good_save
+    for name, saved_at in (("last", saves.LAST_SAVED_AT), ("after", saves.LAST_SAVED_AT + 1),
+                           ("far", 2**38)):  # in the year 10000, and 10680
+        (tmp_path / f"{name}.oomsave").write_bytes(
+            _with_header(good_save[0], meta={**meta, "saved_at": saved_at}))
+    listed = {s.path.stem: s for s in saves.list_saves(tmp_path)}
+    assert listed["last"].error is None and listed["last"].saved_at.year == 9999
+    assert "damaged header" in listed["after"].error and "damaged header" in listed["far"].error
+
+
 def test_a_flipped_bit_fails_the_checksum(good_save, tmp_path):
     data = bytearray(good_save[0])
     data[len(data) // 2] ^= 4
@@ -108,9 +119,9 @@ def _shmem_swap_entry(slot_of):
     (_set(("config", "ram_mib"), 64), "shape"),  # the arrays are a 16 MiB machine's
     (_set(("config", "ram_mib"), 1 << 40), "config: ram_mib"),
     (_set(("seed",), 6), "seed"),
-    (_set(("events", 0, "data"), {"x": Opaque("x")}), "no event has"),
-    (_set(("inputs", 0, 1), "_release"), "not a call the input log records"),
-    (_set(("inputs", 0, 0), 10**6), "past the machine's tick"),
+    (_set(("events", 0, "data"), {"x": saves.Ext("opaque", "x")}), "no event has"),
+    (_set(("inputs", 0, "call"), "_release"), "not a call the input log records"),
+    (_set(("inputs", 0, "tick"), 10**6), "past the machine's tick"),
     (_set(("runners", 0, "phase_index"), 99), "runner"),
     (_set(("cgroups", 0, "path"), "/x"), "root cgroup"),
     (_set(("next", "pid"), 1), "pid or mm id"),
@@ -141,10 +152,26 @@ def test_wrong_content(good_save, tmp_path, mutate, match):
 
 def test_array_sizes_must_match_their_data(good_save, tmp_path):
     data, _, state = good_save
-    arrays = {k: saves._default(a) for k, a in state["arrays"].items()}
+    arrays = {k: saved_array(a) for k, a in state["arrays"].items()}
     arrays["frames.type"] = {**arrays["frames.type"], "shape": [1 << 40]}
     body = saves._pack({**state, "arrays": arrays})
     _load_fails(tmp_path, with_body(data, body), r"shape \[1099511627776\] does not match")
+
+
+def _nested(depth: int, code: int) -> bytes:
+    data = msgpack.packb([])
+    for _ in range(depth):
+        data = msgpack.packb(msgpack.ExtType(code, data))
+    return data
+
+
+@pytest.mark.parametrize("body, match", [
+    (_nested(1000, saves.EXT_TUPLE), "nested more than 32 extension types deep"),
+    (_nested(1000, saves.EXT_PROGRAM), "nested more than 32 extension types deep"),
+    (b"\x91" * 100_000 + b"\x90", "nested too deep"),  # lists in lists
+])
+def test_deep_nesting_is_refused_not_a_crash(good_save, tmp_path, body, match):
+    _load_fails(tmp_path, with_body(good_save[0], body), match)
 
 
 def test_absurd_lengths_allocate_nothing(good_save, tmp_path):
@@ -167,6 +194,15 @@ def test_missing_or_unreadable_file_is_an_oserror(tmp_path):
     with pytest.raises(OSError) as ei:
         Machine.load(tmp_path)
     assert ei.value.errno == errno.EISDIR
+
+
+def test_a_fifo_or_a_device_is_refused_before_reading(tmp_path):
+    fifo = tmp_path / "fifo.oomsave"
+    os.mkfifo(fifo)  # no writer: reading it would wait forever
+    for path in (fifo, "/dev/zero"):  # /dev/zero would never end
+        with pytest.raises(saves.SaveError, match="not a regular file"):
+            Machine.load(path)
+        assert "not a regular file" in saves.info(path).error
 
 
 def test_a_bad_file_listed_says_why(good_save, tmp_path):

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from oomtui import saves
+from oomtui.engine import Machine
 from oomtui.engine.invariants import check_invariants
 
 SAVES = Path(__file__).resolve().parents[2] / "saves"
 
 
 def _load(name):
-    meta, m = saves.load(SAVES / f"{name}.oomsave")
+    path = SAVES / f"{name}.oomsave"
+    meta, m = saves.read_header(path)["meta"], Machine.load(path)
     assert meta["scenario"] == name and m.tick == meta["tick"]
     assert m.state_digest() == meta["digest"], "saved by an engine whose state differs: regenerate"
     check_invariants(m)
@@ -56,7 +58,6 @@ def test_the_memcg_is_at_its_limit_and_kills_inside_it():
 
 @pytest.mark.parametrize("name", ["leak-about-to-be-killed", "memcg-at-its-limit"])
 def test_examples_replay_to_their_saved_state(name):
-    from oomtui.engine import Machine
     from oomtui.engine.inputs import replay
     m = _load(name)
     fresh = Machine(m.config)

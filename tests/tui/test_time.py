@@ -8,6 +8,7 @@ from pathlib import Path
 from tuitools import SIZE, fill, scenario, select, settle, until
 
 from oomtui import paths, saves
+from oomtui.engine import Machine
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog
 from oomtui.tui.screens.compare import CompareScreen
@@ -210,7 +211,7 @@ async def test_a_replayed_save_plays_in_the_app_to_the_saved_state():
     """What `oomtui replay SAVE` opens: the save's calls as a scenario, booted from its config."""
     from oomtui.scenarios import from_inputs
 
-    meta, saved = saves.load(EXAMPLE)
+    meta, saved = saves.read_header(EXAMPLE)["meta"], Machine.load(EXAMPLE)
     app = make_app(from_inputs("leak", saved.config, saved.inputs.entries), paused=True,
                    start_tick=saved.tick)
     async with app.run_test(size=SIZE) as pilot:

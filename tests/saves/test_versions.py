@@ -1,0 +1,133 @@
+"""The save format is the declared one, whatever the engine's attributes are called, and saves
+of older format versions load: the examples in saves/ and one written by the last release of
+format version 1 (fixtures/, made by fixtures/make_busy_v1.py)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+from fixtures.make_busy_v1 import observed
+from savetools import split, with_body
+
+from oomtui import saves
+from oomtui.engine import Machine
+from oomtui.engine import state as S
+from oomtui.engine.inputs import Opaque, replay
+from oomtui.workloads import Program
+
+HERE = Path(__file__).resolve().parent
+V1 = HERE / "fixtures" / "busy-v1.oomsave"
+EXAMPLES = sorted((HERE.parents[1] / "saves").glob("*.oomsave"))
+
+# The format's keys, as files hold them. Changing one is a new format version (and a step in
+# saves.UPGRADES); renaming an engine attribute must not change them.
+FORMAT = {
+    "state": {"tick", "committed", "least_priority", "panicked", "sysctl", "next", "embryo",
+              "kswapd_was_awake", "protected", "psi", "stalled", "victims", "config", "seed",
+              "procs", "files", "runners", "cgroups", "events", "arrays", "inputs"},
+    "process": {"pid", "comm", "ppid", "uid", "caps", "mm", "oom_score_adj", "oom_score_adj_min",
+                "cgroup", "rlimits", "kstack", "pgd", "stall_us", "stall_kind", "oom_victim_tick",
+                "reaped"},
+    "mm": {"id", "vmas", "start_brk", "brk", "def_flags", "hiwater_rss", "hiwater_vm"},
+    "vma": {"start", "end", "flags", "file", "pgoff", "anon", "has_anon", "name"},
+    "file": {"id", "path", "size", "shmem", "charged"},
+    "event": {"tick", "kind", "pid", "message", "data"},
+    "cgroup": {"path", "min", "low", "high", "max", "swap_max", "oom_group", "usage",
+               "swap_usage", "peak", "events", "events_local"},
+    "input": {"tick", "call", "args", "kwargs", "error"},
+    "error": {"exception", "errno", "message"},
+    "next": {"pid", "mm", "anon", "file"},
+}
+
+
+def _keys(state: dict) -> dict:
+    """The keys a state's maps have, by kind, for the kinds it holds."""
+    procs = state["procs"]
+    found = {"state": [state], "process": procs, "mm": [p["mm"] for p in procs],
+             "vma": [v for p in procs for v in p["mm"]["vmas"]], "file": state["files"],
+             "event": state["events"], "cgroup": state["cgroups"], "input": state["inputs"],
+             "error": [e["error"] for e in state["inputs"] if e["error"]], "next": [state["next"]]}
+    return {kind: set().union(*map(set, maps)) for kind, maps in found.items() if maps}
+
+
+@pytest.fixture(scope="module")
+def v1_machine():
+    return Machine.load(V1)
+
+
+def test_a_save_holds_the_declared_format(v1_machine, tmp_path):
+    v1_machine.save(tmp_path / "now.oomsave")
+    header = saves.read_header(tmp_path / "now.oomsave")
+    _, state = saves.read(tmp_path / "now.oomsave")
+    assert header["version"] == saves.VERSION == 2
+    assert _keys(state) == FORMAT
+    assert set(state["arrays"]) == {f"{g}.{n}" for g, n, *_ in S.FIELDS}
+
+
+def test_the_old_saves_are_version_1_and_convert_to_the_declared_format():
+    for path in (V1, *EXAMPLES):
+        assert saves.read_header(path)["version"] == 1
+        _, state = saves.read(path)
+        keys = _keys(state)
+        assert keys == {kind: FORMAT[kind] for kind in keys}, path.name
+        assert set(state["arrays"]) == {f"{g}.{n}" for g, n, *_ in S.FIELDS}, path.name
+
+
+def test_a_version_1_save_loads_as_the_machine_that_wrote_it(v1_machine, tmp_path):
+    expected = json.loads((HERE / "fixtures" / "busy-v1.json").read_text())
+    m = v1_machine
+
+    def shown():
+        return json.loads(json.dumps(observed(m), sort_keys=True))
+
+    assert shown() == expected["at_save"]
+    args = [a for e in m.inputs.entries for a in (*e.args, *e.kwargs.values())]
+    assert any(isinstance(a, Program) for a in args) and any(isinstance(a, Opaque) for a in args)
+    assert 1 << 70 in args
+    fresh = Machine(m.config)
+    replay(fresh, m.inputs.entries)  # the converted log rebuilds the same machine
+    assert fresh.state_digest() == m.state_digest()
+    m.save(tmp_path / "again.oomsave")  # and saved again in today's format, it is the same
+    again = Machine.load(tmp_path / "again.oomsave")
+    assert again.state_digest() == m.state_digest()
+    assert again.inputs.entries == m.inputs.entries
+    m.step(50)
+    assert shown() == expected["after_50_ticks"]
+
+
+def _v1_body(change) -> bytes:
+    """The version-1 fixture with its state changed by change(state), uncompressed."""
+    _, body = split(V1.read_bytes())
+    state = saves._unpack(zlib.decompress(body))
+    change(state)
+    return with_body(V1.read_bytes(), saves._pack(state))
+
+
+def test_arrays_version_2_no_longer_keeps_are_dropped(tmp_path, monkeypatch):
+    def extra(state):
+        state["arrays"]["lru.retired"] = {"dtype": "<i8", "shape": [1], "data": bytes(8)}
+
+    path = tmp_path / "extra.oomsave"
+    path.write_bytes(_v1_body(extra))
+    with pytest.raises(saves.SaveError, match=r"unknown \['lru.retired'\]"):
+        Machine.load(path)
+    monkeypatch.setattr(saves, "DROPPED_IN_V2", ("lru.retired",))
+    assert Machine.load(path).tick == 200
+
+
+@pytest.mark.parametrize("entry, match", [
+    ([0, "spawn"], r"inputs\[0\] must have the fields"),
+    ([0, "spawn", ["x"], {}, ["OSError", 12]], r"inputs\[0\].error must have the fields"),
+    ([0, "spawn", ["x"], {}, None, 5], r"inputs\[0\] must have the fields"),
+])
+def test_a_malformed_version_1_input_is_refused(tmp_path, entry, match):
+    def bad(state):
+        state["inputs"][0] = entry
+
+    path = tmp_path / "bad.oomsave"
+    path.write_bytes(_v1_body(bad))
+    with pytest.raises(saves.SaveError, match=match):
+        Machine.load(path)
