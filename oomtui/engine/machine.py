@@ -1435,6 +1435,16 @@ class Machine(SnapshotCalls):
         """The inputs of si_mem_available (KERNEL.md §10), pages."""
         return self.views.mem_available_terms()
 
+    KSWAPD_MAX_FAILURES = Views.KSWAPD_MAX_FAILURES
+
+    def watermark_terms(self) -> dict[str, dict[str, int]]:
+        """Per zone, the terms of its watermarks (KERNEL.md §4), pages."""
+        return self.views.watermark_terms()
+
+    def commit_limit_terms(self) -> dict[str, int]:
+        """The terms of vm_commit_limit (KERNEL.md §3), pages."""
+        return self.views.commit_limit_terms()
+
     # -- state -----------------------------------------------------------------------------
 
     def state_digest(self) -> str:

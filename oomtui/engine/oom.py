@@ -20,7 +20,12 @@ def oom_badness(*, rss: int, swap: int, pgtables: int, adj: int, unkillable: boo
     if unkillable or adj == OOM_SCORE_ADJ_MIN:
         return None
     points = rss + swap + pgtables
-    return points + adj * (totalpages // 1000)  # the division happens first
+    return points + adj_points(adj, totalpages)
+
+
+def adj_points(adj: int, totalpages: int) -> int:
+    """What oom_score_adj adds to oom_badness: adj per mille of totalpages."""
+    return adj * (totalpages // 1000)  # the division happens first
 
 
 def oom_score(*, totalpages: int, **terms) -> int:
@@ -278,3 +283,39 @@ def out_of_memory(candidates: Sequence[Candidate], *, totalpages: int, current: 
         return decide("fail", message=NO_KILLABLE)
     return oom_kill_process(chosen, "Out of memory" if memcg is None else
                             "Memory cgroup out of memory")
+
+
+# ---------------------------------------------------------------- why this victim
+
+@dataclass(frozen=True)
+class BadnessTerms:
+    """One row of the "why this victim" table: a candidate's oom_badness terms (pages)."""
+    pid: int
+    comm: str
+    rss: int
+    swapents: int
+    pgtables: int
+    adj: int                   # oom_score_adj
+    adj_term: int              # adj_points(adj, totalpages)
+    points: int | None         # what oom_evaluate_task compared (decision.points)
+    unkillable: str            # why points is None ("" when it is not)
+    victim: bool
+
+
+def badness_terms(candidates: Sequence[Candidate], decision: OomDecision,
+                  totalpages: int) -> list[BadnessTerms]:
+    """The tasks the report's table lists (dump_tasks: the OOM domain in scan order, init left
+    out), each with the terms of its points."""
+    by_pid = {c.pid: c for c in candidates}
+    rows = []
+    for pid, points in decision.points.items():
+        c = by_pid[pid]
+        if c.is_init:                                   # oom_unkillable_task
+            continue
+        why = "" if points is not None else (
+            "oom_score_adj -1000" if c.adj == OOM_SCORE_ADJ_MIN else "MMF_OOM_SKIP (reaped)")
+        rows.append(BadnessTerms(pid=pid, comm=c.comm, rss=c.rss, swapents=c.swapents,
+                                 pgtables=c.pgtables, adj=c.adj,
+                                 adj_term=adj_points(c.adj, totalpages), points=points,
+                                 unkillable=why, victim=pid == decision.victim))
+    return rows

@@ -8,7 +8,7 @@ import errno
 
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
-from oomtui.engine.oom import Candidate, out_of_memory
+from oomtui.engine.oom import Candidate, badness_terms, out_of_memory
 from oomtui.engine.report import oom_report
 from oomtui.engine.state import (
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, V_LOCKED, V_SHARED,
@@ -49,7 +49,10 @@ class OomKiller:
         else:
             report = oom_report(decision, cands, current=me, memcg_info=m.memcg.oom_info(memcg))
         pid = current.pid if current is not None else 0
-        where = {} if memcg is None else {"memcg": memcg.path}
+        # the "why this victim" table as plain data (saves carry event data as msgpack)
+        why = {"totalpages": totalpages,
+               "candidates": [vars(t) for t in badness_terms(cands, decision, totalpages)]}
+        where = why if memcg is None else why | {"memcg": memcg.path}
         if decision.action == "panic":
             m.log("oom", pid, decision.message, report=report, points=decision.points, **where)
             self.panic(decision.message)

@@ -211,3 +211,27 @@ class Views:
                 "pagecache": int(lru[S.LRU_INACTIVE_FILE] + lru[S.LRU_ACTIVE_FILE]),
                 "low": int(m.zn.wmark[:, S.WMARK_LOW].sum()),
                 "reclaimable": int(m.ctr.vm[S.NR_SLAB_R])}
+
+    # -- the terms behind the gauges (the TUI formats them and never recomputes a formula) ----
+
+    KSWAPD_MAX_FAILURES = K.MAX_RECLAIM_RETRIES
+    """kswapd_failures at which kswapd stops waking: the node is hopeless (balance_pgdat)."""
+
+    def watermark_terms(self) -> dict[str, dict[str, int]]:
+        """Per zone, the terms of __setup_per_zone_wmarks (KERNEL.md §4), pages: managed,
+        lowmem, tmp, min, delta, low, high, promo; from the code that sets the watermarks."""
+        from oomtui.engine import zones
+
+        m = self.m
+        terms = zones.watermark_terms(m.managed, m.sysctl("vm.min_free_kbytes"),
+                                      m.sysctl("vm.watermark_scale_factor"))
+        return dict(zip(ZONE_NAMES, terms))
+
+    def commit_limit_terms(self) -> dict[str, int]:
+        """The terms of vm_commit_limit (KERNEL.md §3), pages (kbytes in kB): limit =
+        (kbytes/4 if kbytes else (totalram − hugetlb) × ratio/100) + swap, as commit_limit()."""
+        m = self.m
+        return {"mode": m.sysctl("vm.overcommit_memory"), "ratio": m.sysctl("vm.overcommit_ratio"),
+                "kbytes": m.sysctl("vm.overcommit_kbytes"), "totalram": m.totalram,
+                "hugetlb": 0,  # no hugetlb pages are modelled
+                "swap": m.total_swap_pages(), "limit": m.commit_limit()}

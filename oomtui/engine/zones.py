@@ -70,24 +70,30 @@ def boot_min_free_kbytes(managed, thp: str) -> int:
     return max(min_free_kbytes, recommended_min_free_kbytes(managed, high))
 
 
-def setup_watermarks(managed, min_free_kbytes: int, watermark_scale_factor: int) -> Watermarks:
-    """Per-zone min/low/high/promo from min_free_kbytes and watermark_scale_factor."""
+def watermark_terms(managed, min_free_kbytes: int, watermark_scale_factor: int) -> list[dict]:
+    """Per zone, the terms of its watermarks: managed, lowmem, tmp, min, delta, low, high,
+    promo (pages)."""
     # page_alloc.c:__setup_per_zone_wmarks
     pages_min = min_free_kbytes // KB_PER_PAGE
     # x86_64 has no HighMem; Device counts as lowmem (only Movable is excluded)
     lowmem_pages = sum(m for i, m in enumerate(managed) if i != ZONE_MOVABLE)
-    wmin, low, high, promo = [], [], [], []
+    terms = []
     for i, m in enumerate(managed):
         tmp = pages_min * m // lowmem_pages  # u64 floor
         zone_min = min(max(m // 1024, SWAP_CLUSTER_MAX), 128) if i == ZONE_MOVABLE else tmp
         # kswapd distance: the proportional share (tmp, also for Movable) or
         # mult_frac(managed, watermark_scale_factor, 10000), whichever is larger
         delta = max(tmp >> 2, m * watermark_scale_factor // 10000)
-        wmin.append(zone_min)
-        low.append(zone_min + delta)
-        high.append(zone_min + 2 * delta)
-        promo.append(zone_min + 3 * delta)
-    return Watermarks(tuple(wmin), tuple(low), tuple(high), tuple(promo))
+        terms.append({"managed": m, "lowmem": lowmem_pages, "tmp": tmp, "min": zone_min,
+                      "delta": delta, "low": zone_min + delta, "high": zone_min + 2 * delta,
+                      "promo": zone_min + 3 * delta})
+    return terms
+
+
+def setup_watermarks(managed, min_free_kbytes: int, watermark_scale_factor: int) -> Watermarks:
+    """Per-zone min/low/high/promo from min_free_kbytes and watermark_scale_factor."""
+    terms = watermark_terms(managed, min_free_kbytes, watermark_scale_factor)
+    return Watermarks(*(tuple(t[k] for t in terms) for k in ("min", "low", "high", "promo")))
 
 
 def lowmem_reserve(managed, ratios) -> tuple[tuple[int, ...], ...]:

@@ -1,8 +1,9 @@
 """OomApp: paints at once, prepares the engine in a thread worker, then redraws from frames.
 
 The engine (and numba) is imported only inside the worker, so the first paint does not wait
-for the kernels to load or compile. A 30 Hz timer drains the simulation's outbox (events,
-call results) and shows its latest frame; it never calls the engine.
+for the kernels to load or compile. The worker posts messages (tui/messages.py): each frame is
+shown as it comes (a newer one replaces one still queued), engine events go to the event log;
+the UI thread never calls the engine.
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ import threading
 import time
 from collections import deque
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from oomtui.tui import messages
 from oomtui.tui.actions import ACTION_BINDINGS
 from oomtui.tui.fmt import describe, error_text
 from oomtui.tui.screens.main import MainScreen
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.process_table import ProcessTable
 
-REDRAW_HZ = 30
+if TYPE_CHECKING:
+    from oomtui.tui.sim import Sim
+
 WORKER_NICE = 10  # the engine worker's: on a busy machine a redraw does not queue behind it
 CALLS_THAT_COMMIT = {"mmap", "brk", "sbrk", "mremap", "mprotect", "fork", "spawn"}
 
@@ -63,14 +68,18 @@ class OomApp(App):
         """The Scenario (or sim.SaveStart) to run (None: the built-in default, loaded in the
         worker)."""
         self.start = {"paused": paused, "tick": start_tick, "speed": speed}
-        self.sim = None
-        """The Sim, once the worker has booted the machine."""
+        self.sim: Sim | None = None
+        """The Sim, once the worker has made it (it takes requests before the machine is up)."""
         self.frame = None
         """The latest frame shown."""
+        self.where = None
+        """Where the timeline was at that frame (sim.Where)."""
+        self.tick_ms = 10
+        """The running machine's tick length (from its last TimeMoved)."""
         self.oom_events: list = []
         """Every OOM event seen, oldest first."""
         self.frame_times: deque = deque(maxlen=240)
-        """Seconds each redraw took on the UI thread (applying a frame to the widgets)."""
+        """Seconds each frame took to show on the UI thread (applying it to the widgets)."""
         self.main = MainScreen()
         self.panic_text = ""
         """The kernel's panic message, once it panicked."""
@@ -78,12 +87,16 @@ class OomApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
-        self.redraw_timer = self.set_interval(1 / REDRAW_HZ, self.redraw)
 
     def on_ready(self) -> None:
         """The first frame is on screen: now load the engine (importing numba alone takes the
         GIL for a quarter of a second, which would delay that frame)."""
         self.run_engine()
+
+    def notify(self, message: str, **kw) -> None:
+        """Every notification is plain text, never markup: they carry comms, cgroup paths,
+        file names and the engine's messages (a comm may be "[/]")."""
+        super().notify(message, **kw | {"markup": False})
 
     # -- the engine worker -----------------------------------------------------------------
 
@@ -97,13 +110,14 @@ class OomApp(App):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         if self.scenario is None:
             self.scenario = builtin()
-        sim = Sim(self.scenario, paused=self.start["paused"], speed=self.start["speed"])
+        sim = Sim(self.scenario, paused=self.start["paused"], speed=self.start["speed"],
+                  post=self.post_message)
+        self.sim = sim  # before boot: the messages boot posts may need it
         sim.boot(self.start["tick"])
         # Everything loaded so far (numba, the engine, Textual) lives as long as the app: keep
         # it out of the garbage collector's full passes, which took 150 ms with it (a frame
         # skipped at 30 redraws/s).
         gc.freeze()
-        self.sim = sim
         sim.run(lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -114,26 +128,13 @@ class OomApp(App):
             self.main.status(text)
             self.notify(text, severity="error", timeout=30)
 
-    # -- redraw --------------------------------------------------------------------------
+    # -- what the worker posts --------------------------------------------------------------
 
-    def redraw(self) -> None:
-        sim = self.sim
-        if sim is None or not self.is_running:  # not while shutting down
-            return
+    def on_frame_ready(self, message: messages.FrameReady) -> None:
         started = time.perf_counter()
-        while sim.outbox:
-            self.deliver(sim.outbox.popleft())
-        frame = sim.latest
-        if frame is not None and frame is not self.frame:
-            self.frame = frame
-            self.main.show(frame, sim.scenario.name, sim.where)
-            self._check_panic(frame)
-        if frame is not None:
-            layout = self.main.layout_request(frame)
-            if layout != (sim.layout.zone_pixels, sim.layout.vma_width, sim.layout.pid):
-                from oomtui.tui.sim import Layout
-
-                sim.relayout(Layout(*layout))
+        self.frame, self.where = message.frame, message.where
+        self.main.show(message.frame, message.scenario, message.where)
+        self._check_panic(message.frame)
         self.frame_times.append(time.perf_counter() - started)
 
     def _check_panic(self, frame) -> None:
@@ -145,41 +146,47 @@ class OomApp(App):
         elif not frame.panic:
             self._panic_shown = False
 
-    def deliver(self, item) -> None:
-        """One outbox item: an engine Event, a call Result, a control Reply, a Moved or a
-        LogLine."""
-        from oomtui.tui.sim import LogLine, Moved, Reply, Result, is_oom_kill
+    def on_time_moved(self, message: messages.TimeMoved) -> None:
+        moved = message.moved
+        self.tick_ms = moved.tick_ms
+        self.oom_events = list(moved.oom_kills)
+        self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
+        self.main.set_zones(moved.managed)
 
-        tick_ms = self.sim.scenario.config.tick_ms  # the scenario or save loaded last
-        path = self.main.query_one(AllocPath)
-        if isinstance(item, Reply):
-            if item.error is not None:
-                self.notify(error_text(item.error), severity="error", timeout=10)
-            elif item.then is not None:
-                item.then(item.value)
-        elif isinstance(item, Moved):
-            self.oom_events = list(item.oom_kills)
-            self.main.log_line(item.tick, tick_ms, "time", item.message)
-        elif isinstance(item, Result):
-            text = result_text(item)
-            failed = item.error is not None
-            self.notify(text, severity="error" if failed else "information")
-            self.main.log_line(item.call.tick, tick_ms, "error" if failed else "call", text)
-            if failed and item.error.errno == errno.ENOMEM and item.call.name in CALLS_THAT_COMMIT:
-                path.refused_tick = item.call.tick
-        elif isinstance(item, LogLine):
-            self.main.log_line(item.tick, tick_ms, item.kind, item.message)
-            if item.kind == "refused" and "ENOMEM" in item.message:
-                path.refused_tick = item.tick
-        else:
-            self.main.log_line(item.tick, tick_ms, item.kind, item.message)
-            if item.kind == "panic":
-                self.panic_text = item.data.get("text", item.message)
-            if is_oom_kill(item):
-                self.oom_events.append(item)
-                path.oom_tick = item.tick
-                self.notify(f"{item.message}. Press O for the report.", title="OOM kill",
+    def on_engine_events(self, message: messages.EngineEvents) -> None:
+        from oomtui.tui.sim import is_oom_kill
+
+        for event in message.events:
+            self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
+            if event.kind == "panic":
+                self.panic_text = event.data.get("text", event.message)
+            if is_oom_kill(event):
+                self.oom_events.append(event)
+                self.main.query_one(AllocPath).oom_tick = event.tick
+                self.notify(f"{event.message}. Press O for the report.", title="OOM kill",
                             severity="error", timeout=8)
+
+    def on_call_done(self, message: messages.CallDone) -> None:
+        result = message.result
+        text = result_text(result)
+        failed = result.error is not None
+        self.notify(text, severity="error" if failed else "information")
+        self.main.log_line(result.call.tick, self.tick_ms, "error" if failed else "call", text)
+        if failed and result.error.errno == errno.ENOMEM and result.call.name in CALLS_THAT_COMMIT:
+            self.main.query_one(AllocPath).refused_tick = result.call.tick
+
+    def on_control_done(self, message: messages.ControlDone) -> None:
+        reply = message.reply
+        if reply.error is not None:
+            self.notify(error_text(reply.error), severity="error", timeout=10)
+        elif reply.then is not None:
+            reply.then(reply.value)
+
+    def on_log_note(self, message: messages.LogNote) -> None:
+        line = message.line
+        self.main.log_line(line.tick, self.tick_ms, line.kind, line.message)
+        if line.kind == "refused" and "ENOMEM" in line.message:
+            self.main.query_one(AllocPath).refused_tick = line.tick
 
     # -- keys ----------------------------------------------------------------------------
 

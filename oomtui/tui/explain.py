@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from oomtui.tui.fmt import kb
 
-MOVABLE = "Movable"
 MODES = {0: "heuristic", 1: "always", 2: "strict"}
 
 
@@ -36,18 +35,6 @@ def readings(frame) -> list[Reading]:
     return out
 
 
-def watermark_terms(frame, name: str) -> dict:
-    """__setup_per_zone_wmarks for one zone, from min_free_kbytes and watermark_scale_factor."""
-    zones, sysctl = frame.zoneinfo, frame.sysctl
-    managed = zones[name]["managed"]
-    lowmem = sum(z["managed"] for n, z in zones.items() if n != MOVABLE)
-    tmp = (sysctl["vm.min_free_kbytes"] // 4) * managed // lowmem
-    wmin = tmp if name != MOVABLE else min(max(managed // 1024, 32), 128)
-    delta = max(tmp // 4, managed * sysctl["vm.watermark_scale_factor"] // 10000)
-    return {"managed": managed, "lowmem": lowmem, "tmp": tmp, "min": wmin, "delta": delta,
-            "low": wmin + delta, "high": wmin + 2 * delta}
-
-
 def zone(frame, name: str) -> Reading:
     z = frame.zoneinfo[name]
     free, wmin, low, high = z["free"], z["min"], z["low"], z["high"]
@@ -59,12 +46,12 @@ def zone(frame, name: str) -> Reading:
         level, state = "warning", "below high: kswapd balances up to high"
     else:
         level, state = "", "above high"
-    w = watermark_terms(frame, name)
+    w = frame.watermarks[name]
     mfk, wsf = frame.sysctl["vm.min_free_kbytes"], frame.sysctl["vm.watermark_scale_factor"]
     why = (f"Zone {name}: free {free} pages ({kb(free * 4)}), {state}.\n"
-           f"min   = min_free_kbytes/4 × managed / lowmem = {mfk // 4} × {w['managed']} / "
+           f"min   = min_free_kbytes/4 × managed / lowmem = {mfk}/4 × {w['managed']} / "
            f"{w['lowmem']} = {w['min']}\n"
-           f"delta = max(min/4, managed × watermark_scale_factor/10000) = max({w['tmp'] // 4}, "
+           f"delta = max(min/4, managed × watermark_scale_factor/10000) = max({w['tmp']}/4, "
            f"{w['managed']} × {wsf}/10000) = {w['delta']}\n"
            f"low   = min + delta = {w['low']}\nhigh  = low + delta = {w['high']}\n"
            f"(pages; /proc/zoneinfo says min {wmin}, low {low}, high {high})")
@@ -77,26 +64,19 @@ def zone(frame, name: str) -> Reading:
 
 def kswapd(frame) -> Reading:
     k = frame.kswapd
-    if k["failures"] >= 16:
+    if k["failures"] >= frame.kswapd_max_failures:
         text, level = f"gave up: {k['failures']} fruitless runs (kswapd_failures)", "error"
     elif k["awake"]:
         text, level = f"awake, reclaiming (order {k['order']})", "warning"
     else:
         text, level = "asleep", ""
     why = ("kswapd0 wakes when an allocation finds a zone below its low watermark and "
-           "reclaims until a zone is above high (balance_pgdat), then sleeps. After 16 runs "
-           "that reclaim nothing it stops waking (the node is 'hopeless') until some reclaim "
-           f"succeeds.\nNow: {text}; pgscan_kswapd {frame.vmstat['pgscan_kswapd']}, "
+           "reclaims until a zone is above high (balance_pgdat), then sleeps. After "
+           f"{frame.kswapd_max_failures} runs that reclaim nothing (MAX_RECLAIM_RETRIES) it stops "
+           "waking (the node is 'hopeless') until some reclaim succeeds.\n"
+           f"Now: {text}; pgscan_kswapd {frame.vmstat['pgscan_kswapd']}, "
            f"pgsteal_kswapd {frame.vmstat['pgsteal_kswapd']}.")
     return Reading("kswapd", "kswapd0", int(k["awake"]), 0, text, why, level)
-
-
-def mem_available_pages(t: dict) -> int:
-    """si_mem_available from its terms (pages)."""
-    avail = t["free"] - t["totalreserve"]
-    avail += t["pagecache"] - min(t["pagecache"] // 2, t["low"])
-    avail += t["reclaimable"] - min(t["reclaimable"] // 2, t["low"])
-    return max(avail, 0)
 
 
 def mem_available(frame) -> Reading:
@@ -105,34 +85,25 @@ def mem_available(frame) -> Reading:
     why = ("MemAvailable = free − totalreserve + pagecache − min(pagecache/2, Σlow)\n"
            "               + SReclaimable − min(SReclaimable/2, Σlow)   (pages, floored at 0)\n"
            f"= {t['free']} − {t['totalreserve']} + {t['pagecache']} − "
-           f"min({t['pagecache'] // 2}, {t['low']}) + {t['reclaimable']} − "
-           f"min({t['reclaimable'] // 2}, {t['low']})\n"
-           f"= {mem_available_pages(t)} pages = {mem_available_pages(t) * 4} kB "
-           f"(meminfo: {value} kB)\n"
+           f"min({t['pagecache']}/2, {t['low']}) + {t['reclaimable']} − "
+           f"min({t['reclaimable']}/2, {t['low']})\n"
+           f"= {value // 4} pages = {value} kB\n"
            "pagecache = Active(file) + Inactive(file); anon and shmem never count.")
     level = "error" if value < mi["MemTotal"] // 20 else "warning" if value < mi["MemTotal"] // 5 else ""
     return Reading("avail", "MemAvailable", value, mi["MemTotal"],
                    f"{kb(value)} of {kb(mi['MemTotal'])}", why, level)
 
 
-def commit_limit_kb(frame) -> int:
-    """vm_commit_limit (KERNEL.md §3), kB."""
-    s, mi = frame.sysctl, frame.meminfo
-    ram = s["vm.overcommit_kbytes"] // 4 if s["vm.overcommit_kbytes"] else \
-        mi["MemTotal"] // 4 * s["vm.overcommit_ratio"] // 100
-    return (ram + mi["SwapTotal"] // 4) * 4
-
-
 def commit(frame) -> Reading:
-    s, mi = frame.sysctl, frame.meminfo
-    mode = s["vm.overcommit_memory"]
+    s, mi, c = frame.sysctl, frame.meminfo, frame.commit
+    mode = c["mode"]
     used, limit = mi["Committed_AS"], mi["CommitLimit"]
-    if s["vm.overcommit_kbytes"]:
-        formula = (f"CommitLimit = overcommit_kbytes + SwapTotal = {s['vm.overcommit_kbytes']} + "
-                   f"{mi['SwapTotal']}")
+    if c["kbytes"]:
+        formula = (f"CommitLimit = overcommit_kbytes/4 + total swap = {c['kbytes']}/4 + "
+                   f"{c['swap']}")
     else:
-        formula = (f"CommitLimit = MemTotal × overcommit_ratio/100 + SwapTotal = {mi['MemTotal']}"
-                   f" × {s['vm.overcommit_ratio']}/100 + {mi['SwapTotal']}")
+        formula = (f"CommitLimit = (totalram − hugetlb) × overcommit_ratio/100 + total swap = "
+                   f"({c['totalram']} − {c['hugetlb']}) × {c['ratio']}/100 + {c['swap']}")
     rule = {
         0: f"Mode 0 (heuristic): only a single request larger than RAM + swap "
            f"({kb(mi['MemTotal'] + mi['SwapTotal'])}) is refused; Committed_AS may pass "
@@ -142,7 +113,7 @@ def commit(frame) -> Reading:
            f"CommitLimit − admin_reserve ({s['vm.admin_reserve_kbytes']} kB, unless "
            f"CAP_SYS_ADMIN) − min(total_vm/32, user_reserve {s['vm.user_reserve_kbytes']} kB).",
     }[mode]
-    why = (f"{formula} = {commit_limit_kb(frame)} kB (meminfo: {limit} kB)\n"
+    why = (f"{formula} = {c['limit']} pages = {limit} kB\n"
            f"Committed_AS = {used} kB: private writable mappings, charged in full when mapped.\n"
            f"{rule}")
     level = "error" if mode == 2 and used >= limit else "warning" if used > limit else ""

@@ -1,10 +1,12 @@
-"""The simulation driver the app runs in a thread worker (no Textual here).
+"""The simulation driver the app runs in a thread worker.
 
 `Sim.run` owns the Machine: it steps it at the chosen speed, makes queued calls between steps,
 and publishes `Frame`s (immutable pictures of everything the screen shows). The UI thread never
 touches the Machine: it submits `Call`s and control requests (time travel, branch, load, a
-snapshot to save), reads `Sim.latest` and `Sim.where`, and drains `Sim.outbox` (engine events,
-call results, replies, log lines). The machine is stepped through a Timeline, so it can go
+snapshot to save) and says what frames should hold when that changes (`relayout`: a resize,
+another process selected, another machine). The worker answers with the messages of
+tui/messages.py (frames, engine events, call results, replies, log lines), handed to `post`
+(the app's thread-safe post_message). The machine is stepped through a Timeline, so it can go
 back in time and branch.
 """
 
@@ -32,6 +34,7 @@ from oomtui.engine.views import (
 )
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
+from oomtui.tui.messages import CallDone, ControlDone, EngineEvents, FrameReady, LogNote, TimeMoved
 
 # Simulated seconds per wall second.
 SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -94,11 +97,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class Moved:
-    """The machine jumped (rewind, forward, load, restart): the UI forgets what it kept from
-    the events of the time it left."""
+    """The machine jumped (boot, rewind, forward, load, restart): the UI forgets what it kept
+    from the events of the time it left."""
     tick: int
     message: str
     oom_kills: tuple  # the OOM kills in the machine's history now
+    tick_ms: int  # the machine's tick length (a load may change it)
+    managed: dict  # zone -> managed pages: what the grid's split depends on
 
 
 @dataclass(frozen=True)
@@ -127,10 +132,47 @@ class LogLine:
 
 @dataclass(frozen=True)
 class Layout:
-    """What the screen asks frames to contain: grid pixels per zone, VMA bar width, selection."""
+    """What the screen asks frames to contain: grid pixels per zone, VMA bar width, selection,
+    and the grid's width in cells the pixels were split for (rows = pixels / 2 / grid_width)."""
     zone_pixels: dict = field(default_factory=dict)
     vma_width: int = 40
     pid: int | None = None
+    grid_width: int = 0
+
+
+@dataclass
+class Kept:
+    """What the worker keeps between frames; a jump in time (Sim._moved) starts a new one."""
+    tick: int
+    """The tick the faults/s column was last measured at."""
+    vm: dict
+    """vmstat at the last per-second reclaim summary."""
+    second: int
+    """The simulated second that summary was for."""
+    events: int
+    """How many of the machine's events the UI has been sent."""
+    faults: dict = field(default_factory=dict)
+    """pid -> (minflt, majflt, faults/s) at the last measure."""
+    errors: dict = field(default_factory=dict)
+    """pid -> tick of its workload's last refusal the UI was told of."""
+    slow_at: float = 0.0
+    """When (time.monotonic) the per-process views were last rebuilt."""
+    marks: dict = field(default_factory=dict)
+    """The selected process's grid pixels per zone, from that rebuild."""
+    grid: dict = field(default_factory=dict)
+    """The unmarked grid last built (frames get copies with the marks drawn in)."""
+    grid_pixels: dict | None = None
+    """The pixels per zone that grid was built for."""
+    grid_at: float = 0.0
+    """When it was built."""
+    moves: tuple | None = None
+    """(from pfns, to pfns) of the last compaction run's page moves, while they are shown."""
+    moves_until: float = 0.0
+    """When their marks go."""
+    move_marks: list | None = None
+    """[(MOVED_FROM, marks), (MOVED_TO, marks)], drawn for move_pixels."""
+    move_pixels: dict | None = None
+    """The pixels per zone move_marks were drawn for."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +188,9 @@ class Frame:
     swaps: list
     kswapd: dict
     terms: dict  # mem_available_terms()
+    watermarks: dict  # watermark_terms()
+    commit: dict  # commit_limit_terms()
+    kswapd_max_failures: int  # kswapd_failures at which kswapd gives up
     sysctl: dict
     processes: list  # processes() rows + "faults_s"
     pressure: dict  # /proc/pressure/memory
@@ -154,6 +199,7 @@ class Frame:
     pid: int | None  # the selected process, if alive
     vmas: list  # [(maps() row, page_states counts)]
     panic: str | None
+    layout: Layout  # what it was built for: drawn as built even if the screen has changed since
     frame_kinds: tuple = FRAME_KINDS
     page_states: tuple = PAGE_STATES
 
@@ -166,19 +212,23 @@ class Sim:
     """Steps a Machine in real time; thread-safe to submit calls and read frames."""
 
     def __init__(self, scenario: Scenario | SaveStart, *, paused: bool = False,
-                 speed: float = DEFAULT_SPEED):
+                 speed: float = DEFAULT_SPEED, post: Callable = lambda message: None):
         self.scenario = scenario
         self.paused = paused
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(DEFAULT_SPEED)
         self.layout = Layout()
         self.latest: Frame | None = None
-        self.outbox: deque = deque()
+        """The last frame built (also posted as a FrameReady)."""
+        self.post = post
+        """Where the worker's messages go (tui/messages.py): the app's post_message."""
+        self.kept: Kept | None = None
+        """What the worker keeps between frames (set at boot)."""
+        self._unsaid: list = []  # messages for the UI, posted with the next frame
         self._queue: deque = deque()  # (Call, label), or (function, then): a control request
         self._wake = threading.Event()
         self._steps = 0  # single ticks requested while paused
         self.machine: Machine | None = None
         self.timeline: Timeline | None = None
-        self.where: Where | None = None
         self._busy = ""
         self._dirty = False  # a redraw asked for
         self._unshown = False  # served (a call, steps, a redraw), not yet in a published frame
@@ -213,12 +263,13 @@ class Sim:
         self._wake.set()
 
     def submit(self, call: Call, label: str) -> None:
-        """Make `call` between two steps; its Result goes to the outbox."""
+        """Make `call` between two steps; its Result is posted (CallDone)."""
         self._queue.append((call, label))
         self._wake.set()
 
     def control(self, fn: Callable, then: Callable | None = None) -> None:
-        """Run fn() in the worker between two steps; a Reply with its value goes to the outbox."""
+        """Run fn() in the worker between two steps; a Reply with its value is posted
+        (ControlDone)."""
         self._queue.append((fn, then))
         self._wake.set()
 
@@ -237,8 +288,9 @@ class Sim:
         file that cannot be opened changes nothing (the Reply carries its error)."""
         self.control(lambda: self._load(path), then)
 
-    def relayout(self, layout: Layout) -> None:
-        self.layout = layout
+    def relayout(self, **layout) -> None:
+        """What frames should hold from now on (Layout's fields): asked once per change."""
+        self.layout = Layout(**layout)
         self._redraw()
 
     @property
@@ -259,13 +311,19 @@ class Sim:
         self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
 
+    def _say(self, message) -> None:
+        """A message for the UI (tui/messages.py); it goes with the next frame, which every
+        request, step and jump is followed by."""
+        self._unsaid.append(message)
+
     def _moved(self, message: str) -> None:
         """After a jump: counters start over here, and the UI is told."""
         m = self.machine
-        self._last = {"tick": m.tick, "faults": {}, "vm": m.vmstat(),
-                      "second": m.tick * m.config.tick_ms // 1000, "errors": {},
-                      "events": len(m.events), "slow": 0.0, "moves": None, "moves_until": 0.0}
-        self.outbox.append(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e))))
+        self.kept = Kept(tick=m.tick, vm=m.vmstat(), second=m.tick * m.config.tick_ms // 1000,
+                         events=len(m.events))
+        self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
+                                  m.config.tick_ms, {n: z["managed"]
+                                                     for n, z in m.zoneinfo().items()})))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine
@@ -336,12 +394,14 @@ class Sim:
             self._unshown = True
             item = self._queue.popleft()
             if not isinstance(item[0], Call):
-                self.outbox.append(self._control(*item))
+                reply = self._control(*item)
+                self._unshown = True  # a boot in it published a frame: the reply needs the next
+                self._say(ControlDone(reply))
                 continue
             call, label = item
             self._busy = label
             try:
-                self.outbox.append(self._make(call, label))
+                self._say(CallDone(self._make(call, label)))
             finally:
                 self._busy = ""
 
@@ -362,16 +422,16 @@ class Sim:
             self._collect()
             forked = self.timeline.sync()
             if forked is not None:
-                self.outbox.append(LogLine(m.tick, "branch", f"{label or call.name} in the past "
-                                           f"started branch {forked.name}; {forked.parent} "
-                                           "keeps its future"))
+                self._say(LogNote(LogLine(m.tick, "branch", f"{label or call.name} in the past "
+                                          f"started branch {forked.name}; {forked.parent} "
+                                          "keeps its future")))
         return Result(call, label, value)
 
     def _make_due(self) -> None:
         """The scenario's calls scheduled at this tick (made when the machine reaches it)."""
         for call in self.scenario.calls:
             if call.tick == self.machine.tick:
-                self.outbox.append(self._make(call, f"scenario: {call.name}"))
+                self._say(CallDone(self._make(call, f"scenario: {call.name}")))
 
     def _advance(self, n: int) -> None:
         """n ticks on: along the branch's recorded future while in the past; live at its end,
@@ -391,33 +451,34 @@ class Sim:
                 break  # no way on: never spin in the worker
 
     def _collect(self) -> None:
-        """New engine events, workload refusals and per-second reclaim summaries → outbox."""
-        m, last = self.machine, self._last
-        new = m.events[last["events"]:]
-        self.outbox.extend(new)
-        last["events"] = len(m.events)
+        """New engine events, workload refusals and per-second reclaim summaries: posted."""
+        m, kept = self.machine, self.kept
+        new = m.events[kept.events:]
+        if new:
+            self._say(EngineEvents(tuple(new)))
+        kept.events = len(m.events)
         if any(e.kind == "compaction" and e.data.get("moved") for e in new):
-            last["moves"] = m.compaction_moves()
-            last["moves_until"] = time.monotonic() + MOVES_SHOWN
-            last["move_marks"] = None  # drawn for the next frame's pixels
+            kept.moves = m.compaction_moves()
+            kept.moves_until = time.monotonic() + MOVES_SHOWN
+            kept.move_marks = None  # drawn for the next frame's pixels
         for pid, runner in list(m.runners.items()):
             e = runner.last_error
-            if e is not None and last["errors"].get(pid) != e["tick"]:
-                last["errors"][pid] = e["tick"]
+            if e is not None and kept.errors.get(pid) != e["tick"]:
+                kept.errors[pid] = e["tick"]
                 comm = m.procs[pid].comm if pid in m.procs else "?"
                 code = errno.errorcode.get(e["errno"], e["errno"])
-                self.outbox.append(LogLine(e["tick"], "refused",
-                                           f"{comm}[{pid}] {runner.state}: {code}, {e['message']}"))
+                self._say(LogNote(LogLine(e["tick"], "refused",
+                                          f"{comm}[{pid}] {runner.state}: {code}, {e['message']}")))
         second = m.tick * m.config.tick_ms // 1000
-        if second != last["second"]:
+        if second != kept.second:
             self._summarise_second(second)
 
     def _summarise_second(self, second: int) -> None:
         """One line per simulated second with direct reclaim or swap-out in it."""
-        m, last = self.machine, self._last
+        m, kept = self.machine, self.kept
         vm = m.vmstat()
-        d = {k: vm[k] - last["vm"][k] for k in ("allocstall", "pswpout", "pswpin", "pgscan_direct")}
-        last["vm"], last["second"] = vm, second
+        d = {k: vm[k] - kept.vm[k] for k in ("allocstall", "pswpout", "pswpin", "pgscan_direct")}
+        kept.vm, kept.second = vm, second
         parts = []
         if d["allocstall"]:
             parts.append(f"{d['allocstall']} direct reclaim stalls ({d['pgscan_direct']} pages "
@@ -427,7 +488,8 @@ class Sim:
         if d["pswpin"]:
             parts.append(f"{d['pswpin'] * 4 // 1024} MiB swapped in")
         if parts:
-            self.outbox.append(LogLine(m.tick, "reclaim", "; ".join(parts) + " in the last second"))
+            self._say(LogNote(LogLine(m.tick, "reclaim",
+                                      "; ".join(parts) + " in the last second")))
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
@@ -435,23 +497,22 @@ class Sim:
         when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them. The grid
         marks the selected process's pixels, and for MOVES_SHOWN after a compaction run the
         pixels it moved pages out of and into."""
-        m = self.machine
-        self.where = self._where()
+        m, kept = self.machine, self.kept
         started = self._published = time.monotonic()
         layout = self.layout
         prev = self.latest
-        slow = force_slow or prev is None or started - self._last["slow"] >= self._slow_interval
+        slow = force_slow or prev is None or started - kept.slow_at >= self._slow_interval
         pid = layout.pid if layout.pid in m.procs and not m.panicked else None
         if m.panicked:  # the machine answers nothing per process any more
             processes, vmas, marks = (prev.processes if prev else []), [], {}
         elif slow:
-            self._last["slow"] = started
+            kept.slow_at = started
             processes, vmas = self._processes(), self._vmas(pid, layout.vma_width)
             marks = self._marks(pid, layout.zone_pixels)
             self._slow_interval = max(SLOW_VIEWS, (time.monotonic() - started) / FRAME_SHARE)
         else:
-            processes, vmas, marks = prev.processes, prev.vmas, self._last["marks"]
-        self._last["marks"] = marks
+            processes, vmas, marks = prev.processes, prev.vmas, kept.marks
+        kept.marks = marks
         at = time.monotonic()
         grid = self._grid(layout.zone_pixels, force_slow)
         grid_cost = time.monotonic() - at
@@ -463,41 +524,50 @@ class Sim:
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
             swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
+            watermarks=m.watermark_terms(), commit=m.commit_limit_terms(),
+            kswapd_max_failures=m.KSWAPD_MAX_FAILURES,
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
-            grid=grid, pid=pid, vmas=vmas, panic=m.panicked)
-        self._unshown = False
+            grid=grid, pid=pid, vmas=vmas, panic=m.panicked, layout=layout)
+        where = self._where()
         cost = time.monotonic() - started
         self.build_times.append(cost)
         if not slow:  # the slow views and the grid stretch only their own intervals
             self._frame_interval = max(FRAME_INTERVAL, (cost - grid_cost) / FRAME_SHARE)
+        self._unshown = False
+        # Posted last, with what was said since the last frame: the UI thread wakes once per
+        # frame (not per message), and the time it takes is not counted as the build's.
+        for message in self._unsaid:
+            self.post(message)
+        self._unsaid.clear()
+        self.post(FrameReady(self.latest, where, self.scenario.name))
 
     def _grid(self, pixels: dict, force: bool) -> dict:
         """frame_grid(pixels) (unmarked), rebuilt when due or asked for a new split."""
-        last = self._last
+        kept = self.kept
         now = time.monotonic()
-        if force or last.get("pixels") != pixels or now - last["grid_at"] >= self._grid_interval:
-            last["grid"] = self.machine.frame_grid(pixels) if pixels else {}
-            last["pixels"], last["grid_at"] = pixels, now
+        if force or kept.grid_pixels != pixels or now - kept.grid_at >= self._grid_interval:
+            kept.grid = self.machine.frame_grid(pixels) if pixels else {}
+            kept.grid_pixels, kept.grid_at = pixels, now
             self._grid_interval = max(FRAME_INTERVAL, (time.monotonic() - now) / GRID_SHARE)
-        return dict(last["grid"])  # marks replace arrays in this copy, never the kept ones
+        return dict(kept.grid)  # marks replace arrays in this copy, never the kept ones
 
     def _moves(self, pixels: dict) -> list:
         """[(MOVED_FROM, marks), (MOVED_TO, marks)] for the last compaction run's page moves
         while they are shown (MOVES_SHOWN after the run), else []."""
-        last = self._last
-        if last["moves"] is None or time.monotonic() >= last["moves_until"]:
-            last["moves"] = None
+        kept = self.kept
+        if kept.moves is None or time.monotonic() >= kept.moves_until:
+            kept.moves = None
             return []
-        if last["move_marks"] is None or last["move_pixels"] != pixels:
-            last["move_pixels"] = pixels
-            last["move_marks"] = [(value, self.machine.frame_pixels_at(pfns, pixels))
-                                  for value, pfns in zip((MOVED_FROM, MOVED_TO), last["moves"])]
-        return last["move_marks"]
+        if kept.move_marks is None or kept.move_pixels != pixels:
+            kept.move_pixels = pixels
+            kept.move_marks = [(value, self.machine.frame_pixels_at(pfns, pixels))
+                               for value, pfns in zip((MOVED_FROM, MOVED_TO), kept.moves)]
+        return kept.move_marks
 
     def _moves_expired(self) -> bool:
         """The compaction marks shown should go (a paused machine publishes no frame else)."""
-        return self._last["moves"] is not None and time.monotonic() >= self._last["moves_until"]
+        return self.kept.moves is not None and time.monotonic() >= self.kept.moves_until
 
     def _where(self) -> Where:
         tl = self.timeline
@@ -513,17 +583,17 @@ class Sim:
 
     def _processes(self) -> list[dict]:
         """processes() rows with faults per simulated second."""
-        m, last = self.machine, self._last
-        seconds = (m.tick - last["tick"]) * m.config.tick_ms / 1000
+        m, kept = self.machine, self.kept
+        seconds = (m.tick - kept.tick) * m.config.tick_ms / 1000
         rows = []
         for row in m.processes():
             minflt, majflt = row["minflt"], row["majflt"]
-            before = last["faults"].get(row["pid"], (minflt, majflt, 0.0))
+            before = kept.faults.get(row["pid"], (minflt, majflt, 0.0))
             rate = ((minflt + majflt - before[0] - before[1]) / seconds if seconds > 0
                     else before[2])
-            last["faults"][row["pid"]] = (minflt, majflt, rate)
+            kept.faults[row["pid"]] = (minflt, majflt, rate)
             rows.append(row | {"faults_s": rate})
-        last["tick"] = m.tick
+        kept.tick = m.tick
         return rows
 
     def _vmas(self, pid: int | None, width: int) -> list:

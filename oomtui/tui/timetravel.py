@@ -61,7 +61,7 @@ class TimeTravel:
 
     def action_branch(self) -> None:
         sim = self.app.sim
-        where = sim.where if sim is not None else None
+        where = self.app.where
         if where is None:
             self.notify("the engine is still being prepared", severity="warning")
             return
@@ -104,7 +104,7 @@ class TimeTravel:
         """(sim, where, branch choices, the other branch to offer first), or None (said why)
         when there is only one branch."""
         sim = self.app.sim
-        where = sim.where if sim is not None else None
+        where = self.app.where
         if where is None or len(where.branches) < 2:
             self.notify("one branch so far: go back (t) and branch (b) first",
                         severity="warning")

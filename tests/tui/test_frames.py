@@ -34,7 +34,7 @@ def test_a_forced_frame_shows_the_grid_of_now_with_the_selected_pages_marked():
     assert any(mark.any() for mark in marks.values())
     for zone, levels in m.frame_grid(PIXELS).items():
         assert np.array_equal(frame.grid[zone], np.where(marks[zone], HIGHLIGHT, levels))
-    assert all(HIGHLIGHT not in kept for kept in sim._last["grid"].values())
+    assert all(HIGHLIGHT not in kept for kept in sim.kept.grid.values())
 
 
 def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split():

@@ -345,6 +345,22 @@ async def test_an_oom_kill_notifies_and_capital_o_shows_the_victim_first(notes):
         assert app.screen is app.main
 
 
+async def test_an_oom_saved_before_events_carried_candidates_shows_only_the_report(notes):
+    from dataclasses import replace
+
+    app = make_app(oom_scenario(), paused=True, start_tick=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        old = app.oom_events[-1]
+        data = {k: v for k, v in old.data.items() if k not in ("candidates", "totalpages")}
+        app.oom_events[-1] = replace(old, data=data)
+        await pilot.press("O")
+        assert app.screen.query_one("#oom-table").row_count == 0
+        title = str(app.screen.query_one("#oom-title").render())
+        assert title.endswith("(this save predates the table of candidates: see the kernel log)")
+        assert str(app.screen.query_one("#oom-text").render()) == data["report"]
+
+
 async def test_e_explains_every_gauge(app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

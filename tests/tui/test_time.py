@@ -34,11 +34,11 @@ async def test_t_goes_back_one_second_and_capital_t_forward_to_the_same_state(no
         live = m.state_digest()
         await pilot.press("t")
         await settle(pilot)
-        assert m.tick == 150 and not app.sim.where.live and app.sim.paused
+        assert m.tick == 150 and not app.where.live and app.sim.paused
         assert "in the past" in timeline_text(app) and "1.50 s of 0.00 s–2.50 s kept" in timeline_text(app)
         await pilot.press("T")
         await settle(pilot)
-        assert m.tick == 250 and app.sim.where.live and m.state_digest() == live
+        assert m.tick == 250 and app.where.live and m.state_digest() == live
         assert "live" in timeline_text(app)
         await pilot.press("T")
         await settle(pilot)

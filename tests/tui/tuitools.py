@@ -42,12 +42,14 @@ def oom_scenario(rate: int = 64, **machine):
 
 
 async def settle(pilot) -> None:
-    """Wait until the worker has made every submitted call and the screen shows the result."""
+    """Wait until the worker has made every submitted call and the screen shows the result
+    (the worker's messages arrive in order, so with its latest frame shown every message
+    posted before it has been handled)."""
     app = pilot.app
     for _ in range(WAITS):
         await pilot.pause()
         sim = app.sim
-        if sim is not None and app.frame is not None and not sim.pending and not sim.outbox \
+        if sim is not None and app.frame is not None and not sim.pending \
                 and app.frame is sim.latest:
             await pilot.pause()
             return

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
@@ -80,19 +81,22 @@ class FormDialog(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            # Titles, notes, choices and errors hold comms, cgroup paths, file names and typed
+            # input: shown as text, never read as markup
+            yield Label(self.title_text, id="dialog-title", markup=False)
             if self.note:
-                yield Label(self.note, id="dialog-note")
+                yield Label(self.note, id="dialog-note", markup=False)
             for f in self.fields:
                 with Horizontal(classes="field"):
-                    yield Label(f.label, classes="field-label")
+                    yield Label(f.label, classes="field-label", markup=False)
                     if f.kind == "choice":
-                        yield Select(f.choices, value=f.default, allow_blank=False, id=f"f-{f.name}")
+                        yield Select([(Content(label), value) for label, value in f.choices],
+                                     value=f.default, allow_blank=False, id=f"f-{f.name}")
                     elif f.kind == "bool":
                         yield Checkbox(value=bool(f.default), id=f"f-{f.name}")
                     else:
                         yield Input(str(f.default), placeholder=f.placeholder, id=f"f-{f.name}")
-            yield Label("", id="dialog-error")
+            yield Label("", id="dialog-error", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(self.ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")

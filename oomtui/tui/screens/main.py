@@ -52,6 +52,9 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     shown_pane = LOWER_PANES[0][0]
     """The lower pane a narrow terminal shows (the others wait for v)."""
+    zones: dict | None = None
+    """Managed pages per zone of the running machine (the grid's split follows them)."""
+    _asked: dict | None = None  # the layout last sent to the worker
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
@@ -114,11 +117,34 @@ class MainScreen(Actions, TimeTravel, Screen):
     def selected_pid(self) -> int | None:
         return self.query_one(ProcessTable).selected_pid
 
-    def layout_request(self, frame) -> tuple[dict, int, int | None]:
-        """What the next frames should hold for this screen's current size."""
-        managed = {name: z["managed"] for name, z in frame.zoneinfo.items()}
-        return (self.query_one(MemoryGrid).layout_for(managed),
-                self.query_one(VmaView).band_width, self.selected_pid)
+    # -- what frames should hold: sent to the worker when it changes, never per frame -----
+
+    def set_zones(self, managed: dict) -> None:
+        """The machine (maybe a new one) has these zones."""
+        self.zones = managed
+        self.send_layout()
+
+    def send_layout(self) -> None:
+        """Tell the worker what frames should hold for this screen's size and selection, if
+        that changed (a resize, another process selected, another machine)."""
+        sim = self.app.sim
+        if sim is None or self.zones is None:
+            return
+        grid = self.query_one(MemoryGrid)
+        layout = {"zone_pixels": grid.layout_for(self.zones), "grid_width": grid.cells_wide,
+                  "vma_width": self.query_one(VmaView).band_width, "pid": self.selected_pid}
+        if layout != self._asked:
+            self._asked = layout
+            sim.relayout(**layout)
+
+    def on_memory_grid_resized(self) -> None:
+        self.send_layout()
+
+    def on_vma_view_resized(self) -> None:
+        self.send_layout()
+
+    def on_process_table_selected(self) -> None:
+        self.send_layout()
 
     def show(self, frame, scenario: str, where) -> None:
         """Redraw every pane from a frame (tables only when their rows were rebuilt), and the
@@ -130,7 +156,7 @@ class MainScreen(Actions, TimeTravel, Screen):
                     f"{scenario}{busy}")
         self.query_one(AllocPath).show(frame)
         self.query_one(TimelineBar).show(where, frame.tick_ms)
-        self.query_one(MemoryGrid).update(frame.grid, frame.frame_kinds)
+        self.query_one(MemoryGrid).update(frame.grid, frame.frame_kinds, frame.layout.grid_width)
         self.query_one(Gauges).show(readings(frame), frame.tick)
         if frame.processes is not self._shown_rows:
             self._shown_rows = frame.processes
@@ -138,7 +164,8 @@ class MainScreen(Actions, TimeTravel, Screen):
         if frame.vmas is not self._shown_vmas:
             self._shown_vmas = frame.vmas
             comm = next((r["comm"] for r in frame.processes if r["pid"] == frame.pid), "")
-            self.query_one(VmaView).update(frame.pid, comm, frame.vmas, frame.page_states)
+            self.query_one(VmaView).update(frame.pid, comm, frame.vmas, frame.page_states,
+                                           frame.layout.vma_width)
         self._legend(frame.frame_kinds)
 
     _shown_rows = None

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.markup import escape
 from textual.widgets import DataTable, Footer, Static
 
-# A row of the report's task table (report.dump_task): pages, page tables in bytes.
-TASK_ROW = re.compile(r"^\[\s*(\d+)\]\s+\d+\s+\d+\s+(\d+)\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s+"
-                      r"(\d+)\s+(-?\d+)\s(.*)$")
+LONG_MIN = -(2**63)  # what oom_badness answers for an unkillable task
+PREDATES = " (this save predates the table of candidates: see the kernel log)"
 
 
 def candidates(event) -> list[dict]:
-    """Badness terms per candidate from the report's task table and the engine's points,
-    victim first, then by points."""
-    points = event.data.get("points", {})
-    victim = event.data.get("victim")
-    rows = []
-    for line in event.data.get("report", "").splitlines():
-        m = TASK_ROW.match(line)
-        if not m:
-            continue
-        pid, total_vm, rss, pgtables, swap, adj, comm = m.groups()
-        pid = int(pid)
-        base = int(rss) + int(swap) + int(pgtables) // 4096
-        p = points.get(pid)
-        rows.append({"pid": pid, "comm": comm, "rss": int(rss), "swap": int(swap),
-                     "pgtables": int(pgtables) // 4096, "adj": int(adj),
-                     "adj_term": None if p is None else p - base, "points": p,
-                     "victim": pid == victim})
-    return sorted(rows, key=lambda r: (not r["victim"], -(r["points"] or -2**63)))
+    """The engine's badness terms per candidate (oom.BadnessTerms as dicts), victim first,
+    then by points; [] for an OOM saved before events carried them."""
+    rows = event.data.get("candidates", [])
+    return sorted(rows, key=lambda r: (not r["victim"],
+                                       -(LONG_MIN if r["points"] is None else r["points"])))
 
 
 class OomScreen(Screen):
@@ -72,12 +57,14 @@ class OomScreen(Screen):
         event = self.events[self.index]
         self.query_one("#oom-title", Static).update(
             f"OOM {self.index + 1} of {len(self.events)} at {event.tick * self.tick_ms / 1000:.2f}"
-            f" s: {event.message}")
+            f" s: {event.message}{'' if 'candidates' in event.data else PREDATES}")
         table = self.query_one(DataTable)
         table.clear()
         for r in candidates(event):
             unkillable = r["points"] is None
-            table.add_row("victim" if r["victim"] else "", r["pid"], r["comm"], r["rss"], r["swap"],
-                          r["pgtables"], r["adj"], "" if unkillable else r["adj_term"],
-                          "unkillable" if unkillable else r["points"])
+            # a str cell is markup to DataTable: the comm is escaped to show as it is
+            table.add_row("victim" if r["victim"] else "", r["pid"], escape(r["comm"]), r["rss"],
+                          r["swapents"], r["pgtables"], r["adj"],
+                          "" if unkillable else r["adj_term"],
+                          f"unkillable: {r['unkillable']}" if unkillable else r["points"])
         self.query_one("#oom-text", Static).update(event.data.get("report", ""))

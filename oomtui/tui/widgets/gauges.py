@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from rich.text import Text
 from textual.events import MouseMove
+from textual.markup import escape
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -107,5 +108,6 @@ class Gauges(ScrollView):
     def _explain_hovered(self) -> None:
         i = self._hover
         why = self.readings[i].why if i is not None and i < len(self.readings) else None
-        if why != self.tooltip:
-            self.tooltip = why
+        tip = None if why is None else escape(why)  # shown as written: a memcg's holds its path
+        if tip != self.tooltip:
+            self.tooltip = tip

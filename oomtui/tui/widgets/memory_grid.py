@@ -6,6 +6,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -40,23 +41,32 @@ class MemoryGrid(Widget):
 
     DEFAULT_CSS = "MemoryGrid { height: 1fr; }"
 
+    class Resized(Message):
+        """The grid's size changed: frames should be built for the new one."""
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.kinds: tuple[str, ...] = ()
         """Frame kind names, index = level value (from the frame)."""
-        self.zone_rows: dict[str, int] = {}
-        """Text rows each zone gets at the current size."""
         self._segments: list[list[Segment]] = []
         self._strips: list[Strip] = []
         self._keys: list[bytes] = []
 
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
+
+    @property
+    def cells_wide(self) -> int:
+        """Pixel columns: the width less the zone names' gutter."""
+        return self.size.width - GUTTER
+
     def layout_for(self, managed: dict[str, int]) -> dict[str, int]:
         """Pixels per zone that fit this widget now (what frames should be built with)."""
-        width = self.size.width - GUTTER
+        width = self.cells_wide
         if width < 1 or self.size.height < 1:
             return {}
-        self.zone_rows = split_rows({z: n for z, n in managed.items() if n}, self.size.height)
-        return {z: rows * 2 * width for z, rows in self.zone_rows.items()}
+        zone_rows = split_rows({z: n for z, n in managed.items() if n}, self.size.height)
+        return {z: rows * 2 * width for z, rows in zone_rows.items()}
 
     def _table(self, kinds: tuple[str, ...]) -> None:
         """Segments for every (top, bottom) pair of colours: no style parsing per cell."""
@@ -66,18 +76,17 @@ class MemoryGrid(Widget):
                           for top in colours]
         self.kinds = kinds
 
-    def update(self, grid: dict[str, np.ndarray], kinds: tuple[str, ...]) -> None:
-        """Draw a frame's grid (views.frame_grid levels per zone), repainting changed rows."""
-        width = self.size.width - GUTTER
+    def update(self, grid: dict[str, np.ndarray], kinds: tuple[str, ...], width: int) -> None:
+        """Draw a frame's grid (views.frame_grid levels per zone, built `width` pixels wide),
+        repainting changed rows. A grid built before a resize is drawn as built (cut or padded)
+        until one built for the new size comes."""
         if kinds != self.kinds:
             self._table(kinds)
         past_end = len(kinds) + len(MARKS)
         old = dict(zip(self._keys, self._strips))
         strips, keys = [], []
-        for zone, rows in self.zone_rows.items():
-            levels = grid.get(zone)
-            if levels is None or levels.size != rows * 2 * width:
-                return  # built for another size: wait for one that fits
+        for zone, levels in grid.items():
+            rows = levels.size // (2 * width)
             px = np.minimum(levels, past_end).reshape(rows, 2, width)
             for r in range(rows):
                 top, bottom = px[r, 0], px[r, 1]
@@ -91,9 +100,14 @@ class MemoryGrid(Widget):
                     self.refresh(Region(0, len(keys), self.size.width, 1))
                 strips.append(strip)
                 keys.append(key)
+        if len(strips) != len(self._strips):  # another split: rows below may go blank
+            self.refresh()
         self._strips, self._keys = strips, keys
 
     def render_line(self, y: int) -> Strip:
-        if y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(self.size.width)
+        if y >= len(self._strips):
+            return Strip.blank(self.size.width)
+        strip = self._strips[y]
+        if strip.cell_length != self.size.width:  # built for the size before a resize
+            strip = strip.crop_extend(0, self.size.width, None)
+        return strip

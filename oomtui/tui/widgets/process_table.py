@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from textual.binding import Binding
+from textual.content import Content
 from textual.events import Click
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -97,6 +99,9 @@ class ProcessTable(ScrollView, can_focus=True):
     ProcessTable > .process-table--odd { background: $surface-lighten-1 30%; }
     """
 
+    class Selected(Message):
+        """Another process is under the cursor (selected_pid)."""
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.sort_key = "rss"
@@ -152,10 +157,10 @@ class ProcessTable(ScrollView, can_focus=True):
         lines = {r["pid"]: " ".join(_fit(c.text(r), w, c.numeric)
                                     for c, w in zip(COLUMNS, widths)) for r in rows}
         order = list(lines)
-        self.border_title = self.title
+        self.border_title = Content(self.title)  # the filter is typed text, not markup
         before = self.cursor
         if self.selected_pid not in lines or not self._settled:
-            self.selected_pid = max(rows, key=interest)["pid"] if rows else None
+            self._select_pid(max(rows, key=interest)["pid"] if rows else None)
             self._settled = any(r["VmRSS"] for r in rows)
         if order == self.order and lines == self._lines:
             return
@@ -183,10 +188,15 @@ class ProcessTable(ScrollView, can_focus=True):
         """Put the cursor on the row at `index` (clamped)."""
         if not self.order:
             return
-        self.selected_pid = self.order[max(0, min(len(self.order) - 1, index))]
+        self._select_pid(self.order[max(0, min(len(self.order) - 1, index))])
         self._settled = True
         self._show_cursor()
         self.refresh()
+
+    def _select_pid(self, pid: int | None) -> None:
+        if pid != self.selected_pid:
+            self.selected_pid = pid
+            self.post_message(self.Selected())
 
     def action_move(self, step: int) -> None:
         self.select((self.cursor or 0) + step)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
+from textual.content import Content
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -36,15 +38,25 @@ class VmaView(ScrollView):
 
     DEFAULT_CSS = "VmaView { height: 1fr; }"
 
+    class Resized(Message):
+        """The bands' width changed (a resize, a scrollbar): frames should be built for it."""
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self._lines: list[Strip] = []
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
     @property
     def band_width(self) -> int:
         return max(1, self.scrollable_content_region.width - INDENT)
 
-    def update(self, pid: int | None, comm: str, vmas: list, states: tuple[str, ...]) -> None:
+    def update(self, pid: int | None, comm: str, vmas: list, states: tuple[str, ...],
+               width: int) -> None:
+        """Show a process's VMAs with bands `width` cells wide (what they were built for)."""
+        if width != self.band_width:  # a scrollbar came or went since: no Resize for that
+            self.post_message(self.Resized())
         lines = []
         dim = Style(dim=True)
         legend = []
@@ -65,7 +77,7 @@ class VmaView(ScrollView):
             lines.append(Strip([Segment(" " * INDENT)] + band(counts, states)))
         self._lines = lines
         self.virtual_size = Size(max((s.cell_length for s in lines), default=0), len(lines))
-        self.border_title = f"Virtual memory of {comm}[{pid}]" if pid else "Virtual memory"
+        self.border_title = Content(f"Virtual memory of {comm}[{pid}]" if pid else "Virtual memory")
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

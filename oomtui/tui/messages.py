@@ -1,0 +1,66 @@
+"""What the engine worker tells the app: Textual messages, posted from the worker thread
+(post_message is thread-safe) and handled on the UI thread in the order they were posted.
+
+The data they carry (Frame, Where, Result, Reply, Moved, LogLine) is defined in sim.py.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class FrameReady(Message):
+    """A new frame to show. One still queued behind a newer one is dropped (the UI shows only
+    the newest when it lags)."""
+
+    def __init__(self, frame, where, scenario: str) -> None:
+        super().__init__()
+        self.frame = frame
+        """The sim.Frame."""
+        self.where = where
+        """Where the timeline was when it was built (sim.Where)."""
+        self.scenario = scenario
+        """The name of the scenario (or save) running."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FrameReady)
+
+
+class EngineEvents(Message):
+    """The machine's new events (engine Event records), oldest first."""
+
+    def __init__(self, events: tuple) -> None:
+        super().__init__()
+        self.events = events
+
+
+class CallDone(Message):
+    """A submitted call was made: its sim.Result."""
+
+    def __init__(self, result) -> None:
+        super().__init__()
+        self.result = result
+
+
+class ControlDone(Message):
+    """A control request ran in the worker: its sim.Reply."""
+
+    def __init__(self, reply) -> None:
+        super().__init__()
+        self.reply = reply
+
+
+class TimeMoved(Message):
+    """The machine jumped (boot, rewind, forward, load): its sim.Moved."""
+
+    def __init__(self, moved) -> None:
+        super().__init__()
+        self.moved = moved
+
+
+class LogNote(Message):
+    """A line for the event log that is no engine event: its sim.LogLine."""
+
+    def __init__(self, line) -> None:
+        super().__init__()
+        self.line = line
