@@ -302,7 +302,8 @@ def _phase_from_dict(d, where: str, depth: int) -> Phase:
     if kwargs.get("child") is not None:
         if depth >= MAX_DEPTH:
             raise _einval(f"{where}: programs nest more than {MAX_DEPTH} deep")
-        kwargs["child"] = Program.from_dict(kwargs["child"], depth=depth + 1)
+        kwargs["child"] = Program.from_dict(kwargs["child"], depth=depth + 1,
+                                            what=f"{where}: child")
     return cls(**kwargs)
 
 
@@ -343,14 +344,17 @@ class Program:
         return {"name": self.name, "phases": [p.to_dict() for p in self.phases]}
 
     @classmethod
-    def from_dict(cls, d, *, depth: int = 0) -> Program:
-        """A validated Program from its to_dict() form; `depth` as for validate()."""
+    def from_dict(cls, d, *, depth: int = 0, what: str = "a program") -> Program:
+        """A validated Program from its to_dict() form; `depth` as for validate(), `what`
+        names it in errors."""
         if not isinstance(d, Mapping):
-            raise _einval(f"a program must be a table, got {type(d).__name__}")
+            raise _einval(f"{what} must be a table, got {type(d).__name__}")
         unknown = [k for k in d if k not in ("name", "phases")]
         if unknown:
-            raise _einval(f"a program has no field {_show(unknown[0])}: use name, phases")
+            raise _einval(f"{what} has no field {_show(unknown[0])}: use name, phases")
         name, phases = d.get("name"), d.get("phases")
+        if not isinstance(name, str) or not name:
+            raise _einval(f"{what}'s name must be a non-empty string, got {_show(name)}")
         if not isinstance(phases, (list, tuple)):
             raise _einval(f"program {_show(name)}: phases must be a list, got {type(phases).__name__}")
         program = cls(name, tuple(_phase_from_dict(p, f"program {_show(name)}, phase {i}", depth)

@@ -34,6 +34,7 @@ CALLS = frozenset({"spawn", "fork", "exit", "kill", "mmap", "munmap", "mremap", 
 _show = reprlib.repr  # a value in a message, cut short however big or nested it is
 MAX_FILE_BYTES = 1 << 20  # a scenario is a page or two of TOML; a bigger file is not one
 MAX_TICK = 2**63 - 1  # what a save (msgpack) and TOML can hold
+MACHINE_NESTING = 3  # [machine] swap = [{size_mib = ...}] is the deepest it goes
 
 
 @dataclass(frozen=True)
@@ -191,11 +192,27 @@ def _call(where: str, d) -> Call:
         raise _fail(where, f"{name}{_signature(name)} cannot take args {_show(args)} and kwargs "
                            f"{_show(dict(kwargs))}: {e}") from None
     if name == "sysctl" and "value" not in bound.arguments:
-        raise _fail(where, "sysctl needs a value: a scenario's calls change the machine")
+        raise _fail(where, "sysctl needs its value argument: a scenario's calls change the "
+                           "machine")
     checks = SPAWN_ARGS if name == "spawn" else CALL_ARGS
     for key, value in list(bound.arguments.items())[1:]:
-        bound.arguments[key] = checks.get(key, _argument)(f"{where}: {name} {key}", value)
+        bound.arguments[key] = checks.get(key, _argument)(f"{where}: {name}() argument {key}", value)
     return Call(name, bound.args[1:], bound.kwargs, tick)
+
+
+def _too_deep(value, limit: int) -> str | None:
+    """The key path of a list or table nested `limit` deep in value ("swap[0].x"), or None.
+    Without recursion: a hostile value may nest thousands deep."""
+    stack = [(value, "", 0)]
+    while stack:
+        v, path, depth = stack.pop()
+        if isinstance(v, (list, Mapping)):
+            if depth == limit:
+                return path
+            items = v.items() if isinstance(v, Mapping) else enumerate(v)
+            stack.extend((x, f"{path}[{k}]" if isinstance(v, list) else
+                          f"{path}.{k}" if path else str(k), depth + 1) for k, x in items)
+    return None
 
 
 def _signature(name: str) -> str:
@@ -220,6 +237,9 @@ def parse(data: Mapping, source: str) -> Scenario:
     if not isinstance(name, str) or not isinstance(description, str):
         raise _fail(source, "name and description must be strings")
     machine = _table(source, data.get("machine", {}), "machine")
+    deep = _too_deep(machine, MACHINE_NESTING)
+    if deep is not None:
+        raise _fail(source, f"[machine] {deep}: lists and tables nest too deep")
     with _within(f"{source}: [machine]"):
         config = MachineConfig.from_dict(machine)
     processes = tuple(_process(f"{source}: process {i}", p)
