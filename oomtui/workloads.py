@@ -159,7 +159,8 @@ class Touch(Phase):
 
     def validate(self, where: str) -> None:
         if self.pattern not in PATTERNS:
-            raise _einval(f"{where}: unknown pattern {_show(self.pattern)}: use {', '.join(PATTERNS)}")
+            raise _einval(f"{where}: unknown pattern {_show(self.pattern)}: use "
+                          f"{', '.join(PATTERNS)}")
         _number(where, "working_set_mib", self.working_set_mib, hi=MAX_MIB)
         _number(where, "rate_mib_s", self.rate_mib_s, hi=MAX_RATE_MIB_S)
         _number(where, "hot_fraction", self.hot_fraction, hi=1, hi_ok=False)
@@ -289,11 +290,12 @@ def _phase_from_dict(d, where: str, depth: int) -> Phase:
     kind = d.get("kind")
     cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise _einval(f"{where}: unknown phase kind {_show(d.get('kind'))}: use {', '.join(KINDS)}")
+        raise _einval(f"{where}: unknown phase kind {_show(kind)}: use {', '.join(KINDS)}")
     names = {f.name for f in fields(cls)}
     unknown = [k for k in d if k not in names and k != "kind"]
     if unknown:
-        raise _einval(f"{where}: {cls.kind} has no field {_show(unknown[0])}: use {', '.join(sorted(names))}")
+        raise _einval(f"{where}: {cls.kind} has no field {_show(unknown[0])}: use "
+                      f"{', '.join(sorted(names))}")
     missing = [f.name for f in fields(cls)
                if f.default is MISSING and f.default_factory is MISSING and f.name not in d]
     if missing:
@@ -318,7 +320,7 @@ class Program:
 
     def validate(self, *, depth: int = 0) -> None:
         """OSError(EINVAL) naming the program, phase and value at fault. `depth`: how many
-        programs this one's is a child of."""
+        programs this one is nested in (as a fork's child)."""
         if not isinstance(self.name, str) or not self.name:
             raise _einval(f"a program name must be a non-empty string, got {_show(self.name)}")
         if not isinstance(self.phases, tuple) or not self.phases:
@@ -356,7 +358,8 @@ class Program:
         if not isinstance(name, str) or not name:
             raise _einval(f"{what}'s name must be a non-empty string, got {_show(name)}")
         if not isinstance(phases, (list, tuple)):
-            raise _einval(f"program {_show(name)}: phases must be a list, got {type(phases).__name__}")
+            raise _einval(f"program {_show(name)}: phases must be a list, got "
+                          f"{type(phases).__name__}")
         program = cls(name, tuple(_phase_from_dict(p, f"program {_show(name)}, phase {i}", depth)
                                   for i, p in enumerate(phases)))
         program.validate(depth=depth)

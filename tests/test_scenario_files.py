@@ -36,8 +36,9 @@ def workload(**phase) -> dict:
 
 
 ERRORS = [
-    ({"machine": {"ram_mib": 64}, "at": 5}, "f.toml: at must be an array of tables ([[at]]), got int"),
-    ({"machine": {"ram_mib": 64}, "process": 5}, "f.toml: process must be an array of tables ([[process]]), got int"),
+    (doc() | {"at": 5}, "f.toml: at must be an array of tables ([[at]]), got int"),
+    (doc() | {"process": 5},
+     "f.toml: process must be an array of tables ([[process]]), got int"),
     ({"machine": [1]}, "f.toml: machine must be a table, got list"),
     ({"machine": {"ram_mib": 64, "swap": 5}}, "f.toml: [machine]: swap must be a list, got int"),
     (doc({"comm": "a", "caps": 5}), "f.toml: process 0: caps: must be a list of capabilities "
@@ -74,10 +75,11 @@ ERRORS = [
     (doc(at=[{"tick": 1, "call": "sysctl", "args": ["vm.swappiness"]}]),
      "f.toml: at 0: sysctl needs its value argument: a scenario's calls change the machine"),
     (doc(at=[{"tick": 1, "call": "spawn", "args": ["a"], "kwargs": {"caps": 0}}]),
-     "f.toml: at 0: spawn() argument caps: must be a list of capabilities from CAP_IPC_LOCK, CAP_KILL, "
-     "CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_RESOURCE, got 0"),
+     "f.toml: at 0: spawn() argument caps: must be a list of capabilities from CAP_IPC_LOCK, "
+     "CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_RESOURCE, got 0"),
     (doc(at=[{"tick": 1, "call": "touch", "args": [2, [[4096]], 4096]}]),
-     "f.toml: at 0: touch() argument addr: must be a number, a string or a list of them, got [[4096]]"),
+     "f.toml: at 0: touch() argument addr: must be a number, a string or a list of them, got "
+     "[[4096]]"),
     (doc(at=[{"tick": -1, "call": "exit", "args": [2]}]),
      "f.toml: at 0: tick: must be an int from 0 to 9223372036854775807, got -1"),
     (doc(at=[{"tick": 1}]), "f.toml: at 0: no call is not one a scenario may make: use brk, "
@@ -137,7 +139,8 @@ VALID = {
              {"kind": "walk", "files": 500, "rate_per_s": 50000, "negative": False},
              {"kind": "fork", "count": 2, "child": {"name": "c", "phases": [
                  {"kind": "sleep", "seconds": 0.02}]}},
-             {"kind": "free", "mib": 1}, {"kind": "lock", "mib": 1}, {"kind": "loop", "times": 2}]}},
+             {"kind": "free", "mib": 1}, {"kind": "lock", "mib": 1},
+             {"kind": "loop", "times": 2}]}},
         {"comm": "leak", "workload": "leaker"},
     ],
     "at": [

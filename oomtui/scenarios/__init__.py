@@ -196,7 +196,8 @@ def _call(where: str, d) -> Call:
                            "machine")
     checks = SPAWN_ARGS if name == "spawn" else CALL_ARGS
     for key, value in list(bound.arguments.items())[1:]:
-        bound.arguments[key] = checks.get(key, _argument)(f"{where}: {name}() argument {key}", value)
+        check = checks.get(key, _argument)
+        bound.arguments[key] = check(f"{where}: {name}() argument {key}", value)
     return Call(name, bound.args[1:], bound.kwargs, tick)
 
 
