@@ -31,6 +31,8 @@ Choices worth knowing:
 - Randomness only from np.random.default_rng([seed, pid, tick]).
 - A refused call (OSError) is recorded in `last_error` and retried next tick; ESRCH (the
   process is gone) ends the runner.
+- Bounds (MAX_*): whatever a file or a save asks, a tick stays cheap to simulate: rates up to
+  8 GiB/s or a million lookups a second, 100 forks a phase, children's programs 32 deep.
 """
 
 from __future__ import annotations

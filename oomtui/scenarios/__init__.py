@@ -3,14 +3,15 @@
     name = "leaky-service"
     description = "..."
     [machine]                  # MachineConfig fields: ram_mib or zones, swap, sysctl, thp, seed…
-    [[process]]                # spawn() arguments: comm, oom_score_adj, cgroup, uid, caps, and
-    workload = "database"      #   workload: a preset name or an inline program table
-    [[at]]                     # an API call at a tick: tick, call, args, kwargs
-    tick = 1500
+    [[process]]                # spawn() arguments: comm, oom_score_adj, cgroup ("/": the only
+    workload = "database"      #   one at boot), uid, caps, and workload: a preset name or an
+                               #   inline program table
+    [[at]]                     # an API call at a tick: tick, call, args, kwargs (checked
+    tick = 1500                #   against the call's signature)
     call = "sysctl"
     args = ["vm.overcommit_memory", 0]
 
-A bad file raises OSError(EINVAL) naming the file and the fault; nothing is half-loaded.
+A bad file raises OSError(EINVAL) naming the file and the key at fault; nothing is half-loaded.
 """
 
 from __future__ import annotations
