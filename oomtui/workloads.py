@@ -31,6 +31,8 @@ Choices worth knowing:
 - Randomness only from np.random.default_rng([seed, pid, tick]).
 - A refused call (OSError) is recorded in `last_error` and retried next tick; ESRCH (the
   process is gone) ends the runner.
+- Bounds (MAX_*): whatever a file or a save asks, a tick stays cheap to simulate: rates up to
+  8 GiB/s or a million lookups a second, 100 forks a phase, children's programs 32 deep.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 import errno
 import functools
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from fractions import Fraction
@@ -50,6 +53,16 @@ PAGES_PER_MIB = (1 << 20) // PAGE
 TOUCH_BLOCK = 16  # pages one random access touches (64 KiB)
 PATTERNS = ("sequential", "random", "hotcold")
 ANON = "private|anonymous"
+# Bounds on what a program may ask, so that a tick stays cheap to simulate whatever a file says:
+MAX_MIB = 1 << 27  # 128 TiB: x86-64's user address space (TASK_SIZE), within the page-cache key
+MAX_RATE_MIB_S = 8192  # 8 GiB/s: about what one core writes to memory, or a fast NVMe drive reads
+MAX_LOOKUPS_S = 1_000_000  # stat(2) calls a second: a find over a warm disk cache
+MAX_FORKS = 100  # forks of one phase, all made in one tick: about what fork(2) does in 10 ms
+MAX_DEPTH = 32  # programs of children nested in programs (the forkbomb preset uses 8)
+MAX_INT = 2**63 - 1  # what a save (msgpack) and TOML can hold
+
+
+_show = reprlib.repr  # a value in a message, cut short however big or nested it is
 
 
 def _einval(message: str) -> OSError:
@@ -66,24 +79,26 @@ def _pages(mib) -> int:
     return math.ceil(_exact(mib) * PAGES_PER_MIB)
 
 
-def _number(where: str, name: str, value, *, lo=0, hi=math.inf, lo_ok=False, hi_ok=True):
+def _number(where: str, name: str, value, *, lo=0, hi=MAX_INT, lo_ok=False, hi_ok=True):
     """Refuse anything but a finite int or float from lo to hi (each end excluded unless
     lo_ok / hi_ok)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _einval(f"{where}: {name} must be a number, got {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or isinstance(value, float) and not math.isfinite(value)):
+        raise _einval(f"{where}: {name} must be a number, got {_show(value)}")
     if value < lo or (value == lo and not lo_ok) or value > hi or (value == hi and not hi_ok):
         rng = f"{'[' if lo_ok else '('}{lo}, {hi}{']' if hi_ok else ')'}"
         raise _einval(f"{where}: {name}={value} is out of range {rng}")
 
 
-def _count(where: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _einval(f"{where}: {name} must be an int >= 1, got {value!r}")
+def _count(where: str, name: str, value, hi: int = MAX_INT, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _einval(f"{where}: {name} must be an int from {lo} to {hi}, got {_show(value)}")
+    return value
 
 
 def _path(where: str, value) -> None:
     if not isinstance(value, str) or not value:
-        raise _einval(f"{where}: path must be a non-empty string, got {value!r}")
+        raise _einval(f"{where}: path must be a non-empty string, got {_show(value)}")
 
 
 # -- phases ------------------------------------------------------------------------------------
@@ -120,10 +135,10 @@ class Alloc(Phase):
     touch: bool = True
 
     def validate(self, where: str) -> None:
-        _number(where, "mib", self.mib)
-        _number(where, "rate_mib_s", self.rate_mib_s)
+        _number(where, "mib", self.mib, hi=MAX_MIB)
+        _number(where, "rate_mib_s", self.rate_mib_s, hi=MAX_RATE_MIB_S)
         if not isinstance(self.touch, bool):
-            raise _einval(f"{where}: touch must be true or false, got {self.touch!r}")
+            raise _einval(f"{where}: touch must be true or false, got {_show(self.touch)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,13 +161,14 @@ class Touch(Phase):
 
     def validate(self, where: str) -> None:
         if self.pattern not in PATTERNS:
-            raise _einval(f"{where}: unknown pattern {self.pattern!r}: use {', '.join(PATTERNS)}")
-        _number(where, "working_set_mib", self.working_set_mib)
-        _number(where, "rate_mib_s", self.rate_mib_s)
+            raise _einval(f"{where}: unknown pattern {_show(self.pattern)}: use "
+                          f"{', '.join(PATTERNS)}")
+        _number(where, "working_set_mib", self.working_set_mib, hi=MAX_MIB)
+        _number(where, "rate_mib_s", self.rate_mib_s, hi=MAX_RATE_MIB_S)
         _number(where, "hot_fraction", self.hot_fraction, hi=1, hi_ok=False)
         _number(where, "hot_share", self.hot_share, hi=1, lo_ok=True)
         if not isinstance(self.write, bool):
-            raise _einval(f"{where}: write must be true or false, got {self.write!r}")
+            raise _einval(f"{where}: write must be true or false, got {_show(self.write)}")
         if self.seconds is not None:
             _number(where, "seconds", self.seconds)
 
@@ -167,8 +183,8 @@ class _FileIO(Phase):
 
     def validate(self, where: str) -> None:
         _path(where, self.path)
-        _number(where, "mib", self.mib)
-        _number(where, "rate_mib_s", self.rate_mib_s)
+        _number(where, "mib", self.mib, hi=MAX_MIB)
+        _number(where, "rate_mib_s", self.rate_mib_s, hi=MAX_RATE_MIB_S)
 
 
 @dataclass(frozen=True)
@@ -199,9 +215,9 @@ class Walk(Phase):
 
     def validate(self, where: str) -> None:
         _count(where, "files", self.files)
-        _number(where, "rate_per_s", self.rate_per_s)
+        _number(where, "rate_per_s", self.rate_per_s, hi=MAX_LOOKUPS_S)
         if not isinstance(self.negative, bool):
-            raise _einval(f"{where}: negative must be true or false, got {self.negative!r}")
+            raise _einval(f"{where}: negative must be true or false, got {_show(self.negative)}")
 
 
 @dataclass(frozen=True)
@@ -213,7 +229,7 @@ class Free(Phase):
 
     def validate(self, where: str) -> None:
         if self.mib is not None:
-            _number(where, "mib", self.mib)
+            _number(where, "mib", self.mib, hi=MAX_MIB)
 
 
 @dataclass(frozen=True)
@@ -226,11 +242,9 @@ class Fork(Phase):
     child: Program | None = None
 
     def validate(self, where: str) -> None:
-        _count(where, "count", self.count)
-        if self.child is not None:
-            if not isinstance(self.child, Program):
-                raise _einval(f"{where}: child must be a Program, got {type(self.child).__name__}")
-            self.child.validate()
+        _count(where, "count", self.count, MAX_FORKS)
+        if self.child is not None and not isinstance(self.child, Program):
+            raise _einval(f"{where}: child must be a Program, got {type(self.child).__name__}")
 
 
 @dataclass(frozen=True)
@@ -253,7 +267,7 @@ class Lock(Phase):
     mib: float
 
     def validate(self, where: str) -> None:
-        _number(where, "mib", self.mib)
+        _number(where, "mib", self.mib, hi=MAX_MIB)
 
 
 @dataclass(frozen=True)
@@ -272,23 +286,28 @@ KINDS: dict[str, type[Phase]] = {c.kind: c for c in (Alloc, Touch, ReadFile, Wri
                                                       Free, Fork, Sleep, Lock, Loop)}
 
 
-def _phase_from_dict(d, where: str) -> Phase:
+def _phase_from_dict(d, where: str, depth: int) -> Phase:
     if not isinstance(d, Mapping):
         raise _einval(f"{where}: a phase must be a table, got {type(d).__name__}")
-    cls = KINDS.get(d.get("kind"))
+    kind = d.get("kind")
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise _einval(f"{where}: unknown phase kind {d.get('kind')!r}: use {', '.join(KINDS)}")
+        raise _einval(f"{where}: unknown phase kind {_show(kind)}: use {', '.join(KINDS)}")
     names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names - {"kind"})
+    unknown = [k for k in d if k not in names and k != "kind"]
     if unknown:
-        raise _einval(f"{where}: {cls.kind} has no field {unknown[0]!r}: use {', '.join(sorted(names))}")
+        raise _einval(f"{where}: {cls.kind} has no field {_show(unknown[0])}: use "
+                      f"{', '.join(sorted(names))}")
     missing = [f.name for f in fields(cls)
                if f.default is MISSING and f.default_factory is MISSING and f.name not in d]
     if missing:
         raise _einval(f"{where}: {cls.kind} needs {', '.join(missing)}")
     kwargs = {k: v for k, v in d.items() if k != "kind"}
     if kwargs.get("child") is not None:
-        kwargs["child"] = Program.from_dict(kwargs["child"])
+        if depth >= MAX_DEPTH:
+            raise _einval(f"{where}: programs nest more than {MAX_DEPTH} deep")
+        kwargs["child"] = Program.from_dict(kwargs["child"], depth=depth + 1,
+                                            what=f"{where}: child")
     return cls(**kwargs)
 
 
@@ -301,17 +320,18 @@ class Program:
         if isinstance(self.phases, list):
             object.__setattr__(self, "phases", tuple(self.phases))
 
-    def validate(self) -> None:
-        """OSError(EINVAL) naming the program, phase and value at fault."""
+    def validate(self, *, depth: int = 0) -> None:
+        """OSError(EINVAL) naming the program, phase and value at fault. `depth`: how many
+        programs this one is nested in (as a fork's child)."""
         if not isinstance(self.name, str) or not self.name:
-            raise _einval(f"a program name must be a non-empty string, got {self.name!r}")
+            raise _einval(f"a program name must be a non-empty string, got {_show(self.name)}")
         if not isinstance(self.phases, tuple) or not self.phases:
-            raise _einval(f"program {self.name!r} has no phases")
+            raise _einval(f"program {_show(self.name)} has no phases")
         last = len(self.phases) - 1
         for i, phase in enumerate(self.phases):
             if not isinstance(phase, Phase) or type(phase) is Phase:
-                raise _einval(f"program {self.name!r}, phase {i}: not a phase: {phase!r}")
-            where = f"program {self.name!r}, phase {i} ({phase.kind})"
+                raise _einval(f"program {_show(self.name)}, phase {i}: not a phase: {_show(phase)}")
+            where = f"program {_show(self.name)}, phase {i} ({phase.kind})"
             phase.validate(where)
             if isinstance(phase, Loop) and i != last:
                 raise _einval(f"{where}: Loop must be the last phase")
@@ -319,23 +339,32 @@ class Program:
                 raise _einval(f"{where}: a Loop needs a phase that takes time "
                               f"({', '.join(k for k, c in KINDS.items() if c.timed)}), "
                               f"else it would spin within one tick")
+            if isinstance(phase, Fork) and phase.child is not None:
+                if depth >= MAX_DEPTH:
+                    raise _einval(f"{where}: programs nest more than {MAX_DEPTH} deep")
+                phase.child.validate(depth=depth + 1)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "phases": [p.to_dict() for p in self.phases]}
 
     @classmethod
-    def from_dict(cls, d) -> Program:
+    def from_dict(cls, d, *, depth: int = 0, what: str = "a program") -> Program:
+        """A validated Program from its to_dict() form; `depth` as for validate(), `what`
+        names it in errors."""
         if not isinstance(d, Mapping):
-            raise _einval(f"a program must be a table, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"name", "phases"})
+            raise _einval(f"{what} must be a table, got {type(d).__name__}")
+        unknown = [k for k in d if k not in ("name", "phases")]
         if unknown:
-            raise _einval(f"a program has no field {unknown[0]!r}: use name, phases")
+            raise _einval(f"{what} has no field {_show(unknown[0])}: use name, phases")
         name, phases = d.get("name"), d.get("phases")
+        if not isinstance(name, str) or not name:
+            raise _einval(f"{what}'s name must be a non-empty string, got {_show(name)}")
         if not isinstance(phases, (list, tuple)):
-            raise _einval(f"program {name!r}: phases must be a list, got {type(phases).__name__}")
-        program = cls(name, tuple(_phase_from_dict(p, f"program {name!r}, phase {i}")
+            raise _einval(f"program {_show(name)}: phases must be a list, got "
+                          f"{type(phases).__name__}")
+        program = cls(name, tuple(_phase_from_dict(p, f"program {_show(name)}, phase {i}", depth)
                                   for i, p in enumerate(phases)))
-        program.validate()
+        program.validate(depth=depth)
         return program
 
 
@@ -366,7 +395,7 @@ class Runner:
         program.validate()
         for name, value in (("pid", pid), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise _einval(f"{name} must be an int >= 0, got {value!r}")
+                raise _einval(f"{name} must be an int >= 0, got {_show(value)}")
         self.program = program
         self.pid = pid
         self.seed = seed
@@ -572,18 +601,88 @@ class Runner:
                 "spawned": [r.to_state() for r in self.spawned]}
 
     @classmethod
-    def from_state(cls, d) -> Runner:
+    def from_state(cls, d, *, child: bool = False) -> Runner:
+        """A Runner from to_state()'s dict, as a save holds it. Anything to_state() could not
+        have written is OSError(EINVAL) "bad workload runner state: ..." naming the field, so
+        that tick() meets no error but the machine's refusals. `child`: the state of a runner
+        in another's `spawned` (it has not run yet, so it has spawned none). Whether `pid` is a
+        live process of the machine is the caller's to check."""
+        where = "bad workload runner state"
+        if not isinstance(d, Mapping) or set(d) != set(STATE_FIELDS):
+            raise _einval(f"{where}: it has the fields {', '.join(STATE_FIELDS)}, got "
+                          f"{_show(sorted(map(str, d)) if isinstance(d, Mapping) else d)}")
         try:
             r = cls(Program.from_dict(d["program"]), d["pid"], d["seed"])
-            r.phase_index, r.runs, r.progress, r.elapsed_ms, r.cursor = (
-                int(d[k]) for k in ("phase_index", "runs", "progress", "elapsed_ms", "cursor"))
-            r.credit = Fraction(*d["credit"])
-            r.regions = [[int(lo), int(hi)] for lo, hi in d["regions"]]
-            r.finished = bool(d["finished"])
-            r.last_error = None if d["last_error"] is None else dict(d["last_error"])
-            r.spawned = [cls.from_state(s) for s in d["spawned"]]
-        except (KeyError, TypeError, ValueError) as e:
-            raise _einval(f"bad workload runner state: {type(e).__name__}: {e}") from None
-        if not 0 <= r.phase_index <= len(r.program.phases):
-            raise _einval(f"bad workload runner state: phase_index {r.phase_index} out of range")
+        except OSError as e:
+            raise _einval(f"{where}: {e.strerror}") from None
+        phases = r.program.phases
+        r.phase_index = _count(where, "phase_index", d["phase_index"], len(phases), lo=0)
+        phase = phases[r.phase_index] if r.phase_index < len(phases) else None
+        r.runs = _count(where, "runs", d["runs"])
+        r.credit = _credit(where, d["credit"])
+        r.progress = _count(where, "progress", d["progress"], _goal(phase), lo=0)
+        r.elapsed_ms = _count(where, "elapsed_ms", d["elapsed_ms"], lo=0)
+        r.regions = _regions(where, d["regions"])
+        ws = min(_pages(phase.working_set_mib), r._owned()) if isinstance(phase, Touch) else 0
+        r.cursor = _count(where, "cursor", d["cursor"], max(ws - 1, 0), lo=0)
+        if not isinstance(d["finished"], bool):
+            raise _einval(f"{where}: finished must be true or false, got {_show(d['finished'])}")
+        r.finished = d["finished"]
+        r.last_error = _last_error(where, d["last_error"])
+        spawned = d["spawned"]
+        if not isinstance(spawned, (list, tuple)) or child and spawned:
+            raise _einval(f"{where}: spawned must be a list of runner states (empty in a "
+                          f"child's), got {_show(spawned)}")
+        r.spawned = [cls.from_state(s, child=True) for s in spawned]
         return r
+
+
+STATE_FIELDS = ("program", "pid", "seed", "phase_index", "runs", "credit", "progress",
+                "elapsed_ms", "cursor", "regions", "finished", "last_error", "spawned")
+
+
+def _goal(phase: Phase | None) -> int:
+    """What a phase's progress counts up to: pages, files or forks (0: it counts nothing)."""
+    if isinstance(phase, (Alloc, _FileIO)):
+        return _pages(phase.mib)
+    if isinstance(phase, Walk):
+        return phase.files
+    return phase.count if isinstance(phase, Fork) else 0
+
+
+def _credit(where: str, value) -> Fraction:
+    """[numerator, denominator] of what a rate owes: under the largest unit a tick takes."""
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or any(isinstance(x, bool) or not isinstance(x, int) for x in value)
+            or value[1] < 1 or not 0 <= value[0] < TOUCH_BLOCK * value[1]):
+        raise _einval(f"{where}: credit must be [numerator, denominator] of a fraction from 0 "
+                      f"to {TOUCH_BLOCK}, got {_show(value)}")
+    return Fraction(*value)
+
+
+def _regions(where: str, value) -> list[list[int]]:
+    """[lo, hi) byte ranges the program mapped: page-aligned, in the address space, disjoint."""
+    if not isinstance(value, (list, tuple)):
+        raise _einval(f"{where}: regions must be a list, got {_show(value)}")
+    for i, r in enumerate(value):
+        if (not isinstance(r, (list, tuple)) or len(r) != 2
+                or any(type(x) is not int or x % PAGE for x in r)
+                or not 0 <= r[0] < r[1] <= MAX_MIB * (1 << 20)):
+            raise _einval(f"{where}: regions[{i}] must be [lo, hi), page-aligned addresses "
+                          f"below 128 TiB, got {_show(r)}")
+    spans = sorted(map(tuple, value))
+    for a, b in zip(spans, spans[1:]):
+        if b[0] < a[1]:
+            raise _einval(f"{where}: regions {_show(a)} and {_show(b)} overlap")
+    return [[lo, hi] for lo, hi in value]
+
+
+def _last_error(where: str, value) -> dict | None:
+    if value is not None and (
+            not isinstance(value, Mapping) or set(value) != {"tick", "errno", "message"}
+            or type(value["tick"]) is not int
+            or not (value["errno"] is None or type(value["errno"]) is int)
+            or not isinstance(value["message"], str)):
+        raise _einval(f"{where}: last_error must be none or {{tick, errno, message}}, got "
+                      f"{_show(value)}")
+    return None if value is None else dict(value)

@@ -11,7 +11,8 @@ import pytest
 from oomtui.engine import Machine, MachineConfig
 from oomtui.engine.invariants import check_invariants
 from oomtui.workloads import (
-    PRESETS, Alloc, Fork, Free, Lock, Loop, Program, ReadFile, Runner, Sleep, Touch, WriteFile,
+    PRESETS, Alloc, Fork, Free, Lock, Loop, Program, ReadFile, Runner, Sleep, Touch, Walk,
+    WriteFile,
 )
 
 PAGE = 4096
@@ -266,6 +267,14 @@ def test_a_dead_process_ends_its_runner(m):
     assert r.done and r.last_error["errno"] == errno.ESRCH
 
 
+def _nested(depth: int) -> Program:
+    """A program whose fork's child has a fork's child... `depth` deep."""
+    program = Program("p", (Sleep(1),))
+    for _ in range(depth):
+        program = Program("p", (Sleep(1), Fork(1, program)))
+    return program
+
+
 @pytest.mark.parametrize("program, words", [
     (Program("p", (Alloc(-1, 10),)), "mib=-1"),
     (Program("p", (Alloc(1, 0),)), "rate_mib_s=0"),
@@ -282,6 +291,14 @@ def test_a_dead_process_ends_its_runner(m):
     (Program("p", (Fork(1, Program("kid", (Sleep(-2),))),)), "'kid', phase 0 (sleep)"),
     (Program("p", (ReadFile("", 1, 1),)), "path must be"),
     (Program("p", ()), "no phases"),
+    # Rates bounded by what a tick can do (a 10^7 MiB/s Touch took 35 s a tick):
+    (Program("p", (Touch(working_set_mib=1, rate_mib_s=10**7),)),
+     "rate_mib_s=10000000 is out of range (0, 8192]"),
+    (Program("p", (ReadFile("/f", 1, 8192.5),)), "rate_mib_s=8192.5 is out of range (0, 8192]"),
+    (Program("p", (Walk(10**9, 10**9),)), "rate_per_s=1000000000 is out of range (0, 1000000]"),
+    (Program("p", (Fork(101),)), "count must be an int from 1 to 100, got 101"),
+    (Program("p", (Lock(2**28),)), "mib=268435456 is out of range (0, 134217728]"),
+    (_nested(33), "phase 1 (fork): programs nest more than 32 deep"),
     (Program("", (Sleep(1),)), "name"),
 ])
 def test_validation_errors(program, words):
@@ -370,3 +387,86 @@ def test_from_state_refuses_garbage():
     with pytest.raises(OSError) as e:
         Runner.from_state({"program": PRESETS["leaker"].to_dict(), "pid": 2})
     assert e.value.errno == errno.EINVAL and "bad workload runner state" in str(e.value)
+
+
+# -- a save's runner state: every field checked, so tick() meets only the machine's refusals ----
+
+def _states(m) -> list[dict]:
+    """Runner states a save could hold: mid-Alloc, a sequential Touch, and a Fork's child."""
+    kid = Program("kid", (Touch(working_set_mib=2, rate_mib_s=10, seconds=1),))
+    a = start(m, Alloc(64, 100), Loop())[1]
+    b = start(m, Alloc(2, 200), Touch(working_set_mib=2, rate_mib_s=150, write=True))[1]
+    c = start(m, Alloc(1, 100), Fork(2, kid), Sleep(1))[1]
+    run(m, [a, b], 5)
+    c.tick(m, 5, TICK_MS)  # maps 1 MiB and forks: its children wait in `spawned`
+    return [a.to_state(), b.to_state(), c.to_state()]
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("credit", [1, 0], "credit must be [numerator, denominator] of a fraction from 0 to 16, "
+                       "got [1, 0]"),
+    ("credit", [-1, 2], "credit must be"),
+    ("progress", 10**6, "progress must be an int from 0 to 16384, got 1000000"),
+    ("phase_index", 3, "phase_index must be an int from 0 to 2, got 3"),
+    ("runs", 0, "runs must be an int from 1 to 9223372036854775807, got 0"),
+    ("elapsed_ms", -5, "elapsed_ms must be an int from 0"),
+    ("cursor", 7, "cursor must be an int from 0 to 0, got 7"),
+    ("regions", [[4096, 0]], "regions[0] must be [lo, hi), page-aligned addresses below 128 TiB"),
+    ("regions", [[0, 4097]], "regions[0] must be"),
+    ("regions", [[0, 8192], [4096, 12288]], "regions (0, 8192) and (4096, 12288) overlap"),
+    ("regions", 5, "regions must be a list, got 5"),
+    ("finished", 1, "finished must be true or false, got 1"),
+    ("last_error", {"tick": 1}, "last_error must be none or {tick, errno, message}"),
+    ("spawned", [{}], "it has the fields program, pid, seed, "),
+    ("program", {"name": "x", "phases": [{"kind": "sleep", "seconds": -1}]}, "seconds=-1"),
+    ("pid", -1, "pid must be an int >= 0, got -1"),
+])
+def test_from_state_refuses_each_field_a_save_could_not_hold(m, field, value, words):
+    state = _states(m)[0]
+    with pytest.raises(OSError) as e:
+        Runner.from_state(state | {field: value})
+    assert e.value.errno == errno.EINVAL
+    assert e.value.strerror.startswith("bad workload runner state: ") and words in e.value.strerror
+
+
+def test_a_sequential_touch_cursor_past_its_working_set_is_refused_not_a_hang(m):
+    state = _states(m)[1]
+    assert Runner.from_state(state).program.phases[state["phase_index"]].kind == "touch"
+    with pytest.raises(OSError) as e:
+        Runner.from_state(state | {"cursor": 512})
+    assert "cursor must be an int from 0 to 511, got 512" in e.value.strerror
+
+
+def test_a_childs_state_has_spawned_nothing(m):
+    state = _states(m)[2]
+    assert len(Runner.from_state(state).spawned) == 2
+    nested = state | {"spawned": [state["spawned"][0] | {"spawned": [state["spawned"][0]]}]}
+    with pytest.raises(OSError) as e:
+        Runner.from_state(nested)
+    assert "spawned must be a list of runner states (empty in a child's)" in e.value.strerror
+
+
+def test_fuzz_runner_states_load_refused_or_tick_without_raising():
+    """A hostile value in any field: refused with EINVAL, or the runner ticks as any other
+    (tick() keeps a refusal in last_error and never raises)."""
+    m = Machine(MachineConfig(ram_mib=256))
+    states = _states(m)
+    hostile = [True, -1, 0, 1, 7, 4096, 2**63 - 1, 1e308, float("nan"), "x", None, [], [1],
+               [1, 0], [0, 4096], [[0, 4096]], [[4096, 8192], [0, 4096]], {}, {"a": 1},
+               {"tick": 1, "errno": None, "message": "m"}]
+    rng = np.random.default_rng(5)
+    loaded = 0
+    for _ in range(300):
+        state = dict(states[rng.integers(len(states))])
+        field = sorted(state)[rng.integers(len(state))]
+        state[field] = hostile[rng.integers(len(hostile))]
+        try:
+            r = Runner.from_state(state)
+        except OSError as e:
+            assert e.errno == errno.EINVAL
+            assert field in e.strerror or field in ("program", "spawned"), e.strerror
+            continue
+        loaded += 1
+        for t in range(6, 9):
+            r.tick(m, t, TICK_MS)
+    assert loaded > 10

@@ -3,21 +3,25 @@
     name = "leaky-service"
     description = "..."
     [machine]                  # MachineConfig fields: ram_mib or zones, swap, sysctl, thp, seed…
-    [[process]]                # spawn() arguments: comm, oom_score_adj, cgroup, uid, caps, and
-    workload = "database"      #   workload: a preset name or an inline program table
-    [[at]]                     # an API call at a tick: tick, call, args, kwargs
-    tick = 1500
+    [[process]]                # spawn() arguments: comm, oom_score_adj, cgroup ("/": the only
+    workload = "database"      #   one at boot), uid, caps, and workload: a preset name or an
+                               #   inline program table
+    [[at]]                     # an API call at a tick: tick, call, args, kwargs (checked
+    tick = 1500                #   against the call's signature)
     call = "sysctl"
     args = ["vm.overcommit_memory", 0]
 
-A bad file raises OSError(EINVAL) naming the file and the fault; nothing is half-loaded.
+A bad file raises OSError(EINVAL) naming the file and the key at fault; nothing is half-loaded.
 """
 
 from __future__ import annotations
 
 import errno
+import inspect
+import reprlib
 import tomllib
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +32,10 @@ CALLS = frozenset({"spawn", "fork", "exit", "kill", "mmap", "munmap", "mremap", 
                    "madvise", "mlock", "munlock", "mlockall", "touch", "read_file", "write_file",
                    "set_oom_score_adj", "sysctl", "swapon", "swapoff", "prlimit", "brk", "sbrk",
                    "cgroup_create", "cgroup_set", "cgroup_move"})
-PROCESS_KEYS = frozenset({"comm", "oom_score_adj", "cgroup", "uid", "caps", "workload"})
+_show = reprlib.repr  # a value in a message, cut short however big or nested it is
+MAX_FILE_BYTES = 1 << 20  # a scenario is a page or two of TOML; a bigger file is not one
+MAX_TICK = 2**63 - 1  # what a save (msgpack) and TOML can hold
+MACHINE_NESTING = 3  # [machine] swap = [{size_mib = ...}] is the deepest it goes
 
 
 @dataclass(frozen=True)
@@ -67,65 +74,180 @@ def _fail(where: str, message: str) -> OSError:
     return OSError(errno.EINVAL, f"{where}: {message}")
 
 
+@contextmanager
+def _within(where: str):
+    """An OSError from the engine or the workloads, as EINVAL naming where it was found."""
+    try:
+        yield
+    except OSError as e:
+        raise _fail(where, e.strerror or str(e)) from None
+
+
 def _table(where: str, value, what: str) -> Mapping:
     if not isinstance(value, Mapping):
         raise _fail(where, f"{what} must be a table, got {type(value).__name__}")
     return value
 
 
-def _process(where: str, d) -> dict:
-    from oomtui.workloads import Program
+def _tables(where: str, value, what: str) -> list:
+    if not isinstance(value, list):
+        raise _fail(where, f"{what} must be an array of tables ([[{what}]]), got "
+                           f"{type(value).__name__}")
+    return value
 
-    d = dict(_table(where, d, "a [[process]]"))
-    unknown = sorted(set(d) - PROCESS_KEYS)
+
+def _known(where: str, d: Mapping, keys) -> None:
+    unknown = [k for k in d if k not in keys]
     if unknown:
-        raise _fail(where, f"unknown key {unknown[0]!r}: use {', '.join(sorted(PROCESS_KEYS))}")
-    if not isinstance(d.get("comm"), str) or not d["comm"]:
-        raise _fail(where, "comm must be a non-empty string")
-    if isinstance(d.get("workload"), Mapping):
-        d["workload"] = Program.from_dict(d["workload"])
-    if "caps" in d:
-        d["caps"] = tuple(d["caps"])
+        raise _fail(where, f"unknown key {_show(unknown[0])}: use {', '.join(keys)}")
+
+
+def _int(lo: int, hi: int):
+    def check(where: str, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise _fail(where, f"must be an int from {lo} to {hi}, got {_show(value)}")
+        return value
+    return check
+
+
+def _comm(where: str, value) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(where, f"must be a non-empty string, got {_show(value)}")
+    return value
+
+
+def _caps(where: str, value) -> tuple:
+    from oomtui.engine.machine import CAPS
+
+    if not isinstance(value, list) or not all(isinstance(c, str) and c in CAPS for c in value):
+        raise _fail(where, f"must be a list of capabilities from {', '.join(sorted(CAPS))}, "
+                           f"got {_show(value)}")
+    return tuple(value)
+
+
+def _cgroup(where: str, value) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _fail(where, f"must be a cgroup path like '/' or '/db', got {_show(value)}")
+    return value
+
+
+def _workload(where: str, value):
+    """A preset's name, or a program as a table (workloads.Program.from_dict)."""
+    from oomtui.workloads import PRESETS, Program
+
+    if isinstance(value, Mapping):
+        with _within(where):
+            return Program.from_dict(value)
+    if not isinstance(value, str) or value not in PRESETS:
+        raise _fail(where, f"must be a program table or one of {', '.join(sorted(PRESETS))}, "
+                           f"got {_show(value)}")
+    return value
+
+
+# spawn()'s arguments, each with its check: a [[process]]'s keys, and those of an [[at]] spawn.
+SPAWN_ARGS = {"comm": _comm, "oom_score_adj": _int(-1000, 1000), "cgroup": _cgroup,
+              "uid": _int(0, 2**32 - 2), "caps": _caps, "workload": _workload}
+# Arguments of other calls that are not a plain value (see _argument).
+CALL_ARGS = {"caps": _caps}
+
+
+def _process(where: str, d) -> dict:
+    d = _table(where, d, "a [[process]]")
+    _known(where, d, SPAWN_ARGS)
+    if "comm" not in d:
+        raise _fail(where, "comm must be a non-empty string, got nothing")
+    d = {key: SPAWN_ARGS[key](f"{where}: {key}", value) for key, value in d.items()}
+    if d.get("cgroup", "/") != "/":  # at boot the root is the only cgroup
+        raise _fail(where, f"cgroup {_show(d['cgroup'])} does not exist at boot: create it "
+                           "with an [[at]] cgroup_create, then move the process (cgroup_move)")
     return d
 
 
+def _argument(where: str, value):
+    """A plain argument: a bool, int, float or string, or a flat list of them (sysctl's
+    per-zone values); the engine refuses a wrong one with an OSError."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, (bool, int, float, str)) for v in items):
+        raise _fail(where, f"must be a number, a string or a list of them, got {_show(value)}")
+    return value
+
+
 def _call(where: str, d) -> Call:
+    from oomtui.engine import Machine
+
     d = _table(where, d, "an [[at]]")
-    unknown = sorted(set(d) - {"tick", "call", "args", "kwargs"})
-    if unknown:
-        raise _fail(where, f"unknown key {unknown[0]!r}: use tick, call, args, kwargs")
-    tick, name = d.get("tick"), d.get("call")
-    if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
-        raise _fail(where, f"tick must be an int >= 0, got {tick!r}")
-    if name not in CALLS:
-        raise _fail(where, f"call {name!r} is not one a scenario may make: use "
+    _known(where, d, ("tick", "call", "args", "kwargs"))
+    tick = _int(0, MAX_TICK)(f"{where}: tick", d.get("tick"))
+    name = d.get("call")
+    if not isinstance(name, str) or name not in CALLS:
+        said = "no call" if name is None else f"call {_show(name)}"
+        raise _fail(where, f"{said} is not one a scenario may make: use "
                            f"{', '.join(sorted(CALLS))}")
     args, kwargs = d.get("args", []), d.get("kwargs", {})
     if not isinstance(args, list):
         raise _fail(where, f"args must be a list, got {type(args).__name__}")
     _table(where, kwargs, "kwargs")
-    return Call(name, tuple(args), dict(kwargs), tick)
+    try:
+        bound = inspect.signature(getattr(Machine, name)).bind(None, *args, **kwargs)
+    except TypeError as e:
+        raise _fail(where, f"{name}{_signature(name)} cannot take args {_show(args)} and kwargs "
+                           f"{_show(dict(kwargs))}: {e}") from None
+    if name == "sysctl" and "value" not in bound.arguments:
+        raise _fail(where, "sysctl needs its value argument: a scenario's calls change the "
+                           "machine")
+    checks = SPAWN_ARGS if name == "spawn" else CALL_ARGS
+    for key, value in list(bound.arguments.items())[1:]:
+        check = checks.get(key, _argument)
+        bound.arguments[key] = check(f"{where}: {name}() argument {key}", value)
+    return Call(name, bound.args[1:], bound.kwargs, tick)
+
+
+def _too_deep(value, limit: int) -> str | None:
+    """The key path of a list or table nested `limit` deep in value ("swap[0].x"), or None.
+    Without recursion: a hostile value may nest thousands deep."""
+    stack = [(value, "", 0)]
+    while stack:
+        v, path, depth = stack.pop()
+        if isinstance(v, (list, Mapping)):
+            if depth == limit:
+                return path
+            items = v.items() if isinstance(v, Mapping) else enumerate(v)
+            stack.extend((x, f"{path}[{k}]" if isinstance(v, list) else
+                          f"{path}.{k}" if path else str(k), depth + 1) for k, x in items)
+    return None
+
+
+def _signature(name: str) -> str:
+    """The call's parameters as a scenario writes them: "(pid, length, *, prot='rw', ...)"."""
+    from oomtui.engine import Machine
+
+    params = list(inspect.signature(getattr(Machine, name)).parameters.values())[1:]
+    plain = (bool, int, float, str, tuple, type(None))  # a sentinel default is left out
+    return str(inspect.Signature([
+        p.replace(annotation=p.empty, default=p.default if type(p.default) in plain else p.empty)
+        for p in params]))
 
 
 def parse(data: Mapping, source: str) -> Scenario:
-    """A Scenario from a parsed TOML document; errors name `source`."""
+    """A Scenario from a parsed TOML document; errors name `source`, and the key at fault."""
     from oomtui.engine import MachineConfig
 
-    unknown = sorted(set(data) - {"name", "description", "machine", "process", "at"})
-    if unknown:
-        raise _fail(source, f"unknown key {unknown[0]!r}: use name, description, machine, "
-                            "process, at")
+    _known(source, _table(source, data, "a scenario"),
+           ("name", "description", "machine", "process", "at"))
     name = data.get("name", Path(source).stem)
     description = data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise _fail(source, "name and description must be strings")
-    try:
-        config = MachineConfig.from_dict(_table(source, data.get("machine", {}), "[machine]"))
-        processes = tuple(_process(f"{source}: process {i}", p)
-                          for i, p in enumerate(data.get("process", [])))
-    except OSError as e:
-        raise _fail(source, e.strerror or str(e)) from None
-    calls = sorted((_call(f"{source}: at {i}", c) for i, c in enumerate(data.get("at", []))),
+    machine = _table(source, data.get("machine", {}), "machine")
+    deep = _too_deep(machine, MACHINE_NESTING)
+    if deep is not None:
+        raise _fail(source, f"[machine] {deep}: lists and tables nest too deep")
+    with _within(f"{source}: [machine]"):
+        config = MachineConfig.from_dict(machine)
+    processes = tuple(_process(f"{source}: process {i}", p)
+                      for i, p in enumerate(_tables(source, data.get("process", []), "process")))
+    calls = sorted((_call(f"{source}: at {i}", c)
+                    for i, c in enumerate(_tables(source, data.get("at", []), "at"))),
                    key=lambda c: c.tick)
     return Scenario(name, description, config, processes, tuple(calls), source)
 
@@ -134,14 +256,20 @@ def load(path: str | Path) -> Scenario:
     """Read a scenario TOML file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise OSError(getattr(e, "errno", None) or errno.EINVAL,
                       f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(str(path), f"larger than {MAX_FILE_BYTES >> 10} KiB: not a scenario")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise _fail(str(path), f"invalid TOML: {e}") from None
+    except RecursionError:
+        raise _fail(str(path), "invalid TOML: arrays or tables nested too deep") from None
     return parse(data, str(path))
 
 
