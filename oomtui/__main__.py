@@ -163,11 +163,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         replay(fresh, inputs, show)
     except ReplayError as e:
         raise ReplayError(f"{args.save}: {e}") from None
-    digest = fresh.state_digest()
-    if digest != meta["digest"] or fresh.tick != m.tick:
+    digest, saved = fresh.state_digest(), m.state_digest()  # the state the file holds
+    if digest != saved or fresh.tick != m.tick:
         raise saves.SaveError(f"{args.save}: the replay ended at tick {fresh.tick} with digest "
                               f"{digest[:16]}…, the save is at tick {m.tick} with "
-                              f"{meta['digest'][:16]}…")
+                              f"{saved[:16]}…")
     if args.headless:
         print(f"tick {fresh.tick} ({_seconds(fresh.tick, m.config.tick_ms)}), digest {digest} "
               "(equal to the saved one)")
@@ -203,12 +203,25 @@ def _cmd_save_info(args: argparse.Namespace) -> int:
          or "-"),
         ("inputs", f"{len(m.inputs.entries)} calls, {refused} refused"),
         ("events", str(len(m.events))),
-        ("digest", meta["digest"] + (" (the loaded state's)" if m.state_digest() == meta["digest"]
-                                     else " (the loaded state differs: saved by another engine?)")),
+        ("digest", _digest_line(header, m.state_digest())),
     ]
     for key, value in rows:
         print(f"{key:<10} {value}")
     return 0
+
+
+def _digest_line(header: dict, loaded: str) -> str:
+    """The header's digest, and whether the loaded state has it. A save of an older format
+    version has the digest of that version's state, which held more (saves.UPGRADES)."""
+    from oomtui import saves
+
+    saved = header["meta"]["digest"]
+    if saved == loaded:
+        return f"{saved} (the loaded state's)"
+    if header["version"] < saves.VERSION:
+        return (f"{loaded} (the loaded state's; the header's {saved[:16]}… is of format "
+                f"version {header['version']}'s state)")
+    return f"{saved} (the loaded state differs: saved by another engine?)"
 
 
 def _machine_line(config) -> str:
