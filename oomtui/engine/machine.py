@@ -64,6 +64,18 @@ ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohuge
 _UNSET = object()
 
 
+class Killed(OSError):
+    """The call did not return: the process it ran in was killed by a signal (SIGSEGV or
+    SIGBUS) on an access its mappings do not allow. Unlike any other OSError of the engine the
+    machine changed: the pages before the bad one were faulted in, and the process is gone.
+    errno is EFAULT (what a system call given the same address returns)."""
+
+    def __init__(self, pid: int, comm: str, signal: str, code: str, addr: int, faults: int):
+        super().__init__(errno.EFAULT, f"{comm}[{pid}] killed by {signal} ({code}) at {addr:#x}, "
+                                       f"after {faults} page faults")
+        self.pid, self.signal, self.code, self.addr, self.faults = pid, signal, code, addr, faults
+
+
 @dataclass(frozen=True)
 class StepReport:
     """What step() did: the tick reached, ticks run, and the events they logged."""
@@ -945,8 +957,8 @@ class Machine(SnapshotCalls):
         """The process reads or writes [addr, addr+length): first use faults pages in.
 
         Returns the page faults taken. An access the mappings do not allow delivers SIGSEGV
-        (or SIGBUS past the end of a file) after the pages before it were touched, and the
-        process dies as Linux would.
+        (or SIGBUS past the end of a file) after the pages before it were touched: the process
+        dies as Linux would, and the call raises Killed saying so.
         """
         p = self._proc(pid)
         addr = _int("addr", addr)
@@ -973,6 +985,7 @@ class Machine(SnapshotCalls):
                 self._panic(f"Attempted to kill init! exitcode=0x{11 if sig == 'SIGSEGV' else 7:08x}")
             self._release(p, sig.lower(), f"{p.comm}[{p.pid}] {sig} at {at:#x} ({code})",
                           addr=at, code=code, write=write)
+            raise Killed(p.pid, p.comm, sig, code, at, faults)
         return faults
 
     def _access_spans(self, p: Process, start: int, end: int, write: bool):
