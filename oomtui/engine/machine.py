@@ -1337,7 +1337,7 @@ class Machine(SnapshotCalls):
         total_rss = self._rss(mm)
         return {
             "Name": p.comm,
-            "State": "S (sleeping)",
+            "State": self._proc_state(p),
             "Pid": p.pid,
             "PPid": p.ppid,
             "Uid": p.uid,
@@ -1351,8 +1351,11 @@ class Machine(SnapshotCalls):
             "RssShmem": _kb(int(rss[MM_SHMEMPAGES])),
             "VmData": _kb(mm.data_vm()),
             "VmStk": _kb(mm.stack_vm()),
+            # task_mem: VmExe is the code segment (end_code - start_code) capped at exec_vm, and
+            # VmLib the rest of exec_vm; a spawned binary maps no code segment (only its stack),
+            # so every executable mapping is VmLib.
             "VmExe": 0,
-            "VmLib": 0,
+            "VmLib": _kb(mm.exec_vm()),
             "VmPTE": _kb(int(self.mms.nr_pt[mm.id])),
             "VmSwap": _kb(int(rss[MM_SWAPENTS])),
         }
@@ -1419,6 +1422,14 @@ class Machine(SnapshotCalls):
                          "minflt": int(self.mms.flt[p.mm.id, 0]),
                          "majflt": int(self.mms.flt[p.mm.id, 1])})
         return rows
+
+    def _proc_state(self, p: Process) -> str:
+        """/proc/PID/status State (fs/proc/array.c:task_state). Every stall sleeps
+        uninterruptibly (reclaim_throttle, balance_dirty_pages' and memory.high's
+        TASK_KILLABLE waits, a swap-in's folio lock): D; an OOM victim runs to its exit."""
+        if p.stall_us:
+            return "D (disk sleep)"
+        return "S (sleeping)" if self._task_state(p) == "sleeping" else "R (running)"
 
     def _task_state(self, p: Process) -> str:
         if p.oom_victim_tick is not None:

@@ -157,7 +157,9 @@ class Mm:
         return sum(v.pages for v in self.vmas if v.flags & V_GROWSDOWN)
 
     def exec_vm(self) -> int:
-        return sum(v.pages for v in self.vmas if v.flags & V_EXEC and not v.flags & V_WRITE)
+        """is_exec_mapping: executable, not writable, not a stack."""
+        return sum(v.pages for v in self.vmas
+                   if v.flags & (V_EXEC | V_WRITE | V_GROWSDOWN) == V_EXEC)
 
     def committed(self) -> int:
         return sum(v.pages for v in self.vmas if v.flags & V_ACCOUNT)

@@ -178,3 +178,22 @@ def test_many_processes_accounting(m):
     assert mi["KernelStack"] == 21 * 16
     assert mi["PageTables"] == 21 * 4
     assert mi["Committed_AS"] == 21 * 132
+
+
+def test_status_state_is_the_tasks_and_executable_mappings_are_vmlib(m):
+    """task_state: an idle process sleeps (S), one running a workload runs (R), a writer
+    paused by balance_dirty_pages sleeps uninterruptibly (D). task_mem: a 1 MiB r-x file
+    mapping is 256 pages of exec_vm; with no code segment mapped it is all VmLib."""
+    idle = m.spawn("idle")
+    busy = m.spawn("busy", workload="leaker")
+    assert m.proc_status(idle)["State"] == "S (sleeping)"
+    assert m.proc_status(busy)["State"] == "R (running)"
+    m.write_file(idle, "/lib.so", 1 * MiB)
+    m.mmap(idle, 1 * MiB, prot="rx", flags="private", file="/lib.so")
+    st = m.proc_status(idle)
+    assert (st["VmExe"], st["VmLib"]) == (0, 1024)
+    m.mmap(idle, 1 * MiB, prot="rwx")  # writable: not exec_vm
+    assert m.proc_status(idle)["VmLib"] == 1024
+    m.write_file(idle, "/log", m.dirty_limits()[1] * 4096)  # MAX_PAUSE at the dirty limit
+    assert m.processes()[-2]["state"] == "dirty"
+    assert m.proc_status(idle)["State"] == "D (disk sleep)"
