@@ -19,6 +19,7 @@ RLIM_INFINITY = 2**64 - 1
 THP_MODES = ("always", "madvise", "never")
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # C int sysctls (proc_dointvec)
+UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1  # unsigned long sysctls (proc_doulongvec_minmax)
 PAGES_PER_MIB = 2**20 // PAGE_SIZE
 MIN_RAM_MIB, MAX_RAM_MIB = 16, 131072
@@ -98,6 +99,12 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="% of available memory dirty before writers block"),
         Sysctl("vm.dirty_background_ratio", 10, 0, 100,
                doc="% of available memory dirty before the flushers start"),
+        # dirty_bytes_min = 2 * PAGE_SIZE; both read 0 until written (their ratio rules then)
+        Sysctl("vm.dirty_bytes", 0, 2 * PAGE_SIZE, ULONG_MAX,
+               doc="bytes dirty before writers block, if non-zero; writing it zeroes dirty_ratio"),
+        Sysctl("vm.dirty_background_bytes", 0, 1, ULONG_MAX,
+               doc="bytes dirty before the flushers start, if non-zero; writing it zeroes "
+                   "dirty_background_ratio"),
         Sysctl("vm.dirty_expire_centisecs", 3000, 0, INT_MAX,
                doc="age at which dirty data is written by the periodic writeback"),
         Sysctl("vm.dirty_writeback_centisecs", 500, 0, INT_MAX,
@@ -112,13 +119,29 @@ SYSCTLS: dict[str, Sysctl] = {
 }
 
 
+# Writing one of a pair zeroes the other (overcommit_ratio_handler, overcommit_kbytes_handler,
+# dirty_*_handler); dirty_ratio and dirty_bytes do so only when their value changes.
+ZEROES = {"vm.overcommit_ratio": "vm.overcommit_kbytes",
+          "vm.overcommit_kbytes": "vm.overcommit_ratio",
+          "vm.dirty_ratio": "vm.dirty_bytes", "vm.dirty_bytes": "vm.dirty_ratio",
+          "vm.dirty_background_ratio": "vm.dirty_background_bytes",
+          "vm.dirty_background_bytes": "vm.dirty_background_ratio"}
+ZEROES_IF_CHANGED = frozenset({"vm.dirty_ratio", "vm.dirty_bytes"})
+BYTES_SYSCTLS = ("vm.overcommit_kbytes", "vm.dirty_bytes", "vm.dirty_background_bytes")
+
+
 def validate_sysctl(name: str, value) -> int | tuple[int, ...]:
     """Check a sysctl write and return the value as the kernel stores it."""
     sysctl = SYSCTLS.get(name) if isinstance(name, str) else None
     if sysctl is None:
         raise OSError(errno.ENOENT, f"no such sysctl: {name}")
     if sysctl.length == 1:
-        return _check_int(name, value, sysctl.lo, sysctl.hi)
+        value = _check_int(name, value, sysctl.lo, sysctl.hi)
+        # dirty_bytes_handler, dirty_background_bytes_handler: the threshold is a 32-bit count
+        if name in ("vm.dirty_bytes", "vm.dirty_background_bytes") and \
+                -(-value // PAGE_SIZE) > UINT_MAX:
+            raise OSError(errno.ERANGE, f"{name}={value} is more than {UINT_MAX} pages")
+        return value
     if not isinstance(value, (tuple, list)) or len(value) != sysctl.length:
         raise _einval(f"{name} takes {sysctl.length} ints (one per zone: {', '.join(ZONE_NAMES)}), "
                       f"got {value!r}")
@@ -254,11 +277,11 @@ def _check_sysctls(sysctl) -> dict[str, int | tuple[int, ...]]:
         raise _einval("sysctl must map names like 'vm.swappiness' to values, "
                       f"got {type(sysctl).__name__}")
     checked = {name: validate_sysctl(name, value) for name, value in sysctl.items()}
-    ratio, kbytes = checked.get("vm.overcommit_ratio"), checked.get("vm.overcommit_kbytes")
-    if ratio and kbytes:
-        raise _einval(f"vm.overcommit_ratio={ratio} and vm.overcommit_kbytes={kbytes}: only one "
-                      "can be non-zero (writing either zeroes the other: overcommit_ratio_handler, "
-                      "overcommit_kbytes_handler)")
-    if kbytes:
-        checked["vm.overcommit_ratio"] = 0  # overcommit_kbytes_handler zeroes the ratio
+    for name in BYTES_SYSCTLS:
+        ratio, nbytes = checked.get(ZEROES[name]), checked.get(name)
+        if ratio and nbytes:
+            raise _einval(f"{ZEROES[name]}={ratio} and {name}={nbytes}: only one can be non-zero "
+                          "(writing either zeroes the other)")
+        if nbytes:
+            checked[ZEROES[name]] = 0  # as the write of the bytes would have
     return checked

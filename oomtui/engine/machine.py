@@ -26,7 +26,8 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.allocator import AllocResult, Allocator
 from oomtui.engine.compaction import Compaction
-from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
+from oomtui.engine.config import (RLIM_INFINITY, ZEROES, ZEROES_IF_CHANGED, MachineConfig,
+                                  sysctl_defaults, validate_sysctl)
 from oomtui.engine.events import Event, EventLog
 from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.memcg import Memcg
@@ -1185,18 +1186,15 @@ class Machine(SnapshotCalls):
     def sysctl(self, name: str, value=_UNSET):
         """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
         if value is _UNSET:
-            if name not in self._sysctl:
+            if not isinstance(name, str) or name not in self._sysctl:
                 validate_sysctl(name, 0)  # raises ENOENT with the kernel's wording
             return self._sysctl[name]
         self._check_alive()
         value = validate_sysctl(name, value)
-        self._sysctl[name] = value
+        old, self._sysctl[name] = self._sysctl[name], value
         self._sysctl_to_kernels()
-        # overcommit_ratio_handler / overcommit_kbytes_handler: setting one clears the other.
-        if name == "vm.overcommit_ratio":
-            self._sysctl["vm.overcommit_kbytes"] = 0
-        elif name == "vm.overcommit_kbytes":
-            self._sysctl["vm.overcommit_ratio"] = 0
+        if name in ZEROES and (name not in ZEROES_IF_CHANGED or value != old):
+            self._sysctl[ZEROES[name]] = 0
         if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
             self._setup_watermarks()
         if name == "vm.drop_caches":
