@@ -73,8 +73,6 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="kB the min watermarks add up to"),
         Sysctl("vm.watermark_scale_factor", 10, 1, 3000,
                doc="min->low->high->promo distance, in 1/10000 of the zone"),
-        Sysctl("vm.watermark_boost_factor", 15000, 0, INT_MAX,
-               doc="max watermark boost after fragmentation, in 1/10000 of high"),
         Sysctl("vm.lowmem_reserve_ratio", (256, 256, 32, 0, 0), INT_MIN, INT_MAX,
                length=len(ZONE_NAMES),
                doc="per zone: 1/ratio of the zones above it is kept from them (< 1: none)"),

@@ -123,6 +123,9 @@ def test_unknown_sysctl_is_enoent():
         MachineConfig(ram_mib=64, sysctl={"vm.foo": 1})
     with raises(errno.ENOENT, "no such sysctl: swappiness"):
         validate_sysctl("swappiness", 1)
+    # watermark boosting is not modelled, so its knob is refused rather than ignored (KERNEL.md §0)
+    with raises(errno.ENOENT, "no such sysctl: vm.watermark_boost_factor"):
+        validate_sysctl("vm.watermark_boost_factor", 0)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +137,6 @@ def test_unknown_sysctl_is_enoent():
         ("vm.swappiness", (-1, 201), (0, 200)),
         ("vm.min_free_kbytes", (-1, 2**31), (0, 2**31 - 1)),
         ("vm.watermark_scale_factor", (0, 3001), (1, 3000)),
-        ("vm.watermark_boost_factor", (-1, 2**31), (0,)),
         ("vm.admin_reserve_kbytes", (-1, 2**64), (0, 2**64 - 1)),
         ("vm.user_reserve_kbytes", (-1,), (0, 2**64 - 1)),
         ("vm.panic_on_oom", (-1, 3), (0, 2)),
@@ -234,7 +236,6 @@ def test_sysctl_defaults():
         "vm.overcommit_kbytes": 0,
         "vm.swappiness": 60,
         "vm.watermark_scale_factor": 10,
-        "vm.watermark_boost_factor": 15000,
         "vm.lowmem_reserve_ratio": (256, 256, 32, 0, 0),
         "vm.panic_on_oom": 0,
         "vm.oom_kill_allocating_task": 0,
