@@ -33,7 +33,7 @@ def _einval(message: str) -> OSError:
     return OSError(errno.EINVAL, message)
 
 
-def _check_int(what: str, value, lo: int, hi: int, why: str = "") -> int:
+def check_int(what: str, value, lo: int, hi: int, why: str = "") -> int:
     """`value` as an int if it is one (bool and float are not) within lo..hi, else EINVAL."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise _einval(f"{what} must be an int, got {type(value).__name__} {value!r}")
@@ -134,7 +134,7 @@ def validate_sysctl(name: str, value) -> int | tuple[int, ...]:
     if sysctl is None:
         raise OSError(errno.ENOENT, f"no such sysctl: {name}")
     if sysctl.length == 1:
-        value = _check_int(name, value, sysctl.lo, sysctl.hi)
+        value = check_int(name, value, sysctl.lo, sysctl.hi)
         # dirty_bytes_handler, dirty_background_bytes_handler: the threshold is a 32-bit count
         if name in ("vm.dirty_bytes", "vm.dirty_background_bytes") and \
                 -(-value // PAGE_SIZE) > UINT_MAX:
@@ -143,7 +143,7 @@ def validate_sysctl(name: str, value) -> int | tuple[int, ...]:
     if not isinstance(value, (tuple, list)) or len(value) != sysctl.length:
         raise _einval(f"{name} takes {sysctl.length} ints (one per zone: {', '.join(ZONE_NAMES)}), "
                       f"got {value!r}")
-    checked = (_check_int(f"{name}[{i}]", v, sysctl.lo, sysctl.hi) for i, v in enumerate(value))
+    checked = (check_int(f"{name}[{i}]", v, sysctl.lo, sysctl.hi) for i, v in enumerate(value))
     # lowmem_reserve_ratio_sysctl_handler stores values < 1 as 0
     return tuple(v if v >= 1 else 0 for v in checked)
 
@@ -168,10 +168,10 @@ class SwapDevice:
     priority: int | None = None  # None: the kernel assigns -2, -3, ...; explicit: 0..32767
 
     def __post_init__(self):
-        size_mib = _check_int("swap size_mib", self.size_mib, 1, MAX_SWAP_MIB)
+        size_mib = check_int("swap size_mib", self.size_mib, 1, MAX_SWAP_MIB)
         object.__setattr__(self, "size_mib", size_mib)
         if self.priority is not None:
-            priority = _check_int("swap priority", self.priority, 0, 32767)  # SWAP_FLAG_PRIO_MASK
+            priority = check_int("swap priority", self.priority, 0, 32767)  # SWAP_FLAG_PRIO_MASK
             object.__setattr__(self, "priority", priority)
 
 
@@ -190,7 +190,7 @@ class MachineConfig:
             raise _einval(f"give exactly one of ram_mib and zones (got ram_mib={self.ram_mib!r}, "
                           f"zones={self.zones!r})")
         if self.ram_mib is not None:
-            ram_mib = _check_int("ram_mib", self.ram_mib, MIN_RAM_MIB, MAX_RAM_MIB, " MiB (the "
+            ram_mib = check_int("ram_mib", self.ram_mib, MIN_RAM_MIB, MAX_RAM_MIB, " MiB (the "
                                  "simulator keeps per-frame arrays, so RAM is capped at 128 GiB)")
             object.__setattr__(self, "ram_mib", ram_mib)
         else:
@@ -204,8 +204,8 @@ class MachineConfig:
         object.__setattr__(self, "sysctl", _check_sysctls(self.sysctl))
         if not isinstance(self.thp, str) or self.thp not in THP_MODES:
             raise _einval(f"thp={self.thp!r} must be one of {', '.join(THP_MODES)}")
-        object.__setattr__(self, "tick_ms", _check_int("tick_ms", self.tick_ms, 1, 1000))
-        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0, 2**63 - 1))
+        object.__setattr__(self, "tick_ms", check_int("tick_ms", self.tick_ms, 1, 1000))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, 2**63 - 1))
 
     def zone_pages(self) -> tuple[int, int, int, int, int]:
         """Managed pages per ZONE_NAMES entry."""
@@ -258,11 +258,11 @@ def _check_zones(zone_map) -> dict[str, int]:
     max_pages = MAX_RAM_MIB * PAGES_PER_MIB
     caps = {"DMA": DMA_MAX_PAGES, "DMA32": DMA32_MAX_PAGES}
     checked = {
-        name: _check_int(f"zones[{name!r}]", zone_map[name], 0, caps.get(name, max_pages), " pages")
+        name: check_int(f"zones[{name!r}]", zone_map[name], 0, caps.get(name, max_pages), " pages")
         for name in ZONE_NAMES
         if name in zone_map
     }
-    _check_int("total of zones", sum(checked.values()), MIN_RAM_MIB * PAGES_PER_MIB, max_pages,
+    check_int("total of zones", sum(checked.values()), MIN_RAM_MIB * PAGES_PER_MIB, max_pages,
                " pages (16 MiB to 128 GiB: the simulator keeps per-frame arrays)")
     if not any(checked.get(name) for name in ("DMA", "DMA32", "Normal")):
         raise _einval(f"zones={checked}: DMA, DMA32 and Normal are all empty, but the kernel needs "

@@ -129,6 +129,24 @@ def _int(name: str, value, lo: int = 0, hi: int = 2**64 - 1) -> int:
     return int(value)
 
 
+def _word(name: str, value, words) -> str:
+    """One of `words` (a str; anything else is EINVAL, never a TypeError)."""
+    if not isinstance(value, str) or value not in words:
+        raise err(errno.EINVAL, f"unknown {name} {value!r}: use {', '.join(words)}")
+    return value
+
+
+def _caps(value) -> frozenset:
+    """Capabilities: one name, or a list, tuple or set of names, each one of CAPS."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (tuple, list, set, frozenset)):
+        raise err(errno.EINVAL, f"caps must be a capability name or a list of them, got {value!r}")
+    for c in names:
+        if not isinstance(c, str) or c not in CAPS:
+            raise err(errno.EINVAL, f"unknown capability {c!r}: use {', '.join(sorted(CAPS))}")
+    return frozenset(names)
+
+
 def _aligned(name: str, value) -> int:
     value = _int(name, value)
     if value % PAGE:
@@ -367,10 +385,7 @@ class Machine(SnapshotCalls):
             raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
         adj = _int("oom_score_adj", oom_score_adj, -1000, 1000)
         uid = _int("uid", uid, 0, 2**32 - 2)
-        caps = tuple(caps) if not isinstance(caps, str) else (caps,)
-        unknown = [c for c in caps if c not in CAPS]
-        if unknown:
-            raise err(errno.EINVAL, f"unknown capability {unknown[0]!r}: use {', '.join(sorted(CAPS))}")
+        caps = _caps(caps)
         cgroup = self.cgtree.get(cgroup).path
         program = self._program(workload)
         init = self.procs[1]
@@ -792,8 +807,7 @@ class Machine(SnapshotCalls):
         """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
         p = self._proc(pid)
         mm = p.mm
-        if advice not in ADVICE:
-            raise err(errno.EINVAL, f"unknown advice {advice!r}: use {', '.join(ADVICE)}")
+        _word("advice", advice, ADVICE)
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
         if length == 0:
@@ -1158,8 +1172,7 @@ class Machine(SnapshotCalls):
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
         """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
         p = self._proc(pid)
-        if resource not in RLIMITS:
-            raise err(errno.EINVAL, f"unknown resource {resource!r}: use {', '.join(RLIMITS)}")
+        _word("resource", resource, RLIMITS)
         if soft is not None:
             soft = _int("soft", soft, 0, RLIM_INFINITY)
             hard = p.rlimits[resource][1]
@@ -1173,7 +1186,7 @@ class Machine(SnapshotCalls):
         """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
         p = self._proc(pid)
         value = _int("oom_score_adj", value, -1000, 1000)
-        writer = p.caps if caps is None else frozenset((caps,) if isinstance(caps, str) else caps)
+        writer = p.caps if caps is None else _caps(caps)
         privileged = "CAP_SYS_RESOURCE" in writer
         if value < p.oom_score_adj_min and not privileged:
             raise err(errno.EACCES, f"lowering oom_score_adj to {value}, below its minimum "
