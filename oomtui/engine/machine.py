@@ -61,6 +61,9 @@ KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
 RLIMITS = ("AS", "DATA", "MEMLOCK")
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
+# The most pages one mincore call reports (64 GiB of address space, a 16 MiB vector): its cost
+# and its answer grow with the range asked, not with what is mapped, so more is refused.
+MINCORE_MAX_PAGES = 1 << 24
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
 _UNSET = object()
 
@@ -1037,6 +1040,9 @@ class Machine(SnapshotCalls):
         p = self._proc(pid)
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
+        if length >> PAGE_SHIFT > MINCORE_MAX_PAGES:
+            raise err(errno.EINVAL, f"mincore of {_size(length)}: at most {MINCORE_MAX_PAGES} pages "
+                                    f"({_size(MINCORE_MAX_PAGES * PAGE)}) per call")
         end = addr + length
         _require_mapped(p.mm, addr, end)
         out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)

@@ -129,6 +129,8 @@ CASES = [
     ("min_free_kbytes -1", errno.EINVAL, lambda m: m.sysctl("vm.min_free_kbytes", -1)),
     ("sysctl list name read", errno.ENOENT, lambda m: m.sysctl(["vm.swappiness"])),
     ("sysctl list name write", errno.ENOENT, lambda m: m.sysctl(["vm.swappiness"], 1)),
+    ("mincore 64 TiB", errno.EINVAL, lambda m: m.mincore(2, S, 1 << 46)),  # a 16 GiB answer
+    ("mincore 2^24 + 1 pages", errno.EINVAL, lambda m: m.mincore(2, S, ((1 << 24) + 1) * PAGE)),
     ("dirty_bytes 0", errno.EINVAL, lambda m: m.sysctl("vm.dirty_bytes", 0)),
     ("dirty_bytes 2^44", errno.ERANGE, lambda m: m.sysctl("vm.dirty_bytes", 2**44)),
     # --- capabilities of any shape but a name or a flat list of names

@@ -410,3 +410,16 @@ def test_touch_across_two_vmas_with_different_prot(m, fixed_map):
         m.touch(p, TiB, 2 * MiB, write=True)
     ev = m.events[-1]
     assert (ev.kind, ev.data["code"], ev.data["addr"]) == ("sigsegv", "SEGV_ACCERR", TiB + MiB)
+
+
+def test_mincore_answers_up_to_2_to_the_24_pages_at_once(m):
+    """64 GiB of MAP_NORESERVE address space: one 16 MiB vector, every page absent; one page
+    more is refused instead of building an answer as large as the range."""
+    p = m.spawn("p")
+    a = m.mmap(p, 1 << 46, flags="private|anonymous|noreserve")
+    m.touch(p, a, PAGE)
+    out = m.mincore(p, a, 1 << 36)
+    assert out.size == 1 << 24 and int(out.sum()) == 1
+    with pytest.raises(OSError) as ei:
+        m.mincore(p, a, (1 << 36) + PAGE)
+    assert ei.value.errno == errno.EINVAL
