@@ -478,6 +478,33 @@ class Machine(SnapshotCalls):
             raise err(errno.EPERM, "init ignores fatal signals it has no handler for")
         self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
 
+    @recorded
+    def kill_matching(self, *, comm: str | None = None, cgroup: str | None = None,
+                      sig: int = 9) -> list[int]:
+        """End many processes at once: every process named `comm` (pkill -x), or in cgroup
+        `cgroup` and below (echo 1 > cgroup.kill), or both; init is spared, as it ignores
+        fatal signals. Returns the pids killed, in pid order ([] when none matched)."""
+        self._check_alive()
+        sig = _int("sig", sig, 0, 64)
+        if sig not in (9, 15):
+            raise err(errno.EINVAL, f"signal {sig} is not modelled here: use 9 (SIGKILL) or 15")
+        if comm is None and cgroup is None:
+            raise err(errno.EINVAL, "kill_matching needs comm, cgroup or both")
+        if comm is not None and (not isinstance(comm, str) or not comm):
+            raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
+        paths = None
+        if cgroup is not None:
+            if cgroup == "/":  # the root cgroup has no cgroup.kill
+                raise err(errno.EINVAL, "the root cgroup cannot be killed: name a child cgroup")
+            paths = {cg.path for cg in self.cgtree.walk(cgroup)}
+        pids = [pid for pid, p in sorted(self.procs.items())
+                if pid != 1 and (comm is None or p.comm == comm[:TASK_COMM_LEN - 1])
+                and (paths is None or p.cgroup in paths)]
+        for pid in pids:
+            p = self.procs[pid]
+            self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
+        return pids
+
     def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
                      adj_min=None, rlimits=None) -> tuple[Process | None, AllocResult]:
         """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.

@@ -197,3 +197,28 @@ def test_status_state_is_the_tasks_and_executable_mappings_are_vmlib(m):
     m.write_file(idle, "/log", m.dirty_limits()[1] * 4096)  # MAX_PAUSE at the dirty limit
     assert m.processes()[-2]["state"] == "dirty"
     assert m.proc_status(idle)["State"] == "D (disk sleep)"
+
+
+def test_kill_matching_ends_every_process_by_name_or_cgroup(m, fails, diff):
+    """pkill -x NAME and cgroup.kill: every match dies at once (init is spared), and the
+    memory of all of them comes back."""
+    mi0 = m.meminfo()
+    m.cgroup_create("/batch")
+    m.cgroup_create("/batch/jobs")
+    bombs = [m.spawn("bomb") for _ in range(3)]
+    bombs.append(m.fork(bombs[0]))
+    jobs = [m.spawn("job", cgroup="/batch"), m.spawn("job", cgroup="/batch/jobs")]
+    keep = m.spawn("job")
+    for pid in bombs + jobs + [keep]:
+        m.touch(pid, m.mmap(pid, 1 * MiB), 1 * MiB)
+    assert m.kill_matching(comm="bomb") == sorted(bombs)
+    assert m.kill_matching(comm="job", cgroup="/batch") == jobs  # and /batch/jobs below it
+    assert m.kill_matching(comm="nobody") == [] and m.kill_matching(comm="init") == []
+    assert sorted(m.procs) == [1, keep]
+    assert diff(mi0, m.meminfo())["AnonPages"] == 1024  # only keep's MiB is left
+    assert [e.kind for e in m.events[-6:]] == ["kill"] * 6
+    fails(m, errno.EINVAL, m.kill_matching)
+    fails(m, errno.EINVAL, m.kill_matching, cgroup="/")
+    fails(m, errno.ENOENT, m.kill_matching, cgroup="/nope")
+    fails(m, errno.EINVAL, m.kill_matching, comm=["job"])
+    fails(m, errno.EINVAL, m.kill_matching, comm="job", sig=1)
