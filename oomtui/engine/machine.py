@@ -48,10 +48,10 @@ from oomtui.engine.state import (
 )
 from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
-    parse_prot, vmas_changed, GENERATION,
+    parse_prot, vmas_changed,
 )
 from oomtui.engine.report import panic_text
-from oomtui.engine.rmap import build_rmap
+from oomtui.engine.rmap import RmapIndex
 from oomtui.workloads import PRESETS, Program, Runner
 
 CAPS = frozenset({"CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK", "CAP_SYS_NICE",
@@ -237,7 +237,7 @@ class Machine(SnapshotCalls):
         self.panicked: str | None = None
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self.psi = Psi()
-        self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
+        self._rmap = RmapIndex()
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
@@ -256,12 +256,8 @@ class Machine(SnapshotCalls):
     @property
     def k(self) -> Kern:
         """The state groups as one kernel argument (rebuilt: groups are replaced as they grow)."""
-        gen, rmap = self._rmap
-        if gen != GENERATION[0]:
-            rmap = build_rmap(q.mm for q in self.procs.values())
-            self._rmap = (GENERATION[0], rmap)
         return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
-                    self.rs, rmap)
+                    self.rs, self._rmap.current(q.mm for q in self.procs.values()))
 
     # -- zones, watermarks and tables ------------------------------------------------------
 
@@ -542,6 +538,7 @@ class Machine(SnapshotCalls):
                                                  "DATA": [RLIM_INFINITY, RLIM_INFINITY],
                                                  "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
         self.procs[pid] = p
+        vmas_changed()  # a new mm's VMAs join the reverse map
         self._update_hiwater(p)
         return p, AllocResult()
 
@@ -779,7 +776,7 @@ class Machine(SnapshotCalls):
         locked = vma.flags & V_LOCKED
         if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
             vma.end = addr + new_len
-            vmas_changed()
+            vmas_changed(mm)
             new_addr = addr
         elif may_move:
             # move_vma: the new VMA exists while the page tables move, so a process killed
@@ -795,7 +792,7 @@ class Machine(SnapshotCalls):
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
             moved.end = new_addr + new_len
-            vmas_changed()
+            vmas_changed(mm)
         else:
             raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
         self.committed += charge
@@ -1190,7 +1187,7 @@ class Machine(SnapshotCalls):
             heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
             if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
                 heap.end = newbrk
-                vmas_changed()
+                vmas_changed(mm)
             else:
                 mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
                               self._new_id("anon"), name="[heap]"))

@@ -1,0 +1,48 @@
+"""What a call costs does not grow with what it does not touch: counted, not timed."""
+
+from __future__ import annotations
+
+from oomtui.engine import rmap, vma
+from oomtui.engine.vma import Mm, Vma
+
+PAGE = 4096
+MiB = 1 << 20
+
+
+def counting(monkeypatch, module, name) -> list:
+    """Replace module.name by a wrapper that counts its calls; returns the counter."""
+    calls, real = [], getattr(module, name)
+
+    def wrapper(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_a_fork_rebuilds_the_reverse_map_rows_of_the_child_only(m, monkeypatch):
+    """50 processes with a touched mapping each: the fork after them builds one mm's rows."""
+    procs = [m.spawn(f"p{i}") for i in range(50)]
+    for p in procs:
+        m.touch(p, m.mmap(p, 64 * 1024), 64 * 1024)
+    m.k  # the reverse map is up to date
+    built = counting(monkeypatch, rmap, "_columns")
+    child = m.fork(procs[0])
+    m.k
+    assert [mm.id for (mm,) in built] == [m.procs[child].mm.id]
+    assert m.k.rm.mm.size == sum(len(q.mm.vmas) for q in m.procs.values())
+
+
+def test_vma_lookups_bisect_instead_of_scanning(monkeypatch):
+    """4096 disjoint one-page VMAs: find, overlapping and carve look at O(log N) of them."""
+    mm = Mm(0)
+    for i in range(4096):
+        mm.insert(Vma((1 << 30) + 2 * i * PAGE, (1 << 30) + (2 * i + 1) * PAGE, 3))
+    starts, ends = counting(monkeypatch, vma, "_start"), counting(monkeypatch, vma, "_end")
+    target = (1 << 30) + 2 * 3000 * PAGE
+    assert mm.find(target).start == target
+    assert [v.start for v in mm.overlapping(target, target + 3 * PAGE)] == [target, target + 2 * PAGE]
+    assert len(mm.carve(target, target + PAGE)) == 1
+    assert len(starts) + len(ends) <= 5 * 13  # 5 bisections of 13 steps at most
+    assert len(mm.vmas) == 4095
