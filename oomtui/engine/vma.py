@@ -125,8 +125,10 @@ class Mm:
     def_flags: int = 0  # V_LOCKED after mlockall(MCL_FUTURE)
     hiwater_rss: int = 0  # VmHWM, pages
     hiwater_vm: int = 0  # VmPeak, pages
-    gen: int = field(default=0, compare=False)  # bumped when its VMAs change (rmap.py)
-    _counted: tuple = field(default=(-1, None), compare=False, repr=False)  # (gen, _counts)
+    # Derived, not fields (a save holds none of them): bumped when its VMAs change (rmap.py
+    # keeps an mm's rows until then), and _counts' answer with the gen it was counted at.
+    gen = 0
+    _counted = (-1, None)
 
     def find(self, addr: int) -> Vma | None:
         """The VMA containing addr (vma_lookup)."""
