@@ -565,7 +565,6 @@ class Machine(SnapshotCalls):
         del self.procs[p.pid]
         self.oom.victims.discard(p.pid)
         self.stalls.stalled.discard(p.pid)
-        vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
                 child.ppid = 1  # reparented to init

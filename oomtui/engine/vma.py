@@ -227,8 +227,12 @@ class Mm:
         vmas_changed(self)
 
     def carve(self, start: int, end: int) -> list[Vma]:
-        """Split VMAs at start and end; return (and remove) the pieces inside [start, end)."""
-        vmas_changed(self)
+        """Split VMAs at start and end; return (and remove) the pieces inside [start, end).
+
+        Only this mm's gen is bumped: a removal leaves the reverse map's rows harmless (a row
+        whose PTEs are gone matches no page), so it is not rebuilt for one; pieces put back
+        with insert() rebuild it."""
+        self.gen += 1
         lo, hi = self._span(start, end)
         inside, keep = [], []
         for v in self.vmas[lo:hi]:

@@ -46,3 +46,21 @@ def test_vma_lookups_bisect_instead_of_scanning(monkeypatch):
     assert len(mm.carve(target, target + PAGE)) == 1
     assert len(starts) + len(ends) <= 5 * 13  # 5 bisections of 13 steps at most
     assert len(mm.vmas) == 4095
+
+
+def test_unmapping_and_exiting_rebuild_no_reverse_map_rows(m, monkeypatch):
+    """A removed mapping's rows match no page once its PTEs are gone, so munmap and exit
+    leave the reverse map as it is; mapping again rebuilds only the mm that changed."""
+    p, q = m.spawn("p"), m.spawn("q")
+    a = m.mmap(p, 1 * MiB)
+    m.touch(p, a, 1 * MiB)
+    m.touch(q, m.mmap(q, 1 * MiB), 1 * MiB)
+    m.k
+    built = counting(monkeypatch, rmap, "_columns")
+    m.munmap(p, a, 512 * 1024)
+    m.exit(q)
+    m.touch(p, a + 512 * 1024, 512 * 1024)  # reclaim may walk the (stale) reverse map
+    assert built == []
+    m.mmap(p, 1 * MiB)
+    m.k
+    assert [mm.id for (mm,) in built] == [m.procs[p].mm.id]
