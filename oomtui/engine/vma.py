@@ -108,8 +108,8 @@ GENERATION = [0]
 
 
 def vmas_changed(mm: Mm | None = None) -> None:
-    """Some VMA changed: of `mm` if given (its own gen is bumped too, so the reverse map
-    rebuilds only its rows), or mms came or went."""
+    """A VMA was added or changed: in `mm` if given (its own gen is bumped too, so the
+    reverse map rebuilds only its rows), else a new mm joined."""
     GENERATION[0] += 1
     if mm is not None:
         mm.gen += 1
