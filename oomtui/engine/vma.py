@@ -109,10 +109,26 @@ GENERATION = [0]
 
 def vmas_changed(mm: Mm | None = None) -> None:
     """A VMA was added or changed: in `mm` if given (its own gen is bumped too, so the
-    reverse map rebuilds only its rows), else a new mm joined."""
+    reverse map rebuilds only its rows, and its page counts are counted again), else a new
+    mm joined."""
     GENERATION[0] += 1
     if mm is not None:
         mm.gen += 1
+        mm._counted = None
+
+
+def _count(vmas) -> tuple[int, int, int, int, int, int]:
+    """Pages of `vmas` (total, locked, data, stack, exec, accounted)."""
+    total = locked = data = stack = exe = account = 0
+    for v in vmas:
+        n, f = v.pages, v.flags
+        total += n
+        locked += n if f & V_LOCKED else 0
+        data += n if is_data(f) else 0
+        stack += n if f & V_GROWSDOWN else 0
+        exe += n if f & (V_EXEC | V_WRITE | V_GROWSDOWN) == V_EXEC else 0  # is_exec_mapping
+        account += n if f & V_ACCOUNT else 0
+    return total, locked, data, stack, exe, account
 
 
 @dataclass
@@ -126,9 +142,10 @@ class Mm:
     hiwater_rss: int = 0  # VmHWM, pages
     hiwater_vm: int = 0  # VmPeak, pages
     # Derived, not fields (a save holds none of them): bumped when its VMAs change (rmap.py
-    # keeps an mm's rows until then), and _counts' answer with the gen it was counted at.
+    # keeps an mm's rows until then), and _counts' answer, which insert and carve keep up to
+    # date (None: count again).
     gen = 0
-    _counted = (-1, None)
+    _counted = None
 
     def find(self, addr: int) -> Vma | None:
         """The VMA containing addr (vma_lookup)."""
@@ -158,22 +175,15 @@ class Mm:
         return pos >= end
 
     def _counts(self) -> tuple[int, int, int, int, int, int]:
-        """Pages (total, locked, data, stack, exec, accounted), counted once per change of
-        the VMAs (gen) rather than on every call that asks."""
-        gen, counts = self._counted
-        if gen != self.gen:
-            total = locked = data = stack = exe = account = 0
-            for v in self.vmas:
-                n, f = v.pages, v.flags
-                total += n
-                locked += n if f & V_LOCKED else 0
-                data += n if is_data(f) else 0
-                stack += n if f & V_GROWSDOWN else 0
-                exe += n if f & (V_EXEC | V_WRITE | V_GROWSDOWN) == V_EXEC else 0  # is_exec_mapping
-                account += n if f & V_ACCOUNT else 0
-            counts = (total, locked, data, stack, exe, account)
-            self._counted = (self.gen, counts)
-        return counts
+        """Pages (total, locked, data, stack, exec, accounted) of all the VMAs: counted once,
+        then kept up to date by what insert adds and carve removes."""
+        if self._counted is None:
+            self._counted = _count(self.vmas)
+        return self._counted
+
+    def _tally(self, vmas, sign: int) -> None:
+        if self._counted is not None:
+            self._counted = tuple(c + sign * d for c, d in zip(self._counted, _count(vmas)))
 
     def total_vm(self) -> int:
         return self._counts()[0]
@@ -222,9 +232,15 @@ class Mm:
             return floor
         raise err(errno.ENOMEM, f"no free range of {length >> 10} kB in the address space")
 
+    def _changed(self) -> None:
+        """A VMA was added or merged (the page counts are kept up to date by the caller)."""
+        GENERATION[0] += 1
+        self.gen += 1
+
     def insert(self, vma: Vma) -> None:
         bisect.insort(self.vmas, vma, key=_start)
-        vmas_changed(self)
+        self._changed()
+        self._tally([vma], 1)
 
     def carve(self, start: int, end: int) -> list[Vma]:
         """Split VMAs at start and end; return (and remove) the pieces inside [start, end).
@@ -244,11 +260,13 @@ class Mm:
                 keep.append(after)
             inside.append(v)
         self.vmas[lo:hi] = keep
+        self._tally(inside, -1)
         return inside
 
     def merge_around(self, start: int, end: int) -> None:
-        """vma_merge for the VMAs touching [start, end] after a change."""
-        vmas_changed(self)
+        """vma_merge for the VMAs touching [start, end] after a change (no page changes hands
+        between counts: merged VMAs have the same flags)."""
+        self._changed()
         lo, hi = self._span(start, end)
         lo, hi = max(lo - 1, 0), min(hi + 1, len(self.vmas))  # and the neighbours
         out: list[Vma] = []

@@ -64,3 +64,24 @@ def test_unmapping_and_exiting_rebuild_no_reverse_map_rows(m, monkeypatch):
     m.mmap(p, 1 * MiB)
     m.k
     assert [mm.id for (mm,) in built] == [m.procs[p].mm.id]
+
+
+def test_page_counts_kept_up_to_date_equal_a_recount(m):
+    """VmSize, VmLck, VmData, VmStk, VmLib and the commit charge follow every kind of change
+    (insert and carve keep them, in-place resizes count again) without a scan per call."""
+    p = m.spawn("p")
+    mm = m.procs[p].mm
+    a = m.mmap(p, 8 * MiB)
+    m.mprotect(p, a + MiB, MiB, "r")
+    m.mlock(p, a + 4 * MiB, MiB)
+    m.write_file(p, "/lib.so", MiB)
+    m.mmap(p, MiB, prot="rx", flags="private", file="/lib.so")
+    b = m.mremap(p, a + 6 * MiB, 2 * MiB, 3 * MiB)
+    m.sbrk(p, 3 * PAGE)
+    m.sbrk(p, -PAGE)
+    m.munmap(p, a + 2 * MiB, 5 * PAGE)
+    m.madvise(p, b, MiB, "hugepage")
+    c = m.fork(p)
+    for q in (mm, m.procs[c].mm):
+        assert q._counts() == vma._count(q.vmas)
+    assert m.proc_status(p)["VmLck"] == 1024 and m.proc_status(p)["VmLib"] == 1024
