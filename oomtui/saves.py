@@ -116,6 +116,9 @@ def _unpack(data, depth: int = 0):
 # keeps only the three that carry over from one call to the next (the reclaim scope: words 3, 4
 # and 5) as "lru.scope", and never saves the per-call ones.
 CTL_V1_WORDS, SCOPE_V1_WORDS = 9, slice(3 * 8, 6 * 8)
+# Sysctls version 2 added (at their kernel default: the ratios rule) and dropped (not modelled).
+SYSCTLS_ADDED_IN_V2 = {"vm.dirty_bytes": 0, "vm.dirty_background_bytes": 0}
+SYSCTLS_DROPPED_IN_V2 = ("vm.watermark_boost_factor",)
 # Version 2's names for the fields version 1 listed in order (fixed: a later version that
 # renames one does it in a step of its own, from these).
 INPUT_V1 = ("tick", "call", "args", "kwargs", "error")
@@ -124,7 +127,8 @@ ERROR_V1 = ("exception", "errno", "message")
 
 def _v1_to_v2(state):
     """Version 2 names the fields of an input entry and its error (version 1 listed them in
-    order), and saves the reclaim scope instead of all the control words (lru.ctl). What does
+    order), saves the reclaim scope instead of all the control words (lru.ctl), and knows
+    vm.dirty_bytes and vm.dirty_background_bytes but not vm.watermark_boost_factor. What does
     not have the shape version 1 had is left as it is, for the engine's checks to refuse."""
     if type(state) is not dict:
         return state
@@ -132,6 +136,11 @@ def _v1_to_v2(state):
         state["inputs"] = [_v1_input(e) for e in state["inputs"]]
     if type(state.get("arrays")) is dict:
         _v1_scope(state["arrays"])
+    if type(state.get("sysctl")) is dict:
+        for name in SYSCTLS_DROPPED_IN_V2:
+            state["sysctl"].pop(name, None)
+        for name, value in SYSCTLS_ADDED_IN_V2.items():
+            state["sysctl"].setdefault(name, value)
     return state
 
 

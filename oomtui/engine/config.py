@@ -18,6 +18,7 @@ RLIM_INFINITY = 2**64 - 1
 THP_MODES = ("always", "madvise", "never")
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # C int sysctls (proc_dointvec)
+UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1  # unsigned long sysctls (proc_doulongvec_minmax)
 PAGES_PER_MIB = 2**20 // PAGE_SIZE
 MIN_RAM_MIB, MAX_RAM_MIB = 16, 131072
@@ -31,7 +32,7 @@ def _einval(message: str) -> OSError:
     return OSError(errno.EINVAL, message)
 
 
-def _check_int(what: str, value, lo: int, hi: int, why: str = "") -> int:
+def check_int(what: str, value, lo: int, hi: int, why: str = "") -> int:
     """`value` as an int if it is one (bool and float are not) within lo..hi, else EINVAL."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise _einval(f"{what} must be an int, got {type(value).__name__} {value!r}")
@@ -71,8 +72,6 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="kB the min watermarks add up to"),
         Sysctl("vm.watermark_scale_factor", 10, 1, 3000,
                doc="min->low->high->promo distance, in 1/10000 of the zone"),
-        Sysctl("vm.watermark_boost_factor", 15000, 0, INT_MAX,
-               doc="max watermark boost after fragmentation, in 1/10000 of high"),
         Sysctl("vm.lowmem_reserve_ratio", (256, 256, 32, 0, 0), INT_MIN, INT_MAX,
                length=len(ZONE_NAMES),
                doc="per zone: 1/ratio of the zones above it is kept from them (< 1: none)"),
@@ -97,6 +96,12 @@ SYSCTLS: dict[str, Sysctl] = {
                doc="% of available memory dirty before writers block"),
         Sysctl("vm.dirty_background_ratio", 10, 0, 100,
                doc="% of available memory dirty before the flushers start"),
+        # dirty_bytes_min = 2 * PAGE_SIZE; both read 0 until written (their ratio rules then)
+        Sysctl("vm.dirty_bytes", 0, 2 * PAGE_SIZE, ULONG_MAX,
+               doc="bytes dirty before writers block, if non-zero; writing it zeroes dirty_ratio"),
+        Sysctl("vm.dirty_background_bytes", 0, 1, ULONG_MAX,
+               doc="bytes dirty before the flushers start, if non-zero; writing it zeroes "
+                   "dirty_background_ratio"),
         Sysctl("vm.dirty_expire_centisecs", 3000, 0, INT_MAX,
                doc="age at which dirty data is written by the periodic writeback"),
         Sysctl("vm.dirty_writeback_centisecs", 500, 0, INT_MAX,
@@ -111,17 +116,33 @@ SYSCTLS: dict[str, Sysctl] = {
 }
 
 
+# Writing one of a pair zeroes the other (overcommit_ratio_handler, overcommit_kbytes_handler,
+# dirty_*_handler); dirty_ratio and dirty_bytes do so only when their value changes.
+ZEROES = {"vm.overcommit_ratio": "vm.overcommit_kbytes",
+          "vm.overcommit_kbytes": "vm.overcommit_ratio",
+          "vm.dirty_ratio": "vm.dirty_bytes", "vm.dirty_bytes": "vm.dirty_ratio",
+          "vm.dirty_background_ratio": "vm.dirty_background_bytes",
+          "vm.dirty_background_bytes": "vm.dirty_background_ratio"}
+ZEROES_IF_CHANGED = frozenset({"vm.dirty_ratio", "vm.dirty_bytes"})
+BYTES_SYSCTLS = ("vm.overcommit_kbytes", "vm.dirty_bytes", "vm.dirty_background_bytes")
+
+
 def validate_sysctl(name: str, value) -> int | tuple[int, ...]:
     """Check a sysctl write and return the value as the kernel stores it."""
     sysctl = SYSCTLS.get(name) if isinstance(name, str) else None
     if sysctl is None:
         raise OSError(errno.ENOENT, f"no such sysctl: {name}")
     if sysctl.length == 1:
-        return _check_int(name, value, sysctl.lo, sysctl.hi)
+        value = check_int(name, value, sysctl.lo, sysctl.hi)
+        # dirty_bytes_handler, dirty_background_bytes_handler: the threshold is a 32-bit count
+        if name in ("vm.dirty_bytes", "vm.dirty_background_bytes") and \
+                -(-value // PAGE_SIZE) > UINT_MAX:
+            raise OSError(errno.ERANGE, f"{name}={value} is more than {UINT_MAX} pages")
+        return value
     if not isinstance(value, (tuple, list)) or len(value) != sysctl.length:
         raise _einval(f"{name} takes {sysctl.length} ints (one per zone: {', '.join(ZONE_NAMES)}), "
                       f"got {value!r}")
-    checked = (_check_int(f"{name}[{i}]", v, sysctl.lo, sysctl.hi) for i, v in enumerate(value))
+    checked = (check_int(f"{name}[{i}]", v, sysctl.lo, sysctl.hi) for i, v in enumerate(value))
     # lowmem_reserve_ratio_sysctl_handler stores values < 1 as 0
     return tuple(v if v >= 1 else 0 for v in checked)
 
@@ -146,10 +167,10 @@ class SwapDevice:
     priority: int | None = None  # None: the kernel assigns -2, -3, ...; explicit: 0..32767
 
     def __post_init__(self):
-        size_mib = _check_int("swap size_mib", self.size_mib, 1, MAX_SWAP_MIB)
+        size_mib = check_int("swap size_mib", self.size_mib, 1, MAX_SWAP_MIB)
         object.__setattr__(self, "size_mib", size_mib)
         if self.priority is not None:
-            priority = _check_int("swap priority", self.priority, 0, 32767)  # SWAP_FLAG_PRIO_MASK
+            priority = check_int("swap priority", self.priority, 0, 32767)  # SWAP_FLAG_PRIO_MASK
             object.__setattr__(self, "priority", priority)
 
 
@@ -168,7 +189,7 @@ class MachineConfig:
             raise _einval(f"give exactly one of ram_mib and zones (got ram_mib={self.ram_mib!r}, "
                           f"zones={self.zones!r})")
         if self.ram_mib is not None:
-            ram_mib = _check_int("ram_mib", self.ram_mib, MIN_RAM_MIB, MAX_RAM_MIB, " MiB (the "
+            ram_mib = check_int("ram_mib", self.ram_mib, MIN_RAM_MIB, MAX_RAM_MIB, " MiB (the "
                                  "simulator keeps per-frame arrays, so RAM is capped at 128 GiB)")
             object.__setattr__(self, "ram_mib", ram_mib)
         else:
@@ -182,8 +203,8 @@ class MachineConfig:
         object.__setattr__(self, "sysctl", _check_sysctls(self.sysctl))
         if not isinstance(self.thp, str) or self.thp not in THP_MODES:
             raise _einval(f"thp={self.thp!r} must be one of {', '.join(THP_MODES)}")
-        object.__setattr__(self, "tick_ms", _check_int("tick_ms", self.tick_ms, 1, 1000))
-        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0, 2**63 - 1))
+        object.__setattr__(self, "tick_ms", check_int("tick_ms", self.tick_ms, 1, 1000))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, 2**63 - 1))
 
     def zone_pages(self) -> tuple[int, int, int, int, int]:
         """Managed pages per ZONE_NAMES entry."""
@@ -236,11 +257,11 @@ def _check_zones(zone_map) -> dict[str, int]:
     max_pages = MAX_RAM_MIB * PAGES_PER_MIB
     caps = {"DMA": DMA_MAX_PAGES, "DMA32": DMA32_MAX_PAGES}
     checked = {
-        name: _check_int(f"zones[{name!r}]", zone_map[name], 0, caps.get(name, max_pages), " pages")
+        name: check_int(f"zones[{name!r}]", zone_map[name], 0, caps.get(name, max_pages), " pages")
         for name in ZONE_NAMES
         if name in zone_map
     }
-    _check_int("total of zones", sum(checked.values()), MIN_RAM_MIB * PAGES_PER_MIB, max_pages,
+    check_int("total of zones", sum(checked.values()), MIN_RAM_MIB * PAGES_PER_MIB, max_pages,
                " pages (16 MiB to 128 GiB: the simulator keeps per-frame arrays)")
     if not any(checked.get(name) for name in ("DMA", "DMA32", "Normal")):
         raise _einval(f"zones={checked}: DMA, DMA32 and Normal are all empty, but the kernel needs "
@@ -253,11 +274,11 @@ def _check_sysctls(sysctl) -> dict[str, int | tuple[int, ...]]:
         raise _einval("sysctl must map names like 'vm.swappiness' to values, "
                       f"got {type(sysctl).__name__}")
     checked = {name: validate_sysctl(name, value) for name, value in sysctl.items()}
-    ratio, kbytes = checked.get("vm.overcommit_ratio"), checked.get("vm.overcommit_kbytes")
-    if ratio and kbytes:
-        raise _einval(f"vm.overcommit_ratio={ratio} and vm.overcommit_kbytes={kbytes}: only one "
-                      "can be non-zero (writing either zeroes the other: overcommit_ratio_handler, "
-                      "overcommit_kbytes_handler)")
-    if kbytes:
-        checked["vm.overcommit_ratio"] = 0  # overcommit_kbytes_handler zeroes the ratio
+    for name in BYTES_SYSCTLS:
+        ratio, nbytes = checked.get(ZEROES[name]), checked.get(name)
+        if ratio and nbytes:
+            raise _einval(f"{ZEROES[name]}={ratio} and {name}={nbytes}: only one can be non-zero "
+                          "(writing either zeroes the other)")
+        if nbytes:
+            checked[ZEROES[name]] = 0  # as the write of the bytes would have
     return checked

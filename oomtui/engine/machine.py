@@ -26,7 +26,8 @@ from oomtui.engine import state as S
 from oomtui.engine import zones as Z
 from oomtui.engine.allocator import AllocResult, Allocator
 from oomtui.engine.compaction import Compaction
-from oomtui.engine.config import RLIM_INFINITY, MachineConfig, sysctl_defaults, validate_sysctl
+from oomtui.engine.config import (RLIM_INFINITY, ZEROES, ZEROES_IF_CHANGED, MachineConfig,
+                                  sysctl_defaults, validate_sysctl)
 from oomtui.engine.events import Event, EventLog
 from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.memcg import Memcg
@@ -47,20 +48,35 @@ from oomtui.engine.state import (
 )
 from oomtui.engine.vma import (
     MMAP_MIN_ADDR, PAGE, Mm, Vma, err, is_data, new_stack_vma, page_align, parse_mmap_flags,
-    parse_prot, vmas_changed, GENERATION,
+    parse_prot, vmas_changed,
 )
 from oomtui.engine.records import CAPS, RLIMITS, File, Process
 from oomtui.engine.report import panic_text
 from oomtui.engine.schema import GROUP_ATTR as _GROUP_ATTR
-from oomtui.engine.rmap import build_rmap
+from oomtui.engine.rmap import RmapIndex
 from oomtui.workloads import PRESETS, Program, Runner
 
 TASK_COMM_LEN = 16
 KSTACK_ORDER = 2  # THREAD_SIZE 16 KiB on x86_64
 MLOCK_LIMIT_DEFAULT = 8 << 20  # MLOCK_LIMIT since 5.16
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the most one read() or write() moves
+# The most pages one mincore call reports (64 GiB of address space, a 16 MiB vector): its cost
+# and its answer grow with the range asked, not with what is mapped, so more is refused.
+MINCORE_MAX_PAGES = 1 << 24
 ADVICE = ("dontneed", "free", "willneed", "cold", "pageout", "hugepage", "nohugepage")
 _UNSET = object()
+
+
+class Killed(OSError):
+    """The call did not return: the process it ran in was killed by a signal (SIGSEGV or
+    SIGBUS) on an access its mappings do not allow. Unlike any other OSError of the engine the
+    machine changed: the pages before the bad one were faulted in, and the process is gone.
+    errno is EFAULT (what a system call given the same address returns)."""
+
+    def __init__(self, pid: int, comm: str, signal: str, code: str, addr: int, faults: int):
+        super().__init__(errno.EFAULT, f"{comm}[{pid}] killed by {signal} ({code}) at {addr:#x}, "
+                                       f"after {faults} page faults")
+        self.pid, self.signal, self.code, self.addr, self.faults = pid, signal, code, addr, faults
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,24 @@ def _int(name: str, value, lo: int = 0, hi: int = 2**64 - 1) -> int:
     if not lo <= value <= hi:
         raise err(errno.EINVAL, f"{name}={value} is out of range {lo}..{hi}")
     return int(value)
+
+
+def _word(name: str, value, words) -> str:
+    """One of `words` (a str; anything else is EINVAL, never a TypeError)."""
+    if not isinstance(value, str) or value not in words:
+        raise err(errno.EINVAL, f"unknown {name} {value!r}: use {', '.join(words)}")
+    return value
+
+
+def _caps(value) -> frozenset:
+    """Capabilities: one name, or a list, tuple or set of names, each one of CAPS."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (tuple, list, set, frozenset)):
+        raise err(errno.EINVAL, f"caps must be a capability name or a list of them, got {value!r}")
+    for c in names:
+        if not isinstance(c, str) or c not in CAPS:
+            raise err(errno.EINVAL, f"unknown capability {c!r}: use {', '.join(sorted(CAPS))}")
+    return frozenset(names)
 
 
 def _aligned(name: str, value) -> int:
@@ -167,7 +201,7 @@ class Machine(SnapshotCalls):
         self.panicked: str | None = None
         self.runners: dict[int, Runner] = {}  # pid -> the workload it runs
         self.psi = Psi()
-        self._rmap = (-1, None)  # (VMA generation it was built at, Rmap)
+        self._rmap = RmapIndex()
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
@@ -186,12 +220,9 @@ class Machine(SnapshotCalls):
     @property
     def k(self) -> Kern:
         """The state groups as one kernel argument (rebuilt: groups are replaced as they grow)."""
-        gen, rmap = self._rmap
-        if gen != GENERATION[0]:
-            rmap = build_rmap(q.mm for q in self.procs.values())
-            self._rmap = (GENERATION[0], rmap)
         return Kern(self.fr, self.zn, self.lru, self.ctr, self.mms, self.pt, self.pc, self.sw,
-                    self.rs, rmap, self.scratch)
+                    self.rs, self._rmap.current(q.mm for q in self.procs.values()),
+                    self.scratch)
 
     # -- zones, watermarks and tables ------------------------------------------------------
 
@@ -318,10 +349,7 @@ class Machine(SnapshotCalls):
             raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
         adj = _int("oom_score_adj", oom_score_adj, -1000, 1000)
         uid = _int("uid", uid, 0, 2**32 - 2)
-        caps = tuple(caps) if not isinstance(caps, str) else (caps,)
-        unknown = [c for c in caps if c not in CAPS]
-        if unknown:
-            raise err(errno.EINVAL, f"unknown capability {unknown[0]!r}: use {', '.join(sorted(CAPS))}")
+        caps = _caps(caps)
         cgroup = self.cgtree.get(cgroup).path
         program = self._program(workload)
         init = self.procs[1]
@@ -411,6 +439,33 @@ class Machine(SnapshotCalls):
             raise err(errno.EPERM, "init ignores fatal signals it has no handler for")
         self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
 
+    @recorded
+    def kill_matching(self, *, comm: str | None = None, cgroup: str | None = None,
+                      sig: int = 9) -> list[int]:
+        """End many processes at once: every process named `comm` (pkill -x), or in cgroup
+        `cgroup` and below (echo 1 > cgroup.kill), or both; init is spared, as it ignores
+        fatal signals. Returns the pids killed, in pid order ([] when none matched)."""
+        self._check_alive()
+        sig = _int("sig", sig, 0, 64)
+        if sig not in (9, 15):
+            raise err(errno.EINVAL, f"signal {sig} is not modelled here: use 9 (SIGKILL) or 15")
+        if comm is None and cgroup is None:
+            raise err(errno.EINVAL, "kill_matching needs comm, cgroup or both")
+        if comm is not None and (not isinstance(comm, str) or not comm):
+            raise err(errno.EINVAL, f"comm must be a non-empty string, got {comm!r}")
+        paths = None
+        if cgroup is not None:
+            if cgroup == "/":  # the root cgroup has no cgroup.kill
+                raise err(errno.EINVAL, "the root cgroup cannot be killed: name a child cgroup")
+            paths = {cg.path for cg in self.cgtree.walk(cgroup)}
+        pids = [pid for pid, p in sorted(self.procs.items())
+                if pid != 1 and (comm is None or p.comm == comm[:TASK_COMM_LEN - 1])
+                and (paths is None or p.cgroup in paths)]
+        for pid in pids:
+            p = self.procs[pid]
+            self._release(p, "kill", f"{p.comm}[{pid}] killed by signal {sig}", signal=sig)
+        return pids
+
     def _new_process(self, comm, *, parent: Process | None, uid, caps, adj, mm: Mm | None,
                      adj_min=None, rlimits=None) -> tuple[Process | None, AllocResult]:
         """copy_process: kernel stack and PGD (OOM-killing if need be), then the task.
@@ -448,6 +503,7 @@ class Machine(SnapshotCalls):
                                                  "DATA": [RLIM_INFINITY, RLIM_INFINITY],
                                                  "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
         self.procs[pid] = p
+        vmas_changed()  # a new mm's VMAs join the reverse map
         self._update_hiwater(p)
         return p, AllocResult()
 
@@ -474,7 +530,6 @@ class Machine(SnapshotCalls):
         del self.procs[p.pid]
         self.oom.victims.discard(p.pid)
         self.stalls.stalled.discard(p.pid)
-        vmas_changed()
         for child in self.procs.values():
             if child.ppid == p.pid:
                 child.ppid = 1  # reparented to init
@@ -685,7 +740,7 @@ class Machine(SnapshotCalls):
         locked = vma.flags & V_LOCKED
         if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
             vma.end = addr + new_len
-            vmas_changed()
+            vmas_changed(mm)
             new_addr = addr
         elif may_move:
             # move_vma: the new VMA exists while the page tables move, so a process killed
@@ -701,7 +756,7 @@ class Machine(SnapshotCalls):
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
             moved.end = new_addr + new_len
-            vmas_changed()
+            vmas_changed(mm)
         else:
             raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
         self.committed += charge
@@ -743,8 +798,7 @@ class Machine(SnapshotCalls):
         """madvise(2) (KERNEL.md §9); holes give ENOMEM before anything is applied."""
         p = self._proc(pid)
         mm = p.mm
-        if advice not in ADVICE:
-            raise err(errno.EINVAL, f"unknown advice {advice!r}: use {', '.join(ADVICE)}")
+        _word("advice", advice, ADVICE)
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
         if length == 0:
@@ -909,8 +963,8 @@ class Machine(SnapshotCalls):
         """The process reads or writes [addr, addr+length): first use faults pages in.
 
         Returns the page faults taken. An access the mappings do not allow delivers SIGSEGV
-        (or SIGBUS past the end of a file) after the pages before it were touched, and the
-        process dies as Linux would.
+        (or SIGBUS past the end of a file) after the pages before it were touched: the process
+        dies as Linux would, and the call raises Killed saying so.
         """
         p = self._proc(pid)
         addr = _int("addr", addr)
@@ -937,6 +991,7 @@ class Machine(SnapshotCalls):
                 self._panic(f"Attempted to kill init! exitcode=0x{11 if sig == 'SIGSEGV' else 7:08x}")
             self._release(p, sig.lower(), f"{p.comm}[{p.pid}] {sig} at {at:#x} ({code})",
                           addr=at, code=code, write=write)
+            raise Killed(p.pid, p.comm, sig, code, at, faults)
         return faults
 
     def _access_spans(self, p: Process, start: int, end: int, write: bool):
@@ -973,6 +1028,9 @@ class Machine(SnapshotCalls):
         p = self._proc(pid)
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
+        if length >> PAGE_SHIFT > MINCORE_MAX_PAGES:
+            raise err(errno.EINVAL, f"mincore of {_size(length)}: at most {MINCORE_MAX_PAGES} pages "
+                                    f"({_size(MINCORE_MAX_PAGES * PAGE)}) per call")
         end = addr + length
         _require_mapped(p.mm, addr, end)
         out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
@@ -1093,7 +1151,7 @@ class Machine(SnapshotCalls):
             heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
             if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
                 heap.end = newbrk
-                vmas_changed()
+                vmas_changed(mm)
             else:
                 mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
                               self._new_id("anon"), name="[heap]"))
@@ -1108,8 +1166,7 @@ class Machine(SnapshotCalls):
     def prlimit(self, pid: int, resource: str, soft: int | None = None) -> int:
         """prlimit(2) for AS, DATA, MEMLOCK (bytes; RLIM_INFINITY = unlimited); returns the soft limit."""
         p = self._proc(pid)
-        if resource not in RLIMITS:
-            raise err(errno.EINVAL, f"unknown resource {resource!r}: use {', '.join(RLIMITS)}")
+        _word("resource", resource, RLIMITS)
         if soft is not None:
             soft = _int("soft", soft, 0, RLIM_INFINITY)
             hard = p.rlimits[resource][1]
@@ -1123,7 +1180,7 @@ class Machine(SnapshotCalls):
         """Write /proc/PID/oom_score_adj (__set_oom_adj); caps are the writer's (default: its own)."""
         p = self._proc(pid)
         value = _int("oom_score_adj", value, -1000, 1000)
-        writer = p.caps if caps is None else frozenset((caps,) if isinstance(caps, str) else caps)
+        writer = p.caps if caps is None else _caps(caps)
         privileged = "CAP_SYS_RESOURCE" in writer
         if value < p.oom_score_adj_min and not privileged:
             raise err(errno.EACCES, f"lowering oom_score_adj to {value}, below its minimum "
@@ -1136,18 +1193,15 @@ class Machine(SnapshotCalls):
     def sysctl(self, name: str, value=_UNSET):
         """Read (one argument) or write a sysctl by its kernel name, e.g. vm.swappiness."""
         if value is _UNSET:
-            if name not in self._sysctl:
+            if not isinstance(name, str) or name not in self._sysctl:
                 validate_sysctl(name, 0)  # raises ENOENT with the kernel's wording
             return self._sysctl[name]
         self._check_alive()
         value = validate_sysctl(name, value)
-        self._sysctl[name] = value
+        old, self._sysctl[name] = self._sysctl[name], value
         self._sysctl_to_kernels()
-        # overcommit_ratio_handler / overcommit_kbytes_handler: setting one clears the other.
-        if name == "vm.overcommit_ratio":
-            self._sysctl["vm.overcommit_kbytes"] = 0
-        elif name == "vm.overcommit_kbytes":
-            self._sysctl["vm.overcommit_ratio"] = 0
+        if name in ZEROES and (name not in ZEROES_IF_CHANGED or value != old):
+            self._sysctl[ZEROES[name]] = 0
         if name in ("vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.lowmem_reserve_ratio"):
             self._setup_watermarks()
         if name == "vm.drop_caches":
@@ -1288,7 +1342,7 @@ class Machine(SnapshotCalls):
         total_rss = self._rss(mm)
         return {
             "Name": p.comm,
-            "State": "S (sleeping)",
+            "State": self._proc_state(p),
             "Pid": p.pid,
             "PPid": p.ppid,
             "Uid": p.uid,
@@ -1302,8 +1356,11 @@ class Machine(SnapshotCalls):
             "RssShmem": _kb(int(rss[MM_SHMEMPAGES])),
             "VmData": _kb(mm.data_vm()),
             "VmStk": _kb(mm.stack_vm()),
+            # task_mem: VmExe is the code segment (end_code - start_code) capped at exec_vm, and
+            # VmLib the rest of exec_vm; a spawned binary maps no code segment (only its stack),
+            # so every executable mapping is VmLib.
             "VmExe": 0,
-            "VmLib": 0,
+            "VmLib": _kb(mm.exec_vm()),
             "VmPTE": _kb(int(self.mms.nr_pt[mm.id])),
             "VmSwap": _kb(int(rss[MM_SWAPENTS])),
         }
@@ -1370,6 +1427,14 @@ class Machine(SnapshotCalls):
                          "minflt": int(self.mms.flt[p.mm.id, 0]),
                          "majflt": int(self.mms.flt[p.mm.id, 1])})
         return rows
+
+    def _proc_state(self, p: Process) -> str:
+        """/proc/PID/status State (fs/proc/array.c:task_state). Every stall sleeps
+        uninterruptibly (reclaim_throttle, balance_dirty_pages' and memory.high's
+        TASK_KILLABLE waits, a swap-in's folio lock): D; an OOM victim runs to its exit."""
+        if p.stall_us:
+            return "D (disk sleep)"
+        return "S (sleeping)" if self._task_state(p) == "sleeping" else "R (running)"
 
     def _task_state(self, p: Process) -> str:
         if p.oom_victim_tick is not None:

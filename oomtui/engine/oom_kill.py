@@ -45,9 +45,10 @@ class OomKiller:
         me = next((c for c in cands if current is not None and c.pid == current.pid), None)
         if memcg is None:
             report = oom_report(decision, cands, current=me, meminfo=m.meminfo(),
-                                slabinfo=m.slabinfo())
+                                slabinfo=m.slabinfo(), dump_tasks=m.sysctl("vm.oom_dump_tasks"))
         else:
-            report = oom_report(decision, cands, current=me, memcg_info=m.memcg.oom_info(memcg))
+            report = oom_report(decision, cands, current=me, memcg_info=m.memcg.oom_info(memcg),
+                                dump_tasks=m.sysctl("vm.oom_dump_tasks"))
         pid = current.pid if current is not None else 0
         # the "why this victim" table as plain data (saves carry event data as msgpack)
         why = {"totalpages": totalpages,

@@ -80,11 +80,12 @@ def oom_report(decision: OomDecision, candidates: Sequence[Candidate], *,
                current: Candidate | None,
                gfp_mask: str = "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)", order: int = 0,
                meminfo: Mapping[str, int] | None = None, memcg_info: Mapping | None = None,
-               slabinfo: Sequence[Mapping] = ()) -> str:
+               slabinfo: Sequence[Mapping] = (), dump_tasks: int = 1) -> str:
     """The dmesg text of one out_of_memory call ("" when the kernel prints nothing).
 
     candidates: the list given to out_of_memory. current None (the allocation came from outside
     the model, e.g. a shell writing memory.max) is shown as bash with oom_score_adj 0.
+    dump_tasks: vm.oom_dump_tasks; 0 leaves the task table out (dump_header).
     """
     if decision.action == "wait":
         return ""
@@ -97,9 +98,10 @@ def oom_report(decision: OomDecision, candidates: Sequence[Candidate], *,
             out += memcg_meminfo(decision.memcg, memcg_info)
     elif meminfo is not None:
         out += show_mem(meminfo) + unreclaimable_slab(meminfo, slabinfo)
-    out += ["Tasks state (memory values in pages):", TASKS_HEADER]
-    out += [dump_task(by_pid[pid]) for pid in decision.points   # points are in scan order
-            if not by_pid[pid].is_init]                         # oom_unkillable_task
+    if dump_tasks:
+        out += ["Tasks state (memory values in pages):", TASKS_HEADER]
+        out += [dump_task(by_pid[pid]) for pid in decision.points   # points are in scan order
+                if not by_pid[pid].is_init]                         # oom_unkillable_task
     if decision.action == "panic":
         if decision.message == DEADLOCK:
             out.append(NO_KILLABLE)

@@ -208,9 +208,10 @@ def _config(value, where) -> MachineConfig:
 def _sysctls(value, where):
     keys(value, SYSCTLS, where, "every sysctl oomtui knows")
     try:
-        # a sysctl may still hold a default no write could set (vm.drop_caches' 0)
-        return {name: v if v == SYSCTLS[name].default else validate_sysctl(name, v)
-                for name, v in value.items()}
+        # a sysctl may still hold a default no write could set (vm.drop_caches' 0); the table's
+        # order, not the file's, as the digest hashes the map
+        return {name: value[name] if value[name] == SYSCTLS[name].default
+                else validate_sysctl(name, value[name]) for name in SYSCTLS}
     except OSError as e:
         raise ValueError(f"{where}: {e.strerror}") from None
 

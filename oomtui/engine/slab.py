@@ -24,6 +24,10 @@ from oomtui.engine import state as S
 from oomtui.engine.allocator import AllocResult, SlowPath
 from oomtui.engine.vma import PAGE, err
 
+# The most names one stat_files call looks up: about a second of work; more is refused (the
+# caller calls again), so no single call runs for minutes.
+MAX_STAT_NAMES = 1 << 20
+
 
 class Slab:
     """kmem_cache_alloc for the engine, stat_files, vm.drop_caches and /proc/slabinfo, for a
@@ -72,8 +76,10 @@ class Slab:
         the shrinker frees them. Returns the lookups done: fewer if the process was
         OOM-killed on the way."""
         m = self.m
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1 << 30:
-            raise err(errno.EINVAL, f"count must be an integer from 0 to 2^30, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or \
+                not 0 <= count <= MAX_STAT_NAMES:
+            raise err(errno.EINVAL, f"count must be an integer from 0 to {MAX_STAT_NAMES} (one "
+                                    f"call's lookups; call again for more), got {count!r}")
         if not isinstance(negative, bool):
             raise err(errno.EINVAL, f"negative must be True or False, got {negative!r}")
         looked_up = 0

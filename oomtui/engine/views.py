@@ -9,12 +9,16 @@ module's kernels, so their on-disk cache cannot go stale when kernels.py or stat
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Mapping
+
 import numpy as np
 from numba import njit
 
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
-from oomtui.engine.config import ZONE_NAMES
+from oomtui.engine.config import ZONE_NAMES, check_int
+from oomtui.engine.vma import err
 
 # What a cell of the physical-memory grid can show, in priority order for a frame:
 # mlocked beats swap cache beats dirty beats the frame's type.
@@ -29,6 +33,7 @@ UNTOUCHED = 0
 # Grid values the TUI draws over the kinds: the selected process's pixels, and the pixels the
 # last compaction run moved pages out of and into.
 HIGHLIGHT, MOVED_FROM, MOVED_TO = range(len(FRAME_KINDS), len(FRAME_KINDS) + 3)
+MAX_PIXELS = 1 << 20  # per zone or VMA: more than any screen has cells
 
 
 @njit(cache=True, nogil=True)
@@ -102,6 +107,25 @@ def _count_states(starts, rows, pte, first, npages, locked, kind_mask, k_zero, k
             counts[(v - first) * buckets // npages, st] += 1
 
 
+def check_pixels(pixels) -> dict[str, int]:
+    """A split of the grid: zone names (any of ZONE_NAMES) to pixel counts 0..MAX_PIXELS."""
+    if not isinstance(pixels, Mapping):
+        raise err(errno.EINVAL, f"pixels must map zone names to pixel counts, got {pixels!r}")
+    for name in pixels:
+        if not isinstance(name, str) or name not in ZONE_NAMES:
+            raise err(errno.EINVAL, f"unknown zone {name!r}: use {', '.join(ZONE_NAMES)}")
+    return {name: check_int(f"pixels[{name!r}]", npix, 0, MAX_PIXELS)
+            for name, npix in pixels.items()}
+
+
+def check_pfns(pfns) -> np.ndarray:
+    """Frame numbers: a flat integer array (as compaction_moves gives)."""
+    if not isinstance(pfns, np.ndarray) or pfns.ndim != 1 or \
+            (pfns.size and pfns.dtype.kind not in "iu"):
+        raise err(errno.EINVAL, f"pfns must be a flat integer array of frame numbers, got {pfns!r}")
+    return pfns
+
+
 class Views:
     """Views the TUI draws from, of a Machine `m` (Machine's methods of the same names)."""
 
@@ -111,6 +135,7 @@ class Views:
     def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For each zone named in `pixels`, its frames split evenly into that many pixels, each
         the index in FRAME_KINDS of its most common kind (255 for a pixel past the zone's end)."""
+        pixels = check_pixels(pixels)
         fr, zn, out = self.m.fr, self.m.zn, {}
         kinds = {k: _KIND[k] for k in ("file", "dirty", "mlocked", "swapcache")}
         for name, npix in pixels.items():
@@ -127,6 +152,7 @@ class Views:
     def frame_pixels_of(self, p, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the same split as frame_grid(pixels): per zone, which pixels hold a frame the
         process maps (bool arrays)."""
+        pixels = check_pixels(pixels)
         zn = self.m.zn
         zstart = np.append(zn.start[:-1], np.iinfo(np.int64).max).astype(np.int64)
         zbase = np.zeros(len(ZONE_NAMES), dtype=np.int64)
@@ -151,6 +177,7 @@ class Views:
     def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the same split as frame_grid(pixels): per zone, which pixels hold one of these
         frames (bool arrays)."""
+        pfns, pixels = check_pfns(pfns), check_pixels(pixels)
         zn, out = self.m.zn, {}
         for name, npix in pixels.items():
             z = ZONE_NAMES.index(name)
@@ -177,6 +204,9 @@ class Views:
         """Counts of PAGE_STATES in each of `buckets` equal slices of [addr, addr + length)
         (inside one VMA): shape (buckets, len(PAGE_STATES)). A page without a PTE table is
         untouched; a present page of a VM_LOCKED VMA is locked."""
+        addr = check_int("addr", addr, 0, S.TASK_SIZE)
+        length = check_int("length", length, 0, S.TASK_SIZE - addr)
+        buckets = check_int("buckets", buckets, 1, MAX_PIXELS)
         first = addr >> S.PAGE_SHIFT
         npages = length >> S.PAGE_SHIFT
         buckets = max(1, min(buckets, npages))

@@ -107,8 +107,28 @@ def accountable(flags: int) -> bool:
 GENERATION = [0]
 
 
-def vmas_changed() -> None:
+def vmas_changed(mm: Mm | None = None) -> None:
+    """A VMA was added or changed: in `mm` if given (its own gen is bumped too, so the
+    reverse map rebuilds only its rows, and its page counts are counted again), else a new
+    mm joined."""
     GENERATION[0] += 1
+    if mm is not None:
+        mm.gen += 1
+        mm._counted = None
+
+
+def _count(vmas) -> tuple[int, int, int, int, int, int]:
+    """Pages of `vmas` (total, locked, data, stack, exec, accounted)."""
+    total = locked = data = stack = exe = account = 0
+    for v in vmas:
+        n, f = v.pages, v.flags
+        total += n
+        locked += n if f & V_LOCKED else 0
+        data += n if is_data(f) else 0
+        stack += n if f & V_GROWSDOWN else 0
+        exe += n if f & (V_EXEC | V_WRITE | V_GROWSDOWN) == V_EXEC else 0  # is_exec_mapping
+        account += n if f & V_ACCOUNT else 0
+    return total, locked, data, stack, exe, account
 
 
 @dataclass
@@ -121,19 +141,29 @@ class Mm:
     def_flags: int = 0  # V_LOCKED after mlockall(MCL_FUTURE)
     hiwater_rss: int = 0  # VmHWM, pages
     hiwater_vm: int = 0  # VmPeak, pages
-
-    def starts(self) -> list[int]:
-        return [v.start for v in self.vmas]
+    # Derived, not fields (a save holds none of them): bumped when its VMAs change (rmap.py
+    # keeps an mm's rows until then), and _counts' answer, which insert and carve keep up to
+    # date (None: count again).
+    gen = 0
+    _counted = None
 
     def find(self, addr: int) -> Vma | None:
         """The VMA containing addr (vma_lookup)."""
-        i = bisect.bisect_right(self.starts(), addr) - 1
+        i = bisect.bisect_right(self.vmas, addr, key=_start) - 1
         if i >= 0 and self.vmas[i].end > addr:
             return self.vmas[i]
         return None
 
+    def _span(self, start: int, end: int) -> tuple[int, int]:
+        """Indexes [lo, hi) of the VMAs overlapping [start, end), by bisection (the VMAs are
+        sorted and disjoint, so their ends are sorted too)."""
+        lo = bisect.bisect_right(self.vmas, start, key=_end)
+        hi = bisect.bisect_left(self.vmas, end, lo=lo, key=_start)
+        return lo, hi
+
     def overlapping(self, start: int, end: int) -> list[Vma]:
-        return [v for v in self.vmas if v.start < end and v.end > start]
+        lo, hi = self._span(start, end)
+        return self.vmas[lo:hi]
 
     def covered(self, start: int, end: int) -> bool:
         """True if [start, end) has no hole."""
@@ -144,23 +174,34 @@ class Mm:
             pos = v.end
         return pos >= end
 
+    def _counts(self) -> tuple[int, int, int, int, int, int]:
+        """Pages (total, locked, data, stack, exec, accounted) of all the VMAs: counted once,
+        then kept up to date by what insert adds and carve removes."""
+        if self._counted is None:
+            self._counted = _count(self.vmas)
+        return self._counted
+
+    def _tally(self, vmas, sign: int) -> None:
+        if self._counted is not None:
+            self._counted = tuple(c + sign * d for c, d in zip(self._counted, _count(vmas)))
+
     def total_vm(self) -> int:
-        return sum(v.pages for v in self.vmas)
+        return self._counts()[0]
 
     def locked_vm(self) -> int:
-        return sum(v.pages for v in self.vmas if v.flags & V_LOCKED)
+        return self._counts()[1]
 
     def data_vm(self) -> int:
-        return sum(v.pages for v in self.vmas if is_data(v.flags))
+        return self._counts()[2]
 
     def stack_vm(self) -> int:
-        return sum(v.pages for v in self.vmas if v.flags & V_GROWSDOWN)
+        return self._counts()[3]
 
     def exec_vm(self) -> int:
-        return sum(v.pages for v in self.vmas if v.flags & V_EXEC and not v.flags & V_WRITE)
+        return self._counts()[4]
 
     def committed(self) -> int:
-        return sum(v.pages for v in self.vmas if v.flags & V_ACCOUNT)
+        return self._counts()[5]
 
     def is_free(self, start: int, end: int) -> bool:
         return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlapping(start, end)
@@ -191,34 +232,45 @@ class Mm:
             return floor
         raise err(errno.ENOMEM, f"no free range of {length >> 10} kB in the address space")
 
+    def _changed(self) -> None:
+        """A VMA was added or merged (the page counts are kept up to date by the caller)."""
+        GENERATION[0] += 1
+        self.gen += 1
+
     def insert(self, vma: Vma) -> None:
-        bisect.insort(self.vmas, vma, key=lambda v: v.start)
-        vmas_changed()
+        bisect.insort(self.vmas, vma, key=_start)
+        self._changed()
+        self._tally([vma], 1)
 
     def carve(self, start: int, end: int) -> list[Vma]:
-        """Split VMAs at start and end; return (and remove) the pieces inside [start, end)."""
-        vmas_changed()
+        """Split VMAs at start and end; return (and remove) the pieces inside [start, end).
+
+        Only this mm's gen is bumped: a removal leaves the reverse map's rows harmless (a row
+        whose PTEs are gone matches no page), so it is not rebuilt for one; pieces put back
+        with insert() rebuild it."""
+        self.gen += 1
+        lo, hi = self._span(start, end)
         inside, keep = [], []
-        for v in self.vmas:
-            if v.end <= start or v.start >= end:
-                keep.append(v)
-                continue
+        for v in self.vmas[lo:hi]:
             if v.start < start:
-                lo, v = v.split(start)
-                keep.append(lo)
+                before, v = v.split(start)
+                keep.append(before)
             if v.end > end:
-                v, hi = v.split(end)
-                keep.append(hi)
+                v, after = v.split(end)
+                keep.append(after)
             inside.append(v)
-        keep.sort(key=lambda v: v.start)
-        self.vmas = keep
+        self.vmas[lo:hi] = keep
+        self._tally(inside, -1)
         return inside
 
     def merge_around(self, start: int, end: int) -> None:
-        """vma_merge for the VMAs touching [start, end] after a change."""
-        vmas_changed()
+        """vma_merge for the VMAs touching [start, end] after a change (no page changes hands
+        between counts: merged VMAs have the same flags)."""
+        self._changed()
+        lo, hi = self._span(start, end)
+        lo, hi = max(lo - 1, 0), min(hi + 1, len(self.vmas))  # and the neighbours
         out: list[Vma] = []
-        for v in self.vmas:
+        for v in self.vmas[lo:hi]:
             prev = out[-1] if out else None
             if prev is not None and prev.end >= start and v.start <= end and prev.mergeable(v):
                 prev.end = v.end
@@ -227,7 +279,15 @@ class Mm:
                 prev.has_anon = prev.has_anon or v.has_anon
                 continue
             out.append(v)
-        self.vmas = out
+        self.vmas[lo:hi] = out
+
+
+def _start(v: Vma) -> int:
+    return v.start
+
+
+def _end(v: Vma) -> int:
+    return v.end
 
 
 def new_stack_vma(anon_id: int) -> Vma:

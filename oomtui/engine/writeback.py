@@ -55,13 +55,17 @@ class Writeback:
 
     def dirty_limits(self) -> tuple[int, int]:
         """domain_dirty_limits over global_dirtyable_memory: (background, dirty) thresholds in
-        pages, from free pages above the reserves plus the file LRU."""
+        pages, from free pages above the reserves plus the file LRU, or DIV_ROUND_UP(bytes,
+        PAGE_SIZE) where vm.dirty_bytes or vm.dirty_background_bytes is set."""
         m = self.m
         free = int(m.zn.free.sum())
         lru = m.lru.size.sum(axis=0)  # the node's LRU lists: every memcg's added up
         avail = free - min(free, m.totalreserve) + int(lru[2] + lru[3]) + 1
-        thresh = m.sysctl("vm.dirty_ratio") * PAGE // 100 * avail // PAGE
-        bg_thresh = m.sysctl("vm.dirty_background_ratio") * PAGE // 100 * avail // PAGE
+        nbytes, bg_bytes = m.sysctl("vm.dirty_bytes"), m.sysctl("vm.dirty_background_bytes")
+        thresh = -(-nbytes // PAGE) if nbytes else \
+            m.sysctl("vm.dirty_ratio") * PAGE // 100 * avail // PAGE
+        bg_thresh = -(-bg_bytes // PAGE) if bg_bytes else \
+            m.sysctl("vm.dirty_background_ratio") * PAGE // 100 * avail // PAGE
         if bg_thresh >= thresh:
             bg_thresh = thresh // 2
         return bg_thresh, thresh

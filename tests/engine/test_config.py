@@ -123,6 +123,9 @@ def test_unknown_sysctl_is_enoent():
         MachineConfig(ram_mib=64, sysctl={"vm.foo": 1})
     with raises(errno.ENOENT, "no such sysctl: swappiness"):
         validate_sysctl("swappiness", 1)
+    # watermark boosting is not modelled, so its knob is refused rather than ignored (KERNEL.md §0)
+    with raises(errno.ENOENT, "no such sysctl: vm.watermark_boost_factor"):
+        validate_sysctl("vm.watermark_boost_factor", 0)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +137,6 @@ def test_unknown_sysctl_is_enoent():
         ("vm.swappiness", (-1, 201), (0, 200)),
         ("vm.min_free_kbytes", (-1, 2**31), (0, 2**31 - 1)),
         ("vm.watermark_scale_factor", (0, 3001), (1, 3000)),
-        ("vm.watermark_boost_factor", (-1, 2**31), (0,)),
         ("vm.admin_reserve_kbytes", (-1, 2**64), (0, 2**64 - 1)),
         ("vm.user_reserve_kbytes", (-1,), (0, 2**64 - 1)),
         ("vm.panic_on_oom", (-1, 3), (0, 2)),
@@ -144,6 +146,8 @@ def test_unknown_sysctl_is_enoent():
         ("vm.vfs_cache_pressure_denom", (99,), (100, 1000)),
         ("vm.dirty_ratio", (-1, 101), (0, 100)),
         ("vm.dirty_background_ratio", (-1, 101), (0, 100)),
+        ("vm.dirty_bytes", (-1, 0, 8191), (8192, 2**44 - 4096)),
+        ("vm.dirty_background_bytes", (-1, 0), (1, 2**44 - 4096)),
         ("vm.page-cluster", (-1, 32), (0, 31)),
         ("vm.max_map_count", (-1, 2**31), (0, 1048576)),
     ],
@@ -197,12 +201,25 @@ def test_overcommit_kbytes_zeroes_ratio():
         MachineConfig(ram_mib=64, sysctl={"vm.overcommit_ratio": 80, "vm.overcommit_kbytes": 4096})
 
 
+def test_dirty_bytes_zero_their_ratio_and_need_32_bit_page_counts():
+    cfg = MachineConfig(ram_mib=64, sysctl={"vm.dirty_bytes": 8192, "vm.dirty_background_bytes": 1})
+    assert cfg.sysctl == {"vm.dirty_bytes": 8192, "vm.dirty_ratio": 0,
+                          "vm.dirty_background_bytes": 1, "vm.dirty_background_ratio": 0}
+    with raises(errno.EINVAL, "vm.dirty_ratio=20", "vm.dirty_bytes=8192", "only one"):
+        MachineConfig(ram_mib=64, sysctl={"vm.dirty_ratio": 20, "vm.dirty_bytes": 8192})
+    for name in ("vm.dirty_bytes", "vm.dirty_background_bytes"):  # DIV_ROUND_UP > UINT_MAX
+        with raises(errno.ERANGE, name, "4294967295 pages"):
+            validate_sysctl(name, 2**44 - 4095)
+
+
 def test_sysctl_table():
     assert all(isinstance(s, Sysctl) and s.name == name and s.doc for name, s in SYSCTLS.items())
     computed = {name for name, s in SYSCTLS.items() if s.default is None}
     assert computed == {"vm.min_free_kbytes", "vm.admin_reserve_kbytes", "vm.user_reserve_kbytes"}
     for name, s in SYSCTLS.items():
-        if s.default is not None and name != "vm.drop_caches":  # reads 0 until a write of 1..4
+        # drop_caches reads 0 until a write of 1..4; the dirty bytes read 0 until written
+        if s.default is not None and name not in ("vm.drop_caches", "vm.dirty_bytes",
+                                                  "vm.dirty_background_bytes"):
             assert validate_sysctl(name, s.default) == s.default
 
 
@@ -219,7 +236,6 @@ def test_sysctl_defaults():
         "vm.overcommit_kbytes": 0,
         "vm.swappiness": 60,
         "vm.watermark_scale_factor": 10,
-        "vm.watermark_boost_factor": 15000,
         "vm.lowmem_reserve_ratio": (256, 256, 32, 0, 0),
         "vm.panic_on_oom": 0,
         "vm.oom_kill_allocating_task": 0,
@@ -229,6 +245,8 @@ def test_sysctl_defaults():
         "vm.vfs_cache_pressure_denom": 100,
         "vm.dirty_ratio": 20,
         "vm.dirty_background_ratio": 10,
+        "vm.dirty_bytes": 0,
+        "vm.dirty_background_bytes": 0,
         "vm.dirty_expire_centisecs": 3000,
         "vm.dirty_writeback_centisecs": 500,
         "vm.page-cluster": 3,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from oomtui.engine.machine import Killed
+
 PAGE = 4096
 MiB = 1 << 20
 
@@ -22,7 +26,8 @@ def script(m, touch_len=4 * MiB):
     m.madvise(c, a + 3 * MiB, 1 * MiB, "dontneed")
     m.mlock(p, a + 12 * MiB, 1 * MiB)
     m.sbrk(c, 1 * MiB)
-    m.touch(c, 1 << 40, PAGE)          # SIGSEGV: the child dies
+    with pytest.raises(Killed):
+        m.touch(c, 1 << 40, PAGE)      # SIGSEGV: the child dies
     q = m.spawn("batch")
     m.mmap(q, 1 * MiB, flags="private|anonymous|populate")
     try:

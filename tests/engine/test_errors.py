@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 
+import numpy as np
 import pytest
 
 PAGE = 4096
@@ -126,6 +127,29 @@ CASES = [
     ("watermark_scale_factor 3001", errno.EINVAL,
      lambda m: m.sysctl("vm.watermark_scale_factor", 3001)),
     ("min_free_kbytes -1", errno.EINVAL, lambda m: m.sysctl("vm.min_free_kbytes", -1)),
+    ("sysctl list name read", errno.ENOENT, lambda m: m.sysctl(["vm.swappiness"])),
+    ("sysctl list name write", errno.ENOENT, lambda m: m.sysctl(["vm.swappiness"], 1)),
+    ("mincore 64 TiB", errno.EINVAL, lambda m: m.mincore(2, S, 1 << 46)),  # a 16 GiB answer
+    ("mincore 2^24 + 1 pages", errno.EINVAL, lambda m: m.mincore(2, S, ((1 << 24) + 1) * PAGE)),
+    ("dirty_bytes 0", errno.EINVAL, lambda m: m.sysctl("vm.dirty_bytes", 0)),
+    ("dirty_bytes 2^44", errno.ERANGE, lambda m: m.sysctl("vm.dirty_bytes", 2**44)),
+    # --- capabilities of any shape but a name or a flat list of names
+    ("spawn caps int", errno.EINVAL, lambda m: m.spawn("x", caps=7)),
+    ("spawn caps nested", errno.EINVAL, lambda m: m.spawn("x", caps=[["CAP_KILL"]])),
+    ("adj caps int", errno.EINVAL, lambda m: m.set_oom_score_adj(2, -5, caps=7)),
+    ("adj caps nested", errno.EINVAL,
+     lambda m: m.set_oom_score_adj(2, -5, caps=["CAP_SYS_RESOURCE", ["CAP_KILL"]])),
+    ("madvise advice array", errno.EINVAL, lambda m: m.madvise(2, A, PAGE, np.array([1]))),
+    # --- views
+    ("page_states addr tuple", errno.EINVAL, lambda m: m.page_states(2, (A,), MiB, 4)),
+    ("page_states length array", errno.EINVAL, lambda m: m.page_states(2, A, np.array([MiB]), 4)),
+    ("page_states buckets 10^30", errno.EINVAL, lambda m: m.page_states(2, A, MiB, 10**30)),
+    ("page_states past TASK_SIZE", errno.EINVAL, lambda m: m.page_states(2, A, TASK_SIZE, 4)),
+    ("frame_grid unknown zone", errno.EINVAL, lambda m: m.frame_grid({"HighMem": 8})),
+    ("frame_grid negative", errno.EINVAL, lambda m: m.frame_grid({"Normal": -1})),
+    ("frame_grid not a map", errno.EINVAL, lambda m: m.frame_grid(["Normal"])),
+    ("frame_pixels_of 2^40 pixels", errno.EINVAL, lambda m: m.frame_pixels_of(2, {"DMA32": 2**40})),
+    ("frame_pixels_at list", errno.EINVAL, lambda m: m.frame_pixels_at([1, [2]], {"DMA32": 8})),
 ]
 
 

@@ -11,6 +11,8 @@ import errno
 import numpy as np
 import pytest
 
+from oomtui.engine.machine import Killed
+
 PAGE = 4096
 MiB = 1 << 20
 GiB = 1 << 30
@@ -244,9 +246,13 @@ def test_sigsegv_maperr_after_faulting_the_good_pages(m, fixed_map):
     p = m.spawn("p")
     a = fixed_map(m, p, TiB, 1 * MiB)
     vs0 = m.vmstat()
-    m.touch(p, a, 2 * MiB)   # the second MiB is unmapped
+    with pytest.raises(Killed) as ei:
+        m.touch(p, a, 2 * MiB)   # the second MiB is unmapped
     # the 256 good pages were faulted; the bad access never reaches handle_mm_fault
     assert m.vmstat()["pgfault"] - vs0["pgfault"] == 256
+    e = ei.value
+    assert (e.errno, e.pid, e.signal, e.code, e.addr, e.faults) == (
+        errno.EFAULT, p, "SIGSEGV", "SEGV_MAPERR", a + 1 * MiB, 256)
     ev = m.events[-1]
     assert ev.kind == "sigsegv" and ev.pid == p and ev.tick == 0
     assert ev.data["addr"] == a + 1 * MiB
@@ -257,10 +263,26 @@ def test_sigsegv_maperr_after_faulting_the_good_pages(m, fixed_map):
         assert mi[k] == mi_boot[k], k
 
 
+def test_touch_outside_every_vma_is_sigsegv_not_a_success(m, fixed_map):
+    """A touch wholly past a 1 MiB mapping takes no fault and kills (SEGV_MAPERR at its first
+    byte's page); the call raises Killed instead of answering "0 faults"."""
+    p = m.spawn("p")
+    a = fixed_map(m, p, TiB, 1 * MiB)
+    with pytest.raises(Killed) as ei:
+        m.touch(p, a + 1 * MiB + 100, 10)
+    e = ei.value
+    assert (e.errno, e.signal, e.code, e.addr, e.faults) == (
+        errno.EFAULT, "SIGSEGV", "SEGV_MAPERR", a + 1 * MiB, 0)
+    assert "SIGSEGV" in str(e) and f"p[{p}]" in str(e)
+    assert p not in m.procs
+    assert m.inputs.entries[-1].error[:2] == ("Killed", errno.EFAULT)  # replays the same way
+
+
 def test_sigsegv_write_to_readonly_is_accerr(m):
     p = m.spawn("p")
     a = m.mmap(p, 1 * MiB, prot="r")
-    m.touch(p, a, PAGE, write=True)
+    with pytest.raises(Killed):
+        m.touch(p, a, PAGE, write=True)
     ev = m.events[-1]
     assert (ev.kind, ev.pid, ev.data["code"], ev.data["addr"]) == ("sigsegv", p, "SEGV_ACCERR", a)
 
@@ -268,7 +290,8 @@ def test_sigsegv_write_to_readonly_is_accerr(m):
 def test_sigsegv_read_of_prot_none_is_accerr(m):
     p = m.spawn("p")
     a = m.mmap(p, 1 * MiB, prot="none")
-    m.touch(p, a + 8 * PAGE, PAGE, write=False)
+    with pytest.raises(Killed):
+        m.touch(p, a + 8 * PAGE, PAGE, write=False)
     ev = m.events[-1]
     assert (ev.kind, ev.data["code"], ev.data["addr"]) == ("sigsegv", "SEGV_ACCERR", a + 8 * PAGE)
 
@@ -278,8 +301,9 @@ def test_sigsegv_at_mprotected_page_midway(m):
     a = m.mmap(p, 1 * MiB)
     m.mprotect(p, a + 512 * 1024, 512 * 1024, "none")
     vs0 = m.vmstat()
-    m.touch(p, a, 1 * MiB, write=True)
-    assert m.vmstat()["pgfault"] - vs0["pgfault"] == 128
+    with pytest.raises(Killed) as ei:
+        m.touch(p, a, 1 * MiB, write=True)
+    assert m.vmstat()["pgfault"] - vs0["pgfault"] == 128 == ei.value.faults
     ev = m.events[-1]
     assert (ev.kind, ev.data["code"], ev.data["addr"]) == ("sigsegv", "SEGV_ACCERR", a + 512 * 1024)
 
@@ -289,7 +313,8 @@ def test_sigsegv_kills_only_the_offender(m):
     q = m.spawn("q")
     a = m.mmap(q, 1 * MiB)
     m.touch(q, a, 1 * MiB)
-    m.touch(p, TiB, PAGE)
+    with pytest.raises(Killed):
+        m.touch(p, TiB, PAGE)
     pids = [x["pid"] for x in m.processes()]
     assert p not in pids and q in pids
     assert m.proc_status(q)["RssAnon"] == 1024
@@ -381,6 +406,20 @@ def test_touch_across_two_vmas_with_different_prot(m, fixed_map):
     fixed_map(m, p, TiB, 1 * MiB)
     fixed_map(m, p, TiB + 1 * MiB, 1 * MiB, prot="r")
     assert m.touch(p, TiB, 2 * MiB, write=False) == 512
-    m.touch(p, TiB, 2 * MiB, write=True)
+    with pytest.raises(Killed):
+        m.touch(p, TiB, 2 * MiB, write=True)
     ev = m.events[-1]
     assert (ev.kind, ev.data["code"], ev.data["addr"]) == ("sigsegv", "SEGV_ACCERR", TiB + MiB)
+
+
+def test_mincore_answers_up_to_2_to_the_24_pages_at_once(m):
+    """64 GiB of MAP_NORESERVE address space: one 16 MiB vector, every page absent; one page
+    more is refused instead of building an answer as large as the range."""
+    p = m.spawn("p")
+    a = m.mmap(p, 1 << 46, flags="private|anonymous|noreserve")
+    m.touch(p, a, PAGE)
+    out = m.mincore(p, a, 1 << 36)
+    assert out.size == 1 << 24 and int(out.sum()) == 1
+    with pytest.raises(OSError) as ei:
+        m.mincore(p, a, (1 << 36) + PAGE)
+    assert ei.value.errno == errno.EINVAL

@@ -16,6 +16,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
                                  rule)
 
 from oomtui.engine import Machine, MachineConfig
+from oomtui.engine.machine import Killed
 
 PAGE = 4096
 FAILED = object()
@@ -45,6 +46,8 @@ class EngineBooks(RuleBasedStateMachine):
         before = self.m.state_digest()
         try:
             return fn(*args, **kw)
+        except Killed:  # a SIGSEGV: the process is gone (_sync_dead forgets it)
+            return FAILED
         except OSError as e:
             assert e.errno in (errno.ENOMEM, errno.EINVAL, errno.EAGAIN, errno.EPERM,
                                errno.EFAULT, errno.ENOENT), e

@@ -86,6 +86,19 @@ def test_adj_minus_1000_survives_while_a_smaller_adj_0_process_dies(machine):
     assert m.vmstat()["oom_kill"] == 1
 
 
+def test_oom_dump_tasks_0_leaves_the_task_table_out_of_the_report(machine):
+    """dump_header: the task table only while vm.oom_dump_tasks is non-zero."""
+    for dump, rows in ((1, 2), (0, 0)):  # hog and small (init is oom_unkillable_task)
+        m = machine(ram_mib=64, sysctl={"vm.oom_dump_tasks": dump})
+        hog, small = m.spawn("hog"), m.spawn("small")
+        grab(m, small, 4 * MiB)
+        grab(m, hog, 62 * MiB)
+        report = events(m, "oom")[0].data["report"]
+        assert len(task_rows(report)) == rows
+        assert ("Tasks state (memory values in pages):" in report) == bool(dump)
+        assert f"Killed process {hog} (hog)" in report
+
+
 def test_equal_badness_kills_the_newest(machine):
     m = machine(ram_mib=64)
     older = m.spawn("twin")

@@ -80,6 +80,14 @@ def test_global_kill_report():
         "Out of memory: " + HOG_KILLED + "\n")
 
 
+def test_oom_dump_tasks_0_drops_the_task_table():
+    d = out_of_memory(PROCS, totalpages=T, current=1001)
+    assert report(d, dump_tasks=0) == HEADER + "\n" + MEM_INFO + (
+        "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,"
+        "task_memcg=/user.slice,task=hog,pid=1000,uid=1000\n"
+        "Out of memory: " + HOG_KILLED + "\n")
+
+
 def test_header_shows_gfp_order_and_currents_adj():
     d = out_of_memory(PROCS, totalpages=T, current=250)
     text = oom_report(d, PROCS, current=SSHD, gfp_mask="0xcc0(GFP_KERNEL)", order=2)

@@ -178,3 +178,47 @@ def test_many_processes_accounting(m):
     assert mi["KernelStack"] == 21 * 16
     assert mi["PageTables"] == 21 * 4
     assert mi["Committed_AS"] == 21 * 132
+
+
+def test_status_state_is_the_tasks_and_executable_mappings_are_vmlib(m):
+    """task_state: an idle process sleeps (S), one running a workload runs (R), a writer
+    paused by balance_dirty_pages sleeps uninterruptibly (D). task_mem: a 1 MiB r-x file
+    mapping is 256 pages of exec_vm; with no code segment mapped it is all VmLib."""
+    idle = m.spawn("idle")
+    busy = m.spawn("busy", workload="leaker")
+    assert m.proc_status(idle)["State"] == "S (sleeping)"
+    assert m.proc_status(busy)["State"] == "R (running)"
+    m.write_file(idle, "/lib.so", 1 * MiB)
+    m.mmap(idle, 1 * MiB, prot="rx", flags="private", file="/lib.so")
+    st = m.proc_status(idle)
+    assert (st["VmExe"], st["VmLib"]) == (0, 1024)
+    m.mmap(idle, 1 * MiB, prot="rwx")  # writable: not exec_vm
+    assert m.proc_status(idle)["VmLib"] == 1024
+    m.write_file(idle, "/log", m.dirty_limits()[1] * 4096)  # MAX_PAUSE at the dirty limit
+    assert m.processes()[-2]["state"] == "dirty"
+    assert m.proc_status(idle)["State"] == "D (disk sleep)"
+
+
+def test_kill_matching_ends_every_process_by_name_or_cgroup(m, fails, diff):
+    """pkill -x NAME and cgroup.kill: every match dies at once (init is spared), and the
+    memory of all of them comes back."""
+    mi0 = m.meminfo()
+    m.cgroup_create("/batch")
+    m.cgroup_create("/batch/jobs")
+    bombs = [m.spawn("bomb") for _ in range(3)]
+    bombs.append(m.fork(bombs[0]))
+    jobs = [m.spawn("job", cgroup="/batch"), m.spawn("job", cgroup="/batch/jobs")]
+    keep = m.spawn("job")
+    for pid in bombs + jobs + [keep]:
+        m.touch(pid, m.mmap(pid, 1 * MiB), 1 * MiB)
+    assert m.kill_matching(comm="bomb") == sorted(bombs)
+    assert m.kill_matching(comm="job", cgroup="/batch") == jobs  # and /batch/jobs below it
+    assert m.kill_matching(comm="nobody") == [] and m.kill_matching(comm="init") == []
+    assert sorted(m.procs) == [1, keep]
+    assert diff(mi0, m.meminfo())["AnonPages"] == 1024  # only keep's MiB is left
+    assert [e.kind for e in m.events[-6:]] == ["kill"] * 6
+    fails(m, errno.EINVAL, m.kill_matching)
+    fails(m, errno.EINVAL, m.kill_matching, cgroup="/")
+    fails(m, errno.ENOENT, m.kill_matching, cgroup="/nope")
+    fails(m, errno.EINVAL, m.kill_matching, comm=["job"])
+    fails(m, errno.EINVAL, m.kill_matching, comm="job", sig=1)

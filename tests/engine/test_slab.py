@@ -161,6 +161,8 @@ def test_stat_files_refuses_bad_arguments(m, fails):
     fails(m, errno.EINVAL, m.stat_files, p, 1.5)
     fails(m, errno.EINVAL, m.stat_files, p, 10, negative="yes")
     fails(m, errno.ESRCH, m.stat_files, 999, 10)
+    fails(m, errno.EINVAL, m.stat_files, p, 2**30)  # minutes of work in one call
+    fails(m, errno.EINVAL, m.stat_files, p, (1 << 20) + 1)
 
 
 def test_oom_report_lists_unreclaimable_slab_when_it_outweighs_the_lru(machine):

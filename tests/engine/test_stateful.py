@@ -31,6 +31,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 from oomtui.engine.invariants import check_invariants
+from oomtui.engine.machine import Killed
 
 PAGE = 4096
 KiB, MiB, GiB, TiB, EiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40, 1 << 60
@@ -267,6 +268,12 @@ class EngineStateMachine(RuleBasedStateMachine):
         what = f"{name}{args} {kw}"
         try:
             out = getattr(self.m, name)(*args, **kw)
+        except Killed as e:  # the access killed the caller: it is gone and the log says why
+            assert name == "touch" and alive and not self.m.panicked, f"{what}: {e}"
+            ev = self.m.events[-1]
+            assert (ev.kind, ev.pid, ev.data["addr"]) == (e.signal.lower(), caller, e.addr), ev
+            self.sync(born=set())
+            return FAILED
         except OSError as e:
             if self.m.panicked:
                 assert e.errno == E.ENOTRECOVERABLE, f"{what} on a panicked machine: {e}"

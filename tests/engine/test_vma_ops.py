@@ -7,6 +7,8 @@ import errno
 import numpy as np
 import pytest
 
+from oomtui.engine.machine import Killed
+
 PAGE = 4096
 MiB = 1 << 20
 GiB = 1 << 30
@@ -195,7 +197,8 @@ def test_mprotect_split_and_access(m):
     assert m.touch(p, a + 512 * 1024, 512 * 1024) == 128
     assert p in [x["pid"] for x in m.processes()]
     assert m.proc_status(p)["VmData"] == 768            # the "r" part is no longer data
-    m.touch(p, a + 256 * 1024, PAGE, write=True)
+    with pytest.raises(Killed):
+        m.touch(p, a + 256 * 1024, PAGE, write=True)
     assert m.events[-1].kind == "sigsegv" and m.events[-1].data["code"] == "SEGV_ACCERR"
 
 

@@ -34,6 +34,28 @@ def test_dirty_limits_follow_the_ratios_of_dirtyable_memory(machine):
     assert m.dirty_limits() == (thresh // 2, thresh)  # background >= dirty: halved
 
 
+def test_dirty_bytes_set_the_thresholds_in_pages_and_zero_their_ratios(machine):
+    """domain_dirty_limits: DIV_ROUND_UP(bytes, PAGE_SIZE) pages; writing the bytes zeroes the
+    ratio, writing a (changed) ratio zeroes the bytes."""
+    m = machine(512)
+    bg, thresh = m.dirty_limits()
+    m.sysctl("vm.dirty_bytes", 10 * MiB + 1)
+    assert m.sysctl("vm.dirty_ratio") == 0
+    assert bg > 2561 and m.dirty_limits() == (1280, 2561)  # ceil((10 MiB + 1) / 4 KiB); the
+    # background threshold from its ratio is now above the dirty one: halved
+    m.sysctl("vm.dirty_background_bytes", 4 * MiB)
+    assert m.sysctl("vm.dirty_background_ratio") == 0
+    assert m.dirty_limits() == (1024, 2561)
+    m.sysctl("vm.dirty_background_bytes", 20 * MiB)
+    assert m.dirty_limits() == (1280, 2561)  # background >= dirty: halved
+    m.sysctl("vm.dirty_ratio", 0)  # unchanged: dirty_bytes stays
+    assert m.sysctl("vm.dirty_bytes") == 10 * MiB + 1
+    m.sysctl("vm.dirty_ratio", 20)
+    m.sysctl("vm.dirty_background_ratio", 10)
+    assert m.sysctl("vm.dirty_bytes") == m.sysctl("vm.dirty_background_bytes") == 0
+    assert m.dirty_limits() == (bg, thresh)
+
+
 def test_below_the_background_threshold_nothing_is_written_until_it_expires(machine):
     m = machine(512, sysctl={"vm.dirty_expire_centisecs": 100, "vm.dirty_writeback_centisecs": 50})
     w = m.spawn("writer")

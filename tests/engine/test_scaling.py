@@ -1,0 +1,87 @@
+"""What a call costs does not grow with what it does not touch: counted, not timed."""
+
+from __future__ import annotations
+
+from oomtui.engine import rmap, vma
+from oomtui.engine.vma import Mm, Vma
+
+PAGE = 4096
+MiB = 1 << 20
+
+
+def counting(monkeypatch, module, name) -> list:
+    """Replace module.name by a wrapper that counts its calls; returns the counter."""
+    calls, real = [], getattr(module, name)
+
+    def wrapper(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_a_fork_rebuilds_the_reverse_map_rows_of_the_child_only(m, monkeypatch):
+    """50 processes with a touched mapping each: the fork after them builds one mm's rows."""
+    procs = [m.spawn(f"p{i}") for i in range(50)]
+    for p in procs:
+        m.touch(p, m.mmap(p, 64 * 1024), 64 * 1024)
+    m.k  # the reverse map is up to date
+    built = counting(monkeypatch, rmap, "_columns")
+    child = m.fork(procs[0])
+    m.k
+    assert [mm.id for (mm,) in built] == [m.procs[child].mm.id]
+    assert m.k.rm.mm.size == sum(len(q.mm.vmas) for q in m.procs.values())
+
+
+def test_vma_lookups_bisect_instead_of_scanning(monkeypatch):
+    """4096 disjoint one-page VMAs: find, overlapping and carve look at O(log N) of them."""
+    mm = Mm(0)
+    for i in range(4096):
+        mm.insert(Vma((1 << 30) + 2 * i * PAGE, (1 << 30) + (2 * i + 1) * PAGE, 3))
+    starts, ends = counting(monkeypatch, vma, "_start"), counting(monkeypatch, vma, "_end")
+    target = (1 << 30) + 2 * 3000 * PAGE
+    assert mm.find(target).start == target
+    assert [v.start for v in mm.overlapping(target, target + 3 * PAGE)] == [target, target + 2 * PAGE]
+    assert len(mm.carve(target, target + PAGE)) == 1
+    assert len(starts) + len(ends) <= 5 * 13  # 5 bisections of 13 steps at most
+    assert len(mm.vmas) == 4095
+
+
+def test_unmapping_and_exiting_rebuild_no_reverse_map_rows(m, monkeypatch):
+    """A removed mapping's rows match no page once its PTEs are gone, so munmap and exit
+    leave the reverse map as it is; mapping again rebuilds only the mm that changed."""
+    p, q = m.spawn("p"), m.spawn("q")
+    a = m.mmap(p, 1 * MiB)
+    m.touch(p, a, 1 * MiB)
+    m.touch(q, m.mmap(q, 1 * MiB), 1 * MiB)
+    m.k
+    built = counting(monkeypatch, rmap, "_columns")
+    m.munmap(p, a, 512 * 1024)
+    m.exit(q)
+    m.touch(p, a + 512 * 1024, 512 * 1024)  # reclaim may walk the (stale) reverse map
+    assert built == []
+    m.mmap(p, 1 * MiB)
+    m.k
+    assert [mm.id for (mm,) in built] == [m.procs[p].mm.id]
+
+
+def test_page_counts_kept_up_to_date_equal_a_recount(m):
+    """VmSize, VmLck, VmData, VmStk, VmLib and the commit charge follow every kind of change
+    (insert and carve keep them, in-place resizes count again) without a scan per call."""
+    p = m.spawn("p")
+    mm = m.procs[p].mm
+    a = m.mmap(p, 8 * MiB)
+    m.mprotect(p, a + MiB, MiB, "r")
+    m.mlock(p, a + 4 * MiB, MiB)
+    m.write_file(p, "/lib.so", MiB)
+    m.mmap(p, MiB, prot="rx", flags="private", file="/lib.so")
+    b = m.mremap(p, a + 6 * MiB, 2 * MiB, 3 * MiB)
+    m.sbrk(p, 3 * PAGE)
+    m.sbrk(p, -PAGE)
+    m.munmap(p, a + 2 * MiB, 5 * PAGE)
+    m.madvise(p, b, MiB, "hugepage")
+    c = m.fork(p)
+    for q in (mm, m.procs[c].mm):
+        assert q._counts() == vma._count(q.vmas)
+    assert m.proc_status(p)["VmLck"] == 1024 and m.proc_status(p)["VmLib"] == 1024
