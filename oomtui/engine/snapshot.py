@@ -10,6 +10,9 @@ restore() decodes and checks a whole snapshot before it changes anything, so a b
 raises ValueError and leaves the machine as it was. Beyond types and shapes, every index an
 array holds (pfn, swap slot, page-table row, zone) is checked to be in bounds: the numba
 kernels do not check, and a hostile file must not make them read or write out of bounds.
+from_snapshot() (so load()) then recounts every book (invariants.check_invariants): values
+each in bounds can still disagree with each other (an LRU list's length with its pages, a
+zone's free count with its free blocks), and the engine would loop on them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from oomtui import saves
 from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
+from oomtui.engine.invariants import BrokenInvariant, check_invariants
 from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
 
@@ -321,15 +325,26 @@ class SnapshotCalls:
     def load(cls, path):
         """A machine read from a save file; OSError if unreadable, SaveError (a ValueError)
         naming the file if it is not a valid save."""
-        _, state = saves.read(path)
+        meta, state = saves.read(path)
         try:
-            return cls.from_snapshot(state)
+            m = cls.from_snapshot(state)
+            if (meta["tick"], meta["ram_mib"]) != (m.tick, m.totalram >> 8):
+                raise ValueError(f"the header says tick {meta['tick']} and {meta['ram_mib']} MiB, "
+                                 f"the machine is at tick {m.tick} with {m.totalram >> 8} MiB")
         except ValueError as e:
             raise saves.SaveError(f"{path}: {e}") from None
+        return m
 
     @classmethod
     def from_snapshot(cls, state: dict):
+        """A machine from a snapshot, checked whole: its fields (decode()), then every book
+        recounted (check_invariants), so that a state whose parts disagree is refused before
+        the engine runs on it."""
         values = decode(state)  # before booting: the config of a bad file could ask for 128 GiB
         m = cls(values["config"])
         m._assign(values)
+        try:
+            check_invariants(m)
+        except BrokenInvariant as e:
+            raise ValueError(f"the state does not add up: {e}") from None
         return m
