@@ -115,11 +115,13 @@ def _check_zones(m, same, free_frames: int) -> None:
     zone = np.searchsorted(zn.start, heads, side="right") - 1
     bad = heads[((heads & (sizes - 1)) != 0) | (heads + sizes > zn.start[zone + 1])]
     require(not bad.size, f"the free block at pfn {bad[:1]} is unaligned or crosses its zone's end")
-    same("free frames in free blocks", sizes.sum(), free_frames)
-    first = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    covered = np.repeat(heads, sizes) + np.arange(first.size) - first
-    same("free blocks holding frames in use or overlapping",
-         int((fr.type[covered] != S.FREE).sum()) + covered.size - np.unique(covered).size, 0)
+    ends = heads + sizes
+    same("overlapping free blocks", int((ends[:-1] > heads[1:]).sum()), 0)  # heads are sorted
+    inside = np.zeros(fr.type.size + 1, np.int64)  # +1 at each block's start, -1 past its end
+    inside[heads] += 1
+    inside[ends] -= 1
+    same("frames in free blocks and free frames differing",
+         int(((np.cumsum(inside[:-1]) > 0) != (fr.type == S.FREE)).sum()), 0)
     lists = zone * (S.MAX_ORDER + 1) + fr.order[heads]
     counted = np.bincount(lists, minlength=zn.free_count.size).reshape(zn.free_count.shape)
     for z, o in zip(*np.nonzero(counted != zn.free_count)):
@@ -163,13 +165,16 @@ def _check_lists(m, same) -> None:
                    heads[on] == members)
     for i in np.flatnonzero(~ok)[:1]:
         require(False, f"{_list_name(m, on[i], nfree)}: the links at pfn {members[i]} are broken")
-    # Pointer jumping: after k rounds each frame points 2^k links on, or to "no frame"; a
-    # frame still pointing at one after 2^k > n links is on a loop.
-    jump = np.full(n + 1, n, np.int64)
-    jump[members] = nxt
-    for _ in range(n.bit_length()):
+    # Pointer jumping over the members (numbered 0..k-1, k for "none"): after r rounds each
+    # points 2^r links on, or to none; one still pointing at a member after 2^r > k links is
+    # on a loop.
+    k = members.size
+    number = np.full(n + 1, k, np.int64)
+    number[members] = np.arange(k)
+    jump = np.append(number[nxt], k)
+    for _ in range(k.bit_length()):
         jump = jump[jump]
-    loops = np.flatnonzero(jump[members] != n)
+    loops = np.flatnonzero(jump[:k] != k)
     for i in loops[:1]:
         require(False, f"{_list_name(m, on[i], nfree)} loops (through pfn {members[i]})")
 
@@ -351,10 +356,12 @@ def _check_writeback(m, same) -> None:
     fr, st = m.fr, m.rs.state
     count, head, cap = int(st[S.RS_DQ_COUNT]), int(st[S.RS_DQ_HEAD]), fr.dirtyq.size
     queued = fr.dirtyq[(head + np.arange(count)) % cap] if cap else fr.dirtyq[:0]
-    dirty = np.nonzero((fr.type == S.FILE) & ((fr.flags & S.F_DIRTY) != 0))[0]
+    dirty = (fr.type == S.FILE) & ((fr.flags & S.F_DIRTY) != 0)
     same("dirty queue", count, m.ctr.vm[S.NR_DIRTY])
-    same("dirty pages queued", np.setdiff1d(dirty, queued).size, 0)
-    same("dirty queue duplicates", np.unique(queued).size, count)
+    require((queued >= 0).all(), "an empty slot in the dirty queue")
+    times = np.bincount(queued, minlength=fr.type.size)
+    same("dirty pages queued", int((dirty & (times == 0)).sum()), 0)
+    same("dirty queue duplicates", int((times > 1).sum()), 0)
     writeback = np.nonzero((fr.flags & S.F_WRITEBACK) != 0)[0]
     same("Writeback", m.ctr.vm[S.NR_WRITEBACK], writeback.size)
     in_flight = np.sort(fr.wbq[:int(st[S.RS_WB_COUNT])])
