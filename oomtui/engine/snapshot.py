@@ -22,6 +22,7 @@ import numpy as np
 from oomtui import saves
 from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
+from oomtui.engine.inputs import step_ticks
 from oomtui.engine.invariants import BrokenInvariant, check_invariants
 from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
@@ -269,14 +270,31 @@ def _cross_check(v: dict) -> None:
         raise ValueError("the cgroup tree disagrees with the processes or the memcg arrays")
     if any(e.tick > tick for e in v["events"]):
         raise ValueError(f"an event is dated after the machine's tick {tick}")
-    ticks = [e.tick for e in v["inputs"].entries]
+    entries = v["inputs"].entries
+    ticks = [e.tick for e in entries]
     if ticks != sorted(ticks) or (ticks and ticks[-1] > tick):
         raise ValueError(f"input ticks go backwards or past the machine's tick {tick}")
+    _check_steps(entries, tick, v["panicked"])
     rs, sysctl = groups["reclaim"].state, v["sysctl"]
     if tuple(rs[[S.RS_SWAPPINESS, S.RS_PAGE_CLUSTER, S.RS_VFS_PRESSURE, S.RS_VFS_DENOM]]) != (
             sysctl["vm.swappiness"], sysctl["vm.page-cluster"], sysctl["vm.vfs_cache_pressure"],
             sysctl["vm.vfs_cache_pressure_denom"]):
         raise ValueError("reclaim.state disagrees with the sysctls the kernels read")
+
+
+def _check_steps(entries, tick: int, panicked) -> None:
+    """A logged step ends where the next call is made (or the machine is now), so a replay
+    runs no further than the saved tick; only a panic can have stopped it earlier."""
+    for i, e in enumerate(entries):
+        if e.name != "step" or e.error is not None:
+            continue
+        n = step_ticks(e)
+        if type(n) is not int or n < 1:
+            raise ValueError(f"input #{i}: a step of {short(n)} ticks")
+        following = entries[i + 1].tick if i + 1 < len(entries) else tick
+        if following > e.tick + n or (following < e.tick + n and not panicked):
+            raise ValueError(f"input #{i}: step({n}) at tick {e.tick} ends at tick {e.tick + n}, "
+                             f"but the next call is at tick {following}")
 
 
 class SnapshotCalls:
@@ -325,6 +343,11 @@ class SnapshotCalls:
     def load(cls, path):
         """A machine read from a save file; OSError if unreadable, SaveError (a ValueError)
         naming the file if it is not a valid save."""
+        return cls.read_save(path)[1]
+
+    @classmethod
+    def read_save(cls, path) -> tuple:
+        """(the header's meta, the machine) of a save file, as load() checks them."""
         meta, state = saves.read(path)
         try:
             m = cls.from_snapshot(state)
@@ -333,7 +356,7 @@ class SnapshotCalls:
                                  f"the machine is at tick {m.tick} with {m.totalram >> 8} MiB")
         except ValueError as e:
             raise saves.SaveError(f"{path}: {e}") from None
-        return m
+        return meta, m
 
     @classmethod
     def from_snapshot(cls, state: dict):

@@ -91,5 +91,15 @@ def test_a_header_that_disagrees_with_the_state(good_save, tmp_path):
     header["meta"]["tick"] = 31
     path = tmp_path / "bad.oomsave"
     path.write_bytes(saves._pack(header) + body)
-    with pytest.raises(saves.SaveError, match="the header says tick 31 .*, the machine is at tick 30"):
+    with pytest.raises(saves.SaveError,
+                       match="the header says tick 31 .*, the machine is at tick 30"):
         Machine.load(path)
+
+
+def test_a_logged_step_past_the_saved_tick(good_save, tmp_path):
+    def mutate(state):  # 1,000 of these replayed for half an hour before failing
+        state["inputs"].append({"tick": 30, "call": "step", "args": [1_000_000], "kwargs": {},
+                                "error": None})
+    _load_fails(tmp_path, good_save, mutate,
+                r"input #\d+: step\(1000000\) at tick 30 ends at tick 1000030, but the next call "
+                "is at tick 30")
