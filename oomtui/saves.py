@@ -23,8 +23,8 @@ always returns the current version's dict.
 Reading trusts nothing: the file size is capped, msgpack's limits are set from the bytes
 actually there, zlib output is capped by what the header's machine can hold, the body's CRC-32
 must match (damage, not malice: the checks after it are what keep hostile files out), and the
-engine checks every field, then recounts every book, before anything changes. A bad file raises SaveError naming the file and what is wrong; an unreadable one
-OSError.
+engine checks every field, then recounts every book, before anything changes. A bad file
+raises SaveError naming the file and what is wrong; an unreadable one OSError.
 """
 
 from __future__ import annotations
