@@ -171,3 +171,20 @@ def test_the_app_crashing_is_a_failed_exit(monkeypatch):
 
     monkeypatch.setattr(oomtui.tui.app, "make_app", lambda *a, **kw: Crashed())
     assert main(["play"]) == 1
+
+
+def test_save_info_refuses_a_state_whose_books_disagree(save, capsys):
+    from oomtui.engine.snapshot import array, saved_array
+
+    path, _ = save
+
+    def lie(state):  # in bounds, but the list holds far fewer pages
+        size = array(state["arrays"]["lru.size"], "lru.size").copy()
+        size[0, 0] = 10**12
+        state["arrays"]["lru.size"] = saved_array(size)
+
+    _with_state(path, lie)
+    assert main(["save-info", str(path)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"oomtui: {path}: the state does not add up: memcg 0's LRU list 0 length: counter "
+        "1000000000000 != recount ")
