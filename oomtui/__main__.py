@@ -120,8 +120,13 @@ def _cmd_play(args: argparse.Namespace) -> int:
         scenario = SaveStart.read(args.path)
     from oomtui.tui.app import make_app
 
-    make_app(scenario, paused=args.paused, speed=args.speed).run()
-    return 0
+    return _run_app(make_app(scenario, paused=args.paused, speed=args.speed))
+
+
+def _run_app(app) -> int:
+    """Run the Textual app; its exit status (1 after a crash, which it has shown)."""
+    app.run()
+    return app.return_code or 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -135,34 +140,47 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    import time
+
     from oomtui import saves
     from oomtui.engine import Machine
-    from oomtui.engine.inputs import ReplayError, replay
+    from oomtui.engine.inputs import ReplayError
+    from oomtui.engine.invariants import BrokenInvariant, check_invariants
+    from oomtui.timeline import advance, calls_in
 
-    meta, state = saves.read(args.save)
-    try:
-        m = Machine.from_snapshot(state)  # the whole save is checked before anything is re-run
-    except ValueError as e:
-        raise saves.SaveError(f"{args.save}: {e}") from None
+    meta, m = Machine.read_save(args.save)  # the whole save is checked before anything is re-run
     fresh = Machine(m.config)
     inputs = m.inputs.entries
     if args.headless:
         print(f"replaying {args.save}: {_machine_line(m.config)}, {len(inputs)} inputs, "
               f"to tick {m.tick}")
-    shown = 0
+    shown, shown_at = 0, time.monotonic()
 
-    def show(*_):
-        nonlocal shown
+    def show(done: int, total: int) -> None:
+        nonlocal shown, shown_at
         if args.headless:
             for e in fresh.events[shown:]:
                 print(_event_line(e, m.config.tick_ms))
         shown = len(fresh.events)
+        if sys.stderr.isatty() and time.monotonic() - shown_at >= 0.5:
+            shown_at = time.monotonic()
+            print(f"\rreplaying: tick {fresh.tick} of {m.tick} ({100 * done // max(total, 1)} %), "
+                  "Ctrl-C stops", end="", file=sys.stderr, flush=True)
 
-    show()
     try:
-        replay(fresh, inputs, show)
+        advance(fresh, inputs, m.tick, calls_in(inputs), show)
+        show(1, 1)
+        check_invariants(fresh)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"replay of {args.save} stopped at tick {fresh.tick} of "
+                                f"{m.tick}") from None
     except ReplayError as e:
         raise ReplayError(f"{args.save}: {e}") from None
+    except BrokenInvariant as e:
+        raise saves.SaveError(f"{args.save}: the replay's end state does not add up: {e}") from None
+    finally:
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
     digest, saved = fresh.state_digest(), m.state_digest()  # the state the file holds
     if digest != saved or fresh.tick != m.tick:
         raise saves.SaveError(f"{args.save}: the replay ended at tick {fresh.tick} with digest "
@@ -178,8 +196,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from oomtui.tui.app import make_app
 
     name = meta["scenario"] or Path(args.save).stem
-    make_app(from_inputs(name, m.config, inputs)).run()  # checked first: it ends where saved
-    return 0
+    # checked first: it ends where saved
+    return _run_app(make_app(from_inputs(name, m.config, inputs)))
 
 
 def _cmd_save_info(args: argparse.Namespace) -> int:
@@ -241,9 +259,9 @@ def _event_line(e, tick_ms: int) -> str:
 
 def _describe(err: OSError) -> str:
     """One line for an engine error: its message and the errno's name."""
-    message = err.strerror or str(err)
     name = errno.errorcode.get(err.errno) if err.errno else None
-    return f"{message} ({name})" if name else message
+    message = err.strerror or str(err) or name or type(err).__name__
+    return f"{message} ({name})" if name and name != message else message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except KeyboardInterrupt as stop:
+        print(f"\noomtui: {stop or 'interrupted'}", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
     except BrokenPipeError:
         # The reader went away (`oomtui meminfo | head`): not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -262,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oomtui: {_describe(err)}", file=sys.stderr)
         return 1
     except ValueError as err:  # a file that is not a valid save, or a replay that diverged
-        print(f"oomtui: {err}", file=sys.stderr)
+        print(f"oomtui: {err or type(err).__name__}", file=sys.stderr)
         return 1
 
 

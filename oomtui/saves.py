@@ -21,10 +21,10 @@ A save of an older version is converted as it is read, one step per version (UPG
 always returns the current version's dict.
 
 Reading trusts nothing: the file size is capped, msgpack's limits are set from the bytes
-actually there, zlib output is capped, the body's CRC-32 must match (damage, not malice: the checks
-after it are what keep hostile files out), and the engine checks every field before anything
-changes. A bad file raises SaveError naming the file and what is wrong; an unreadable one
-OSError.
+actually there, zlib output is capped by what the header's machine can hold, the body's CRC-32
+must match (damage, not malice: the checks after it are what keep hostile files out), and the
+engine checks every field, then recounts every book, before anything changes. A bad file
+raises SaveError naming the file and what is wrong; an unreadable one OSError.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from oomtui import __version__, paths
 FORMAT = "oomtui-save"
 VERSION = 2
 SUFFIX = ".oomsave"
+TEMP_SUFFIX = ".tmp"  # .NAME.PID.RANDOM.tmp while a save is written
 MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
 MAX_HEADER_BYTES = 64 << 10
 ZLIB_LEVEL = 1  # most of the gain of level 6 at a fraction of its time (see oomtui bench)
@@ -190,10 +191,12 @@ def write(path, state: dict, meta: dict, *, compress: bool = False) -> None:
 
 def _atomic_write(path: Path, chunks) -> None:
     """Temp file in the same directory, fsync, rename over the old one, fsync the directory."""
+    remove_stale_temps(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                   suffix=TEMP_SUFFIX)
     except OSError as e:
-        raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
@@ -206,13 +209,33 @@ def _atomic_write(path: Path, chunks) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+            raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # the rename itself survives a crash
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temp files of saves whose writer was killed mid-write (its pid is in the
+    name, _atomic_write): they are hidden, and can be hundreds of MiB."""
+    for tmp in directory.glob(f".*{SUFFIX}.*{TEMP_SUFFIX}"):
+        pid = tmp.name.removesuffix(TEMP_SUFFIX).split(".")[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        pass
+    return True
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -229,7 +252,7 @@ def _read_bytes(path: Path, limit: int) -> bytes:
                                 f"({MAX_FILE_BYTES >> 30} GiB)")
             return f.read(limit)
     except OSError as e:
-        raise OSError(e.errno, f"cannot read {path}: {e.strerror}") from None
+        raise OSError(e.errno, f"cannot read {path}: {e.strerror or e}") from None
 
 
 def _open_nonblocking(path, flags: int) -> int:
@@ -284,24 +307,46 @@ def read(path) -> tuple[dict, dict]:
         raise SaveError(f"{path}: damaged: the body's checksum does not match the header's")
     try:
         if header["compression"] == "zlib":
-            body = _inflate(body)
+            body = _inflate(body, most_held(header["meta"]["ram_mib"]))
         state = _unpack(body)
-    except msgpack.StackError:  # its message is empty
-        raise SaveError(f"{path}: values nested too deep") from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError, zlib.error) as e:
-        raise SaveError(f"{path}: {e}") from None
+        raise SaveError(f"{path}: {_reason(e)}") from None
     for version in range(header["version"], VERSION):
         state = UPGRADES[version](state)
     return header["meta"], state
 
 
-def _inflate(body) -> bytes:
+def most_held(ram_mib: int) -> int:
+    """The most bytes a machine with ram_mib of RAM saves, uncompressed: its page-table pool,
+    whose rows are page-table pages, at most twice its RAM; 256 bytes a page of frame arrays
+    and hash tables; 256 MiB for swap slots (38 bytes per 4 KiB), processes and logs."""
+    return min(MAX_FILE_BYTES, (2 << 20) * ram_mib + (256 << 8) * ram_mib + (256 << 20))
+
+
+def _inflate(body, limit: int) -> bytes:
     d = zlib.decompressobj()
-    out = d.decompress(body, MAX_FILE_BYTES)
+    out = d.decompress(body, limit)
     if d.unconsumed_tail or not d.eof:
-        raise ValueError("the compressed body is incomplete or inflates beyond "
-                         f"{MAX_FILE_BYTES >> 30} GiB")
+        raise ValueError(f"the compressed body is incomplete or inflates beyond {limit >> 20} "
+                         "MiB, more than the machine its header names can hold")
     return out
+
+
+def _reason(e: Exception) -> str:
+    """What is wrong with a body, in the save's terms rather than Python's."""
+    if isinstance(e, msgpack.StackError):  # its message is empty
+        return "values nested too deep"
+    if isinstance(e, msgpack.ExtraData):
+        return "bytes after the end of the body"
+    if isinstance(e, UnicodeDecodeError):
+        return f"a string that is not UTF-8 (at byte {e.start} of a string)"
+    if isinstance(e, RecursionError):
+        return "values nested too deep"
+    if isinstance(e, TypeError):  # "unhashable type: 'list'"
+        return "a map key that is a list or a map"
+    if isinstance(e, zlib.error):
+        return f"the compressed body is damaged ({e})"
+    return str(e) or "the body is not a valid msgpack value"
 
 
 # -- the saves directory -----------------------------------------------------------------------
@@ -338,6 +383,7 @@ def list_saves(directory=None) -> list[SaveInfo]:
     directory = Path(directory) if directory is not None else paths.saves_dir()
     if not directory.is_dir():
         return []
+    remove_stale_temps(directory)
     found = [info(p) for p in directory.glob(f"*{SUFFIX}") if p.is_file()]
     epoch = datetime.fromtimestamp(0, UTC)
     return sorted(found, key=lambda s: (s.saved_at or epoch, s.path.name), reverse=True)

@@ -8,8 +8,9 @@ sysctl, a kill, ...) starts a new branch at that moment; the old branch keeps it
 
 Positions are (tick, calls): the calls are the logged inputs other than successful steps, so a
 position does not depend on how time was chunked into steps. Checkpoints cost a copy of the
-machine's arrays each: over the byte budget, the one whose neighbours are closest together
-for its age goes, so recent time stays dense and old time is thinned out.
+machine's arrays each: over the byte budget (which always holds KEEP of the newest's size),
+the one whose neighbours are closest together for its age goes, so recent time stays dense
+and old time is thinned out.
 
 No Textual here: the app calls step()/seek()/branch()/compare() from its engine worker.
 """
@@ -23,29 +24,39 @@ from oomtui.engine import Machine
 from oomtui.engine.inputs import Input, apply, step_ticks
 
 DEATHS = ("oom_kill", "kill", "exit", "sigsegv", "sigbus")  # event kinds that end a process
+STEP_CHUNK = 100  # ticks replayed between two progress reports
+KEEP = 8  # checkpoints kept whatever their size (the budget grows to hold them)
 
 
 def _is_step(e: Input) -> bool:
     return e.name == "step" and e.error is None
 
 
-def _calls(entries) -> int:
+def calls_in(entries) -> int:
+    """The calls of a log other than successful steps (a position's second half)."""
     return sum(not _is_step(e) for e in entries)
 
 
-def advance(m: Machine, log: list, tick: int, calls: int) -> None:
-    """Replay `log` on m, which is at an earlier position of the same log, up to (tick, calls)."""
-    done = _calls(m.inputs.entries)
+def advance(m: Machine, log: list, tick: int, calls: int, progress=None) -> None:
+    """Replay `log` on m, which is at an earlier position of the same log, up to (tick, calls).
+
+    Steps are replayed STEP_CHUNK ticks at a time (step(a + b) is step(a) then step(b)), and
+    progress(ticks done, ticks to do) is called after each, so a long replay can be shown
+    and interrupted."""
+    done = calls_in(m.inputs.entries)
     seen = 0
+    start = m.tick
     for i, e in enumerate(log):
         if _is_step(e):
             if m.tick >= tick or m.panicked:
                 if seen >= calls:
                     return
                 continue
-            end = e.tick + step_ticks(e)
-            if m.tick < end:
-                m.step(min(end, tick) - m.tick)
+            end = min(e.tick + step_ticks(e), tick)
+            while m.tick < end and not m.panicked:
+                m.step(min(end - m.tick, STEP_CHUNK))
+                if progress is not None:
+                    progress(m.tick - start, tick - start)
         else:
             seen += 1
             if seen > calls:
@@ -121,7 +132,7 @@ class Timeline:
 
     def position(self) -> tuple[int, int]:
         """(tick, calls made so far)."""
-        return self.machine.tick, _calls(self.machine.inputs.entries)
+        return self.machine.tick, calls_in(self.machine.inputs.entries)
 
     def _position_mark(self):
         entries = self.machine.inputs.entries
@@ -160,8 +171,9 @@ class Timeline:
                 self._checkpoint()
         self._mark = self._position_mark()
 
-    def seek(self, tick: int) -> None:
-        """Go to `tick` of the current branch (clamped to what it has), after its calls."""
+    def seek(self, tick: int, progress=None) -> None:
+        """Go to `tick` of the current branch (clamped to what it has), after its calls;
+        progress(ticks replayed, ticks to replay) as it goes (see advance())."""
         self.sync()
         b, m = self.current, self.machine
         if self.at_end:
@@ -172,8 +184,8 @@ class Timeline:
                  key=lambda c: (c.tick, c.calls))
         if not (ck.tick, ck.calls) <= self.position() <= target:  # else replaying is shorter
             m.restore(ck.state)
-        advance(m, b.log, *target)
-        if target == (b.end_tick, _calls(b.log)):
+        advance(m, b.log, *target, progress)
+        if target == (b.end_tick, calls_in(b.log)):
             b.log = m.inputs.entries  # back at the end: live again
         self._mark = self._position_mark()
 
@@ -224,7 +236,10 @@ class Timeline:
         return list({id(c): c for b in self.branches.values() for c in b.checkpoints}.values())
 
     def _thin(self) -> None:
-        while sum(c.nbytes for c in self.checkpoints()) > self.budget:
+        # A big machine's checkpoints may cost more than the budget: keep KEEP of them anyway,
+        # else one second back would replay from boot.
+        budget = max(self.budget, KEEP * self.current.checkpoints[-1].nbytes)
+        while sum(c.nbytes for c in self.checkpoints()) > budget:
             best = None
             for b in self.branches.values():
                 cs, end = b.checkpoints, b.end_tick
@@ -248,7 +263,7 @@ class Timeline:
             m = self.machine
         else:
             m = Machine.from_snapshot(b.checkpoints[-1].state)
-            advance(m, b.log, b.end_tick, _calls(b.log))
+            advance(m, b.log, b.end_tick, calls_in(b.log))
         meminfo, psi = m.meminfo(), m.pressure()
         swap = meminfo["SwapTotal"] - meminfo["SwapFree"]
         return BranchSummary(

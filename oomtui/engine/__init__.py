@@ -30,7 +30,8 @@ Services the machine is made of (each given the machine; none touches its privat
 
 Around the machine
     snapshot.py   snapshot/restore/save/load; inputs.py: the log of outside calls
-    invariants.py check_invariants(machine): every book recounted, for the tests
+    invariants.py check_invariants(machine): every book recounted, for the tests and for
+                  every state loaded (snapshot.from_snapshot)
     warmup.py     compiles the kernels ahead of first use
 """
 

@@ -196,6 +196,9 @@ _NESTED = {Vma: VMA, Mm: MM}  # records inside records
 # -- the machine's other values ------------------------------------------------------------------
 
 NEXT_IDS = ("pid", "mm", "anon", "file")
+# Ticks times microseconds per tick (at most 10^6) must fit the int64 the kernels keep time in:
+# 2^40 ticks are 35 years at 1 ms.
+MAX_TICK = 1 << 40
 
 
 def _config(value, where) -> MachineConfig:
@@ -362,7 +365,7 @@ def _put_cgroups(m, cgroups: tuple) -> None:
 
 # Everything state_digest() covers, in its order: the machine less its arrays and input log.
 MACHINE = (
-    attribute("tick", "tick", COUNT),
+    attribute("tick", "tick", integer(0, MAX_TICK)),
     attribute("committed", "committed", integer()),
     attribute("least_priority", "least_priority", integer(-(2**31), -1)),
     attribute("panicked", "panicked", optional(text)),

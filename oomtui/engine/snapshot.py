@@ -10,6 +10,9 @@ restore() decodes and checks a whole snapshot before it changes anything, so a b
 raises ValueError and leaves the machine as it was. Beyond types and shapes, every index an
 array holds (pfn, swap slot, page-table row, zone) is checked to be in bounds: the numba
 kernels do not check, and a hostile file must not make them read or write out of bounds.
+from_snapshot() (so load()) then recounts every book (invariants.check_invariants): values
+each in bounds can still disagree with each other (an LRU list's length with its pages, a
+zone's free count with its free blocks), and the engine would loop on them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 from oomtui import saves
 from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
+from oomtui.engine.inputs import step_ticks
+from oomtui.engine.invariants import BrokenInvariant, check_invariants
 from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
 
@@ -264,14 +269,31 @@ def _cross_check(v: dict) -> None:
         raise ValueError("the cgroup tree disagrees with the processes or the memcg arrays")
     if any(e.tick > tick for e in v["events"]):
         raise ValueError(f"an event is dated after the machine's tick {tick}")
-    ticks = [e.tick for e in v["inputs"].entries]
+    entries = v["inputs"].entries
+    ticks = [e.tick for e in entries]
     if ticks != sorted(ticks) or (ticks and ticks[-1] > tick):
         raise ValueError(f"input ticks go backwards or past the machine's tick {tick}")
+    _check_steps(entries, tick, v["panicked"])
     rs, sysctl = groups["reclaim"].state, v["sysctl"]
     if tuple(rs[[S.RS_SWAPPINESS, S.RS_PAGE_CLUSTER, S.RS_VFS_PRESSURE, S.RS_VFS_DENOM]]) != (
             sysctl["vm.swappiness"], sysctl["vm.page-cluster"], sysctl["vm.vfs_cache_pressure"],
             sysctl["vm.vfs_cache_pressure_denom"]):
         raise ValueError("reclaim.state disagrees with the sysctls the kernels read")
+
+
+def _check_steps(entries, tick: int, panicked) -> None:
+    """A logged step ends where the next call is made (or the machine is now), so a replay
+    runs no further than the saved tick; only a panic can have stopped it earlier."""
+    for i, e in enumerate(entries):
+        if e.name != "step" or e.error is not None:
+            continue
+        n = step_ticks(e)
+        if type(n) is not int or n < 1:
+            raise ValueError(f"input #{i}: a step of {short(n)} ticks")
+        following = entries[i + 1].tick if i + 1 < len(entries) else tick
+        if following > e.tick + n or (following < e.tick + n and not panicked):
+            raise ValueError(f"input #{i}: step({n}) at tick {e.tick} ends at tick {e.tick + n}, "
+                             f"but the next call is at tick {following}")
 
 
 class SnapshotCalls:
@@ -320,15 +342,31 @@ class SnapshotCalls:
     def load(cls, path):
         """A machine read from a save file; OSError if unreadable, SaveError (a ValueError)
         naming the file if it is not a valid save."""
-        _, state = saves.read(path)
+        return cls.read_save(path)[1]
+
+    @classmethod
+    def read_save(cls, path) -> tuple:
+        """(the header's meta, the machine) of a save file, as load() checks them."""
+        meta, state = saves.read(path)
         try:
-            return cls.from_snapshot(state)
+            m = cls.from_snapshot(state)
+            if (meta["tick"], meta["ram_mib"]) != (m.tick, m.totalram >> 8):
+                raise ValueError(f"the header says tick {meta['tick']} and {meta['ram_mib']} MiB, "
+                                 f"the machine is at tick {m.tick} with {m.totalram >> 8} MiB")
         except ValueError as e:
             raise saves.SaveError(f"{path}: {e}") from None
+        return meta, m
 
     @classmethod
     def from_snapshot(cls, state: dict):
+        """A machine from a snapshot, checked whole: its fields (decode()), then every book
+        recounted (check_invariants), so that a state whose parts disagree is refused before
+        the engine runs on it."""
         values = decode(state)  # before booting: the config of a bad file could ask for 128 GiB
         m = cls(values["config"])
         m._assign(values)
+        try:
+            check_invariants(m)
+        except BrokenInvariant as e:
+            raise ValueError(f"the state does not add up: {e}") from None
         return m

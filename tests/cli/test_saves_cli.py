@@ -11,6 +11,7 @@ import pytest
 from oomtui import saves
 from oomtui.__main__ import main
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.engine.schema import MAX_TICK
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,8 @@ def test_replay_without_headless_opens_the_app_on_the_saves_calls(save, capsys, 
     opened = []
 
     class App:
+        return_code = 0
+
         def run(self):
             opened.append("run")
 
@@ -99,7 +102,7 @@ def test_a_save_whose_state_is_bad_is_named(save, capsys, command):
     _with_state(path, lambda state: state.update(tick="45"))
     assert main([command, str(path)]) == 1
     err = capsys.readouterr().err
-    assert err == f"oomtui: {path}: tick must be an int in 0..{2**64 - 1}, got '45'\n"
+    assert err == f"oomtui: {path}: tick must be an int in 0..{MAX_TICK}, got '45'\n"
 
 
 def test_a_replay_that_diverges_names_the_save(save, capsys):
@@ -124,3 +127,64 @@ def test_bad_files_are_one_line_not_a_traceback(tmp_path, command):
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("oomtui: "), result.stderr
         assert str(path) in result.stderr
+
+
+def test_an_interrupted_replay_says_where_it_stopped(save, capsys, monkeypatch):
+    import oomtui.timeline
+
+    path, _ = save
+
+    def interrupted(m, log, tick, calls, progress):
+        m.step(3)
+        progress(3, tick)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(oomtui.timeline, "advance", interrupted)
+    assert main(["replay", str(path), "--headless"]) == 130
+    assert capsys.readouterr().err.endswith(f"oomtui: replay of {path} stopped at tick 3 of 45\n")
+
+
+def test_a_replay_whose_end_state_does_not_add_up_is_refused(save, capsys, monkeypatch):
+    import oomtui.timeline
+
+    path, _ = save
+    real = oomtui.timeline.advance
+
+    def corrupting(m, log, tick, calls, progress):
+        real(m, log, tick, calls, progress)
+        m.lru.size[0, 0] += 1
+
+    monkeypatch.setattr(oomtui.timeline, "advance", corrupting)
+    assert main(["replay", str(path), "--headless"]) == 1
+    assert "the replay's end state does not add up: memcg 0's LRU list 0 length" in \
+        capsys.readouterr().err
+
+
+def test_the_app_crashing_is_a_failed_exit(monkeypatch):
+    import oomtui.tui.app
+
+    class Crashed:
+        return_code = 1
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(oomtui.tui.app, "make_app", lambda *a, **kw: Crashed())
+    assert main(["play"]) == 1
+
+
+def test_save_info_refuses_a_state_whose_books_disagree(save, capsys):
+    from oomtui.engine.snapshot import array, saved_array
+
+    path, _ = save
+
+    def lie(state):  # in bounds, but the list holds far fewer pages
+        size = array(state["arrays"]["lru.size"], "lru.size").copy()
+        size[0, 0] = 10**12
+        state["arrays"]["lru.size"] = saved_array(size)
+
+    _with_state(path, lie)
+    assert main(["save-info", str(path)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"oomtui: {path}: the state does not add up: memcg 0's LRU list 0 length: counter "
+        "1000000000000 != recount ")

@@ -99,3 +99,25 @@ def test_checkpoints_stay_within_budget_older_ones_thinned(original):
     assert gaps[0] > gaps[-1]  # sparse in the past, dense near now
     t.seek(start + 33)
     assert m.state_digest() == digests[start + 33]
+
+
+def test_a_seek_reports_its_progress_every_hundred_ticks(original):
+    start, digests, _ = original
+    m, t = _fresh(0, every=1000)
+    t.step(250)
+    seen = []
+    t.seek(start, progress=lambda done, total: seen.append((done, total)))  # a restore
+    t.seek(start + 150, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(100, 150), (150, 150)]
+    assert m.state_digest() == digests[start + 150]
+
+
+def test_a_big_machine_keeps_eight_checkpoints_whatever_the_budget(original):
+    start, digests, _ = original
+    m, t = _fresh(0, every=10, budget=1)  # every checkpoint is over the budget
+    t.step(200)
+    held = sorted(c.tick for c in t.checkpoints())
+    assert len(held) == 8 and held[0] == start and held[-1] == start + 200
+    assert held[-2] == start + 190  # one tick back replays 10 ticks, not 200
+    t.seek(start + 195)
+    assert m.state_digest() == digests[start + 195]
