@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.engine.constants import PAGE_SIZE
 
 MiB = 1 << 20
-PAGE = 4096
+PAGE = PAGE_SIZE
 
 
 def _timed(fn) -> float:

@@ -48,7 +48,9 @@ from typing import ClassVar
 
 import numpy as np
 
-PAGE = 4096
+from oomtui.engine.constants import PAGE_SIZE
+
+PAGE = PAGE_SIZE
 PAGES_PER_MIB = (1 << 20) // PAGE
 TOUCH_BLOCK = 16  # pages one random access touches (64 KiB)
 PATTERNS = ("sequential", "random", "hotcold")

@@ -1,6 +1,6 @@
 """The allocation slow path (mm/page_alloc.c: __alloc_pages_slowpath; KERNEL.md §5).
 
-Per-page work happens in resumable kernels (kernels.py): a kernel stops when its tables must
+Per-page work happens in resumable kernels (kernels/): a kernel stops when its tables must
 grow, when a memcg charge was refused or went over memory.high, or when an allocation failed
 at the min watermark. `Allocator.run` drives one to the end and handles each stop:
 
@@ -133,7 +133,9 @@ class Allocator:
                     no_progress = 0
                     continue
                 no_progress += 1
-                if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(m.k, 0, 3):
+                if no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(
+                    k=m.k, order=0, highest=S.ZONE_MOVABLE
+                ):
                     continue
                 if not oom:
                     return result(False)
@@ -156,14 +158,39 @@ class Allocator:
 
         def attempt(done, out):
             if kswapd:
-                slow.pfn = K.alloc_pages(m.fr, m.zn, m.ctr, m.rs, order, highest, ftype, owner)
+                slow.pfn = K.alloc_pages(
+                    fr=m.fr,
+                    zn=m.zn,
+                    ctr=m.ctr,
+                    rs=m.rs,
+                    order=order,
+                    highest=highest,
+                    ftype=ftype,
+                    owner=owner,
+                )
             else:  # the fast path at low, then the slow path's try at min, waking nobody
-                slow.pfn = K.alloc_from_zones(m.fr, m.zn, m.ctr, order, highest, WMARK_LOW,
-                                              ftype, owner)
+                slow.pfn = K.alloc_from_zones(
+                    fr=m.fr,
+                    zn=m.zn,
+                    ctr=m.ctr,
+                    order=order,
+                    highest=highest,
+                    mark=WMARK_LOW,
+                    ftype=ftype,
+                    owner=owner,
+                )
                 if slow.pfn < 0:
-                    slow.pfn = K.alloc_from_zones(m.fr, m.zn, m.ctr, order, highest,
-                                                  WMARK_MIN, ftype, owner)
-            return K.stop(out, 1, 0 if slow.pfn >= 0 else K.NO_MEMORY)
+                    slow.pfn = K.alloc_from_zones(
+                        fr=m.fr,
+                        zn=m.zn,
+                        ctr=m.ctr,
+                        order=order,
+                        highest=highest,
+                        mark=WMARK_MIN,
+                        ftype=ftype,
+                        owner=owner,
+                    )
+            return K.stop(out=out, done=1, failed=0 if slow.pfn >= 0 else K.NO_MEMORY)
 
         res = self.run(attempt, current, slow=slow if order else None)
         return AllocResult(res.faults, res.ok, res.error, res.new_anon, slow.pfn if res.ok else -1)
@@ -171,8 +198,10 @@ class Allocator:
     def _may_oom(self, current, *, origin: bool = False, order: int = 0) -> None:
         """__alloc_pages_may_oom → out_of_memory (KERNEL.md §1): kill a victim or panic."""
         m = self.m
-        for z in range(5):  # one last try at the high watermark
-            if K.zone_watermark_ok(m.zn, z, order, 2, 3) and m.managed[z]:
+        for z in range(S.NR_ZONES):  # one last try at the high watermark
+            if K.zone_watermark_ok(
+                zn=m.zn, z=z, order=order, mark=S.WMARK_HIGH, highest=S.ZONE_MOVABLE
+            ) and m.managed[z]:
                 return
         m.oom.kill(current, origin=origin, totalpages=m.totalram + m.swap_areas.total_pages())
 
@@ -203,7 +232,7 @@ class Allocator:
             return FAIL  # step 6: a costly order without __GFP_RETRY_MAYFAIL
         slow.no_progress = 0 if slow.progress else slow.no_progress + 1
         if slow.no_progress <= K.MAX_RECLAIM_RETRIES and K.should_reclaim_retry(
-                m.k, slow.order, slow.highest):
+                k=m.k, order=slow.order, highest=slow.highest):
             return RETRY
         if slow.progress and self._should_compact_retry(slow):
             return RETRY
@@ -214,7 +243,9 @@ class Allocator:
         """should_compact_retry: after a skipped run, retry if reclaim could make it
         suitable; after a successful one, a few times; else raise the priority."""
         if slow.result == K.COMPACT_SKIPPED:
-            return K.compaction_zonelist_suitable(self.m.k, slow.order, slow.highest)
+            return K.compaction_zonelist_suitable(
+                k=self.m.k, order=slow.order, highest=slow.highest
+            )
         costly = slow.order > K.PAGE_ALLOC_COSTLY_ORDER
         if slow.result == K.COMPACT_SUCCESS:
             slow.retries += 1
@@ -242,6 +273,6 @@ class Allocator:
         slow.compacted = False
         if allocated:
             m.ctr.vm[S.COMPACTSUCCESS] += 1
-            compaction_defer_reset(m.zn, K.zone_of(m.zn, slow.pfn), slow.order, True)
+            compaction_defer_reset(m.zn, K.zone_of(zn=m.zn, pfn=slow.pfn), slow.order, True)
         else:
             m.ctr.vm[S.COMPACTFAIL] += 1

@@ -70,7 +70,7 @@ class Compaction:
             if prio > K.COMPACT_PRIO_SYNC_FULL and compaction_deferred(m.zn, z, order):
                 rc = max(rc, K.COMPACT_DEFERRED)
                 continue
-            status = K.compact_zone(m.k, z, order, prio, highest)
+            status = K.compact_zone(k=m.k, z=z, order=order, prio=prio, highest=highest)
             rc = max(rc, status)
             if status != K.COMPACT_SKIPPED:
                 self._ran(z, order, prio, status, current)

@@ -39,8 +39,15 @@ def check_invariants(m) -> None:
     lru = np.zeros(S.NR_LRU_LISTS, np.int64)
     free_zone = np.zeros(S.NR_ZONES, np.int64)
     mlocked, dirty, lazy = (np.zeros(1, np.int64) for _ in range(3))
-    K.recount(m.k, np.zeros(len(S.FRAME_TYPE_NAMES), np.int64), lru, free_zone,
-              mlocked, dirty, lazy)
+    K.recount(
+        k=m.k,
+        out_types=np.zeros(len(S.FRAME_TYPE_NAMES), np.int64),
+        out_lru=lru,
+        out_free_zone=free_zone,
+        out_mlocked=mlocked,
+        out_dirty=dirty,
+        out_lazy=lazy,
+    )
     vm = m.ctr.vm
 
     # Frames are conserved: every frame is free in exactly one buddy block or in use.
@@ -259,12 +266,16 @@ def _check_slab(m, same, slab_frames) -> None:
                     f"{name}: slab {p} is not its own")
             require(order in (S.SLAB_ORDER[c], S.SLAB_MIN_ORDER[c]),
                     f"{name}: a slab of order {order}")
-            n, room, pages[c] = n + 1, room + K.slab_objects(c, order), pages[c] + (1 << order)
+            n, room, pages[c] = (
+                n + 1,
+                room + K.slab_objects(c=c, order=order),
+                pages[c] + (1 << order),
+            )
             p = m.fr.next[p]
         same(f"{name} slabs", slab[c, S.SL_SLABS], n)
         same(f"{name} room", slab[c, S.SL_ROOM], room)
         objs, head = slab[c, S.SL_OBJS], slab[c, S.SL_HEAD]
-        newest = K.slab_objects(c, m.fr.index[head]) if head >= 0 else 0
+        newest = K.slab_objects(c=c, order=m.fr.index[head]) if head >= 0 else 0
         require(room - newest < objs <= room or room == objs == 0, f"{name}: slabs not packed")
     same("slab frames", slab_frames, pages.sum())
     same("SReclaimable", vm[S.NR_SLAB_R], pages[:S.NR_RECLAIMABLE_CACHES].sum())

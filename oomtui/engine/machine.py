@@ -7,8 +7,8 @@ killer ends a process, so a call can succeed while another process dies, or fail
 its own process was killed.
 
 Machine is the facade: the syscall-style calls, processes, address spaces, files, commit
-accounting and the /proc views live here; per-page work happens in kernels.py, and the rest
-in services the machine composes (engine/__init__.py maps them), each given the machine and
+accounting and the /proc views live here; per-page work happens in the kernels (kernels/), and
+the rest in services the machine composes (engine/__init__.py maps them), each given the machine and
 using only its state groups, its public objects and the other services.
 """
 
@@ -205,9 +205,9 @@ class Machine(SnapshotCalls):
         self.pt.free_rows[:] = np.arange(sizes["rows"] - 1, -1, -1, dtype=np.int32)
         self.pt.nfree[0] = sizes["rows"]
         self.zn.start[1:] = np.cumsum(managed)
-        K.buddy_init(self.k)
+        K.buddy_init(k=self.k)
         for z in np.flatnonzero(managed):
-            K.reset_cached_positions(self.zn, z)
+            K.reset_cached_positions(zn=self.zn, z=z)
         self._setup_watermarks()
         self.committed = 0  # vm_committed_as, pages
         self._next = {"pid": 1, "mm": 0, "anon": 0, "file": 1}
@@ -253,7 +253,7 @@ class Machine(SnapshotCalls):
         keys = np.full(cap, -1, dtype=np.int64)
         vals = np.full(cap, -1, dtype=np.int64)
         count = np.zeros(1, dtype=np.int64)
-        K.ht_rehash(group.keys, group.vals, keys, vals, count)
+        K.ht_rehash(old_keys=group.keys, old_vals=group.vals, keys=keys, vals=vals, count=count)
         return group._replace(keys=keys, vals=vals, count=count)
 
     # -- checks, limits and commit accounting ----------------------------------------------
@@ -404,8 +404,18 @@ class Machine(SnapshotCalls):
         self.oom.embryo = child.pid  # not on the task list until copy_process is done
         for v in [v for v in pm.vmas if v.has_anon]:  # vma_needs_copy: only VMAs with anon pages
             start, n, private = v.start >> PAGE_SHIFT, v.pages, not v.flags & V_SHARED
-            res = self.allocator.run(lambda done, out: K.copy_range(
-                self.k, pm.id, mm.id, start + done, n - done, private, out), parent)
+            res = self.allocator.run(
+                lambda done, out: K.copy_range(
+                    k=self.k,
+                    src=pm.id,
+                    dst=mm.id,
+                    vstart=start + done,
+                    npages=n - done,
+                    private=private,
+                    out=out,
+                ),
+                parent,
+            )
             if not res.ok:
                 self.oom.embryo = 0
                 self._release(child, "exit", f"{child.comm}[{child.pid}] fork failed")
@@ -473,8 +483,19 @@ class Machine(SnapshotCalls):
         nothing is left behind."""
         pid = self._next["pid"]
         if parent is None:  # init, at boot
-            kstack = K.kernel_alloc(self.fr, self.zn, self.ctr, self.rs, KSTACK_ORDER, pid)
-            pgd = K.alloc_pages(self.fr, self.zn, self.ctr, self.rs, 0, 2, PAGETABLE, pid)
+            kstack = K.kernel_alloc(
+                fr=self.fr, zn=self.zn, ctr=self.ctr, rs=self.rs, order=KSTACK_ORDER, owner=pid
+            )
+            pgd = K.alloc_pages(
+                fr=self.fr,
+                zn=self.zn,
+                ctr=self.ctr,
+                rs=self.rs,
+                order=0,
+                highest=S.ZONE_NORMAL,
+                ftype=PAGETABLE,
+                owner=pid,
+            )
             self.slab.task_objects(None)
         else:
             # GFP_KERNEL: highest zone Normal, unmovable.
@@ -485,9 +506,11 @@ class Machine(SnapshotCalls):
             objects = self.slab.task_objects(parent) if table.ok else table
             if not objects.ok:
                 if table.pfn >= 0:
-                    K.free_pages(self.fr, self.zn, self.ctr, table.pfn, 0)
+                    K.free_pages(fr=self.fr, zn=self.zn, ctr=self.ctr, p=table.pfn, order=0)
                 if stack.pfn >= 0:
-                    K.free_pages(self.fr, self.zn, self.ctr, stack.pfn, KSTACK_ORDER)
+                    K.free_pages(
+                        fr=self.fr, zn=self.zn, ctr=self.ctr, p=stack.pfn, order=KSTACK_ORDER
+                    )
                 return None, objects
             kstack, pgd = stack.pfn, table.pfn
         self.ctr.vm[S.NR_PAGETABLE] += 1
@@ -522,9 +545,9 @@ class Machine(SnapshotCalls):
         self._update_hiwater(p)
         for v in list(mm.vmas):
             self._unmap(p, v.start, v.end)
-        K.free_pages(self.fr, self.zn, self.ctr, p.pgd, 0)
+        K.free_pages(fr=self.fr, zn=self.zn, ctr=self.ctr, p=p.pgd, order=0)
         self.ctr.vm[S.NR_PAGETABLE] -= 1
-        K.free_pages(self.fr, self.zn, self.ctr, p.kstack, KSTACK_ORDER)
+        K.free_pages(fr=self.fr, zn=self.zn, ctr=self.ctr, p=p.kstack, order=KSTACK_ORDER)
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         self.slab.free_task_objects()
         del self.procs[p.pid]
@@ -686,8 +709,13 @@ class Machine(SnapshotCalls):
         self._update_hiwater(p)
         gone = mm.carve(start, end)
         for v in gone:
-            K.zap_range(self.k, mm.id,
-                        v.start >> PAGE_SHIFT, v.pages, bool(v.flags & V_LOCKED))
+            K.zap_range(
+                k=self.k,
+                mm=mm.id,
+                vstart=v.start >> PAGE_SHIFT,
+                npages=v.pages,
+                locked=bool(v.flags & V_LOCKED),
+            )
             if v.flags & V_ACCOUNT:
                 self.committed -= v.pages
         for v in gone:
@@ -695,7 +723,15 @@ class Machine(SnapshotCalls):
         for fid in {v.file for v in gone if v.file >= 0}:
             obj = self.file_by_id[fid]
             if obj.shmem and not any(v.file == fid for q in self.procs.values() for v in q.mm.vmas):
-                K.pc_walk(self.k, fid, 0, obj.pages, K.WALK_TRUNCATE, K.NO_COUNTS, 0)
+                K.pc_walk(
+                    k=self.k,
+                    file_id=fid,
+                    first=0,
+                    npages=obj.pages,
+                    action=K.WALK_TRUNCATE,
+                    counts=K.NO_COUNTS,
+                    col=0,
+                )
                 self.committed -= obj.charged
                 del self.file_by_id[fid]
 
@@ -708,7 +744,7 @@ class Machine(SnapshotCalls):
             if hi >= lo and mm.overlapping(hi << shift, (hi + 1) << shift):
                 hi -= 1
             if lo <= hi:
-                K.pt_free_range(self.k, mm.id, level, lo, hi)
+                K.pt_free_range(k=self.k, mm=mm.id, level=level, lo=lo, hi=hi)
 
     @recorded
     def mremap(self, pid: int, addr: int, old_len: int, new_len: int, *, may_move: bool = True) -> int:
@@ -750,8 +786,17 @@ class Machine(SnapshotCalls):
             mm.insert(moved)
             self.committed += moved.pages if moved.flags & V_ACCOUNT else 0
             first, n = addr >> PAGE_SHIFT, old_len >> PAGE_SHIFT
-            res = self.allocator.run(lambda done, out: K.move_range(
-                self.k, mm.id, first + done, (new_addr >> PAGE_SHIFT) + done, n - done, out), p)
+            res = self.allocator.run(
+                lambda done, out: K.move_range(
+                    k=self.k,
+                    mm=mm.id,
+                    old=first + done,
+                    new=(new_addr >> PAGE_SHIFT) + done,
+                    npages=n - done,
+                    out=out,
+                ),
+                p,
+            )
             if not res.ok:
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
@@ -828,10 +873,10 @@ class Machine(SnapshotCalls):
             vs, n = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT
             if advice == "dontneed":
                 self._update_hiwater(p)
-                K.zap_range(self.k, mm.id, vs, n, False)
+                K.zap_range(k=self.k, mm=mm.id, vstart=vs, npages=n, locked=False)
             else:
                 code = {"free": K.MADV_FREE, "cold": K.MADV_COLD, "pageout": K.MADV_PAGEOUT}[advice]
-                K.madvise_range(self.k, mm.id, vs, n, code, False)
+                K.madvise_range(k=self.k, mm=mm.id, vstart=vs, npages=n, advice=code, locked=False)
 
     def _readahead(self, spans) -> None:
         """MADV_WILLNEED: read file pages into the page cache."""
@@ -842,8 +887,19 @@ class Machine(SnapshotCalls):
             first = v.pgoff_at(s)
             n = max(0, min((e - s) >> PAGE_SHIFT, f.pages - first))
             # Readahead is __GFP_NORETRY: it may reclaim but never OOM-kills; it just stops.
-            self.allocator.run(lambda done, out: K.pc_fill(self.k, f.id, first + done, n - done,
-                                                           False, False, out), None, oom=False)
+            self.allocator.run(
+                lambda done, out: K.pc_fill(
+                    k=self.k,
+                    file_id=f.id,
+                    pgoff=first + done,
+                    npages=n - done,
+                    shmem=False,
+                    dirty=False,
+                    out=out,
+                ),
+                None,
+                oom=False,
+            )
 
     # -- locking ---------------------------------------------------------------------------
 
@@ -904,7 +960,13 @@ class Machine(SnapshotCalls):
         mm = p.mm
         for v in mm.carve(start, end):
             if bool(v.flags & V_LOCKED) != lock:
-                K.mlock_range(self.k, mm.id, v.start >> PAGE_SHIFT, v.pages, 1 if lock else -1)
+                K.mlock_range(
+                    k=self.k,
+                    mm=mm.id,
+                    vstart=v.start >> PAGE_SHIFT,
+                    npages=v.pages,
+                    delta=1 if lock else -1,
+                )
                 v.flags ^= V_LOCKED
             mm.insert(v)
         mm.merge_around(start, end)
@@ -952,9 +1014,22 @@ class Machine(SnapshotCalls):
         """Fault [s, e) of one VMA in page by page."""
         first, n, pgoff = s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT, v.pgoff_at(s)
         locked = bool(v.flags & V_LOCKED)
-        return self.allocator.run(lambda done, out: K.fault_range_reclaiming(
-            self.k, p.mm.id, first + done, n - done, v.flags, v.file, pgoff + done, v.anon,
-            locked, bool(write), out), p)
+        return self.allocator.run(
+            lambda done, out: K.fault_range_reclaiming(
+                k=self.k,
+                mm=p.mm.id,
+                vstart=first + done,
+                npages=n - done,
+                vflags=v.flags,
+                file_id=v.file,
+                pgoff=pgoff + done,
+                anon_id=v.anon,
+                locked=locked,
+                write=bool(write),
+                out=out,
+            ),
+            p,
+        )
 
     # -- access ----------------------------------------------------------------------------
 
@@ -1037,8 +1112,15 @@ class Machine(SnapshotCalls):
         for v in p.mm.overlapping(addr, end):
             s, e = max(v.start, addr), min(v.end, end)
             i = (s - addr) >> PAGE_SHIFT
-            K.mincore_range(self.k, p.mm.id, s >> PAGE_SHIFT, (e - s) >> PAGE_SHIFT,
-                            v.file, v.pgoff_at(s), out[i:i + ((e - s) >> PAGE_SHIFT)])
+            K.mincore_range(
+                k=self.k,
+                mm=p.mm.id,
+                vstart=s >> PAGE_SHIFT,
+                npages=(e - s) >> PAGE_SHIFT,
+                file_id=v.file,
+                file_pgoff=v.pgoff_at(s),
+                out=out[i : i + ((e - s) >> PAGE_SHIFT)],
+            )
         return out
 
     # -- files and the dcache --------------------------------------------------------------
@@ -1088,8 +1170,18 @@ class Machine(SnapshotCalls):
             self.files[f.path] = f
             self.file_by_id[f.id] = f
         f.size = max(f.size, offset + n)
-        self.allocator.run(lambda done, out: K.pc_fill(self.k, f.id, first + done, count - done,
-                                                       False, dirty, out), p)
+        self.allocator.run(
+            lambda done, out: K.pc_fill(
+                k=self.k,
+                file_id=f.id,
+                pgoff=first + done,
+                npages=count - done,
+                shmem=False,
+                dirty=dirty,
+                out=out,
+            ),
+            p,
+        )
         if dirty and p.pid in self.procs:
             self.writeback.balance_dirty_pages(p, count)
 
@@ -1521,4 +1613,3 @@ class Machine(SnapshotCalls):
                 h.update(np.ascontiguousarray(arr))
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()
-

@@ -28,15 +28,12 @@ import numpy as np
 
 from oomtui.engine import kernels as K
 from oomtui.engine import state as S
+from oomtui.engine.constants import HZ, MEMCG_CHARGE_BATCH, PAGE_COUNTER_MAX, PAGE_SIZE
 from oomtui.engine.state import grow_rows
 
-PAGE_SIZE = 4096
-HZ = 1000  # CONFIG_HZ_1000: one jiffy is 1 ms
-MEMCG_CHARGE_BATCH = 64
 MEMCG_MAX_HIGH_DELAY_JIFFIES = 2 * HZ
 MEMCG_DELAY_PRECISION_SHIFT = 20
 MEMCG_DELAY_SCALING_SHIFT = 14
-PAGE_COUNTER_MAX = (2**63 - 1) // PAGE_SIZE  # LONG_MAX / PAGE_SIZE: what "max" stores
 EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")  # memory.events keys in 6.18
 U64 = 2**64 - 1  # the kernel does this arithmetic in unsigned long / u64, which wraps
 
@@ -488,7 +485,7 @@ class Memcg:
         out = self.tree.stat(path)
         ids = self.walk(cg)
         sizes = m.lru.size[ids].sum(axis=0)
-        out["memory.stat"] = {name: int(sizes[i]) * 4096 for i, name in enumerate(LRU_STAT)}
+        out["memory.stat"] = {name: int(sizes[i]) * PAGE_SIZE for i, name in enumerate(LRU_STAT)}
         fails = int(m.lru.swap_fail[ids].sum())
         out["memory.swap.events"] = {"max": fails, "fail": fails}
         out["cgroup.procs"] = [q.pid for q in m.procs.values() if q.cgroup == cg.path]
@@ -548,7 +545,7 @@ class Memcg:
     def reclaim(self, cg: MemCgroup, nr_pages: int) -> int:
         """try_to_free_mem_cgroup_pages: pages freed."""
         self.reclaim_scope(cg)
-        freed = self._reclaimed(K.memcg_reclaim(self.m.k, nr_pages))
+        freed = self._reclaimed(K.memcg_reclaim(k=self.m.k, nr_pages=nr_pages))
         self.reclaim_scope(self.tree.root, protection=False)
         return freed
 

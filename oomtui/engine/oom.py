@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from oomtui.engine.constants import PAGE_COUNTER_MAX, PAGE_SIZE
+
 OOM_SCORE_ADJ_MIN = -1000
 
 
@@ -43,7 +45,7 @@ def oom_score(*, totalpages: int, **terms) -> int:
 
 LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
-PAGE_COUNTER_MAX_KB = (LONG_MAX // 4096) * 4   # what a memcg limit of "max" prints as, in kB
+PAGE_COUNTER_MAX_KB = PAGE_COUNTER_MAX * (PAGE_SIZE >> 10)  # what a memcg limit of "max" prints as, in kB
 DEADLOCK = "System is deadlocked on memory"
 NO_KILLABLE = "Out of memory and no killable processes..."
 

@@ -98,8 +98,8 @@ class OomKiller:
             elif not q.reaped and (m.tick - q.oom_victim_tick) * tick_us >= OOM_REAPER_DELAY_US:
                 for v in q.mm.vmas:
                     if not v.flags & V_SHARED:
-                        K.zap_range(m.k, q.mm.id, v.start >> PAGE_SHIFT, v.pages,
-                                    bool(v.flags & V_LOCKED))
+                        K.zap_range(k=m.k, mm=q.mm.id, vstart=v.start >> PAGE_SHIFT, npages=v.pages,
+                                    locked=bool(v.flags & V_LOCKED))
                 q.reaped = True
                 r = m.mms.rss[q.mm.id]
                 m.log("oom_reaper", q.pid, f"oom_reaper: reaped process {q.pid} ({q.comm}), "

@@ -17,13 +17,14 @@ with the kernel's integer arithmetic:
 
 from __future__ import annotations
 
+from oomtui.engine.constants import HZ
+
 # include/linux/sched/loadavg.h
 FSHIFT = 11
 FIXED_1 = 1 << FSHIFT
 # kernel/sched/psi.c: 1/exp(2s/10s), 1/exp(2s/60s), 1/exp(2s/300s) as fixed point
 EXP_10s, EXP_60s, EXP_300s = 1677, 1981, 2034
 EXPS = (EXP_10s, EXP_60s, EXP_300s)
-HZ = 1000  # CONFIG_HZ_1000, as in x86_64_defconfig
 NSEC_PER_USEC = 1000
 U32_MASK = 0xFFFF_FFFF
 SOME, FULL = 0, 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from oomtui.engine.constants import PAGE_SIZE
 from oomtui.engine.oom import (DEADLOCK, NO_KILLABLE, PAGE_COUNTER_MAX_KB, Candidate, OomDecision,
                               killed_line)
 
@@ -24,7 +25,7 @@ def panic_text(reason: str) -> str:
 def dump_task(c: Candidate) -> str:
     """dump_task: one row of the task table, memory in pages, page tables in bytes."""
     return (f"[{c.pid:7d}] {c.uid:5d} {c.pid:5d} {c.total_vm:8d} {c.rss:8d} {c.rss_anon:8d} "
-            f"{c.rss_file:8d} {c.rss_shmem:9d} {c.pgtables * 4096:8d} {c.swapents:8d}"
+            f"{c.rss_file:8d} {c.rss_shmem:9d} {c.pgtables * PAGE_SIZE:8d} {c.swapents:8d}"
             f"         {c.adj:5d} {c.comm[:15]}")
 
 

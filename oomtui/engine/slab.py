@@ -41,9 +41,13 @@ class Slab:
         as for any allocation); not ok if it failed or `current` was killed."""
         m = self.m
         order = int(S.SLAB_MIN_ORDER[cache])  # what the slow path is for (kernels.slab_alloc)
-        return m.allocator.run(lambda done, out: K.stop(out, 1, 0 if K.slab_alloc(m.k, cache)
-                                                        else K.NO_MEMORY), current,
-                               slow=SlowPath(order, 2, movable=False) if order else None)
+        return m.allocator.run(
+            lambda done, out: K.stop(
+                out=out, done=1, failed=0 if K.slab_alloc(k=m.k, c=cache) else K.NO_MEMORY
+            ),
+            current,
+            slow=SlowPath(order, 2, movable=False) if order else None,
+        )
 
     def task_objects(self, current) -> AllocResult:
         """copy_process's objects (dup_task_struct, copy_signal, copy_sighand, copy_files,
@@ -52,13 +56,13 @@ class Slab:
             res = self.alloc(cache, current)
             if not res.ok:
                 for done in S.TASK_CACHES[:i]:
-                    K.slab_free(self.m.k, done, 1)
+                    K.slab_free(k=self.m.k, c=done, n=1)
                 return res
         return AllocResult()
 
     def free_task_objects(self) -> None:
         for cache in S.TASK_CACHES:
-            K.slab_free(self.m.k, cache, 1)
+            K.slab_free(k=self.m.k, c=cache, n=1)
 
     def file_objects(self, current) -> AllocResult:
         """A new file's dentry and inode (pinned while the engine keeps the file)."""
@@ -67,7 +71,7 @@ class Slab:
             return res
         res = self.alloc(S.CACHE_INODE, current)
         if not res.ok:
-            K.slab_free(self.m.k, S.CACHE_DENTRY, 1)
+            K.slab_free(k=self.m.k, c=S.CACHE_DENTRY, n=1)
         return res
 
     def stat_files(self, p, count: int, negative: bool) -> int:
@@ -86,7 +90,7 @@ class Slab:
 
         def call(done, out):
             nonlocal looked_up
-            ok = K.stat_names(m.k, count, negative, done, out)
+            ok = K.stat_names(k=m.k, n=count, negative=negative, done=done, out=out)
             looked_up = done + int(out[K.OUT_DONE])
             return ok
 
@@ -102,10 +106,18 @@ class Slab:
         m = self.m
         if value & 1:
             for f in m.files.values():
-                K.pc_walk(m.k, f.id, 0, f.pages, K.WALK_INVALIDATE, K.NO_COUNTS, 0)
+                K.pc_walk(
+                    k=m.k,
+                    file_id=f.id,
+                    first=0,
+                    npages=f.pages,
+                    action=K.WALK_INVALIDATE,
+                    counts=K.NO_COUNTS,
+                    col=0,
+                )
             m.ctr.vm[S.DROP_PAGECACHE] += 1
         if value & 2:
-            K.drop_slab(m.k)
+            K.drop_slab(k=m.k)
             m.ctr.vm[S.DROP_SLAB] += 1
         if not value & 4:
             m.log("drop_caches", 0, f"drop_caches: {value}")

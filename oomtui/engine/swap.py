@@ -1,10 +1,9 @@
 """Swap areas (mm/swapfile.c; KERNEL.md §8): swapon, swapoff and /proc/swaps.
 
 Each area is a range of slots in the Swap group, its free slots a stack. Reclaim swaps an
-anon page out through kernels.folio_alloc_swap, which charges the memcg's memory.swap.max
-and takes a slot from kernels.swap_alloc_slot (get_swap_pages: the highest-priority active
-area with a free slot; areas of equal priority take turns); kernels.swap_free_slot gives it
-back. swapoff brings every page of an area back into RAM (kernels.swap_unuse).
+anon page out through folio_alloc_swap (kernels/swap.py), which charges the memcg's
+memory.swap.max and takes a slot from get_swap_pages, beside it: the highest-priority active
+area with a free slot; areas of equal priority take turns. swap_free_slot gives it back. swapoff brings every page of an area back into RAM (kernels.swap_unuse).
 """
 
 from __future__ import annotations
@@ -89,7 +88,9 @@ class SwapAreas:
                 if sw.active[d] and sw.prio[d] < prio:
                     sw.prio[d] += 1
             self.least_priority += 1
-        res = m.allocator.run(lambda done, out: K.swap_unuse(m.k, dev, out), caller, origin=True)
+        res = m.allocator.run(
+            lambda done, out: K.swap_unuse(k=m.k, d=dev, out=out), caller, origin=True
+        )
         if not res.ok:
             sw.active[dev] = 1  # reinsert_swap_info → setup_swap_info: a new automatic priority
             if prio < 0:

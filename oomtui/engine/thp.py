@@ -58,7 +58,7 @@ class Thp:
         first = max(-(-v.start // HPAGE_SIZE) * HPAGE_SIZE, s & ~(HPAGE_SIZE - 1))
         last = min(e - 1, (v.end & ~(HPAGE_SIZE - 1)) - HPAGE_SIZE)
         return [h for h in range(first, last + 1, HPAGE_SIZE)
-                if K.pte_table(self.m.pt, p.mm.id, h >> PAGE_SHIFT) < 0]  # pmd_none
+                if K.pte_table(pt=self.m.pt, mm=p.mm.id, vpage=h >> PAGE_SHIFT) < 0]  # pmd_none
 
     def fault(self, p, v, haddr: int) -> tuple[bool, AllocResult]:
         """do_huge_pmd_anonymous_page at haddr: (mapped, how it ended). Not mapped but ok:
@@ -71,8 +71,19 @@ class Thp:
             m.ctr.vm[S.THP_FAULT_FALLBACK] += 1
             return False, AllocResult()
         mm, vpage, index = p.mm.id, haddr >> PAGE_SHIFT, v.pgoff_at(haddr)
-        res = m.allocator.run(lambda done, out: K.do_huge_pmd_anonymous_page(
-            m.k, mm, vpage, pfn, v.anon, index, bool(v.flags & V_LOCKED), out), p)
+        res = m.allocator.run(
+            lambda done, out: K.do_huge_pmd_anonymous_page(
+                k=m.k,
+                mm=mm,
+                vpage=vpage,
+                p=pfn,
+                anon_id=v.anon,
+                index=index,
+                locked=bool(v.flags & V_LOCKED),
+                out=out,
+            ),
+            p,
+        )
         if not res.ok:  # no page table could be had: the block was never mapped
-            K.free_pages(m.fr, m.zn, m.ctr, pfn, HPAGE_PMD_ORDER)
+            K.free_pages(fr=m.fr, zn=m.zn, ctr=m.ctr, p=pfn, order=HPAGE_PMD_ORDER)
         return res.faults > 0, res

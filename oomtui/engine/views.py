@@ -4,7 +4,7 @@ are, the states of a process's pages, kswapd, and MemAvailable's terms.
 Nothing here changes the machine. Costs: frame_grid is one nogil pass over the frames (about
 10 ms for 16 GiB); the per-process parts cost in proportion to the process's page tables, never
 to RAM size. The numba kernels below take every constant as an argument and call no other
-module's kernels, so their on-disk cache cannot go stale when kernels.py or state.py change.
+module's kernels, so their on-disk cache cannot go stale when kernels/ or state.py change.
 """
 
 from __future__ import annotations
@@ -195,8 +195,10 @@ class Views:
         mm = p.mm.id
         pt = self.m.pt
         # Keys of one mm's PTE tables run from pt_key(mm, 0, 0) up to its first PMD key.
-        base = int(K.pt_key(mm, 0, 0))
-        lo, hi = base + (first >> 9), min(base + ((end + 511) >> 9), int(K.pt_key(mm, 1, 0)))
+        base = int(K.pt_key(mm=mm, level=0, idx=0))
+        lo, hi = base + (first >> 9), min(
+            base + ((end + 511) >> 9), int(K.pt_key(mm=mm, level=1, idx=0))
+        )
         hit = (pt.keys >= lo) & (pt.keys < hi)
         return (pt.keys[hit] - base) << 9, pt.vals[hit]
 
@@ -219,8 +221,15 @@ class Views:
                       S.PTE_SWAP, S.PTE_PRESENT, S.PTE_WRITE, counts)
         obj = m.file_by_id.get(vma.file) if vma is not None else None
         if obj is not None and obj.shmem and m.sw.used.any():  # swapped shmem has no PTE
-            K.pc_walk(m.k, obj.id, vma.pgoff_at(addr), npages, K.WALK_COUNT_SWAPPED, counts,
-                      PAGE_STATES.index("swapped"))
+            K.pc_walk(
+                k=m.k,
+                file_id=obj.id,
+                first=vma.pgoff_at(addr),
+                npages=npages,
+                action=K.WALK_COUNT_SWAPPED,
+                counts=counts,
+                col=PAGE_STATES.index("swapped"),
+            )
         # Page i is in bucket i*buckets//npages, so bucket b starts at ceil(b*npages/buckets).
         edges = (np.arange(buckets + 1) * npages + buckets - 1) // buckets
         counts[:, UNTOUCHED] += np.diff(edges) - counts.sum(axis=1)

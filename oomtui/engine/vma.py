@@ -6,12 +6,13 @@ import bisect
 import errno
 from dataclasses import dataclass, field, replace
 
+from oomtui.engine.constants import PAGE_SIZE
 from oomtui.engine.state import (
     PAGE_SHIFT, TASK_SIZE, V_ACCOUNT, V_ANON, V_EXEC, V_GROWSDOWN, V_LOCKED, V_READ, V_SHARED,
     V_WRITE,
 )
 
-PAGE = 1 << PAGE_SHIFT
+PAGE = PAGE_SIZE
 MMAP_MIN_ADDR = 65536  # vm.mmap_min_addr
 MMAP_BASE = 0x7FFFF7FFF000  # top-down mmap base of an x86_64 process without ASLR
 STACK_TOP = 0x7FFFFFFFF000

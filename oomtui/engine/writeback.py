@@ -33,7 +33,7 @@ class Writeback:
         interval = m.sysctl("vm.dirty_writeback_centisecs") * 10 // tick_ms
         if interval and m.tick % interval == 0:  # wb_workfn → wb_check_old_data_flush
             st[S.RS_EXPIRED] = m.tick - m.sysctl("vm.dirty_expire_centisecs") * 10 // tick_ms
-        K.writeback_run(m.k, self._budget(), self.dirty_limits()[0])
+        K.writeback_run(k=m.k, budget=self._budget(), bg_thresh=self.dirty_limits()[0])
 
     def _budget(self) -> int:
         return WRITE_MIB_S * 256 * self.m.config.tick_ms // 1000  # pages per tick
@@ -48,8 +48,8 @@ class Writeback:
             return False
         st[S.RS_WB_WANTED] = max(st[S.RS_WB_WANTED], vm[S.NR_DIRTY])
         bg_thresh = self.dirty_limits()[0]
-        K.writeback_run(m.k, self._budget(), bg_thresh)  # submit
-        K.writeback_run(m.k, 0, bg_thresh)  # and see it complete
+        K.writeback_run(k=m.k, budget=self._budget(), bg_thresh=bg_thresh)  # submit
+        K.writeback_run(k=m.k, budget=0, bg_thresh=bg_thresh)  # and see it complete
         m.stalls.stall(current, "reclaim", m.config.tick_ms * 1000)
         return True
 

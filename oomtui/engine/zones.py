@@ -8,12 +8,10 @@ Integer division is C unsigned division (floor), exactly as the kernel does it.
 from dataclasses import dataclass
 from math import isqrt
 
-NR_ZONES = 5
-ZONE_NORMAL = 2  # gfp_zone(GFP_USER): the highest zone counted as "lowmem" buffer pages
-ZONE_MOVABLE = 3
+from oomtui.engine.constants import NR_ZONES, SWAP_CLUSTER_MAX, ZONE_MOVABLE, ZONE_NORMAL
+
 PAGEBLOCK_NR_PAGES = 512  # x86_64: pageblock_order = HPAGE_PMD_ORDER = 9
 MIGRATE_PCPTYPES = 3
-SWAP_CLUSTER_MAX = 32
 KB_PER_PAGE = 4
 THP_SMALL_SYSTEM_PAGES = 512 * 256  # hugepage_init: below 512 MiB THP boots disabled
 DEFAULT_WATERMARK_SCALE_FACTOR = 10  # what the boot-time watermarks use (sysctls come later)
