@@ -30,6 +30,7 @@ raises SaveError naming the file and what is wrong; an unreadable one OSError.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import stat
@@ -186,7 +187,14 @@ def write(path, state: dict, meta: dict, *, compress: bool = False) -> None:
     header = _pack({"format": FORMAT, "version": VERSION, "meta": meta,
                     "compression": "zlib" if compress else None, "body_size": len(body),
                     "body_crc32": zlib.crc32(body)})
-    _atomic_write(Path(path), (header, body))
+    _atomic_write(_path(path), (header, body))
+
+
+def _path(path) -> Path:
+    """A save's path as given: a str or os.PathLike; anything else is EINVAL, not a TypeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise OSError(errno.EINVAL, f"a save's path must be a file name, got {type(path).__name__}")
+    return Path(path)
 
 
 def _atomic_write(path: Path, chunks) -> None:
@@ -289,14 +297,14 @@ def _header(path: Path, data: bytes) -> tuple[dict, int]:
 
 def read_header(path) -> dict:
     """A save's header alone (for listing saves): cheap whatever the save's size."""
-    path = Path(path)
+    path = _path(path)
     return _header(path, _read_bytes(path, MAX_HEADER_BYTES))[0]
 
 
 def read(path) -> tuple[dict, dict]:
     """(meta, state) of a save, its state converted to the current version: the dict
     Machine.from_snapshot() takes (which checks it)."""
-    path = Path(path)
+    path = _path(path)
     data = _read_bytes(path, MAX_FILE_BYTES)
     header, start = _header(path, data)
     body = memoryview(data)[start:]
@@ -366,7 +374,7 @@ class SaveInfo:
 
 def info(path) -> SaveInfo:
     """What a save's header says (nothing is loaded), or why it is not a save."""
-    path = Path(path)
+    path = _path(path)
     try:
         header = read_header(path)
         size = path.stat().st_size

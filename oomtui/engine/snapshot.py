@@ -17,6 +17,8 @@ zone's free count with its free blocks), and the engine would loop on them.
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 
 from oomtui import saves
@@ -335,6 +337,8 @@ class SnapshotCalls:
 
     def save(self, path, *, compress: bool = False, scenario: str | None = None) -> None:
         """Write the machine to `path` atomically."""
+        if scenario is not None and type(scenario) is not str:
+            raise OSError(errno.EINVAL, f"scenario must be a name, got {type(scenario).__name__}")
         saves.write(path, self.snapshot(copy=False), saves.meta_of(self, scenario),
                     compress=compress)
 

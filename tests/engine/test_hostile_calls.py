@@ -49,11 +49,6 @@ PLAUSIBLE = {
 }
 
 
-# Known gaps in calls another part of the project owns: these still fail, and are listed so.
-KNOWN = {"save": "save() raises TypeError for a path or scenario of the wrong type",
-         "load": "load() raises TypeError for a path that is not a str or PathLike"}
-
-
 def public_calls():
     """Machine's public methods (not properties): a new call is fuzzed without listing it."""
     return sorted(name for name, member in inspect.getmembers(Machine)
@@ -98,8 +93,7 @@ def test_the_public_calls_are_found():
     assert "k" not in calls and "state_digest" in calls
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN[name]))
-                                  if name in KNOWN else name for name in public_calls()])
+@pytest.mark.parametrize("name", public_calls())
 def test_hostile_arguments_are_refused_with_oserror_and_change_nothing(name, tmp_path,
                                                                          monkeypatch):
     monkeypatch.chdir(tmp_path)  # save() may be handed a plausible file name
