@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 PAGE = 4096
 MiB = 1 << 20
 
@@ -46,6 +48,7 @@ def test_fresh_machines_identical(machine):
     assert machine(seed=3).state_digest() == machine(seed=3).state_digest()
 
 
+@pytest.mark.slow
 def test_same_inputs_same_state(machine):
     m1, m2 = machine(seed=7), machine(seed=7)
     script(m1)
