@@ -1,11 +1,14 @@
 """The kernel decorator: how every kernel is compiled.
 
 numba compiles a function once per distinct tuple of argument types, and types an integer by
-where it came from: int16 when read from an int16 array, Literal[int](2) when it is a constant
-such as ZONE_NORMAL. Left alone, a kernel called from ten places compiled up to 18 times on a
-first run. A kernel instead compiles once, for its arguments' plain types: every integer
-scalar as an int64 (numba does its integer arithmetic in int64 anyway), no literal constants.
-Callers passing narrower integers or constants use that one compiled version.
+where it came from: int16 when read from an int16 array, int32 from an int32 one. Left alone,
+a kernel called with the same value from different arrays compiled again for each width. A
+kernel instead compiles for every integer it is passed as an int64 (numba does its integer
+arithmetic in int64 anyway), so the width of the array a value came from no longer matters.
+
+Constants stay constants: a kernel called with ZONE_NORMAL or order=0 still compiles a version
+for them. The hot paths depend on it: compiled for plain int64s instead, a first run compiled
+each kernel once, but faults ran 25 times slower (issue 12).
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ FLAGS = dict(nopython=True, nogil=True, _nrt=False, boundscheck=None)
 
 
 class Kernel(CPUDispatcher):
-    """A numba dispatcher that compiles for plain argument types only."""
+    """A numba dispatcher that compiles for int64 whatever integer width it is passed."""
 
     @staticmethod
     def plain(t: types.Type) -> types.Type:
         """The type a kernel is compiled for when an argument of type `t` is passed."""
-        t = types.unliteral(t)
-        if isinstance(t, types.Integer) and (t.signed or t.bitwidth < 64):
+        if isinstance(t, types.Integer) and not isinstance(t, types.Literal) and (
+                t.signed or t.bitwidth < 64):
             return types.int64
         return t
 
