@@ -52,12 +52,13 @@ def test_a_kernel_compiles_once_whatever_integer_width_it_is_passed():
 _FIRST_RUN = """
 import json
 from numba.core import types
+from numba.core.registry import CPUDispatcher
 from oomtui.engine import kernels as K
-from oomtui.engine.kernels.jit import Kernel
 from oomtui.engine.warmup import warm_up
 
 warm_up()
-kernels = {name: k for name, k in vars(K).items() if isinstance(k, Kernel) and k.signatures}
+kernels = {name: k for name, k in vars(K).items()
+           if isinstance(k, CPUDispatcher) and k.signatures}
 print(json.dumps({name: [len(k.signatures),
                          len({tuple(map(types.unliteral, s)) for s in k.signatures})]
                   for name, k in kernels.items()}))
