@@ -58,6 +58,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "1,000 processes, and the step-time ratio of a 64 GiB to a 1 GiB machine.",
     )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--compile", action="store_true",
+                       help="measure instead a first run's compilation of the engine's kernels")
     bench.set_defaults(run=_cmd_bench)
 
     replay = sub.add_parser(
@@ -134,8 +136,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from oomtui import bench
 
-    report = bench.run_all()
-    print(json.dumps(report, indent=2) if args.json else bench.format_report(report))
+    if args.compile:
+        report, text = bench.compile_stats(), bench.format_compile
+    else:
+        report, text = bench.run_all(), bench.format_report
+    print(json.dumps(report, indent=2) if args.json else text(report))
     return 0
 
 

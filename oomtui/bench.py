@@ -1,11 +1,15 @@
 """`oomtui bench`: how fast the engine simulates, measured on this machine.
 
 Each figure times one scenario after a warm-up run of the same scenario, so numba's
-compilation is not counted. Simulated figures are per second of real time.
+compilation is not counted. Simulated figures are per second of real time. `--compile`
+measures that compilation instead: warm_up() in a fresh process with an empty cache.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -232,6 +236,46 @@ def save_load(ram_mib: int = 16384, touch_mib: int = 4096) -> dict:
             out["zlib" if compress else "raw"] = {"save_s": save_s, "load_s": load_s,
                                                   "bytes": path.stat().st_size}
     return out
+
+
+# A fresh interpreter compiling every kernel warm_up() calls, watched from before the engine's
+# first import; it prints what it saw as JSON.
+_COMPILE = """
+import json
+from numba.core import event
+from oomtui.engine.warmup import CompileLog, warm_up
+
+log = CompileLog()
+event.register("numba:compile", log)
+warm_up()
+print(json.dumps(log.summary()))
+"""
+
+
+def compile_stats() -> dict:
+    """A first run's compilation: warm_up() in a new process with an empty numba cache. Wall
+    and CPU seconds of that process, the functions and signatures numba compiled, those
+    compiled more than once, and the largest compile times of a function alone."""
+    with tempfile.TemporaryDirectory(prefix="oomtui-numba-") as cache:
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        child = subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, text=True,
+                               env=dict(os.environ, NUMBA_CACHE_DIR=cache), check=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_s": wall, "cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            **json.loads(child.stdout)}
+
+
+def format_compile(r: dict) -> str:
+    return "\n".join([
+        f"first-run compile           {r['wall_s']:8.1f} s   wall ({r['cpu_s']:.1f} s CPU), "
+        f"{r['functions']} functions, {r['signatures']} signatures",
+        "compiled more than once     " + (", ".join(
+            f"{name} ×{n}" for name, n in r["compiled_more_than_once"].items()) or "none"),
+        "largest compile times (s)   " + ", ".join(
+            f"{name} {s:.1f}" for name, s in r["top_exclusive_s"].items()),
+    ])
 
 
 def run_all() -> dict:

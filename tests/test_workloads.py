@@ -339,6 +339,7 @@ def test_presets_include_the_required_ones():
     assert {"leaker", "database", "batch", "backup", "forkbomb", "mlocker"} <= set(PRESETS)
 
 
+@pytest.mark.slow
 def test_forkbomb_grows_until_memory_runs_out():
     m = Machine(MachineConfig(ram_mib=32))
     runners = [Runner(PRESETS["forkbomb"], m.spawn("forkbomb"), seed=1)]

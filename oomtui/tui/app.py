@@ -182,6 +182,9 @@ class OomApp(App):
         elif reply.then is not None:
             reply.then(reply.value)
 
+    def on_compiling(self, message: messages.Compiling) -> None:
+        self.main.compiling(message.done, message.total, message.name)
+
     def on_log_note(self, message: messages.LogNote) -> None:
         line = message.line
         self.main.log_line(line.tick, self.tick_ms, line.kind, line.message)

@@ -64,3 +64,14 @@ class LogNote(Message):
     def __init__(self, line) -> None:
         super().__init__()
         self.line = line
+
+
+class Compiling(Message):
+    """The worker, preparing the engine, starts compiling a kernel: `done` of `total` so far.
+    Posted at once (no frame follows until the engine is ready)."""
+
+    def __init__(self, done: int, total: int, name: str) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+        self.name = name

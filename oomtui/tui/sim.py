@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba.core import event
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.warmup import warm_up
+from oomtui.engine.warmup import CompileProgress, warm_up
 from oomtui.engine.views import (
     FRAME_KINDS,
     HIGHLIGHT,
@@ -34,7 +35,9 @@ from oomtui.engine.views import (
 )
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
-from oomtui.tui.messages import CallDone, ControlDone, EngineEvents, FrameReady, LogNote, TimeMoved
+from oomtui.tui.messages import (
+    CallDone, Compiling, ControlDone, EngineEvents, FrameReady, LogNote, TimeMoved,
+)
 
 # Simulated seconds per wall second.
 SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -382,10 +385,16 @@ class Sim:
     _grid_interval = FRAME_INTERVAL
 
     def _warm_up(self) -> None:
-        """Have every kernel compiled before the first step (engine/warmup.py), saying so."""
+        """Have every kernel compiled before the first step (engine/warmup.py), saying so and
+        showing which one is being compiled (on a first run)."""
         self._busy = "preparing engine: compiling its kernels (on the first run only)"
         self._publish(force_slow=True)
-        warm_up()
+
+        def report(done: int, total: int, name: str) -> None:
+            self.post(Compiling(done, total, name))  # now: no frame comes until it is done
+
+        with event.install_listener("numba:compile", CompileProgress(report)):
+            warm_up()
         self._busy = ""
         self._publish(force_slow=True)
 

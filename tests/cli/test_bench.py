@@ -12,3 +12,31 @@ def test_the_real_kernel_faults_once_per_4k_page_on_first_touch():
 def test_first_paint_times_a_new_process_until_the_app_shows_its_first_frame():
     r = bench.first_paint(runs=1)  # raises if the app ends without painting
     assert r["runs"] == 1 and r["seconds"] > 0
+
+
+def test_compile_log_counts_each_function_once_per_signature_and_times_it_alone():
+    import numba
+    from numba.core import event
+
+    from oomtui.engine.warmup import CompileLog
+
+    @numba.njit
+    def inner(x):
+        return x + 1
+
+    @numba.njit
+    def outer(x):
+        return inner(x) * 2
+
+    log = CompileLog()
+    with event.install_listener("numba:compile", log):
+        outer(1)
+        outer(1.5)
+        inner(2)  # already compiled for an int by outer(1)
+    s = log.summary()
+    assert s["functions"] == 2 and s["signatures"] == 4
+    assert s["compiled_more_than_once"] == {"test_compile_log_counts_each_function_once_per_"
+                                            "signature_and_times_it_alone.<locals>.inner": 2,
+                                            "test_compile_log_counts_each_function_once_per_"
+                                            "signature_and_times_it_alone.<locals>.outer": 2}
+    assert all(seconds > 0 for seconds in s["top_exclusive_s"].values())

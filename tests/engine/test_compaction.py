@@ -111,6 +111,7 @@ def test_fragmented_zone_has_only_single_pages(fragmented):
     assert m.zoneinfo()["Normal"]["free"] >= pages // 2
 
 
+@pytest.mark.slow
 def test_madvised_thp_fault_compacts_and_succeeds(fragmented):
     m, pid, addr, pages = fragmented()
     before = m.vmstat()

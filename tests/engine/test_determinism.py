@@ -51,6 +51,7 @@ def test_fresh_machines_identical(machine):
     assert machine(seed=3).state_digest() == machine(seed=3).state_digest()
 
 
+@pytest.mark.slow
 def test_same_inputs_same_state(machine):
     m1, m2 = machine(seed=7), machine(seed=7)
     script(m1)

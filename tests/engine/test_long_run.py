@@ -4,6 +4,8 @@ same machine."""
 
 from __future__ import annotations
 
+import pytest
+
 from oomtui.engine import SwapDevice
 from oomtui.engine.invariants import check_invariants
 
@@ -23,6 +25,7 @@ def busy(machine):
     return m
 
 
+@pytest.mark.slow
 def test_a_long_busy_run_keeps_its_books_every_tick(machine):
     m = busy(machine)
     for _ in range(TICKS):

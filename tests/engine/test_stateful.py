@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 from errno import errorcode
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant, multiple,
@@ -619,4 +620,4 @@ EngineStateMachine.TestCase.settings = settings(
     max_examples=80, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestEngineStateMachine = EngineStateMachine.TestCase
+TestEngineStateMachine = pytest.mark.slow(EngineStateMachine.TestCase)

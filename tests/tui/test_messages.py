@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tuitools import SIZE, settle
 
-from oomtui.tui.messages import EngineEvents, FrameReady
+from oomtui.tui.messages import Compiling, EngineEvents, FrameReady
 from oomtui.tui.widgets.memory_grid import GUTTER, MemoryGrid
 
 
@@ -51,3 +51,12 @@ async def test_a_frame_built_before_a_resize_is_drawn_as_built(app):
         line = grid.render_line(0)
         assert line.text.startswith("DMA ") and line.cell_length == grid.size.width  # padded
         assert line.text.endswith(" " * 10) and not line.text[:-10].endswith(" ")
+
+
+async def test_a_first_run_shows_which_kernel_is_compiling_and_how_far_it_is(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # paused: no frame redraws the status line after this
+        app.post_message(Compiling(30, 120, "shrink_node"))
+        await pilot.pause()
+        status = str(app.main.query_one("#status").render())
+        assert "compiling its kernels █████░░░░░░░░░░░░░░░ 30/120 shrink_node" in status

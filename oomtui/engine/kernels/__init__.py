@@ -21,7 +21,8 @@ Where things are:
   madvise      madvise, mlock, mincore             reclaim      shrink_node, kswapd, direct reclaim
   slab         slab caches and their shrinker      writeback    the flushers
   compaction   compaction and migration            recount      invariant recounts (tests)
-  lists, hashtable, results, jit                   shared building blocks
+  lists, hashtable, results                        shared building blocks
+  jit          the @kernel decorator: one compiled version per kernel
 """
 
 from oomtui.engine.constants import (  # noqa: F401 (Python's side uses them as K.*)
@@ -31,7 +32,6 @@ from oomtui.engine.kernels.buddy import *  # noqa: F403
 from oomtui.engine.kernels.compaction import *  # noqa: F403
 from oomtui.engine.kernels.fault import *  # noqa: F403
 from oomtui.engine.kernels.hashtable import *  # noqa: F403
-from oomtui.engine.kernels.jit import *  # noqa: F403
 from oomtui.engine.kernels.lists import *  # noqa: F403
 from oomtui.engine.kernels.lru import *  # noqa: F403
 from oomtui.engine.kernels.madvise import *  # noqa: F403

@@ -4,10 +4,8 @@ check, the fast path, and waking kswapd when an allocation dips below the low wa
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import MAX_RECLAIM_RETRIES, ZONE_NORMAL
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lists import list_add_head, list_del
 from oomtui.engine.state import (
     FREE, KERNEL, MAX_ORDER, NR_ZONES, PGALLOC, PGFREE, RS_KSWAPD_AWAKE, RS_KSWAPD_FAILURES,
@@ -17,7 +15,7 @@ from oomtui.engine.state import (
 PAGE_ALLOC_COSTLY_ORDER = 3
 
 
-@njit(**JIT)
+@kernel
 def zone_of(zn, pfn):
     for z in range(NR_ZONES):
         if pfn < zn.start[z + 1]:
@@ -25,7 +23,7 @@ def zone_of(zn, pfn):
     return NR_ZONES - 1
 
 
-@njit(**JIT)
+@kernel
 def free_block(fr, zn, z, pfn, order):
     """__free_one_page: merge with free buddies of the same zone, then list the block."""
     zn.free[z] += 1 << order
@@ -47,7 +45,7 @@ def free_block(fr, zn, z, pfn, order):
     zn.free_count[z, order] += 1
 
 
-@njit(**JIT)
+@kernel
 def buddy_init(k):
     """Hand every frame of every zone to the buddy allocator (memblock_free_all)."""
     zn = k.zn
@@ -62,7 +60,7 @@ def buddy_init(k):
             p += 1 << order
 
 
-@njit(**JIT)
+@kernel
 def take_block(fr, zn, z, order):
     """__rmqueue_smallest + expand: smallest block ≥ order, split, keep the low part."""
     for o in range(order, MAX_ORDER + 1):
@@ -84,7 +82,7 @@ def take_block(fr, zn, z, order):
     return -1
 
 
-@njit(**JIT)
+@kernel
 def zone_watermark_ok(zn, z, order, mark, highest):
     """__zone_watermark_ok for ALLOC_WMARK_* without reserve flags (KERNEL.md §5)."""
     free = zn.free[z] - ((1 << order) - 1)
@@ -98,7 +96,7 @@ def zone_watermark_ok(zn, z, order, mark, highest):
     return False
 
 
-@njit(**JIT)
+@kernel
 def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
     """get_page_from_freelist: walk the zonelist from `highest` down; -1 if no zone passes."""
     for z in range(highest, -1, -1):
@@ -117,7 +115,7 @@ def alloc_from_zones(fr, zn, ctr, order, highest, mark, ftype, owner):
     return -1
 
 
-@njit(**JIT)
+@kernel
 def alloc_pages(fr, zn, ctr, rs, order, highest, ftype, owner):
     """__alloc_pages' fast path at low, then (waking kswapd) a try at min. -1 sends the caller
     back to Python for the slow path: direct reclaim, retries, the OOM killer (KERNEL.md §5).
@@ -131,14 +129,14 @@ def alloc_pages(fr, zn, ctr, rs, order, highest, ftype, owner):
                             ftype=ftype, owner=owner)
 
 
-@njit(**JIT)
+@kernel
 def alloc_pages_nowait(fr, zn, ctr, order, highest, ftype, owner):
     """An opportunistic allocation that never reclaims (readahead)."""
     return alloc_from_zones(fr=fr, zn=zn, ctr=ctr, order=order, highest=highest, mark=WMARK_LOW,
                             ftype=ftype, owner=owner)
 
 
-@njit(**JIT)
+@kernel
 def free_pages(fr, zn, ctr, p, order):
     for q in range(p, p + (1 << order)):
         fr.type[q] = FREE
@@ -153,7 +151,7 @@ def free_pages(fr, zn, ctr, p, order):
     free_block(fr=fr, zn=zn, z=zone_of(zn=zn, pfn=p), pfn=p, order=order)
 
 
-@njit(**JIT)
+@kernel
 def node_balanced(zn, order, highest):
     """pgdat_balanced: any usable zone above its high watermark."""
     for z in range(highest + 1):
@@ -163,7 +161,7 @@ def node_balanced(zn, order, highest):
     return False
 
 
-@njit(**JIT)
+@kernel
 def wakeup_kswapd(zn, rs, order, highest):
     st = rs.state
     st[RS_KSWAPD_ORDER] = max(st[RS_KSWAPD_ORDER], order)
@@ -174,7 +172,7 @@ def wakeup_kswapd(zn, rs, order, highest):
         st[RS_KSWAPD_AWAKE] = 1
 
 
-@njit(**JIT)
+@kernel
 def kernel_alloc(fr, zn, ctr, rs, order, owner):
     """A kernel allocation (GFP_KERNEL: highest zone Normal, down to min)."""
     return alloc_pages(fr=fr, zn=zn, ctr=ctr, rs=rs, order=order, highest=ZONE_NORMAL,

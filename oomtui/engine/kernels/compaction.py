@@ -5,11 +5,9 @@ engine/compaction.py.
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.kernels.buddy import PAGE_ALLOC_COSTLY_ORDER, free_pages, zone_watermark_ok
 from oomtui.engine.kernels.hashtable import ht_put
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lists import list_del
 from oomtui.engine.kernels.lru import lru_add, lru_del
 from oomtui.engine.kernels.pagecache import pc_key
@@ -34,17 +32,17 @@ PAGEBLOCK_NR = HPAGE_PMD_NR
 ENOMEM_ERR = 12
 
 
-@njit(**JIT)
+@kernel
 def pageblock_start(pfn):
     return pfn & ~(PAGEBLOCK_NR - 1)
 
 
-@njit(**JIT)
+@kernel
 def pageblock_end(pfn):
     return (pfn + PAGEBLOCK_NR) & ~(PAGEBLOCK_NR - 1)
 
 
-@njit(**JIT)
+@kernel
 def fragmentation_index(zn, z, order):
     """__fragmentation_index: toward 0 a failure at `order` is for lack of memory, toward
     1000 for fragmentation; -1000 when a block of that order is free."""
@@ -64,7 +62,7 @@ def fragmentation_index(zn, z, order):
     return 1000 - (1000 + free * 1000 // (1 << order)) // blocks
 
 
-@njit(**JIT)
+@kernel
 def __compaction_suitable(zn, z, order, highest, free):
     """Enough free pages (`free` of them) above the min (costly: low) watermark plus
     compact_gap to have migration targets."""
@@ -72,7 +70,7 @@ def __compaction_suitable(zn, z, order, highest, free):
     return free > mark + (2 << order) + zn.reserve[z, highest]
 
 
-@njit(**JIT)
+@kernel
 def compaction_suitable(zn, z, order, highest):
     """compaction_suitable: free pages for targets, and for costly orders a failure that is
     due to fragmentation (fragmentation index above vm.extfrag_threshold)."""
@@ -85,7 +83,7 @@ def compaction_suitable(zn, z, order, highest):
     return True
 
 
-@njit(**JIT)
+@kernel
 def compaction_zonelist_suitable(k, order, highest):
     """compaction_zonelist_suitable: would some zone pass __compaction_suitable with its free
     pages plus reclaimable/order (the node's reclaimable pages: LRUs are not per zone here)?"""
@@ -99,14 +97,14 @@ def compaction_zonelist_suitable(k, order, highest):
     return False
 
 
-@njit(**JIT)
+@kernel
 def reset_cached_positions(zn, z):
     zn.compact_cached_migrate_pfn[z, 0] = zn.start[z]
     zn.compact_cached_migrate_pfn[z, 1] = zn.start[z]
     zn.compact_cached_free_pfn[z] = pageblock_start(pfn=zn.start[z + 1] - 1)
 
 
-@njit(**JIT)
+@kernel
 def update_cached_migrate(zn, z, pfn):
     """Where async and sync compaction restart: past the pageblock the scanner finished."""
     pfn = pageblock_end(pfn=pfn)
@@ -115,7 +113,7 @@ def update_cached_migrate(zn, z, pfn):
         zn.compact_cached_migrate_pfn[z, 1] = max(zn.compact_cached_migrate_pfn[z, 1], pfn)
 
 
-@njit(**JIT)
+@kernel
 def putback_movable_pages(fr, lru, zn, first):
     """The isolated pages from `first` on go back onto their LRU lists."""
     cc = zn.cc
@@ -124,7 +122,7 @@ def putback_movable_pages(fr, lru, zn, first):
     cc[CC_NR_MIGRATE] = first
 
 
-@njit(**JIT)
+@kernel
 def isolate_migratepages_block(k, z, low, end):
     """isolate_migratepages_block: take up to COMPACT_CLUSTER_MAX LRU pages (anon, file,
     shmem, swap cache; mlocked too: compact_unevictable_allowed) of [low, end) off their
@@ -179,7 +177,7 @@ def isolate_migratepages_block(k, z, low, end):
     cc[CC_MIGRATE_PFN] = low
 
 
-@njit(**JIT)
+@kernel
 def isolate_migratepages(k, z):
     """isolate_migratepages: from the migrate scanner's pfn, the first pageblock below the
     free scanner that is not a THP (pageblock_skip_persistent); True if pages were isolated."""
@@ -198,7 +196,7 @@ def isolate_migratepages(k, z):
     return cc[CC_NR_MIGRATE] > 0
 
 
-@njit(**JIT)
+@kernel
 def isolate_freepages_block(k, z, pfn, end):
     """isolate_freepages_block: take free buddy blocks of [pfn, end) off the free lists
     until there is a target for every isolated page; returns where it stopped."""
@@ -231,7 +229,7 @@ def isolate_freepages_block(k, z, pfn, end):
     return min(pfn, end)
 
 
-@njit(**JIT)
+@kernel
 def isolate_freepages(k, z):
     """isolate_freepages: the free scanner walks pageblocks down from its pfn to the
     migrate scanner's block, isolating free pages. oomtui scans every pfn (stride 1): the
@@ -261,7 +259,7 @@ def isolate_freepages(k, z):
     cc[CC_FREE_PFN] = start
 
 
-@njit(**JIT)
+@kernel
 def migrate_folio(k, src, dst):
     """migrate_pages for one isolated page: copy it to dst and update everything that
     points at it (PTEs through the reverse map, the page-cache index, the swap cache, the
@@ -291,7 +289,7 @@ def migrate_folio(k, src, dst):
     return True
 
 
-@njit(**JIT)
+@kernel
 def migrate_pages(k, z):
     """migrate_pages with compaction_alloc: each isolated page to a target the free scanner
     isolates; returns 0, ENOMEM_ERR when targets ran out, or the pages that failed."""
@@ -322,7 +320,7 @@ def migrate_pages(k, z):
     return failed
 
 
-@njit(**JIT)
+@kernel
 def compact_finished(k, z):
     """__compact_finished: the scanners met (complete; the next run starts anew), or at a
     pageblock boundary a free block of the order exists (success)."""
@@ -338,7 +336,7 @@ def compact_finished(k, z):
     return COMPACT_CONTINUE
 
 
-@njit(**JIT)
+@kernel
 def compact_zone(k, z, order, prio, highest):
     """compact_zone for direct compaction: the migrate scanner walks up from where it last
     stopped (the zone start at first), the free scanner down from the zone end; movable

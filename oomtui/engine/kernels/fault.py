@@ -4,11 +4,9 @@ resumable over a range of pages, with inline direct reclaim when nothing is prot
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import MEMCG_CHARGE_BATCH
 from oomtui.engine.kernels.buddy import free_pages
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_add
 from oomtui.engine.kernels.mapping import free_anon_page, map_page, new_anon_page, unmap_page
 from oomtui.engine.kernels.memcg import try_charge
@@ -31,7 +29,7 @@ from oomtui.engine.state import (
 FAULT_DONE, FAULT_RETRY = range(2)  # else a failure code: NO_MEMORY, NEED_ROOM, MEMCG_FULL
 
 
-@njit(**JIT)
+@kernel
 def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, anon_pgoff, locked,
                 write, out):
     """Access npages from vstart in one VMA (permissions already checked by the caller).
@@ -64,7 +62,7 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
     return stop(out=out, done=npages, failed=0)
 
 
-@njit(**JIT)
+@kernel
 def fault_range_reclaiming(k, mm, vstart, npages, vflags, file_id, pgoff, anon_id, locked, write,
                            out):
     """fault_range with the slow path's first step, direct reclaim, taken here instead of in
@@ -86,7 +84,7 @@ def fault_range_reclaiming(k, mm, vstart, npages, vflags, file_id, pgoff, anon_i
             out[OUT_RECLAIMED] = 1
 
 
-@njit(inline="always", **JIT)  # one call per page: inlined so k's arrays are not passed each time
+@kernel(inline="always")  # one call per page: inlined so k's arrays are not passed each time
 def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, write, out):
     """handle_mm_fault for one page. An allocation may reclaim and so change this PTE:
     then the new page is dropped and the fault retried (FAULT_RETRY)."""
@@ -221,7 +219,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
     return FAULT_DONE
 
 
-@njit(**JIT)
+@kernel
 def count_fault(ctr, mms, mm, major, out):
     """mm_account_fault: pgfault always, then the task's major or minor count."""
     ctr.vm[PGFAULT] += 1
@@ -234,7 +232,7 @@ def count_fault(ctr, mms, mm, major, out):
         out[OUT_MINFLT] += 1
 
 
-@njit(**JIT)
+@kernel
 def do_huge_pmd_anonymous_page(k, mm, vpage, p, anon_id, index, locked, out):
     """Map the order-9 block p at the 2 MiB-aligned vpage: charged to the memcg, one fault,
     every subpage a new inactive anon page behind a writable PTE of the deposited table.

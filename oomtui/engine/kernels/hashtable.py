@@ -5,13 +5,12 @@ and the page cache).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.state import EMPTY
 
 
-@njit(**JIT)
+@kernel
 def ht_hash(key, mask):
     h = np.uint64(key)
     h ^= h >> np.uint64(33)
@@ -20,7 +19,7 @@ def ht_hash(key, mask):
     return np.int64(h & np.uint64(mask))
 
 
-@njit(**JIT)
+@kernel
 def ht_get(keys, vals, key):
     mask = keys.size - 1
     i = ht_hash(key=key, mask=mask)
@@ -31,7 +30,7 @@ def ht_get(keys, vals, key):
     return -1
 
 
-@njit(**JIT)
+@kernel
 def ht_put(keys, vals, count, key, val):
     mask = keys.size - 1
     i = ht_hash(key=key, mask=mask)
@@ -43,7 +42,7 @@ def ht_put(keys, vals, count, key, val):
     vals[i] = val
 
 
-@njit(**JIT)
+@kernel
 def ht_del(keys, vals, count, key):
     """Remove with backward-shift deletion (no tombstones)."""
     mask = keys.size - 1
@@ -68,7 +67,7 @@ def ht_del(keys, vals, count, key):
     vals[i] = EMPTY
 
 
-@njit(**JIT)
+@kernel
 def ht_rehash(old_keys, old_vals, keys, vals, count):
     for i in range(old_keys.size):
         if old_keys[i] != EMPTY:

@@ -4,12 +4,10 @@ arrays (Frames.next/prev), since a page is never on both.
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 
 
-@njit(**JIT)
+@kernel
 def list_add_head(nxt, prv, head, tail, i, j, p):
     h = head[i, j]
     prv[p] = -1
@@ -21,7 +19,7 @@ def list_add_head(nxt, prv, head, tail, i, j, p):
     head[i, j] = p
 
 
-@njit(**JIT)
+@kernel
 def list_add_tail(nxt, prv, head, tail, i, j, p):
     t = tail[i, j]
     nxt[p] = -1
@@ -33,7 +31,7 @@ def list_add_tail(nxt, prv, head, tail, i, j, p):
     tail[i, j] = p
 
 
-@njit(**JIT)
+@kernel
 def list_del(nxt, prv, head, tail, i, j, p):
     n = nxt[p]
     q = prv[p]

@@ -4,10 +4,8 @@ there, mlock's unevictable list, activation, and the cost reclaim notes per list
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import SWAP_CLUSTER_MAX
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lists import list_add_head, list_del
 from oomtui.engine.state import (
     FILE, F_ACTIVE, F_LAZYFREE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE, NR_MLOCK,
@@ -15,7 +13,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def lru_list_for(fr, p):
     if fr.mlock[p] > 0:
         return LRU_UNEVICTABLE
@@ -27,7 +25,7 @@ def lru_list_for(fr, p):
     return LRU_INACTIVE_ANON + active
 
 
-@njit(**JIT)
+@kernel
 def lru_add(fr, lru, p):
     """Onto the list its flags call for, in the lruvec of the memcg it is charged to."""
     lst = lru_list_for(fr=fr, p=p)
@@ -36,7 +34,7 @@ def lru_add(fr, lru, p):
     lru.size[fr.memcg[p], lst] += 1
 
 
-@njit(**JIT)
+@kernel
 def lru_del(fr, lru, p):
     lst = fr.lru[p]
     if lst < 0:
@@ -46,7 +44,7 @@ def lru_del(fr, lru, p):
     fr.lru[p] = -1
 
 
-@njit(**JIT)
+@kernel
 def lru_update(fr, lru, p):
     """Move a page to the list its flags now call for."""
     if fr.lru[p] != lru_list_for(fr=fr, p=p):
@@ -54,7 +52,7 @@ def lru_update(fr, lru, p):
         lru_add(fr=fr, lru=lru, p=p)
 
 
-@njit(**JIT)
+@kernel
 def mlock_page(fr, lru, ctr, p, delta):
     """mlock_folio / munlock_folio: count locked mappings; unevictable while any remain."""
     before = fr.mlock[p]
@@ -66,14 +64,14 @@ def mlock_page(fr, lru, ctr, p, delta):
     lru_update(fr=fr, lru=lru, p=p)
 
 
-@njit(**JIT)
+@kernel
 def activate(fr, lru, ctr, p):
     fr.flags[p] |= F_ACTIVE
     ctr.vm[PGACTIVATE] += 1
     lru_add(fr=fr, lru=lru, p=p)
 
 
-@njit(**JIT)
+@kernel
 def note_cost(lru, cg, file, nr_io, nr_rotated):
     """lru_note_cost: what reclaiming from a list cost, added to the lruvec and every
     ancestor's, each halving both costs once they pass a quarter of its LRU pages (its

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.kernels.hashtable import ht_get
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_update, mlock_page
 from oomtui.engine.kernels.mapping import split_huge_page, swap_put, unmap_page
 from oomtui.engine.kernels.pagecache import pc_lookup, pc_remove
@@ -20,7 +18,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def swap_out(k, mm, row, idx, p):
     """Reclaim one exclusive anon page to swap (add_to_swap + try_to_unmap + pageout).
 
@@ -49,7 +47,7 @@ def swap_out(k, mm, row, idx, p):
 MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = range(4)
 
 
-@njit(**JIT)
+@kernel
 def madvise_range(k, mm, vstart, npages, advice, locked):
     """MADV_FREE / COLD / PAGEOUT on present pages mapped only by this mm (mm/madvise.c)."""
     fr, ctr, pt = k.fr, k.ctr, k.pt
@@ -118,7 +116,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
         v = chunk_end
 
 
-@njit(**JIT)
+@kernel
 def mlock_range(k, mm, vstart, npages, delta):
     """mlock_pte_range: add or drop one locked mapping on every present page."""
     pt = k.pt
@@ -135,7 +133,7 @@ def mlock_range(k, mm, vstart, npages, delta):
         v = chunk_end
 
 
-@njit(**JIT)
+@kernel
 def mincore_range(k, mm, vstart, npages, file_id, file_pgoff, out):
     """mincore_pte_range: mapped pages, else page-cache residency for file-backed VMAs."""
     pt, sw = k.pt, k.sw

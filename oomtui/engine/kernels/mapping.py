@@ -5,11 +5,9 @@ back into small pages.
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import ZONE_MOVABLE
 from oomtui.engine.kernels.buddy import alloc_pages, free_pages
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_add, lru_del, mlock_page
 from oomtui.engine.kernels.memcg import charged_page, uncharge
 from oomtui.engine.kernels.results import NO_MEMORY
@@ -20,7 +18,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def rss_kind(fr, p):
     t = fr.type[p]
     if t == ANON:
@@ -30,7 +28,7 @@ def rss_kind(fr, p):
     return MM_FILEPAGES
 
 
-@njit(**JIT)
+@kernel
 def map_page(fr, lru, ctr, mms, mm, p, locked):
     fr.mapcount[p] += 1
     mms.rss[mm, rss_kind(fr=fr, p=p)] += 1
@@ -40,7 +38,7 @@ def map_page(fr, lru, ctr, mms, mm, p, locked):
         mlock_page(fr=fr, lru=lru, ctr=ctr, p=p, delta=1)
 
 
-@njit(**JIT)
+@kernel
 def free_anon_page(fr, zn, lru, ctr, p):
     if fr.flags[p] & F_LAZYFREE:
         ctr.vm[NR_LAZYFREE] -= 1
@@ -49,7 +47,7 @@ def free_anon_page(fr, zn, lru, ctr, p):
     free_pages(fr=fr, zn=zn, ctr=ctr, p=p, order=0)
 
 
-@njit(**JIT)
+@kernel
 def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     """Drop one mapping of p; an anon page nobody maps (or needs in the swap cache) is freed."""
     if fr.flags[p] & F_THP:
@@ -71,7 +69,7 @@ def unmap_page(fr, zn, lru, ctr, sw, mms, mm, p, locked):
     free_anon_page(fr=fr, zn=zn, lru=lru, ctr=ctr, p=p)
 
 
-@njit(**JIT)
+@kernel
 def new_anon_page(fr, zn, lru, ctl, ctr, rs, anon_id, index, cg):
     """A new anon page charged to cg, or NO_MEMORY / MEMCG_FULL."""
     # GFP_HIGHUSER_MOVABLE: highest zone Movable. New anon pages start inactive (since 5.9).
@@ -87,14 +85,14 @@ def new_anon_page(fr, zn, lru, ctl, ctr, rs, anon_id, index, cg):
     return p
 
 
-@njit(**JIT)
+@kernel
 def swap_put(fr, zn, lru, ctr, sw, mms, mm, slot):
     """One swap PTE is gone."""
     mms.rss[mm, MM_SWAPENTS] -= 1
     free_swap_and_cache(fr=fr, zn=zn, lru=lru, ctr=ctr, sw=sw, slot=slot)
 
 
-@njit(**JIT)
+@kernel
 def free_swap_and_cache(fr, zn, lru, ctr, sw, slot):
     """free_swap_and_cache: one reference to the slot is gone; free what nobody needs any more."""
     sw.map[slot] -= 1
@@ -109,7 +107,7 @@ def free_swap_and_cache(fr, zn, lru, ctr, sw, slot):
         free_anon_page(fr=fr, zn=zn, lru=lru, ctr=ctr, p=p)
 
 
-@njit(**JIT)
+@kernel
 def split_huge_page(fr, ctr, p):
     """split_huge_pmd + split_folio of the THP holding p: its 512 pages go on as 4 KiB pages
     (AnonHugePages drops by 2 MiB). Called before a subpage is handled on its own."""

@@ -7,15 +7,13 @@ LC_OVER_HIGH; Python's CgroupCalls._handle_over_high reclaims it and applies the
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.kernels.buddy import free_pages
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.results import MEMCG_FULL
 from oomtui.engine.state import LC_OVER_HIGH, LC_OVER_LIMIT
 
 
-@njit(**JIT)
+@kernel
 def try_charge(lru, ctl, cg, n):
     """page_counter_try_charge: n pages on cg and every ancestor, or on none of them; then
     the memcg over its memory.max is in ctl[LC_OVER_LIMIT]. Charges that leave a level over
@@ -38,14 +36,14 @@ def try_charge(lru, ctl, cg, n):
     return True
 
 
-@njit(**JIT)
+@kernel
 def uncharge(lru, cg, n):
     while cg >= 0:
         lru.usage[cg] -= n
         cg = lru.parent[cg]
 
 
-@njit(**JIT)
+@kernel
 def try_charge_swap(lru, cg):
     """__mem_cgroup_try_charge_swap: one swap entry against memory.swap.max at every level;
     a refusal counts in the limited group's swap.events (max and fail)."""
@@ -61,7 +59,7 @@ def try_charge_swap(lru, cg):
     return True
 
 
-@njit(**JIT)
+@kernel
 def uncharge_swap(lru, cg):
     """mem_cgroup_uncharge_swap for one entry (cg -1: not charged)."""
     while cg >= 0:
@@ -69,7 +67,7 @@ def uncharge_swap(lru, cg):
         cg = lru.parent[cg]
 
 
-@njit(**JIT)
+@kernel
 def swap_room(lru, cg):
     """mem_cgroup_get_nr_swap_pages > 0: every level below its memory.swap.max."""
     while cg >= 0:
@@ -79,7 +77,7 @@ def swap_room(lru, cg):
     return True
 
 
-@njit(**JIT)
+@kernel
 def charged_page(fr, zn, ctr, lru, ctl, p, cg):
     """mem_cgroup_charge after the allocation: the page, or MEMCG_FULL (page freed again)."""
     if not try_charge(lru=lru, ctl=ctl, cg=cg, n=1):

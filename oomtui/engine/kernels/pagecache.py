@@ -5,12 +5,11 @@ shadow or a shmem swap entry; adding, removing and walking a file's pages, read(
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from oomtui.engine.constants import MEMCG_CHARGE_BATCH, ZONE_MOVABLE
 from oomtui.engine.kernels.buddy import alloc_pages, free_pages
 from oomtui.engine.kernels.hashtable import ht_del, ht_get, ht_put
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_add, lru_del, lru_update
 from oomtui.engine.kernels.mapping import free_swap_and_cache
 from oomtui.engine.kernels.memcg import charged_page, uncharge
@@ -25,12 +24,12 @@ PC_PGOFF_BITS = 36  # a key is the file id above the page offset
 PC_PGOFF_MASK = (1 << PC_PGOFF_BITS) - 1
 
 
-@njit(**JIT)
+@kernel
 def pc_key(file_id, pgoff):
     return (file_id << PC_PGOFF_BITS) | pgoff
 
 
-@njit(**JIT)
+@kernel
 def pc_lookup(pc, file_id, pgoff):
     return ht_get(keys=pc.keys, vals=pc.vals, key=pc_key(file_id=file_id, pgoff=pgoff))
 
@@ -39,7 +38,7 @@ WALK_INVALIDATE, WALK_TRUNCATE, WALK_COUNT_SWAPPED = 0, 1, 2
 NO_COUNTS = np.zeros((1, 1), np.int64)  # for the walks that count nothing
 
 
-@njit(**JIT)
+@kernel
 def pc_walk(k, file_id, first, npages, action, counts, col):
     """Act on every page-cache entry of [first, first + npages) of a file, found by a lookup
     per offset or by one pass over the index, whichever is shorter: a sparse file costs its
@@ -65,7 +64,7 @@ def pc_walk(k, file_id, first, npages, action, counts, col):
         i += 1
 
 
-@njit(**JIT)
+@kernel
 def pc_visit(k, file_id, pgoff, p, action, counts, bucket, col):
     """One entry of pc_walk; True when it left the index."""
     if action == WALK_COUNT_SWAPPED:
@@ -87,7 +86,7 @@ def pc_visit(k, file_id, pgoff, p, action, counts, bucket, col):
     return False
 
 
-@njit(**JIT)
+@kernel
 def pc_add(fr, zn, lru, ctl, ctr, pc, rs, sw, file_id, pgoff, shmem):
     """A new page-cache page (filemap_add_folio / shmem_alloc_folio), or a failure code:
     NO_MEMORY, MEMCG_FULL, or NEED_ROOM when the page-cache index must grow first."""
@@ -115,7 +114,7 @@ def pc_add(fr, zn, lru, ctl, ctr, pc, rs, sw, file_id, pgoff, shmem):
     return p
 
 
-@njit(**JIT)
+@kernel
 def pc_remove(fr, zn, lru, ctr, pc, p, shadow):
     """Drop an unmapped page from the page cache and free it; an evicted page leaves its
     shadow (>= 0) in its place while there is room for one (the shadow-node shrinker)."""
@@ -135,7 +134,7 @@ def pc_remove(fr, zn, lru, ctr, pc, p, shadow):
     free_pages(fr=fr, zn=zn, ctr=ctr, p=p, order=0)
 
 
-@njit(**JIT)
+@kernel
 def set_dirty(fr, ctr, rs, p):
     """folio_mark_dirty for a file page: counted, and queued for the flushers."""
     if fr.type[p] == FILE and not fr.flags[p] & F_DIRTY:
@@ -149,7 +148,7 @@ def set_dirty(fr, ctr, rs, p):
         st[RS_DQ_COUNT] += 1
 
 
-@njit(**JIT)
+@kernel
 def mark_accessed(fr, lru, p):
     """folio_mark_accessed: referenced once, activated on the second use."""
     if fr.flags[p] & F_REFERENCED and not fr.flags[p] & F_ACTIVE and fr.mlock[p] == 0:
@@ -160,7 +159,7 @@ def mark_accessed(fr, lru, p):
         fr.flags[p] |= F_REFERENCED
 
 
-@njit(**JIT)
+@kernel
 def pc_fill(k, file_id, pgoff, npages, shmem, dirty, out):
     """read()/write()/readahead through the page cache (resumable, like fault_range)."""
     for i in range(npages):

@@ -4,22 +4,20 @@
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import ZONE_NORMAL
 from oomtui.engine.kernels.buddy import alloc_pages, free_pages
 from oomtui.engine.kernels.hashtable import ht_del, ht_get, ht_put
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.results import NEED_ROOM
 from oomtui.engine.state import NR_PAGETABLE, PAGETABLE, PTE_NONE
 
 
-@njit(**JIT)
+@kernel
 def pt_key(mm, level, idx):
     return (mm << 28) | (level << 26) | idx
 
 
-@njit(**JIT)
+@kernel
 def pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm):
     # GFP_PGTABLE_USER: a kernel allocation, highest zone Normal.
     p = alloc_pages(fr=fr, zn=zn, ctr=ctr, rs=rs, order=0, highest=ZONE_NORMAL, ftype=PAGETABLE,
@@ -30,13 +28,13 @@ def pt_alloc_table(fr, zn, ctr, pt, mms, rs, mm):
     return p
 
 
-@njit(**JIT)
+@kernel
 def pte_table(pt, mm, vpage):
     """The pool row of the PTE table mapping vpage, or -1 if there is none."""
     return ht_get(keys=pt.keys, vals=pt.vals, key=pt_key(mm=mm, level=0, idx=vpage >> 9))
 
 
-@njit(**JIT)
+@kernel
 def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage):
     """The pool row of the PTE table mapping vpage, allocating missing levels (-1 when no
     memory, NEED_ROOM when the pool or its hash must grow first)."""
@@ -64,7 +62,7 @@ def pt_row(fr, zn, ctr, pt, mms, rs, mm, vpage):
     return row
 
 
-@njit(**JIT)
+@kernel
 def pt_free_range(k, mm, level, lo, hi):
     """free_pgtables: free this mm's level-`level` tables with index in [lo, hi]."""
     ctr, pt, mms = k.ctr, k.pt, k.mms

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.mapping import map_page, split_huge_page, swap_put, unmap_page
 from oomtui.engine.kernels.pagetables import pt_row, pte_table
 from oomtui.engine.kernels.results import stop
@@ -15,7 +13,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def zap_range(k, mm, vstart, npages, locked):
     """zap_pte_range: clear every entry in the range; returns the pages unmapped."""
     pt = k.pt
@@ -42,7 +40,7 @@ def zap_range(k, mm, vstart, npages, locked):
     return n
 
 
-@njit(**JIT)
+@kernel
 def copy_range(k, src, dst, vstart, npages, private, out):
     """copy_pte_range for fork: share pages, write-protect private ones in both mms.
 
@@ -86,7 +84,7 @@ def copy_range(k, src, dst, vstart, npages, private, out):
     return stop(out=out, done=npages, failed=0)
 
 
-@njit(**JIT)
+@kernel
 def move_range(k, mm, old, new, npages, out):
     """move_page_tables for mremap: entries move, pages keep their rmap index."""
     fr, pt = k.fr, k.pt

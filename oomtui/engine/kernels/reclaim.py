@@ -6,12 +6,11 @@ entry points: direct reclaim, memcg reclaim and kswapd.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from oomtui.engine.constants import MAX_RECLAIM_RETRIES, SWAP_CLUSTER_MAX
 from oomtui.engine.kernels.buddy import node_balanced
 from oomtui.engine.kernels.hashtable import ht_put
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import activate, lru_add, lru_del, note_cost
 from oomtui.engine.kernels.mapping import free_anon_page
 from oomtui.engine.kernels.memcg import swap_room
@@ -35,7 +34,7 @@ from oomtui.engine.state import (
 DEF_PRIORITY = 12
 
 
-@njit(**JIT)
+@kernel
 def shmem_writeout(k, p, may_swap):
     """shrink_folio_list for a shmem page: try_to_unmap (shmem leaves no swap PTEs: they go to
     none), then shmem_writeout: a swap slot, whose entry replaces the page in the shmem mapping
@@ -59,7 +58,7 @@ def shmem_writeout(k, p, may_swap):
 FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(3)
 
 
-@njit(inline="always", **JIT)  # per page on the reclaim path
+@kernel(inline="always")  # per page on the reclaim path
 def folio_check_references(k, p):
     """folio_check_references: mapped pages need a second look before they are reclaimed."""
     fr = k.fr
@@ -76,7 +75,7 @@ def folio_check_references(k, p):
     return FOLIOREF_RECLAIM
 
 
-@njit(inline="always", **JIT)  # per page on the reclaim path
+@kernel(inline="always")  # per page on the reclaim path
 def reclaim_folio(k, p, may_swap):
     """shrink_folio_list for one isolated, unreferenced page: True if it was freed."""
     fr, ctr, sw = k.fr, k.ctr, k.sw
@@ -129,7 +128,7 @@ def reclaim_folio(k, p, may_swap):
     return shmem_writeout(k=k, p=p, may_swap=may_swap)
 
 
-@njit(**JIT)
+@kernel
 def shrink_inactive_list(k, cg, lst, nr_to_scan, may_swap, kswapd):
     """Scan nr_to_scan pages from the tail of one of cg's inactive lists; returns pages freed."""
     fr, lru, ctr = k.fr, k.lru, k.ctr
@@ -161,11 +160,12 @@ def shrink_inactive_list(k, cg, lst, nr_to_scan, may_swap, kswapd):
         activate(fr=k.fr, lru=k.lru, ctr=k.ctr, p=p)
         rotated += 1
     ctr.vm[PGSTEAL_KSWAPD if kswapd else PGSTEAL_DIRECT] += freed
-    note_cost(lru=lru, cg=cg, file=lst >= LRU_INACTIVE_FILE, nr_io=io, nr_rotated=rotated)
+    # file as an int, as workingset_refault passes it: note_cost compiles once
+    note_cost(lru=lru, cg=cg, file=int(lst >= LRU_INACTIVE_FILE), nr_io=io, nr_rotated=rotated)
     return freed
 
 
-@njit(**JIT)
+@kernel
 def shrink_active_list(k, cg, lst, nr_to_scan):
     """Move pages from the tail of one of cg's active lists to the inactive list (executable
     file pages that were referenced stay active)."""
@@ -184,7 +184,7 @@ def shrink_active_list(k, cg, lst, nr_to_scan):
         lru_add(fr=k.fr, lru=k.lru, p=p)
 
 
-@njit(**JIT)
+@kernel
 def isqrt(n):
     r = np.int64(np.sqrt(n))
     while r * r > n:
@@ -194,7 +194,7 @@ def isqrt(n):
     return r
 
 
-@njit(**JIT)
+@kernel
 def inactive_is_low(size, inactive_lst):
     """inactive_is_low on one lruvec's list sizes: inactive × isqrt(10 × GB of the pair) < active."""
     inactive = size[inactive_lst]
@@ -204,13 +204,13 @@ def inactive_is_low(size, inactive_lst):
     return inactive * ratio < active
 
 
-@njit(**JIT)
+@kernel
 def can_reclaim_anon(k, cg, may_swap):
     """can_reclaim_anon_pages: swapping allowed, a free slot, and room under swap.max."""
     return may_swap and swap_space_left(sw=k.sw) and swap_room(lru=k.lru, cg=cg)
 
 
-@njit(**JIT)
+@kernel
 def protection(lru, cg):
     """mem_cgroup_protection for the running reclaim: (emin, elow); none for its target and
     the root (walk[0] is the target)."""
@@ -222,7 +222,7 @@ def protection(lru, cg):
 SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 
 
-@njit(**JIT)
+@kernel
 def get_scan_count(k, cg, priority, may_swap, trim, tiny, nr):
     """get_scan_count: how many pages of each of cg's evictable lists to scan. trim
     (cache_trim_mode) and tiny (file_is_tiny) were decided for the whole reclaim."""
@@ -269,7 +269,7 @@ def get_scan_count(k, cg, priority, may_swap, trim, tiny, nr):
     return balance
 
 
-@njit(**JIT)
+@kernel
 def shrink_lruvec(k, cg, nr_to_reclaim, priority, may_swap, kswapd, trim, tiny,
                   deactivate_anon, deactivate_file):
     """shrink_lruvec: scan cg's lists in SWAP_CLUSTER_MAX batches until the target is met."""
@@ -298,7 +298,7 @@ def shrink_lruvec(k, cg, nr_to_reclaim, priority, may_swap, kswapd, trim, tiny,
     return freed
 
 
-@njit(**JIT)
+@kernel
 def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
     """shrink_node → shrink_node_memcgs over the walk Python set up (the target's subtree in
     pre-order; the whole tree for global reclaim). Protected memcgs are skipped, low ones
@@ -354,7 +354,7 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def do_try_to_free_pages(k, nr_to_reclaim):
     """do_try_to_free_pages: priority 12 down to 0 until nr_to_reclaim pages are freed; if
     nothing was freed because low-protected memcgs were skipped, once more including them."""
@@ -375,7 +375,7 @@ def do_try_to_free_pages(k, nr_to_reclaim):
         scope[SCOPE_LOW_RECLAIM] = 1
 
 
-@njit(**JIT)
+@kernel
 def snapshot_refaults(lru):
     """snapshot_refaults: the reclaim target's refault activations as reclaim ends."""
     root = lru.walk[0]
@@ -383,7 +383,7 @@ def snapshot_refaults(lru):
     lru.snap_file[root] = lru.activate_file[root]
 
 
-@njit(**JIT)
+@kernel
 def direct_reclaim(k):
     """try_to_free_pages: global direct reclaim of SWAP_CLUSTER_MAX pages."""
     k.ctr.vm[ALLOCSTALL] += 1
@@ -393,13 +393,13 @@ def direct_reclaim(k):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def memcg_reclaim(k, nr_pages):
     """try_to_free_mem_cgroup_pages: reclaim inside the walk's target memcg."""
     return do_try_to_free_pages(k=k, nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX))
 
 
-@njit(**JIT)
+@kernel
 def kswapd_run(k):
     """balance_pgdat: one kswapd run; reclaims until a zone is above high, then sleeps.
 
@@ -436,7 +436,7 @@ def kswapd_run(k):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def reclaimable_pages(k):
     """zone_reclaimable_pages, for the node: file LRU pages, and anon ones if swap has room."""
     size = k.lru.size
@@ -448,7 +448,7 @@ def reclaimable_pages(k):
     return reclaimable
 
 
-@njit(**JIT)
+@kernel
 def should_reclaim_retry(k, order, highest):
     """should_reclaim_retry: could free + reclaimable pages lift some zone over min (with a
     free block of the order, for order > 0)?"""

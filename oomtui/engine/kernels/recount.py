@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.state import ANON, FILE, F_DIRTY, F_LAZYFREE, MAX_ORDER, NR_ZONES
 
 
-@njit(**JIT)
+@kernel
 def recount(k, out_types, out_lru, out_free_zone, out_mlocked, out_dirty, out_lazy):
     fr, zn = k.fr, k.zn
     for p in range(fr.type.size):

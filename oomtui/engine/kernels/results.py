@@ -4,9 +4,7 @@ the failure codes page allocations return (-status).
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 
 # Results of resumable kernels (out array): fault counts, pages done, and why they stopped.
 OUT_MINFLT, OUT_MAJFLT, OUT_NEW_ANON, OUT_DONE, OUT_STATUS, OUT_SWPIN = range(6)
@@ -19,7 +17,7 @@ STATUS_OK, STATUS_NOMEM, STATUS_ROOM, STATUS_MEMCG, STATUS_HIGH = range(5)
 NO_MEMORY, NEED_ROOM, MEMCG_FULL, OVER_HIGH = -1, -2, -3, -4
 
 
-@njit(**JIT)
+@kernel
 def stop(out, done, failed):
     """Record where a resumable kernel stopped: failed is 0 or a failure code (-status)."""
     out[OUT_DONE] = done

@@ -5,10 +5,9 @@ page from all of them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from oomtui.engine.kernels.hashtable import ht_get
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.mapping import rss_kind, split_huge_page
 from oomtui.engine.kernels.pagetables import pt_key
 from oomtui.engine.state import (
@@ -17,7 +16,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(inline="always", **JIT)  # per page on the reclaim path
+@kernel(inline="always")  # per page on the reclaim path
 def rmap_walk(k, p):
     """Find every PTE mapping p; fills rm.out_* and returns how many."""
     fr, pt, rm = k.fr, k.pt, k.rm
@@ -48,7 +47,7 @@ def rmap_walk(k, p):
     return n
 
 
-@njit(inline="always", **JIT)  # per page on the reclaim path
+@kernel(inline="always")  # per page on the reclaim path
 def folio_referenced(k, p):
     """Test and clear the accessed bit of every mapping; returns (young PTEs, vm_flags)."""
     pt, rm = k.pt, k.rm
@@ -64,7 +63,7 @@ def folio_referenced(k, p):
     return young, vm_flags
 
 
-@njit(inline="always", **JIT)  # per page on the reclaim path
+@kernel(inline="always")  # per page on the reclaim path
 def try_to_unmap(k, p, slot):
     """Unmap p everywhere; anon mappings become swap entries for `slot`. False if a mapping
     could not be found (the page is then kept)."""

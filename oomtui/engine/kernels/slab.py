@@ -6,11 +6,9 @@ so its caches fragment; oomtui's do not).
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import PAGE_SIZE, ZONE_NORMAL
 from oomtui.engine.kernels.buddy import alloc_from_zones, alloc_pages, free_pages
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.results import NO_MEMORY, stop
 from oomtui.engine.state import (
     CACHE_DENTRY, CACHE_INODE, NR_RECLAIMABLE_CACHES, NR_SLAB_R, NR_SLAB_U, RS_SLAB_DEFERRED,
@@ -19,12 +17,12 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def slab_objects(c, order):
     return (PAGE_SIZE << order) // SLAB_OBJSIZE[c]
 
 
-@njit(**JIT)
+@kernel
 def slab_alloc(k, c):
     """kmem_cache_alloc of one object of cache c, with a new slab when every slab is full
     (allocate_slab: the cache's order if a block is free at once, without reclaim or waking
@@ -53,7 +51,7 @@ def slab_alloc(k, c):
     return True
 
 
-@njit(**JIT)
+@kernel
 def stat_names(k, n, negative, done, out):
     """stat(2) of names not in the dcache, one after the other (resumable): d_alloc, then the
     inode (iget) unless the name does not exist; dput leaves both cached and unused, where
@@ -70,7 +68,7 @@ def stat_names(k, n, negative, done, out):
     return stop(out=out, done=n - done, failed=0)
 
 
-@njit(**JIT)
+@kernel
 def slab_free(k, c, n):
     """Free n objects of cache c, and the slabs that leaves empty (discard_slab)."""
     sl = k.rs.slab
@@ -86,7 +84,7 @@ def slab_free(k, c, n):
         free_pages(fr=k.fr, zn=k.zn, ctr=k.ctr, p=p, order=order)
 
 
-@njit(**JIT)
+@kernel
 def prune_dcache(k, nr):
     """prune_dcache_sb: free up to nr unused dentries from the LRU's cold end. Negative ones
     are spread evenly through the LRU; a positive one's inode goes on the inode LRU (iput)."""
@@ -103,7 +101,7 @@ def prune_dcache(k, nr):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def prune_icache(k, nr):
     """prune_icache_sb: free up to nr unused inodes (none of them has page cache)."""
     freed = min(nr, k.rs.slab[CACHE_INODE, SL_UNUSED])
@@ -112,7 +110,7 @@ def prune_icache(k, nr):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def super_cache_scan(k, nr_to_scan):
     """super_cache_scan: split the batch between dentries and inodes by their counts, prune
     the dcache first (it pins the icache), and scan at least one of each."""
@@ -123,7 +121,7 @@ def super_cache_scan(k, nr_to_scan):
     return freed + prune_icache(k=k, nr=nr_to_scan * inodes // total + 1)
 
 
-@njit(**JIT)
+@kernel
 def shrink_slab(k, priority):
     """shrink_slab → do_shrink_slab for the one shrinker oomtui has, the superblock's (KERNEL.md
     §6 Slab shrinkers). Returns the objects freed."""
@@ -147,7 +145,7 @@ def shrink_slab(k, priority):
     return freed
 
 
-@njit(**JIT)
+@kernel
 def drop_slab(k):
     """drop_slab (vm.drop_caches 2): shrink at priority 0 until a round frees almost nothing."""
     shift = 0

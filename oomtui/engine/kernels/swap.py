@@ -5,14 +5,12 @@ highest-priority device with room); swap_free_slot returns it.
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.memcg import try_charge_swap, uncharge_swap
 from oomtui.engine.state import F_DIRTY, F_SWAPCACHE, NR_FILE, NR_SWAPCACHED
 
 
-@njit(**JIT)
+@kernel
 def swap_dev_of(sw, slot):
     for d in range(sw.base.size):
         if sw.base[d] <= slot < sw.base[d] + sw.size[d]:
@@ -20,7 +18,7 @@ def swap_dev_of(sw, slot):
     return -1
 
 
-@njit(**JIT)
+@kernel
 def get_swap_pages(sw):
     """get_swap_pages, for one slot: the highest-priority device with room; equal priorities
     take turns."""
@@ -40,7 +38,7 @@ def get_swap_pages(sw):
     return sw.stack[sw.base[best] + sw.top[best]]
 
 
-@njit(**JIT)
+@kernel
 def folio_alloc_swap(fr, lru, sw, p):
     """A slot for anon page p, charged to its memcg's swap counter; -1 when the devices are
     full or the memcg is at memory.swap.max."""
@@ -57,7 +55,7 @@ def folio_alloc_swap(fr, lru, sw, p):
     return slot
 
 
-@njit(**JIT)
+@kernel
 def swap_free_slot(sw, lru, slot):
     uncharge_swap(lru=lru, cg=sw.memcg[slot])
     sw.memcg[slot] = -1
@@ -70,7 +68,7 @@ def swap_free_slot(sw, lru, slot):
     sw.index[slot] = -1
 
 
-@njit(**JIT)
+@kernel
 def vm_swap_full(sw):
     """vm_swap_full: more than half of the swap space in use."""
     used = 0
@@ -82,7 +80,7 @@ def vm_swap_full(sw):
     return used * 2 > total
 
 
-@njit(**JIT)
+@kernel
 def swapcache_add(fr, ctr, sw, p, slot):
     fr.flags[p] |= F_SWAPCACHE
     fr.swap[p] = slot
@@ -91,7 +89,7 @@ def swapcache_add(fr, ctr, sw, p, slot):
     ctr.vm[NR_FILE] += 1  # swap-cache pages count in nr_file_pages (meminfo subtracts them)
 
 
-@njit(**JIT)
+@kernel
 def swapcache_del(fr, lru, ctr, sw, p):
     """The page leaves the swap cache; its slot is freed if no swap PTE needs it."""
     slot = fr.swap[p]
@@ -104,7 +102,7 @@ def swapcache_del(fr, lru, ctr, sw, p):
         swap_free_slot(sw=sw, lru=lru, slot=slot)
 
 
-@njit(**JIT)
+@kernel
 def swap_space_left(sw):
     for d in range(sw.base.size):
         if sw.active[d] and sw.top[d] > 0:

@@ -4,12 +4,10 @@ readahead around it, a shmem page's, and swapoff's try_to_unuse.
 
 from __future__ import annotations
 
-from numba import njit
-
 from oomtui.engine.constants import ZONE_MOVABLE
 from oomtui.engine.kernels.buddy import alloc_pages_nowait
 from oomtui.engine.kernels.hashtable import ht_put
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_add, lru_update
 from oomtui.engine.kernels.mapping import free_anon_page, map_page, new_anon_page
 from oomtui.engine.kernels.memcg import charged_page
@@ -23,7 +21,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def swap_window(sw, rs, slot):
     """swap_cluster_readahead's window: 2^vm.page-cluster device offsets around the slot's,
     aligned on the device (offset 0 is the header page, so slot = base + offset - 1)."""
@@ -36,7 +34,7 @@ def swap_window(sw, rs, slot):
     return lo, hi
 
 
-@njit(**JIT)
+@kernel
 def swapin_refault(fr, lru, ctr, sw, p, slot):
     """__read_swap_cache_async: a page read back from swap refaults its shadow; a recent
     refault makes it active."""
@@ -48,7 +46,7 @@ def swapin_refault(fr, lru, ctr, sw, p, slot):
             lru_update(fr=fr, lru=lru, p=p)
 
 
-@njit(**JIT)
+@kernel
 def swap_in(fr, zn, lru, ctl, ctr, sw, rs, slot):
     """swapin_readahead: the slot's page from the swap cache, else read it and, if memory
     allows without reclaim, the rest of its window. Each page is charged to the memcg its
@@ -80,7 +78,7 @@ def swap_in(fr, zn, lru, ctl, ctr, sw, rs, slot):
     return p, True
 
 
-@njit(**JIT)
+@kernel
 def shmem_swapin(k, file_id, pgoff, slot):
     """shmem_swapin_folio: the slot's page, read (swapin_readahead, charged to the memcg of the
     swap entry) unless it is in the swap cache, takes the swap entry's place in the shmem
@@ -103,7 +101,7 @@ def shmem_swapin(k, file_id, pgoff, slot):
     return p, major
 
 
-@njit(**JIT)
+@kernel
 def swap_unuse(k, d, out):
     """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte), then in
     every shmem object.

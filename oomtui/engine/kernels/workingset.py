@@ -5,9 +5,8 @@ its lruvec's non-resident age; a refault within the workingset's size activates 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import note_cost
 from oomtui.engine.kernels.memcg import swap_room
 from oomtui.engine.kernels.swap import swap_space_left
@@ -19,14 +18,14 @@ from oomtui.engine.state import (
 SHADOW_AGE_BITS = 46
 
 
-@njit(**JIT)
+@kernel
 def workingset_age_nonresident(lru, cg, n):
     while cg >= 0:
         lru.nonresident_age[cg] += n
         cg = lru.parent[cg]
 
 
-@njit(**JIT)
+@kernel
 def workingset_eviction(fr, lru, p):
     """The shadow of p: its memcg, the age it was evicted at and PG_workingset."""
     cg = fr.memcg[p]
@@ -36,7 +35,7 @@ def workingset_eviction(fr, lru, p):
         1 if fr.flags[p] & F_WORKINGSET else 0)
 
 
-@njit(**JIT)
+@kernel
 def lruvec_size(lru, cg, lst):
     """lruvec_page_state: a memcg's list, its descendants' included."""
     total = 0
@@ -49,7 +48,7 @@ def lruvec_size(lru, cg, lst):
     return total
 
 
-@njit(**JIT)
+@kernel
 def workingset_refault(fr, lru, ctr, sw, p, shadow, file):
     """workingset_refault for the new page p (not yet on an LRU) that refaults `shadow`."""
     ctr.vm[WORKINGSET_REFAULT + file] += 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from numba import njit
-
-from oomtui.engine.kernels.jit import JIT
+from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lists import list_add_tail
 from oomtui.engine.kernels.lru import lru_del
 from oomtui.engine.state import (
@@ -13,7 +11,7 @@ from oomtui.engine.state import (
 )
 
 
-@njit(**JIT)
+@kernel
 def writeback_run(k, budget, bg_thresh):
     """One tick of the flushers. First the writes submitted last tick complete
     (folio_end_writeback: PG_reclaim pages rotate to the inactive tail for reclaim), then up

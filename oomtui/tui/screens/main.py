@@ -43,6 +43,7 @@ class FilterBox(Input):
 
 
 NARROW = 120  # below this many columns the lower panes take turns (v)
+BAR_WIDTH = 20  # the compile progress bar in the status line, in cells
 LOWER_PANES = (("grid-pane", "Physical memory"), ("vmas", "Virtual memory"),
                ("gauges", "Gauges"), ("events", "Events"))
 
@@ -112,6 +113,12 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     def status(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text, style="bold"))
+
+    def compiling(self, done: int, total: int, name: str) -> None:
+        """A first run's progress compiling the engine: a bar, and the kernel being compiled."""
+        filled = BAR_WIDTH * done // total
+        self.status(f"preparing engine (first run only): compiling its kernels "
+                    f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {done}/{total} {name}")
 
     @property
     def selected_pid(self) -> int | None:
