@@ -357,7 +357,8 @@ class Sim:
                 n, self._steps = self._steps, 0
                 self._advance(n)
             if self.paused or m.panicked:
-                if self._unshown or self._moves_expired():
+                # A panic met while running is published at once (no request will ask for it).
+                if self._unshown or self._moves_expired() or self.latest.panic != m.panicked:
                     self._publish(force_slow=True)
                 self._wake.wait(0.1)
                 self._wake.clear()

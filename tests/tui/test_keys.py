@@ -3,7 +3,7 @@ at all, for bad input) and the notification says what happened."""
 
 from __future__ import annotations
 
-from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle
+from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle, until
 
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog
@@ -420,6 +420,16 @@ async def test_a_panic_shows_the_panic_screen_and_r_restarts(notes):
         await settle(pilot)
         assert app.sim.machine.tick == 0 and not app.sim.machine.panicked
         assert app.screen is app.main
+
+
+async def test_a_panic_met_while_running_is_shown_without_a_key():
+    from oomtui.tui.screens.panic import PanicScreen
+
+    app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), speed=8, start_tick=300)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, PanicScreen))  # no key pressed
+        assert app.sim.machine.panicked and app.frame.panic == app.sim.machine.panicked
+        assert "✖ panicked" in str(app.main.query_one("#status").render())
 
 
 async def test_b_on_the_panic_screen_rewinds_five_seconds_and_replays_calls():

@@ -150,7 +150,8 @@ class MainScreen(Actions, TimeTravel, Screen):
         """Redraw every pane from a frame (tables only when their rows were rebuilt), and the
         timeline line from where the timeline is."""
         self.query_one("#preparing").display = False
-        state = "⏸ paused" if frame.paused else f"▶ ×{frame.speed:g}"
+        state = ("✖ panicked" if frame.panic else "⏸ paused" if frame.paused
+                 else f"▶ ×{frame.speed:g}")
         busy = f" · busy: {frame.busy}" if frame.busy else ""
         self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
                     f"{scenario}{busy}")
