@@ -49,6 +49,20 @@ async def test_brackets_change_speed(app, notes):
         assert app.sim.speed == 0.5 and notes[-1].startswith("speed ×0.5")
 
 
+async def test_the_status_shows_the_speed_achieved_next_to_the_one_asked_for():
+    app = make_app(scenario(), speed=64)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.achieved is not None)
+        frame = app.frame
+        assert frame.speed == 64 and frame.achieved > 0
+        assert f"▶ ×64 (achieved ×{frame.achieved:.3g})" in str(
+            app.main.query_one("#status").render())
+        await pilot.press("space")
+        await settle(pilot)
+        assert app.frame.achieved is None
+        assert "achieved" not in str(app.main.query_one("#status").render())
+
+
 async def test_slash_filters_the_table(app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -151,7 +151,8 @@ class MainScreen(Actions, TimeTravel, Screen):
         timeline line from where the timeline is."""
         self.query_one("#preparing").display = False
         state = ("✖ panicked" if frame.panic else "⏸ paused" if frame.paused
-                 else f"▶ ×{frame.speed:g}")
+                 else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
+                                               else f" (achieved ×{frame.achieved:.3g})"))
         busy = f" · busy: {frame.busy}" if frame.busy else ""
         self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
                     f"{scenario}{busy}")
