@@ -72,8 +72,15 @@ class Actions:
             self.notify(f"speed ×{self.app.sim.set_speed(delta):g} (simulated seconds per second)")
 
     def action_restart(self) -> None:
-        self._ask("Restart the scenario", [], lambda v: self.app.sim.restart(),
-                  note="Boot the scenario again from tick 0.", ok="Restart")
+        note = "Boot the scenario again from tick 0."
+        if self.app.sim is not None:
+            from oomtui.tui.sim import SaveStart  # the worker has loaded it already
+
+            start = self.app.sim.scenario
+            if isinstance(start, SaveStart):  # a save restarts where it was saved
+                note = f"Load the save {start.name} again, at its tick {start.tick}."
+        self._ask("Restart the scenario", [], lambda v: self.app.sim.restart(), note=note,
+                  ok="Restart")
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -150,6 +150,8 @@ class OomApp(App):
         moved = message.moved
         self.tick_ms = moved.tick_ms
         self.oom_events = list(moved.oom_kills)
+        if moved.fresh:
+            self.main.clear_log()
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
         self.main.set_zones(moved.managed)
 

@@ -71,6 +71,7 @@ class SaveStart:
     name: str
     state: dict  # saves.read()'s
     config: object  # MachineConfig
+    tick: int  # the saved machine's: where it (and a restart) starts
     calls: tuple = ()  # a save schedules no calls
 
     @classmethod
@@ -78,10 +79,10 @@ class SaveStart:
         """The save at `path`, checked whole; SaveError or OSError if it cannot be opened."""
         meta, state = saves.read(path)
         try:
-            config = Machine.from_snapshot(state).config
+            machine = Machine.from_snapshot(state)
         except ValueError as e:
             raise saves.SaveError(f"{path}: {e}") from None
-        return cls(meta["scenario"] or Path(path).stem, state, config)
+        return cls(meta["scenario"] or Path(path).stem, state, machine.config, machine.tick)
 
     def boot(self) -> Machine:
         return Machine.from_snapshot(self.state)
@@ -105,6 +106,7 @@ class Moved:
     oom_kills: tuple  # the OOM kills in the machine's history now
     tick_ms: int  # the machine's tick length (a load may change it)
     managed: dict  # zone -> managed pages: what the grid's split depends on
+    fresh: bool  # a new timeline (boot, restart, load): the events logged are another history's
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,7 @@ class Sim:
         self.machine = self.scenario.boot()
         self.timeline = Timeline(
             self.machine, every=max(1, CHECKPOINT_SECONDS * 1000 // self.machine.config.tick_ms))
-        self._moved(f"{self.scenario.name}: the timeline starts here")
+        self._moved(f"{self.scenario.name}: the timeline starts here", fresh=True)
         self._make_due()
         self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
@@ -344,7 +346,7 @@ class Sim:
         request, step and jump is followed by."""
         self._unsaid.append(message)
 
-    def _moved(self, message: str) -> None:
+    def _moved(self, message: str, fresh: bool = False) -> None:
         """After a jump: counters start over here, and the UI is told."""
         m = self.machine
         self.meter.clear()
@@ -352,7 +354,7 @@ class Sim:
                          events=len(m.events))
         self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
                                   m.config.tick_ms, {n: z["managed"]
-                                                     for n, z in m.zoneinfo().items()})))
+                                                     for n, z in m.zoneinfo().items()}, fresh)))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine

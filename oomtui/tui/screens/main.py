@@ -199,6 +199,9 @@ class MainScreen(Actions, TimeTravel, Screen):
     def log_line(self, tick: int, tick_ms: int, kind: str, message: str) -> None:
         self.query_one(EventLog).add(tick, tick_ms, kind, message)
 
+    def clear_log(self) -> None:
+        self.query_one(EventLog).clear()
+
     # -- the filter -----------------------------------------------------------------------
 
     def action_filter(self) -> None:
