@@ -159,7 +159,8 @@ class OomApp(App):
         from oomtui.tui.sim import is_oom_kill
 
         for event in message.events:
-            self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
+            if not is_oom_kill(event):  # each victim's own oom_kill line says it
+                self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
             if event.kind == "panic":
                 self.panic_text = event.data.get("text", event.message)
             if is_oom_kill(event):

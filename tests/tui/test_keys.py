@@ -465,3 +465,49 @@ async def test_b_on_the_panic_screen_rewinds_five_seconds_and_replays_calls():
         m = app.sim.machine
         assert m.tick == panic_tick - 500 and not m.panicked and app.sim.paused
         assert m.sysctl("vm.swappiness") == 5
+
+
+async def test_an_oom_kill_is_logged_once_and_capital_l_hides_kinds():
+    from oomtui.tui.widgets.event_log import EventLog
+
+    app = make_app(oom_scenario(), paused=True, start_tick=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(EventLog)
+        kills = [e for e in app.sim.machine.events if e.kind == "oom_kill"]
+        assert kills and len(app.oom_events) == len(kills)
+        kinds = [kind for _, _, kind, _ in log.entries]
+        assert kinds.count("oom_kill") == len(kills) and "oom" not in kinds
+        assert sum("Killed process" in line.text for line in log.lines) == len(kills)
+        assert "kswapd" in kinds
+        await pilot.press("L")
+        await fill(pilot, kswapd=False)
+        assert log.hidden == {"kswapd"} and "kswapd" in [k for _, _, k, _ in log.entries]
+        shown = [line.text.split()[1] for line in log.lines]
+        assert "kswapd" not in shown and "oom_kill" in shown
+        await pilot.press("L")
+        await fill(pilot, kswapd=True)
+        assert not log.hidden and len(log.lines) == len(log.entries)
+
+
+async def test_the_event_log_scrolled_up_stays_while_lines_come_in(app):
+    from oomtui.tui.widgets.event_log import EventLog
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(EventLog)
+        for i in range(60):
+            log.add(i, 10, "call", f"line {i}")
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        log.focus()
+        await pilot.press("pageup")
+        read_at = log.scroll_y
+        assert read_at < log.max_scroll_y
+        log.add(60, 10, "call", "line 60")
+        await pilot.pause()
+        assert log.scroll_y == read_at
+        await pilot.press("end")
+        log.add(61, 10, "call", "line 61")
+        await pilot.pause()
+        assert log.is_vertical_scroll_end and log.lines[-1].text.endswith("line 61")
