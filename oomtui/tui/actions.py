@@ -43,6 +43,7 @@ ACTION_BINDINGS = [
     Binding("W", "swapoff", "swapoff", id="sys-swapoff", show=False),
     Binding("O", "oom_report", "OOM report", id="view-oom"),
     Binding("e", "explain", "Explain gauges", id="view-explain", show=False),
+    Binding("L", "log_filter", "Event log: kinds shown", id="view-log-filter", show=False),
     Binding("R", "restart", "Restart scenario", id="sim-restart", show=False),
     Binding("t", "travel(-1)", "Back 1 s in time", id="time-back"),
     Binding("T", "travel(1)", "Forward 1 s in time", id="time-forward", show=False),
@@ -72,8 +73,15 @@ class Actions:
             self.notify(f"speed ×{self.app.sim.set_speed(delta):g} (simulated seconds per second)")
 
     def action_restart(self) -> None:
-        self._ask("Restart the scenario", [], lambda v: self.app.sim.restart(),
-                  note="Boot the scenario again from tick 0.", ok="Restart")
+        note = "Boot the scenario again from tick 0."
+        if self.app.sim is not None:
+            from oomtui.tui.sim import SaveStart  # the worker has loaded it already
+
+            start = self.app.sim.scenario
+            if isinstance(start, SaveStart):  # a save restarts where it was saved
+                note = f"Load the save {start.name} again, at its tick {start.tick}."
+        self._ask("Restart the scenario", [], lambda v: self.app.sim.restart(), note=note,
+                  ok="Restart")
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -319,6 +327,16 @@ class Actions:
             self.notify("no OOM kill yet", severity="information")
             return
         self.app.push_screen(OomScreen(self.app.oom_events, self.app.frame.tick_ms))
+
+    def action_log_filter(self) -> None:
+        from oomtui.tui.widgets.event_log import EventLog
+
+        log = self.query_one(EventLog)
+        kinds = sorted(set(log.kinds()) | log.hidden)
+        self._ask("Event log: kinds shown",
+                  [Field(kind, kind, "bool", kind not in log.hidden) for kind in kinds],
+                  lambda v: log.hide(kind for kind in kinds if not v[kind]),
+                  note="Scroll the log with the mouse, or focus it (tab) and use ↑/↓, PgUp/PgDn.")
 
     def action_explain(self) -> None:
         from oomtui.tui.screens.explain import ExplainScreen

@@ -150,6 +150,8 @@ class OomApp(App):
         moved = message.moved
         self.tick_ms = moved.tick_ms
         self.oom_events = list(moved.oom_kills)
+        if moved.fresh:
+            self.main.clear_log()
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
         self.main.set_zones(moved.managed)
 
@@ -157,7 +159,8 @@ class OomApp(App):
         from oomtui.tui.sim import is_oom_kill
 
         for event in message.events:
-            self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
+            if not is_oom_kill(event):  # each victim's own oom_kill line says it
+                self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
             if event.kind == "panic":
                 self.panic_text = event.data.get("text", event.message)
             if is_oom_kill(event):

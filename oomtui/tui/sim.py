@@ -49,6 +49,7 @@ FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest ste
 # the machine's arrays (~0.1 s for 2 GiB), so denser ones would slow high speeds down.
 CHECKPOINT_SECONDS = 2
 MOVES_SHOWN = 1.5  # wall seconds the grid marks the pages the last compaction run moved
+SPEED_WINDOW = 2  # wall seconds the achieved speed is measured over
 GRID_SHARE = 0.1  # the most of the worker's time the grid may take: it is a pass over every
 # frame of RAM, so a big machine's grid is rebuilt less often than frames (and reused between)
 SYSCTLS_SHOWN = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.overcommit_kbytes",
@@ -73,6 +74,7 @@ class SaveStart:
     name: str
     state: dict  # saves.read()'s
     config: object  # MachineConfig
+    tick: int  # the saved machine's: where it (and a restart) starts
     calls: tuple = ()  # a save schedules no calls
 
     @classmethod
@@ -80,10 +82,10 @@ class SaveStart:
         """The save at `path`, checked whole; SaveError or OSError if it cannot be opened."""
         meta, state = saves.read(path)
         try:
-            config = Machine.from_snapshot(state).config
+            machine = Machine.from_snapshot(state)
         except ValueError as e:
             raise saves.SaveError(f"{path}: {e}") from None
-        return cls(meta["scenario"] or Path(path).stem, state, config)
+        return cls(meta["scenario"] or Path(path).stem, state, machine.config, machine.tick)
 
     def boot(self) -> Machine:
         return Machine.from_snapshot(self.state)
@@ -107,6 +109,7 @@ class Moved:
     oom_kills: tuple  # the OOM kills in the machine's history now
     tick_ms: int  # the machine's tick length (a load may change it)
     managed: dict  # zone -> managed pages: what the grid's split depends on
+    fresh: bool  # a new timeline (boot, restart, load): the events logged are another history's
 
 
 @dataclass(frozen=True)
@@ -178,11 +181,37 @@ class Kept:
     """The pixels per zone move_marks were drawn for."""
 
 
+class SpeedMeter:
+    """The speed achieved (simulated seconds per wall second) over the last SPEED_WINDOW: the
+    engine may not keep up with the speed asked for."""
+
+    def __init__(self):
+        self.samples: deque = deque()  # (wall time, simulated seconds), oldest first
+
+    def add(self, wall: float, seconds: float) -> None:
+        self.samples.append((wall, seconds))
+        while len(self.samples) > 2 and wall - self.samples[1][0] >= SPEED_WINDOW:
+            self.samples.popleft()
+
+    def clear(self) -> None:
+        """Paused or jumped: the time since then is no measure of running."""
+        self.samples.clear()
+
+    @property
+    def achieved(self) -> float | None:
+        """None until it has run for a frame."""
+        if len(self.samples) < 2:
+            return None
+        (wall0, sim0), (wall1, sim1) = self.samples[0], self.samples[-1]
+        return (sim1 - sim0) / (wall1 - wall0) if wall1 > wall0 else None
+
+
 @dataclass(frozen=True)
 class Frame:
     tick: int
     tick_ms: int
     speed: float
+    achieved: float | None  # SpeedMeter's, None while paused
     paused: bool
     busy: str  # the call being made, "" if none
     meminfo: dict
@@ -235,6 +264,7 @@ class Sim:
         self._busy = ""
         self._dirty = False  # a redraw asked for
         self._unshown = False  # served (a call, steps, a redraw), not yet in a published frame
+        self.meter = SpeedMeter()
         self.build_times: deque = deque(maxlen=240)
         """Seconds each frame took to build (engine thread), newest last."""
 
@@ -309,7 +339,7 @@ class Sim:
         self.machine = self.scenario.boot()
         self.timeline = Timeline(
             self.machine, every=max(1, CHECKPOINT_SECONDS * 1000 // self.machine.config.tick_ms))
-        self._moved(f"{self.scenario.name}: the timeline starts here")
+        self._moved(f"{self.scenario.name}: the timeline starts here", fresh=True)
         self._make_due()
         self._advance(until_tick - self.machine.tick)
         self._publish(force_slow=True)
@@ -319,14 +349,15 @@ class Sim:
         request, step and jump is followed by."""
         self._unsaid.append(message)
 
-    def _moved(self, message: str) -> None:
+    def _moved(self, message: str, fresh: bool = False) -> None:
         """After a jump: counters start over here, and the UI is told."""
         m = self.machine
+        self.meter.clear()
         self.kept = Kept(tick=m.tick, vm=m.vmstat(), second=m.tick * m.config.tick_ms // 1000,
                          events=len(m.events))
         self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
                                   m.config.tick_ms, {n: z["managed"]
-                                                     for n, z in m.zoneinfo().items()})))
+                                                     for n, z in m.zoneinfo().items()}, fresh)))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine
@@ -360,11 +391,13 @@ class Sim:
                 n, self._steps = self._steps, 0
                 self._advance(n)
             if self.paused or m.panicked:
-                if self._unshown or self._moves_expired():
+                # A panic met while running is published at once (no request will ask for it).
+                if self._unshown or self._moves_expired() or self.latest.panic != m.panicked:
                     self._publish(force_slow=True)
                 self._wake.wait(0.1)
                 self._wake.clear()
                 anchor_wall, anchor_tick = time.monotonic(), m.tick
+                self.meter.clear()
                 continue
             rate = 1000 / m.config.tick_ms * self.speed  # ticks per wall second
             due = anchor_tick + int((time.monotonic() - anchor_wall) * rate) - m.tick
@@ -374,6 +407,7 @@ class Sim:
                 # Step in slices of at most one frame's worth so calls and frames interleave.
                 self._advance(min(due, max(1, int(rate * FRAME_INTERVAL))))
             if time.monotonic() - self._published >= self._frame_interval:
+                self.meter.add(time.monotonic(), m.tick * m.config.tick_ms / 1000)
                 self._publish()
             if due <= 0:
                 self._wake.wait(1 / rate)
@@ -530,7 +564,8 @@ class Sim:
                 if zone in grid and mark.size == grid[zone].size:
                     grid[zone] = np.where(mark, np.uint8(value), grid[zone])
         self.latest = Frame(
-            tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed, paused=self.paused,
+            tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed,
+            achieved=None if self.paused or m.panicked else self.meter.achieved, paused=self.paused,
             busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
             swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
             watermarks=m.watermark_terms(), commit=m.commit_limit_terms(),

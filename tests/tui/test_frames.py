@@ -62,3 +62,17 @@ def test_frame_pixels_at_marks_the_pixels_frame_grid_puts_those_frames_in():
     marks = m.frame_pixels_at(pfns, PIXELS)
     assert np.flatnonzero(marks["DMA32"]).tolist() == [0, 5, (hi - 1 - lo) // per]
     assert np.flatnonzero(marks["DMA"]).tolist() == [0]
+
+
+def test_the_speed_meter_measures_simulated_seconds_per_wall_second_over_its_window():
+    from oomtui.tui.sim import SPEED_WINDOW, SpeedMeter
+
+    meter = SpeedMeter()
+    meter.add(100.0, 5.0)
+    assert meter.achieved is None  # one frame is no measure
+    meter.add(100.5, 7.0)
+    assert meter.achieved == 4.0
+    meter.add(100.5 + SPEED_WINDOW, 7.5)  # the window forgets the fast start
+    assert meter.achieved == 0.25
+    meter.clear()
+    assert meter.achieved is None

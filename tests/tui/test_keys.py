@@ -3,7 +3,7 @@ at all, for bad input) and the notification says what happened."""
 
 from __future__ import annotations
 
-from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle
+from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle, until
 
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog
@@ -47,6 +47,20 @@ async def test_brackets_change_speed(app, notes):
         assert app.sim.speed == 2 and notes[-1].startswith("speed ×2")
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert app.sim.speed == 0.5 and notes[-1].startswith("speed ×0.5")
+
+
+async def test_the_status_shows_the_speed_achieved_next_to_the_one_asked_for():
+    app = make_app(scenario(), speed=64)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.achieved is not None)
+        frame = app.frame
+        assert frame.speed == 64 and frame.achieved > 0
+        assert f"▶ ×64 (achieved ×{frame.achieved:.3g})" in str(
+            app.main.query_one("#status").render())
+        await pilot.press("space")
+        await settle(pilot)
+        assert app.frame.achieved is None
+        assert "achieved" not in str(app.main.query_one("#status").render())
 
 
 async def test_slash_filters_the_table(app):
@@ -422,6 +436,16 @@ async def test_a_panic_shows_the_panic_screen_and_r_restarts(notes):
         assert app.screen is app.main
 
 
+async def test_a_panic_met_while_running_is_shown_without_a_key():
+    from oomtui.tui.screens.panic import PanicScreen
+
+    app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), speed=8, start_tick=300)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, PanicScreen))  # no key pressed
+        assert app.sim.machine.panicked and app.frame.panic == app.sim.machine.panicked
+        assert "✖ panicked" in str(app.main.query_one("#status").render())
+
+
 async def test_b_on_the_panic_screen_rewinds_five_seconds_and_replays_calls():
     from oomtui.tui.screens.panic import PanicScreen
 
@@ -441,3 +465,49 @@ async def test_b_on_the_panic_screen_rewinds_five_seconds_and_replays_calls():
         m = app.sim.machine
         assert m.tick == panic_tick - 500 and not m.panicked and app.sim.paused
         assert m.sysctl("vm.swappiness") == 5
+
+
+async def test_an_oom_kill_is_logged_once_and_capital_l_hides_kinds():
+    from oomtui.tui.widgets.event_log import EventLog
+
+    app = make_app(oom_scenario(), paused=True, start_tick=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(EventLog)
+        kills = [e for e in app.sim.machine.events if e.kind == "oom_kill"]
+        assert kills and len(app.oom_events) == len(kills)
+        kinds = [kind for _, _, kind, _ in log.entries]
+        assert kinds.count("oom_kill") == len(kills) and "oom" not in kinds
+        assert sum("Killed process" in line.text for line in log.lines) == len(kills)
+        assert "kswapd" in kinds
+        await pilot.press("L")
+        await fill(pilot, kswapd=False)
+        assert log.hidden == {"kswapd"} and "kswapd" in [k for _, _, k, _ in log.entries]
+        shown = [line.text.split()[1] for line in log.lines]
+        assert "kswapd" not in shown and "oom_kill" in shown
+        await pilot.press("L")
+        await fill(pilot, kswapd=True)
+        assert not log.hidden and len(log.lines) == len(log.entries)
+
+
+async def test_the_event_log_scrolled_up_stays_while_lines_come_in(app):
+    from oomtui.tui.widgets.event_log import EventLog
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(EventLog)
+        for i in range(60):
+            log.add(i, 10, "call", f"line {i}")
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        log.focus()
+        await pilot.press("pageup")
+        read_at = log.scroll_y
+        assert read_at < log.max_scroll_y
+        log.add(60, 10, "call", "line 60")
+        await pilot.pause()
+        assert log.scroll_y == read_at
+        await pilot.press("end")
+        log.add(61, 10, "call", "line 61")
+        await pilot.pause()
+        assert log.is_vertical_scroll_end and log.lines[-1].text.endswith("line 61")

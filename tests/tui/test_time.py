@@ -178,6 +178,29 @@ async def test_ctrl_o_loads_a_save_and_a_broken_one_changes_nothing(notes):
             str(app.main.query_one("#status").render())
 
 
+async def test_after_a_load_the_log_holds_only_the_save_and_r_says_where_it_restarts():
+    from oomtui.tui.widgets.event_log import EventLog
+
+    app = at_250()
+    meta = saves.read_header(EXAMPLE)["meta"]
+    folder = paths.ensure(paths.saves_dir())
+    (folder / "leak.oomsave").write_bytes(EXAMPLE.read_bytes())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(EventLog)
+        assert [line.text.split(None, 2)[1:] for line in log.lines] == [
+            ["time", "test: the timeline starts here"]]
+        await pilot.press("ctrl+o")
+        await fill(pilot, path=folder / "leak.oomsave")
+        assert [line.text.split(None, 2)[1:] for line in log.lines] == [
+            ["time", "leak-about-to-be-killed: the timeline starts here"]]
+        await pilot.press("R")
+        assert str(app.screen.query_one("#dialog-note").render()) == (
+            f"Load the save leak-about-to-be-killed again, at its tick {meta['tick']}.")
+        await fill(pilot)
+        assert app.sim.machine.tick == meta["tick"]
+
+
 async def test_a_save_opened_from_the_command_line_plays(notes):
     meta = saves.read_header(EXAMPLE)["meta"]
     app = make_app(SaveStart.read(EXAMPLE), paused=True)

@@ -157,7 +157,9 @@ class MainScreen(Actions, TimeTravel, Screen):
         """Redraw every pane from a frame (tables only when their rows were rebuilt), and the
         timeline line from where the timeline is."""
         self.query_one("#preparing").display = False
-        state = "⏸ paused" if frame.paused else f"▶ ×{frame.speed:g}"
+        state = ("✖ panicked" if frame.panic else "⏸ paused" if frame.paused
+                 else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
+                                               else f" (achieved ×{frame.achieved:.3g})"))
         busy = f" · busy: {frame.busy}" if frame.busy else ""
         self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
                     f"{scenario}{busy}")
@@ -203,6 +205,9 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     def log_line(self, tick: int, tick_ms: int, kind: str, message: str) -> None:
         self.query_one(EventLog).add(tick, tick_ms, kind, message)
+
+    def clear_log(self) -> None:
+        self.query_one(EventLog).clear()
 
     # -- the filter -----------------------------------------------------------------------
 
