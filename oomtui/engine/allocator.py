@@ -158,38 +158,15 @@ class Allocator:
 
         def attempt(done, out):
             if kswapd:
-                slow.pfn = K.alloc_pages(
-                    fr=m.fr,
-                    zn=m.zn,
-                    ctr=m.ctr,
-                    rs=m.rs,
-                    order=order,
-                    highest=highest,
-                    ftype=ftype,
-                    owner=owner,
-                )
+                slow.pfn = K.alloc_pages(fr=m.fr, zn=m.zn, ctr=m.ctr, rs=m.rs, order=order,
+                                         highest=highest, ftype=ftype, owner=owner)
             else:  # the fast path at low, then the slow path's try at min, waking nobody
-                slow.pfn = K.alloc_from_zones(
-                    fr=m.fr,
-                    zn=m.zn,
-                    ctr=m.ctr,
-                    order=order,
-                    highest=highest,
-                    mark=WMARK_LOW,
-                    ftype=ftype,
-                    owner=owner,
-                )
-                if slow.pfn < 0:
-                    slow.pfn = K.alloc_from_zones(
-                        fr=m.fr,
-                        zn=m.zn,
-                        ctr=m.ctr,
-                        order=order,
-                        highest=highest,
-                        mark=WMARK_MIN,
-                        ftype=ftype,
-                        owner=owner,
-                    )
+                for mark in (WMARK_LOW, WMARK_MIN):
+                    slow.pfn = K.alloc_from_zones(fr=m.fr, zn=m.zn, ctr=m.ctr, order=order,
+                                                  highest=highest, mark=mark, ftype=ftype,
+                                                  owner=owner)
+                    if slow.pfn >= 0:
+                        break
             return K.stop(out=out, done=1, failed=0 if slow.pfn >= 0 else K.NO_MEMORY)
 
         res = self.run(attempt, current, slow=slow if order else None)
