@@ -1103,11 +1103,11 @@ class Machine(SnapshotCalls):
         p = self._proc(pid)
         addr = _aligned("addr", addr)
         length = page_align(_int("length", length))
+        end = addr + length
+        _require_mapped(p.mm, addr, end)  # ENOMEM first, as the kernel answers an unmapped range
         if length >> PAGE_SHIFT > MINCORE_MAX_PAGES:
             raise err(errno.EINVAL, f"mincore of {_size(length)}: at most {MINCORE_MAX_PAGES} pages "
                                     f"({_size(MINCORE_MAX_PAGES * PAGE)}) per call")
-        end = addr + length
-        _require_mapped(p.mm, addr, end)
         out = np.zeros(length >> PAGE_SHIFT, dtype=np.uint8)
         for v in p.mm.overlapping(addr, end):
             s, e = max(v.start, addr), min(v.end, end)

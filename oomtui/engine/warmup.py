@@ -68,9 +68,10 @@ class CompileLog(event.Listener):
 
 
 class CompileProgress(event.Listener):
-    """Calls report(done, total, name) as numba starts compiling each kernel: `done` kernels
-    compiled so far, of the `total` in the package (each compiles once; a run may need
-    fewer). Install with numba.core.event.install_listener("numba:compile", progress)."""
+    """Calls report(done, total, name) as numba starts compiling each kernel: `done` compiles
+    so far (a kernel passed several constants compiles once for each), capped at the `total`
+    kernels in the package (a run needs fewer, so the bar may end short of full). Install with
+    numba.core.event.install_listener("numba:compile", progress)."""
 
     def __init__(self, report: Callable[[int, int, str], None]) -> None:
         self.report = report
