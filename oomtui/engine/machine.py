@@ -1566,14 +1566,16 @@ class Machine(SnapshotCalls):
 
     # -- views for the TUI (engine/views.py) -----------------------------------------------
 
-    def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+    def frame_grid(self, pixels: dict[str, int], pid: int | None = None) -> dict[str, np.ndarray]:
         """Per zone named in `pixels`, its frames in that many pixels, each the index in
-        views.FRAME_KINDS of its most common kind (255 past the zone's end)."""
-        return self.views.frame_grid(pixels)
+        views.FRAME_KINDS of the kind drawn there, or views.HIGHLIGHT for the frames process
+        `pid` maps (255 past the zone's end). Each kind's share of a zone's pixels is its
+        share of the zone's frames, to within a few pixels."""
+        return self.views.frame_grid(pixels, None if pid is None else self._proc(pid))
 
-    def frame_pixels_of(self, pid: int, pixels: dict[str, int]) -> dict[str, np.ndarray]:
-        """For the split of frame_grid(pixels): which pixels hold a frame the process maps."""
-        return self.views.frame_pixels_of(self._proc(pid), pixels)
+    def frames_per_pixel(self, pixels: dict[str, int]) -> dict[str, int]:
+        """For the split of frame_grid(pixels): per zone, the frames one pixel stands for."""
+        return self.views.frames_per_pixel(pixels)
 
     def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the split of frame_grid(pixels): which pixels hold one of these frames."""

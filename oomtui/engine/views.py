@@ -30,57 +30,80 @@ _KIND_OF_TYPE = np.array([_KIND[name] for name in S.FRAME_TYPE_NAMES], dtype=np.
 # States of a virtual page, as the VMA pane shows them.
 PAGE_STATES = ("untouched", "zero", "resident", "swapped", "locked", "read-only")
 UNTOUCHED = 0
-# Grid values the TUI draws over the kinds: the selected process's pixels, and the pixels the
-# last compaction run moved pages out of and into.
+# Grid values past the kinds: the selected process's frames (apportioned like a kind), and the
+# pixels the last compaction run moved pages out of and into (drawn over the kinds by the TUI).
 HIGHLIGHT, MOVED_FROM, MOVED_TO = range(len(FRAME_KINDS), len(FRAME_KINDS) + 3)
 MAX_PIXELS = 1 << 20  # per zone or VMA: more than any screen has cells
 
 
 @njit(cache=True, nogil=True)
-def _dominant_kinds(ftype, flags, mlock, lo, hi, npix, kind_of_type, dirty_bit, swapcache_bit,
-                    k_file, k_dirty, k_mlocked, k_swapcache, nkinds, out):
-    """out[i] = the most common kind among frames [lo + i*per, lo + (i+1)*per) of [lo, hi)."""
+def _take_owed(owed, counts, n):
+    """Add a cell's counts to what each kind is owed and draw the cell as the kind owed the
+    most (the cell's own commonest wins a tie), which is then paid the cell's n units."""
+    best = 0
+    for k in range(owed.size):
+        owed[k] += counts[k]
+        if owed[k] > owed[best] or (owed[k] == owed[best] and counts[k] > counts[best]):
+            best = k
+    owed[best] -= n
+    return best
+
+
+@njit(cache=True, nogil=True)
+def apportion(counts):
+    """For cells' counts by kind (cells × kinds): the kind each cell is drawn as (-1 for an
+    empty cell). Over every run of cells, each kind's cells hold its share of the counts to
+    within a few cells, and a cell holding one kind only is drawn as it (_take_owed)."""
+    out = np.full(counts.shape[0], -1, dtype=np.int64)
+    owed = np.zeros(counts.shape[1], dtype=np.int64)
+    for i in range(counts.shape[0]):
+        n = counts[i].sum()
+        if n:
+            out[i] = _take_owed(owed, counts[i], n)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _apportioned_kinds(ftype, flags, mlock, selected, lo, hi, npix, kind_of_type, dirty_bit,
+                       swapcache_bit, k_file, k_dirty, k_mlocked, k_swapcache, k_selected,
+                       nkinds, out):
+    """out[i] = the kind drawn for the frames [lo + i*per, lo + (i+1)*per) of [lo, hi),
+    apportioned as apportion() does (255 past the zone's end). Frames with selected[pfn] set
+    are kind k_selected (selected is empty when no process is selected)."""
     per = (hi - lo + npix - 1) // npix
     counts = np.zeros(nkinds, dtype=np.int64)
+    owed = np.zeros(nkinds, dtype=np.int64)
     for i in range(npix):
         a = lo + i * per
         b = min(a + per, hi)
         if a >= b:
-            out[i] = 255  # past the zone's end
+            out[i] = 255
             continue
         counts[:] = 0
         for p in range(a, b):
             k = kind_of_type[ftype[p]]
-            if k == 0:  # free: no flags to look at (most of an idle machine)
-                counts[0] += 1
-                continue
-            if mlock[p] > 0:
+            if selected.size and selected[p]:
+                k = k_selected
+            elif k == 0:  # free: no flags to look at (most of an idle machine)
+                pass
+            elif mlock[p] > 0:
                 k = k_mlocked
             elif flags[p] & swapcache_bit:
                 k = k_swapcache
             elif k == k_file and flags[p] & dirty_bit:
                 k = k_dirty
             counts[k] += 1
-        best = 0
-        for k in range(1, nkinds):
-            if counts[k] > counts[best]:
-                best = k
-        out[i] = best
+        out[i] = _take_owed(owed, counts, b - a)
 
 
 @njit(cache=True, nogil=True)
-def _mark_frames(starts, rows, pte, kind_mask, present, shift, zstart, zbase, zper, out, mark):
-    """Set out[pixel of pfn] = mark for every present PTE in the given PTE-table rows."""
+def _mark_mapped(rows, pte, kind_mask, present, shift, selected):
+    """selected[pfn] = 1 for every present PTE in the given PTE-table rows."""
     for r in rows:
         for j in range(512):
             e = pte[r, j]
-            if e & kind_mask != present:
-                continue
-            pfn = e >> shift
-            z = 0
-            while pfn >= zstart[z + 1]:
-                z += 1
-            out[zbase[z] + (pfn - zstart[z]) // zper[z]] = mark
+            if e & kind_mask == present:
+                selected[e >> shift] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -132,47 +155,39 @@ class Views:
     def __init__(self, m):
         self.m = m
 
-    def frame_grid(self, pixels: dict[str, int]) -> dict[str, np.ndarray]:
+    def frame_grid(self, pixels: dict[str, int], p=None) -> dict[str, np.ndarray]:
         """For each zone named in `pixels`, its frames split evenly into that many pixels, each
-        the index in FRAME_KINDS of its most common kind (255 for a pixel past the zone's end)."""
+        the index in FRAME_KINDS of the kind drawn there (255 for a pixel past the zone's end),
+        or HIGHLIGHT for frames process `p` maps. Kinds are apportioned (_apportioned_kinds):
+        each kind's share of a zone's pixels is its share of the zone's frames."""
         pixels = check_pixels(pixels)
         fr, zn, out = self.m.fr, self.m.zn, {}
+        selected = np.zeros(0, dtype=np.uint8)
+        if p is not None:
+            selected = np.zeros(fr.type.size, dtype=np.uint8)
+            _mark_mapped(self._tables(p)[1], self.m.pt.pte, S.PTE_KIND, S.PTE_PRESENT,
+                         S.PTE_SHIFT, selected)
         kinds = {k: _KIND[k] for k in ("file", "dirty", "mlocked", "swapcache")}
         for name, npix in pixels.items():
             z = ZONE_NAMES.index(name)
             lo, hi = int(zn.start[z]), int(zn.start[z + 1])
             levels = np.full(npix, 255, dtype=np.uint8)
             if npix and hi > lo:
-                _dominant_kinds(fr.type, fr.flags, fr.mlock, lo, hi, npix, _KIND_OF_TYPE,
-                                S.F_DIRTY, S.F_SWAPCACHE, kinds["file"], kinds["dirty"],
-                                kinds["mlocked"], kinds["swapcache"], len(FRAME_KINDS), levels)
+                _apportioned_kinds(fr.type, fr.flags, fr.mlock, selected, lo, hi, npix,
+                                   _KIND_OF_TYPE, S.F_DIRTY, S.F_SWAPCACHE, kinds["file"],
+                                   kinds["dirty"], kinds["mlocked"], kinds["swapcache"],
+                                   HIGHLIGHT, HIGHLIGHT + 1, levels)
             out[name] = levels
         return out
 
-    def frame_pixels_of(self, p, pixels: dict[str, int]) -> dict[str, np.ndarray]:
-        """For the same split as frame_grid(pixels): per zone, which pixels hold a frame the
-        process maps (bool arrays)."""
-        pixels = check_pixels(pixels)
-        zn = self.m.zn
-        zstart = np.append(zn.start[:-1], np.iinfo(np.int64).max).astype(np.int64)
-        zbase = np.zeros(len(ZONE_NAMES), dtype=np.int64)
-        zper = np.ones(len(ZONE_NAMES), dtype=np.int64)
-        at = 0
-        for name, npix in pixels.items():
+    def frames_per_pixel(self, pixels: dict[str, int]) -> dict[str, int]:
+        """For the same split as frame_grid(pixels): per zone, the frames one pixel stands for."""
+        out = {}
+        for name, npix in check_pixels(pixels).items():
             z = ZONE_NAMES.index(name)
-            size = int(zn.start[z + 1] - zn.start[z])
-            zbase[z] = at
-            zper[z] = max(1, (size + npix - 1) // npix) if npix else 1
-            at += npix
-        flat = np.zeros(at + 1, dtype=np.uint8)  # + 1: frames of zones not asked for
-        for z in range(len(ZONE_NAMES)):
-            if ZONE_NAMES[z] not in pixels:
-                zbase[z], zper[z] = at, np.iinfo(np.int64).max
-        starts, rows = self._tables(p)
-        _mark_frames(starts, rows, self.m.pt.pte, S.PTE_KIND, S.PTE_PRESENT, S.PTE_SHIFT,
-                     zstart, zbase, zper, flat, 1)
-        return {name: flat[zbase[ZONE_NAMES.index(name)]:][:npix].astype(bool)
-                for name, npix in pixels.items()}
+            frames = int(self.m.zn.start[z + 1] - self.m.zn.start[z])
+            out[name] = -(-frames // npix) if npix else 0
+        return out
 
     def frame_pixels_at(self, pfns: np.ndarray, pixels: dict[str, int]) -> dict[str, np.ndarray]:
         """For the same split as frame_grid(pixels): per zone, which pixels hold one of these

@@ -17,13 +17,15 @@ from numba.core import event
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 from oomtui.engine import kernels as K
 from oomtui.engine.kernels.jit import Kernel
+from oomtui.engine.views import apportion
 
 _warm = False  # once per process
 
 
 def warm_up() -> None:
     """A tiny machine through faults, reclaim, swap, the page cache and its flushers, slab
-    and its shrinker, fork and THP, for a quarter of a second of simulated time."""
+    and its shrinker, fork and THP, for a quarter of a second of simulated time, and the
+    views the app draws."""
     global _warm
     if _warm:
         return
@@ -31,6 +33,11 @@ def warm_up() -> None:
     for preset in ("database", "backup", "find", "forkbomb"):
         m.spawn(preset, workload=preset)
     m.step(25)
+    pid = m.spawn("viewer")  # after the run, so the OOM killer cannot have taken it
+    addr = m.mmap(pid, 1 << 20)
+    m.touch(pid, addr, 1 << 20)
+    m.frame_grid({"DMA32": 64}, pid)
+    apportion(m.page_states(pid, addr, 1 << 20, 16)[:, 1:].copy())
     _warm = True
 
 

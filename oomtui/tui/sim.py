@@ -28,7 +28,6 @@ from oomtui.engine import Machine
 from oomtui.engine.warmup import CompileProgress, warm_up
 from oomtui.engine.views import (
     FRAME_KINDS,
-    HIGHLIGHT,
     MOVED_FROM,
     MOVED_TO,
     PAGE_STATES,
@@ -163,12 +162,11 @@ class Kept:
     """pid -> tick of its workload's last refusal the UI was told of."""
     slow_at: float = 0.0
     """When (time.monotonic) the per-process views were last rebuilt."""
-    marks: dict = field(default_factory=dict)
-    """The selected process's grid pixels per zone, from that rebuild."""
     grid: dict = field(default_factory=dict)
-    """The unmarked grid last built (frames get copies with the marks drawn in)."""
-    grid_pixels: dict | None = None
-    """The pixels per zone that grid was built for."""
+    """The grid last built, with the selected process's frames (frames get copies with the
+    compaction marks drawn in)."""
+    grid_for: tuple | None = None
+    """(pixels per zone, selected pid) that grid was built for."""
     grid_at: float = 0.0
     """When it was built."""
     moves: tuple | None = None
@@ -228,6 +226,7 @@ class Frame:
     pressure: dict  # /proc/pressure/memory
     cgroups: dict  # path -> cgroup_stat(path), tree order
     grid: dict  # zone -> levels (views.frame_grid)
+    grid_scale: dict  # zone -> frames per pixel (views.frames_per_pixel)
     pid: int | None  # the selected process, if alive
     vmas: list  # [(maps() row, page_states counts)]
     panic: str | None
@@ -536,10 +535,10 @@ class Sim:
 
     def _publish(self, force_slow: bool = False) -> None:
         """Build a frame. The per-process views (table, pages, highlighted frames) are rebuilt
-        at most every SLOW_VIEWS and the grid at most every FRAME_INTERVAL, each less often
-        when it is costly (FRAME_SHARE, GRID_SHARE); in between frames reuse them. The grid
-        marks the selected process's pixels, and for MOVES_SHOWN after a compaction run the
-        pixels it moved pages out of and into."""
+        at most every SLOW_VIEWS and the grid (with the selected process's frames) at most every
+        FRAME_INTERVAL, each less often when it is costly (FRAME_SHARE, GRID_SHARE); in between
+        frames reuse them. For MOVES_SHOWN after a compaction run the grid marks the pixels it
+        moved pages out of and into."""
         m, kept = self.machine, self.kept
         started = self._published = time.monotonic()
         layout = self.layout
@@ -547,19 +546,17 @@ class Sim:
         slow = force_slow or prev is None or started - kept.slow_at >= self._slow_interval
         pid = layout.pid if layout.pid in m.procs and not m.panicked else None
         if m.panicked:  # the machine answers nothing per process any more
-            processes, vmas, marks = (prev.processes if prev else []), [], {}
+            processes, vmas = (prev.processes if prev else []), []
         elif slow:
             kept.slow_at = started
             processes, vmas = self._processes(), self._vmas(pid, layout.vma_width)
-            marks = self._marks(pid, layout.zone_pixels)
             self._slow_interval = max(SLOW_VIEWS, (time.monotonic() - started) / FRAME_SHARE)
         else:
-            processes, vmas, marks = prev.processes, prev.vmas, kept.marks
-        kept.marks = marks
+            processes, vmas = prev.processes, prev.vmas
         at = time.monotonic()
-        grid = self._grid(layout.zone_pixels, force_slow)
+        grid = self._grid(layout.zone_pixels, pid, force_slow)
         grid_cost = time.monotonic() - at
-        for value, zone_marks in ((HIGHLIGHT, marks), *self._moves(layout.zone_pixels)):
+        for value, zone_marks in self._moves(layout.zone_pixels):
             for zone, mark in zone_marks.items():
                 if zone in grid and mark.size == grid[zone].size:
                     grid[zone] = np.where(mark, np.uint8(value), grid[zone])
@@ -572,7 +569,8 @@ class Sim:
             kswapd_max_failures=m.KSWAPD_MAX_FAILURES,
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
-            grid=grid, pid=pid, vmas=vmas, panic=m.panicked, layout=layout)
+            grid=grid, grid_scale=m.frames_per_pixel(layout.zone_pixels), pid=pid, vmas=vmas,
+            panic=m.panicked, layout=layout)
         where = self._where()
         cost = time.monotonic() - started
         self.build_times.append(cost)
@@ -586,13 +584,13 @@ class Sim:
         self._unsaid.clear()
         self.post(FrameReady(self.latest, where, self.scenario.name))
 
-    def _grid(self, pixels: dict, force: bool) -> dict:
-        """frame_grid(pixels) (unmarked), rebuilt when due or asked for a new split."""
+    def _grid(self, pixels: dict, pid: int | None, force: bool) -> dict:
+        """frame_grid(pixels, pid), rebuilt when due or asked for a new split or selection."""
         kept = self.kept
         now = time.monotonic()
-        if force or kept.grid_pixels != pixels or now - kept.grid_at >= self._grid_interval:
-            kept.grid = self.machine.frame_grid(pixels) if pixels else {}
-            kept.grid_pixels, kept.grid_at = pixels, now
+        if force or kept.grid_for != (pixels, pid) or now - kept.grid_at >= self._grid_interval:
+            kept.grid = self.machine.frame_grid(pixels, pid) if pixels else {}
+            kept.grid_for, kept.grid_at = (pixels, pid), now
             self._grid_interval = max(FRAME_INTERVAL, (time.monotonic() - now) / GRID_SHARE)
         return dict(kept.grid)  # marks replace arrays in this copy, never the kept ones
 
@@ -618,12 +616,6 @@ class Sim:
         b = tl.current
         return Where(self.machine.tick, b.checkpoints[0].tick, b.end_tick, b.name, b.parent,
                      tuple(tl.branches), tl.at_end)
-
-    def _marks(self, pid: int | None, pixels: dict) -> dict:
-        """Per zone, the grid pixels holding a frame of the selected process."""
-        if pid is None or not pixels:
-            return {}
-        return self.machine.frame_pixels_of(pid, pixels)
 
     def _processes(self) -> list[dict]:
         """processes() rows with faults per simulated second."""

@@ -147,7 +147,9 @@ CASES = [
     ("frame_grid unknown zone", errno.EINVAL, lambda m: m.frame_grid({"HighMem": 8})),
     ("frame_grid negative", errno.EINVAL, lambda m: m.frame_grid({"Normal": -1})),
     ("frame_grid not a map", errno.EINVAL, lambda m: m.frame_grid(["Normal"])),
-    ("frame_pixels_of 2^40 pixels", errno.EINVAL, lambda m: m.frame_pixels_of(2, {"DMA32": 2**40})),
+    ("frame_grid 2^40 pixels", errno.EINVAL, lambda m: m.frame_grid({"DMA32": 2**40}, 2)),
+    ("frame_grid unknown pid", errno.ESRCH, lambda m: m.frame_grid({"DMA32": 8}, 99)),
+    ("frames_per_pixel zone", errno.EINVAL, lambda m: m.frames_per_pixel({"HighMem": 8})),
     ("frame_pixels_at list", errno.EINVAL, lambda m: m.frame_pixels_at([1, [2]], {"DMA32": 8})),
 ]
 

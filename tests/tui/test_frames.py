@@ -1,6 +1,5 @@
 """Frames the worker builds: the grid is reused between rebuilds, but never shows stale data
-when asked for a fresh frame or a new split, and the selected process's marks never leak into
-the grid kept for reuse."""
+when asked for a fresh frame, a new split or another selected process."""
 
 from __future__ import annotations
 
@@ -27,17 +26,16 @@ def booted(pid_comm: str | None = None) -> Sim:
     return sim
 
 
-def test_a_forced_frame_shows_the_grid_of_now_with_the_selected_pages_marked():
+def test_a_forced_frame_shows_the_grid_of_now_with_the_selected_process_and_its_scale():
     sim = booted("web")
     m, frame = sim.machine, sim.latest
-    marks = m.frame_pixels_of(frame.pid, PIXELS)
-    assert any(mark.any() for mark in marks.values())
-    for zone, levels in m.frame_grid(PIXELS).items():
-        assert np.array_equal(frame.grid[zone], np.where(marks[zone], HIGHLIGHT, levels))
-    assert all(HIGHLIGHT not in kept for kept in sim.kept.grid.values())
+    grid = m.frame_grid(PIXELS, frame.pid)
+    assert any((levels == HIGHLIGHT).any() for levels in grid.values())
+    assert all(np.array_equal(frame.grid[zone], levels) for zone, levels in grid.items())
+    assert frame.grid_scale == m.frames_per_pixel(PIXELS)
 
 
-def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split():
+def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split_or_selection():
     sim = booted()
     before = sim.latest.grid["DMA32"]
     sim._grid_interval = float("inf")  # never due: only a new split or a forced frame rebuilds
@@ -51,6 +49,10 @@ def test_the_grid_is_reused_until_due_and_rebuilt_for_a_new_split():
     assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
     sim._publish(force_slow=True)
     assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32})["DMA32"])
+    sim.layout = Layout(PIXELS | {"DMA32": 32}, 40, web)  # another selection: rebuilt
+    sim._publish()
+    assert np.array_equal(sim.latest.grid["DMA32"], m.frame_grid({"DMA32": 32}, web)["DMA32"])
+    assert (sim.latest.grid["DMA32"] == HIGHLIGHT).any()
 
 
 def test_frame_pixels_at_marks_the_pixels_frame_grid_puts_those_frames_in():

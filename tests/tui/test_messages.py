@@ -4,6 +4,7 @@ the size before a resize is drawn as built, never dropped."""
 
 from __future__ import annotations
 
+import numpy as np
 from tuitools import SIZE, settle
 
 from oomtui.tui.messages import Compiling, EngineEvents, FrameReady
@@ -38,6 +39,14 @@ async def test_the_layout_is_sent_once_per_change_not_per_frame(app, monkeypatch
             sent[0]["zone_pixels"]
 
 
+def rows(levels: np.ndarray, width: int) -> np.ndarray:
+    """A zone's pixels as the grid draws them: rows × (top, bottom) × width, the last row
+    padded past the zone's end (255)."""
+    padded = np.full(-(-levels.size // (2 * width)) * 2 * width, 255, dtype=np.uint8)
+    padded[:levels.size] = levels
+    return padded.reshape(-1, 2, width)
+
+
 async def test_a_frame_built_before_a_resize_is_drawn_as_built(app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -45,8 +54,7 @@ async def test_a_frame_built_before_a_resize_is_drawn_as_built(app):
         frame = app.frame
         width = frame.layout.grid_width
         narrower = width - 10
-        levels = {z: a.reshape(-1, 2, width)[:, :, :narrower].reshape(-1)
-                  for z, a in frame.grid.items()}
+        levels = {z: rows(a, width)[:, :, :narrower].reshape(-1) for z, a in frame.grid.items()}
         grid.update(levels, frame.frame_kinds, narrower)  # as if built for a narrower grid
         line = grid.render_line(0)
         assert line.text.startswith("DMA ") and line.cell_length == grid.size.width  # padded

@@ -17,13 +17,7 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
-from oomtui.tui.widgets.memory_grid import (
-    KIND_COLOURS,
-    MOVED_FROM,
-    MOVED_TO,
-    SELECTED,
-    MemoryGrid,
-)
+from oomtui.tui.widgets.memory_grid import MemoryGrid, palette, scale_label
 from oomtui.tui.widgets.process_table import ProcessTable
 from oomtui.tui.widgets.timeline_bar import TimelineBar
 from oomtui.tui.widgets.vma_view import VmaView
@@ -82,6 +76,7 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.query_one("#events").border_title = "Events"
         self.query_one("#vmas").border_title = "Virtual memory"
         self.query_one("#filter").display = False
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(ProcessTable).focus()
         self.action_show_pane(self.shown_pane)
         self.status("preparing engine: loading the simulator's compiled kernels (the first run "
@@ -176,20 +171,25 @@ class MainScreen(Actions, TimeTravel, Screen):
             self.query_one(VmaView).update(frame.pid, comm, frame.vmas, frame.page_states,
                                            frame.layout.vma_width)
         self._legend(frame.frame_kinds)
+        self.query_one("#grid-pane").border_subtitle = scale_label(frame.grid_scale)
 
     _shown_rows = None
     _shown_vmas = None
-    _legend_for = None  # (kinds, width) the legend was drawn for
+    _legend_for = None  # (kinds, theme, width) the legend was drawn for
+
+    def _theme_changed(self, _theme) -> None:
+        if self._legend_for is not None:
+            self._legend(self._legend_for[0])
 
     def _legend(self, kinds: tuple[str, ...]) -> None:
         """The grid's colours, one item never split across lines."""
         box = self.query_one("#grid-legend", Static)
-        if self._legend_for == (kinds, box.size.width):
+        theme = self.app.current_theme
+        if self._legend_for == (kinds, theme.name, box.size.width):
             return
-        self._legend_for = (kinds, box.size.width)
-        items = [(KIND_COLOURS[k], k) for k in kinds] + [
-            (SELECTED, "selected process"), (MOVED_FROM, "compaction moved from"),
-            (MOVED_TO, "to")]
+        self._legend_for = (kinds, theme.name, box.size.width)
+        labels = (*kinds, "selected process", "compaction moved from", "to")
+        items = list(zip(palette(kinds, theme.dark), labels))
         legend, used = Text(), 0
         for colour, label in items:
             size = len(label) + 2

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from oomtui.engine.views import apportion
 from oomtui.tui.fmt import human
 
 STATE_COLOURS = {"untouched": "#3a3a3a", "zero": "#8ab4f8", "resident": "#4caf50",
@@ -21,20 +22,20 @@ _STYLE = {state: Style(color=colour) for state, colour in STATE_COLOURS.items()}
 
 
 def band(counts: np.ndarray, states: tuple[str, ...]) -> list[Segment]:
-    """One cell per bucket: the commonest state among its touched pages, as tall as the
-    touched share of the bucket; '·' when no page in it was touched."""
+    """One cell per bucket, as tall as the touched share of the bucket ('·' when no page in
+    it was touched), in the state apportioned to it (views.apportion): each state's cells
+    hold its share of the touched pages."""
     touched = counts[:, 1:]
     n = touched.sum(axis=1)
     heights = np.maximum(1, np.rint(8 * n / counts.sum(axis=1))).astype(int)
-    commonest = touched.argmax(axis=1)
+    shown = apportion(np.ascontiguousarray(touched))
     return [Segment(EIGHTHS[h], _STYLE[states[1 + s]]) if k else Segment("·", _STYLE["untouched"])
-            for k, h, s in zip(n.tolist(), heights.tolist(), commonest.tolist())]
+            for k, h, s in zip(n.tolist(), heights.tolist(), shown.tolist())]
 
 
 class VmaView(ScrollView):
-    """Line API: for each VMA a header line (range, perms, size, name, page counts) and a band.
-    A band cell shows the commonest state among the touched pages of its slice of the VMA, as
-    tall as the touched share of the slice."""
+    """Line API: for each VMA a header line (range, perms, size, name, page counts) and a band
+    (band()): a cell per slice of the VMA, as tall as its touched share."""
 
     DEFAULT_CSS = "VmaView { height: 1fr; }"
 
