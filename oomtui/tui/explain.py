@@ -54,7 +54,9 @@ def zone(frame, name: str) -> Reading:
            f"delta = max(min/4, managed × watermark_scale_factor/10000) = max({w['tmp']}/4, "
            f"{w['managed']} × {wsf}/10000) = {w['delta']}\n"
            f"low   = min + delta = {w['low']}\nhigh  = low + delta = {w['high']}\n"
-           f"(pages; /proc/zoneinfo says min {wmin}, low {low}, high {high})")
+           f"(pages; /proc/zoneinfo says min {wmin}, low {low}, high {high})\n"
+           f"The bar spans 0 to twice high, the marks m, l, h at the watermarks: "
+           f"it is full whenever free is above {kb(2 * high * 4)}.")
     nearest = next(((n, w) for n, w in (("min", wmin), ("low", low), ("high", high))
                     if free < w), ("high", high))
     text = f"{kb(free * 4)} {'<' if free < nearest[1] else '≥'} {nearest[0]} {kb(nearest[1] * 4)}"
