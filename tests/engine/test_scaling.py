@@ -85,3 +85,15 @@ def test_page_counts_kept_up_to_date_equal_a_recount(m):
     for q in (mm, m.procs[c].mm):
         assert q._counts() == vma._count(q.vmas)
     assert m.proc_status(p)["VmLck"] == 1024 and m.proc_status(p)["VmLib"] == 1024
+
+
+def test_writing_past_ram_scans_no_more_at_a_shorter_tick(machine):
+    """A writer throttled on writeback sleeps until more than a reclaim batch is written,
+    however short the tick, so its direct reclaim does not scan every list to the last
+    priority once per tick: 1 ms ticks scan no more than 10 ms ones for the same write."""
+    scanned = {}
+    for tick_ms in (10, 1):
+        m = machine(ram_mib=128, tick_ms=tick_ms)
+        m.write_file(m.spawn("writer"), "/big", 256 * MiB)
+        scanned[tick_ms] = m.vmstat()["pgscan_direct"]
+    assert 0 < scanned[1] <= scanned[10]
