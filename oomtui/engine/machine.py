@@ -775,8 +775,7 @@ class Machine(SnapshotCalls):
         self._vm_enough_memory(p, charge, f"mremap +{_size(delta * PAGE)}")
         locked = vma.flags & V_LOCKED
         if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
-            vma.end = addr + new_len
-            vmas_changed(mm)
+            mm.resize(vma, addr + new_len)
             new_addr = addr
         elif may_move:
             # move_vma: the new VMA exists while the page tables move, so a process killed
@@ -800,8 +799,7 @@ class Machine(SnapshotCalls):
             if not res.ok:
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
-            moved.end = new_addr + new_len
-            vmas_changed(mm)
+            mm.resize(moved, new_addr + new_len)
         else:
             raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
         self.committed += charge
@@ -1242,8 +1240,7 @@ class Machine(SnapshotCalls):
             self.committed += pages
             heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
             if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
-                heap.end = newbrk
-                vmas_changed(mm)
+                mm.resize(heap, newbrk)
             else:
                 mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
                               self._new_id("anon"), name="[heap]"))

@@ -97,3 +97,41 @@ def test_writing_past_ram_scans_no_more_at_a_shorter_tick(machine):
         m.write_file(m.spawn("writer"), "/big", 256 * MiB)
         scanned[tick_ms] = m.vmstat()["pgscan_direct"]
     assert 0 < scanned[1] <= scanned[10]
+
+
+class Watched(list):
+    """A list of VMAs that counts the items read from it."""
+    read = 0
+
+    def __getitem__(self, i):
+        got = super().__getitem__(i)
+        Watched.read += len(got) if isinstance(i, slice) else 1
+        return got
+
+    def __iter__(self):
+        for v in super().__iter__():
+            Watched.read += 1
+            yield v
+
+    def __reversed__(self):
+        for v in super().__reversed__():
+            Watched.read += 1
+            yield v
+
+
+def test_finding_a_free_range_reads_few_vmas():
+    """4096 one-page VMAs with one-page holes and one 3-page hole among them (top-down,
+    bottom-up and hinted searches): each search reads O(log N) of the VMAs."""
+    from oomtui.engine.vma import MMAP_BASE
+    mm = Mm(0)
+    base = MMAP_BASE - 2 * 4096 * PAGE
+    for i in range(4096):
+        start = base + 2 * i * PAGE + (2 * PAGE if i >= 1000 else 0)
+        mm.insert(Vma(start, start + PAGE, 3))
+    mm.unmapped_area(PAGE, None)  # the gap index is built once
+    mm.vmas = Watched(mm.vmas)
+    Watched.read = 0
+    assert mm.unmapped_area(3 * PAGE, None) == base + 1999 * PAGE  # the hole below VMA 1000
+    assert mm.unmapped_area(1 << 45, None) < base
+    assert mm.unmapped_area(PAGE, base + PAGE) == base + PAGE
+    assert Watched.read <= 3 * 2 * 13  # three searches, two bisections of 13 steps each
