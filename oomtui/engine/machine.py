@@ -670,6 +670,8 @@ class Machine(SnapshotCalls):
         shmem_charge = pages if shared and anonymous and not vflags & V_NORESERVE else 0
         self._vm_enough_memory(p, charge + shmem_charge, f"mmap {_size(length)}")
         populate = ("populate" in fl or vflags & V_LOCKED) and vprot
+        if old:
+            self._may_unmap(mm, start, end)
         # Every check passed: change the machine.
         if old:
             self._unmap(p, start, end)
@@ -701,7 +703,25 @@ class Machine(SnapshotCalls):
         end = addr + page_align(length)
         if end > TASK_SIZE:
             raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
+        self._may_unmap(p.mm, addr, end)
         self._unmap(p, addr, end)
+
+    def _may_unmap(self, mm: Mm, start: int, end: int) -> None:
+        """vms_gather_munmap_vmas: unmapping the middle of a VMA (a split into three) is refused
+        at vm.max_map_count VMAs; other splits may pass the limit for a moment, as the VMAs
+        they cut off are unmapped."""
+        limit = self._sysctl["vm.max_map_count"]
+        if mm.cuts_inside(start, end) and len(mm.vmas) >= limit:
+            raise err(errno.ENOMEM, f"unmapping the middle of a mapping would split it, and the "
+                                    f"process has {len(mm.vmas)} mappings (vm.max_map_count {limit})")
+
+    def _may_split(self, mm: Mm, start: int, end: int, change) -> None:
+        """split_vma refuses to split a VMA once the mm has vm.max_map_count of them: each
+        split the change of [start, end) takes (Mm.splits) is checked at the count it meets."""
+        n, limit = mm.splits(start, end, change), self._sysctl["vm.max_map_count"]
+        if n and len(mm.vmas) + n - 1 >= limit:
+            raise err(errno.ENOMEM, f"changing part of a mapping would split it, and the process "
+                                    f"has {len(mm.vmas)} mappings (vm.max_map_count {limit})")
 
     def _unmap(self, p: Process, start: int, end: int) -> None:
         """do_vmi_munmap: split, zap pages, uncharge, free page tables no VMA needs any more."""
@@ -765,6 +785,7 @@ class Machine(SnapshotCalls):
             raise err(errno.EFAULT, f"[{addr:#x}, +{_size(old_len)}) is not inside one mapping")
         if new_len <= old_len:
             if new_len < old_len:
+                self._may_unmap(mm, addr + new_len, addr + old_len)
                 self._unmap(p, addr + new_len, addr + old_len)
             return addr
         delta = (new_len - old_len) >> PAGE_SHIFT
@@ -821,17 +842,21 @@ class Machine(SnapshotCalls):
             return
         end = addr + length
         _require_mapped(mm, addr, end)
-        parts = mm.overlapping(addr, end)
+        def charged(flags: int) -> bool:  # mprotect_fixup charges each VMA it makes writable
+            return bool(vprot & V_WRITE and not flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE))
+
+        def change(flags: int) -> int:
+            return (flags & ~V_PROT) | vprot | (V_ACCOUNT if charged(flags) else 0)
+
         charge = 0
-        for v in parts:  # mprotect_fixup charges each VMA it makes writable
-            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
+        for v in mm.overlapping(addr, end):
+            if charged(v.flags):
                 n = (min(v.end, end) - max(v.start, addr)) >> PAGE_SHIFT
                 self._vm_enough_memory(p, n, "mprotect +w", already=charge)
                 charge += n
+        self._may_split(mm, addr, end, change)
         for v in mm.carve(addr, end):
-            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
-                v.flags |= V_ACCOUNT
-            v.flags = (v.flags & ~V_PROT) | vprot
+            v.flags = change(v.flags)
             mm.insert(v)
         self.committed += charge
         mm.merge_around(addr, end)
@@ -858,8 +883,12 @@ class Machine(SnapshotCalls):
                 raise err(errno.EINVAL, "MADV_FREE works only on private anonymous memory")
         if advice in ("hugepage", "nohugepage"):
             on, off = (V_HUGEPAGE, V_NOHUGEPAGE) if advice == "hugepage" else (V_NOHUGEPAGE, V_HUGEPAGE)
+            def change(flags: int) -> int:
+                return (flags & ~off) | on
+
+            self._may_split(mm, addr, end, change)
             for v in mm.carve(addr, end):
-                v.flags = (v.flags & ~off) | on
+                v.flags = change(v.flags)
                 mm.insert(v)
             mm.merge_around(addr, end)
             return
@@ -956,6 +985,7 @@ class Machine(SnapshotCalls):
 
     def _lock(self, p: Process, start: int, end: int, lock: bool) -> None:
         mm = p.mm
+        self._may_split(mm, start, end, lambda flags: flags | V_LOCKED if lock else flags & ~V_LOCKED)
         for v in mm.carve(start, end):
             if bool(v.flags & V_LOCKED) != lock:
                 K.mlock_range(

@@ -172,6 +172,35 @@ class Mm:
             pos = v.end
         return pos >= end
 
+    def cuts_inside(self, start: int, end: int) -> bool:
+        """[start, end) lies strictly inside one VMA: unmapping it splits that VMA in three."""
+        v = self.find(start)
+        return v is not None and v.start < start and end < v.end
+
+    def splits(self, start: int, end: int, change) -> int:
+        """The splits giving [start, end) new flags (change: old flags -> new) takes: vma_modify
+        splits a VMA the range cuts, at each cut, unless the piece cut off merges with the
+        neighbour on its far side instead (vma_merge_existing_range). VMAs whose flags do not
+        change are left alone (mprotect_fixup, mlock_fixup)."""
+        inside = self.overlapping(start, end)
+        if not inside:
+            return 0
+        first, last = inside[0], inside[-1]
+        n = 0
+        if first.start < start and change(first.flags) != first.flags:
+            if end < first.end:
+                return 2  # the middle of one VMA: a split at each end
+            piece = replace(first, start=start, flags=change(first.flags), pgoff=first.pgoff_at(start))
+            nxt = self.find(first.end)
+            n += nxt is None or not piece.mergeable(nxt)
+        if end < last.end and change(last.flags) != last.flags:
+            piece = replace(last, end=end, flags=change(last.flags))
+            prev = self.find(last.start - 1)  # already changed if inside the range
+            if prev is not None and prev.end > start:
+                prev = replace(prev, flags=change(prev.flags))
+            n += prev is None or not prev.mergeable(piece)
+        return n
+
     def _counts(self) -> tuple[int, int, int, int, int, int]:
         """Pages (total, locked, data, stack, exec, accounted) of all the VMAs: counted once,
         then kept up to date by what insert adds and carve removes."""

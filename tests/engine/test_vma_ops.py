@@ -368,3 +368,41 @@ def test_the_gap_index_finds_what_a_walk_of_every_vma_finds():
                 got = None
             assert got == _linear_unmapped_area(mm.vmas, length), (step, length)
 
+
+
+# ---------------------------------------------------------------- vm.max_map_count and splits
+
+def _at_the_limit(m, spare=0):
+    """A process with its stack and a 16-page mapping, at vm.max_map_count minus `spare`."""
+    p = m.spawn("p")
+    a = m.mmap(p, 16 * PAGE)
+    m.sysctl("vm.max_map_count", len(m.procs[p].mm.vmas) + spare)
+    return p, a
+
+
+def test_unmapping_the_middle_of_a_mapping_at_the_limit_is_refused(m, fails):
+    """vms_gather_munmap_vmas: a split in three is refused at the limit; cutting off a head
+    or a tail (the count does not grow) is not, and neither is a middle below the limit."""
+    p, a = _at_the_limit(m)
+    fails(m, errno.ENOMEM, m.munmap, p, a + PAGE, PAGE)
+    fails(m, errno.ENOMEM, m.mremap, p, a, 8 * PAGE, 4 * PAGE)  # shrinks out of a middle
+    m.munmap(p, a, PAGE)
+    m.munmap(p, a + 15 * PAGE, PAGE)
+    m.sysctl("vm.max_map_count", len(m.procs[p].mm.vmas) + 1)
+    m.munmap(p, a + 4 * PAGE, PAGE)
+    assert len(m.procs[p].mm.vmas) == 3
+
+
+def test_changing_part_of_a_mapping_splits_it_within_the_limit(m, fails):
+    """split_vma refuses at vm.max_map_count VMAs: a middle takes two splits (the second one
+    meets one more VMA), a head or a tail one; a change that merges with the neighbour or
+    changes nothing splits nothing."""
+    p, a = _at_the_limit(m, spare=1)
+    fails(m, errno.ENOMEM, m.mprotect, p, a + PAGE, PAGE, "r")
+    fails(m, errno.ENOMEM, m.mlock, p, a + PAGE, PAGE)
+    fails(m, errno.ENOMEM, m.madvise, p, a + PAGE, PAGE, "hugepage")
+    m.mprotect(p, a + 4 * PAGE, PAGE, "rw")  # already rw: nothing to split
+    m.mprotect(p, a, PAGE, "r")  # a head: one split, at one under the limit
+    fails(m, errno.ENOMEM, m.mprotect, p, a + 15 * PAGE, PAGE, "r")  # a tail, at the limit
+    m.mprotect(p, a + PAGE, PAGE, "r")  # merges into the head before it: no split
+    assert [(v.end - v.start) // PAGE for v in m.procs[p].mm.vmas][:2] == [2, 14]
