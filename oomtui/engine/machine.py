@@ -36,13 +36,13 @@ from oomtui.engine.oom_kill import OomKiller
 from oomtui.engine.psi import Psi, Stalls
 from oomtui.engine.reclaim import Reclaim
 from oomtui.engine.slab import Slab
-from oomtui.engine.snapshot import SnapshotCalls
+from oomtui.engine.snapshot import SnapshotCalls, digested
 from oomtui.engine.swap import SwapAreas
 from oomtui.engine.thp import Thp
 from oomtui.engine.views import Views
 from oomtui.engine.writeback import Writeback
 from oomtui.engine.state import (
-    GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
+    KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
     V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
 )
@@ -52,7 +52,6 @@ from oomtui.engine.vma import (
 )
 from oomtui.engine.records import CAPS, RLIMITS, File, Process
 from oomtui.engine.report import panic_text
-from oomtui.engine.schema import GROUP_ATTR as _GROUP_ATTR
 from oomtui.engine.rmap import RmapIndex
 from oomtui.workloads import PRESETS, Program, Runner
 
@@ -237,15 +236,19 @@ class Machine(SnapshotCalls):
         self.totalreserve = Z.totalreserve_pages(self.managed, wm, reserve)
 
     def _grow(self) -> None:
-        """A kernel stopped for room: double the page-table pool and both hash tables."""
+        """A kernel stopped for room: double what is full (the page-table pool, its hash, the
+        page cache's hash, as pt_row and pc_add judge them), each by its own use."""
         pt = self.pt
         rows = pt.row_pfn.size
-        pt = grow_rows(pt, rows * 2, rows)
-        nfree = int(pt.nfree[0])
-        pt.free_rows[nfree:nfree + rows] = np.arange(rows * 2 - 1, rows - 1, -1)
-        pt.nfree[0] = nfree + rows
-        self.pt = self._rehash(pt)
-        self.pc = self._rehash(self.pc)
+        if pt.nfree[0] == 0:
+            pt = grow_rows(pt, rows * 2, rows)
+            pt.free_rows[:rows] = np.arange(rows * 2 - 1, rows - 1, -1)
+            pt.nfree[0] = rows
+        if (pt.count[0] + 3) * 2 > pt.keys.size:
+            pt = self._rehash(pt)
+        self.pt = pt
+        if (self.pc.count[0] + 1) * 2 > self.pc.keys.size:
+            self.pc = self._rehash(self.pc)
 
     @staticmethod
     def _rehash(group):
@@ -1635,8 +1638,7 @@ class Machine(SnapshotCalls):
         """A hash of the whole state: equal digests mean identical machines, with identical
         futures. It covers what a snapshot holds (engine/snapshot.py), less the input log."""
         h = hashlib.sha256()
-        for group in GROUPS:
-            for arr in getattr(self, _GROUP_ATTR[group]):
-                h.update(np.ascontiguousarray(arr))
+        for arr in digested(self):
+            h.update(np.ascontiguousarray(arr))
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()
