@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from oomtui.engine import SwapDevice
 from oomtui.engine.state import grow_rows
 
 PAGE = 4096
@@ -133,11 +134,15 @@ def test_reading_a_big_file_grows_the_page_cache_index_not_the_page_table_pool(m
 
 def test_the_digest_does_not_depend_on_how_big_the_tables_grew(machine):
     """Twins, one with its page-table pool and both hash tables grown ahead of need: equal
-    digests, and equal futures."""
-    twins = [machine(ram_mib=256) for _ in range(2)]
+    digests, and equal futures, also through the walks that pass over a whole table (swapoff
+    over the page tables, unmapping a sparse shmem object longer than the page cache's index)."""
+    twins = [machine(ram_mib=256, swap=[SwapDevice(size_mib=256)]) for _ in range(2)]
     for m in twins:
         p = m.spawn("p")
-        m.touch(p, m.mmap(p, 64 * MiB), 64 * MiB)
+        m.touch(p, m.mmap(p, 320 * MiB), 320 * MiB)  # some of it is swapped out
+        shm = m.mmap(p, GiB, flags="shared|anonymous|noreserve")
+        for i in range(64):
+            m.touch(p, shm + i * 16 * MiB, 64 * 1024)
         m.write_file(p, "/f", 32 * MiB)
     big = twins[1]
     rows, nfree = big.pt.row_pfn.size, int(big.pt.nfree[0])
@@ -149,6 +154,10 @@ def test_the_digest_does_not_depend_on_how_big_the_tables_grew(machine):
     assert big.pt.row_pfn.size > twins[0].pt.row_pfn.size
     assert twins[0].state_digest() == big.state_digest()
     for m in twins:
+        assert m.meminfo()["SwapFree"] < m.meminfo()["SwapTotal"]
+        m.munmap(p, shm, GiB)
+        m.munmap(p, m.procs[p].mm.vmas[0].start, 160 * MiB)
+        m.swapoff(0)
         q = m.spawn("q")
         m.touch(q, m.mmap(q, 64 * MiB), 64 * MiB)
         m.step(50)
