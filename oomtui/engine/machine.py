@@ -762,9 +762,9 @@ class Machine(SnapshotCalls):
         """free_pgtables: free the tables of [start, end) whose span no VMA touches any more."""
         for level, shift in ((0, 21), (1, 30), (2, 39)):
             lo, hi = start >> shift, (end - 1) >> shift
-            if mm.overlapping(lo << shift, (lo + 1) << shift):
+            if mm.overlaps(lo << shift, (lo + 1) << shift):
                 lo += 1
-            if hi >= lo and mm.overlapping(hi << shift, (hi + 1) << shift):
+            if hi >= lo and mm.overlaps(hi << shift, (hi + 1) << shift):
                 hi -= 1
             if lo <= hi:
                 K.pt_free_range(k=self.k, mm=mm.id, level=level, lo=lo, hi=hi)
@@ -1264,7 +1264,7 @@ class Machine(SnapshotCalls):
             limit = self._rlimit(p, "DATA")
             if new - mm.start_brk > limit:  # check_data_rlimit
                 raise err(errno.ENOMEM, f"brk: heap would exceed RLIMIT_DATA {limit >> 10} kB")
-            if mm.overlapping(oldbrk, newbrk + PAGE):
+            if mm.overlaps(oldbrk, newbrk + PAGE):
                 raise err(errno.ENOMEM, "brk: the heap would run into another mapping")
             pages = (newbrk - oldbrk) >> PAGE_SHIFT
             flags = V_READ | V_WRITE | V_ANON | V_ACCOUNT | (mm.def_flags & V_LOCKED)

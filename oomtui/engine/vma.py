@@ -163,6 +163,11 @@ class Mm:
         lo, hi = self._span(start, end)
         return self.vmas[lo:hi]
 
+    def overlaps(self, start: int, end: int) -> bool:
+        """Some VMA overlaps [start, end) (without listing them all: a span may hold many)."""
+        lo, hi = self._span(start, end)
+        return lo < hi
+
     def covered(self, start: int, end: int) -> bool:
         """True if [start, end) has no hole."""
         pos = start
@@ -231,7 +236,7 @@ class Mm:
         return self._counts()[5]
 
     def is_free(self, start: int, end: int) -> bool:
-        return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlapping(start, end)
+        return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlaps(start, end)
 
     def unmapped_area(self, length: int, hint: int | None) -> int:
         """get_unmapped_area: the hint if free, else the highest gap below MMAP_BASE

@@ -135,3 +135,19 @@ def test_finding_a_free_range_reads_few_vmas():
     assert mm.unmapped_area(1 << 45, None) < base
     assert mm.unmapped_area(PAGE, base + PAGE) == base + PAGE
     assert Watched.read <= 3 * 2 * 13  # three searches, two bisections of 13 steps each
+
+
+def test_mapping_and_unmapping_among_many_mappings_reads_few_of_them(m):
+    """4096 one-page mappings that cannot merge (and their page tables, one PMD's worth):
+    mapping one more and unmapping one of them read O(log N) of the VMAs, not each (as a
+    check that a page table's span is still mapped once did)."""
+    p = m.spawn("p")
+    addrs = [m.mmap(p, PAGE, prot="r" if i % 2 else "rw") for i in range(4096)]
+    for a in addrs[::64]:
+        m.touch(p, a, PAGE, write=False)
+    mm = m.procs[p].mm
+    mm.vmas = Watched(mm.vmas)
+    Watched.read = 0
+    m.munmap(p, addrs[2048], PAGE)
+    m.mmap(p, PAGE, prot="x")
+    assert Watched.read <= 20 * 13  # some twenty bisections of 13 steps, against 4096 VMAs
