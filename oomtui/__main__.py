@@ -235,7 +235,7 @@ def _cmd_save_info(args: argparse.Namespace) -> int:
 
 def _digest_line(header: dict, loaded: str) -> str:
     """The header's digest, and whether the loaded state has it. A save of an older format
-    version has the digest of that version's state, which held more (saves.UPGRADES)."""
+    version has the digest of that version's state, which held or hashed more (saves.UPGRADES)."""
     from oomtui import saves
 
     saved = header["meta"]["digest"]

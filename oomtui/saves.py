@@ -6,7 +6,7 @@ saves stays cheap. engine/snapshot.py turns a Machine into the dict written here
 
 A save is two msgpack values one after the other:
 
-- a small header map: {"format": "oomtui-save", "version": 2, "meta": {scenario, tick,
+- a small header map: {"format": "oomtui-save", "version": 3, "meta": {scenario, tick,
   tick_ms, saved_at, ram_mib, digest, oomtui}, "compression": "zlib" or None,
   "body_size", "body_crc32"}. Listing saves reads only this.
 - the body: the map Machine.snapshot() returns ({config, seed, tick, arrays, procs, files,
@@ -46,7 +46,7 @@ import msgpack
 from oomtui import __version__, paths
 
 FORMAT = "oomtui-save"
-VERSION = 2
+VERSION = 3
 SUFFIX = ".oomsave"
 TEMP_SUFFIX = ".tmp"  # .NAME.PID.RANDOM.tmp while a save is written
 MAX_FILE_BYTES = 4 << 30  # a 128 GiB machine saves in about 1.5 GiB
@@ -164,7 +164,13 @@ def _v1_input(entry):
     return entry
 
 
-UPGRADES = {1: _v1_to_v2}  # version -> the step from it to the next
+def _v2_to_v3(state):
+    """Version 3 holds what version 2 did; its header's digest hashes the content of the hash
+    tables and the page-table pool instead of the whole arrays (so not how big they grew)."""
+    return state
+
+
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}  # version -> the step from it to the next
 
 
 # -- writing -----------------------------------------------------------------------------------

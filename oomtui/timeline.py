@@ -8,15 +8,19 @@ sysctl, a kill, ...) starts a new branch at that moment; the old branch keeps it
 
 Positions are (tick, calls): the calls are the logged inputs other than successful steps, so a
 position does not depend on how time was chunked into steps. Checkpoints cost a copy of the
-machine's arrays each: over the byte budget (which always holds KEEP of the newest's size),
-the one whose neighbours are closest together for its age goes, so recent time stays dense
-and old time is thinned out.
+machine's arrays each (what the machine holds: its tables grow by their own use): over the
+byte budget (a share of the host's RAM), the one whose neighbours are closest together for its
+age goes, so recent time stays dense and old time is thinned out. A branch's first and newest
+checkpoints stay, and in its last two seconds none goes that would leave more than a second
+between two, so a seek up to a second back replays a second at most, however long the run
+and whatever a checkpoint costs.
 
 No Textual here: the app calls step()/seek()/branch()/compare() from its engine worker.
 """
 
 from __future__ import annotations
 
+import os
 from array import array
 from dataclasses import dataclass, field
 
@@ -25,7 +29,15 @@ from oomtui.engine.inputs import Input, apply, step_ticks
 
 DEATHS = ("oom_kill", "kill", "exit", "sigsegv", "sigbus")  # event kinds that end a process
 STEP_CHUNK = 100  # ticks replayed between two progress reports
-KEEP = 8  # checkpoints kept whatever their size (the budget grows to hold them)
+HOST_SHARE = 8  # checkpoints may hold an eighth of the host's RAM
+
+
+def host_budget() -> int:
+    """The checkpoints' byte budget: a share of the host's RAM (256 MiB where it is unknown)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // HOST_SHARE
+    except (ValueError, OSError, AttributeError):
+        return 256 << 20
 
 
 def _is_step(e: Input) -> bool:
@@ -109,10 +121,12 @@ class Comparison:
 
 
 class Timeline:
-    """Checkpoints every `every` ticks within `budget` bytes, branches, and comparisons."""
+    """Checkpoints every `every` ticks within `budget` bytes (host_budget() by default),
+    branches, and comparisons."""
 
-    def __init__(self, machine: Machine, *, every: int = 100, budget: int = 256 << 20):
-        self.machine, self.every, self.budget = machine, every, budget
+    def __init__(self, machine: Machine, *, every: int = 100, budget: int | None = None):
+        self.machine, self.every = machine, every
+        self.budget = host_budget() if budget is None else budget
         main = Branch("main", None, machine.tick, machine.inputs.entries, machine.tick)
         self.branches = {main.name: main}
         self.current = main
@@ -236,14 +250,14 @@ class Timeline:
         return list({id(c): c for b in self.branches.values() for c in b.checkpoints}.values())
 
     def _thin(self) -> None:
-        # A big machine's checkpoints may cost more than the budget: keep KEEP of them anyway,
-        # else one second back would replay from boot.
-        budget = max(self.budget, KEEP * self.current.checkpoints[-1].nbytes)
-        while sum(c.nbytes for c in self.checkpoints()) > budget:
+        second = max(1, 1000 // self.machine.config.tick_ms)
+        while sum(c.nbytes for c in self.checkpoints()) > self.budget:
             best = None
             for b in self.branches.values():
                 cs, end = b.checkpoints, b.end_tick
                 for i in range(1, len(cs) - 1):  # the first and the latest always stay
+                    if cs[i].tick >= end - 2 * second and cs[i + 1].tick - cs[i - 1].tick > second:
+                        continue  # a seek in the last second would replay more than one
                     score = (cs[i + 1].tick - cs[i - 1].tick) / (end - cs[i].tick + 1)
                     if best is None or score < best[0]:
                         best = (score, cs[i])

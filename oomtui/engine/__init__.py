@@ -12,7 +12,8 @@ State and per-page work
                   allocator), lru, reclaim (shrink_*), swap (slots: get_swap_pages), swapin,
                   fault, memcg (try_charge), pagecache, writeback, compaction, slab, ...;
                   their cache is keyed by the sources of them all (oomtui/numba_cache.py)
-    vma.py        address spaces: VMAs and their flags; rmap.py: page -> mappings
+    vma.py        address spaces: VMAs and their flags; gaps.py: the free gaps between
+                  them, indexed for get_unmapped_area; rmap.py: page -> mappings
     zones.py      zone sizes, watermarks and reserves (KERNEL.md §4)
     config.py     MachineConfig and the sysctls
 

@@ -36,13 +36,13 @@ from oomtui.engine.oom_kill import OomKiller
 from oomtui.engine.psi import Psi, Stalls
 from oomtui.engine.reclaim import Reclaim
 from oomtui.engine.slab import Slab
-from oomtui.engine.snapshot import SnapshotCalls
+from oomtui.engine.snapshot import SnapshotCalls, digested
 from oomtui.engine.swap import SwapAreas
 from oomtui.engine.thp import Thp
 from oomtui.engine.views import Views
 from oomtui.engine.writeback import Writeback
 from oomtui.engine.state import (
-    GROUPS, KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
+    KERNEL, MM_ANONPAGES, PAGETABLE, Kern, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, TASK_SIZE,
     V_ACCOUNT, V_ANON, V_HUGEPAGE, V_LOCKED, V_NOHUGEPAGE, V_NORESERVE, V_PROT,
     V_READ, V_SHARED, V_WRITE, grow_rows, new_group,
 )
@@ -52,7 +52,6 @@ from oomtui.engine.vma import (
 )
 from oomtui.engine.records import CAPS, RLIMITS, File, Process
 from oomtui.engine.report import panic_text
-from oomtui.engine.schema import GROUP_ATTR as _GROUP_ATTR
 from oomtui.engine.rmap import RmapIndex
 from oomtui.workloads import PRESETS, Program, Runner
 
@@ -237,15 +236,19 @@ class Machine(SnapshotCalls):
         self.totalreserve = Z.totalreserve_pages(self.managed, wm, reserve)
 
     def _grow(self) -> None:
-        """A kernel stopped for room: double the page-table pool and both hash tables."""
+        """A kernel stopped for room: double what is full (the page-table pool, its hash, the
+        page cache's hash, as pt_row and pc_add judge them), each by its own use."""
         pt = self.pt
         rows = pt.row_pfn.size
-        pt = grow_rows(pt, rows * 2, rows)
-        nfree = int(pt.nfree[0])
-        pt.free_rows[nfree:nfree + rows] = np.arange(rows * 2 - 1, rows - 1, -1)
-        pt.nfree[0] = nfree + rows
-        self.pt = self._rehash(pt)
-        self.pc = self._rehash(self.pc)
+        if pt.nfree[0] == 0:
+            pt = grow_rows(pt, rows * 2, rows)
+            pt.free_rows[:rows] = np.arange(rows * 2 - 1, rows - 1, -1)
+            pt.nfree[0] = rows
+        if (pt.count[0] + 3) * 2 > pt.keys.size:
+            pt = self._rehash(pt)
+        self.pt = pt
+        if (self.pc.count[0] + 1) * 2 > self.pc.keys.size:
+            self.pc = self._rehash(self.pc)
 
     @staticmethod
     def _rehash(group):
@@ -670,6 +673,8 @@ class Machine(SnapshotCalls):
         shmem_charge = pages if shared and anonymous and not vflags & V_NORESERVE else 0
         self._vm_enough_memory(p, charge + shmem_charge, f"mmap {_size(length)}")
         populate = ("populate" in fl or vflags & V_LOCKED) and vprot
+        if old:
+            self._may_unmap(mm, start, end)
         # Every check passed: change the machine.
         if old:
             self._unmap(p, start, end)
@@ -701,7 +706,25 @@ class Machine(SnapshotCalls):
         end = addr + page_align(length)
         if end > TASK_SIZE:
             raise err(errno.EINVAL, f"[{addr:#x}, +{_size(length)}) is outside the user address space")
+        self._may_unmap(p.mm, addr, end)
         self._unmap(p, addr, end)
+
+    def _may_unmap(self, mm: Mm, start: int, end: int) -> None:
+        """vms_gather_munmap_vmas: unmapping the middle of a VMA (a split into three) is refused
+        at vm.max_map_count VMAs; other splits may pass the limit for a moment, as the VMAs
+        they cut off are unmapped."""
+        limit = self._sysctl["vm.max_map_count"]
+        if mm.cuts_inside(start, end) and len(mm.vmas) >= limit:
+            raise err(errno.ENOMEM, f"unmapping the middle of a mapping would split it, and the "
+                                    f"process has {len(mm.vmas)} mappings (vm.max_map_count {limit})")
+
+    def _may_split(self, mm: Mm, start: int, end: int, change) -> None:
+        """split_vma refuses to split a VMA once the mm has vm.max_map_count of them: each
+        split the change of [start, end) takes (Mm.splits) is checked at the count it meets."""
+        n, limit = mm.splits(start, end, change), self._sysctl["vm.max_map_count"]
+        if n and len(mm.vmas) + n - 1 >= limit:
+            raise err(errno.ENOMEM, f"changing part of a mapping would split it, and the process "
+                                    f"has {len(mm.vmas)} mappings (vm.max_map_count {limit})")
 
     def _unmap(self, p: Process, start: int, end: int) -> None:
         """do_vmi_munmap: split, zap pages, uncharge, free page tables no VMA needs any more."""
@@ -739,9 +762,9 @@ class Machine(SnapshotCalls):
         """free_pgtables: free the tables of [start, end) whose span no VMA touches any more."""
         for level, shift in ((0, 21), (1, 30), (2, 39)):
             lo, hi = start >> shift, (end - 1) >> shift
-            if mm.overlapping(lo << shift, (lo + 1) << shift):
+            if mm.overlaps(lo << shift, (lo + 1) << shift):
                 lo += 1
-            if hi >= lo and mm.overlapping(hi << shift, (hi + 1) << shift):
+            if hi >= lo and mm.overlaps(hi << shift, (hi + 1) << shift):
                 hi -= 1
             if lo <= hi:
                 K.pt_free_range(k=self.k, mm=mm.id, level=level, lo=lo, hi=hi)
@@ -765,6 +788,7 @@ class Machine(SnapshotCalls):
             raise err(errno.EFAULT, f"[{addr:#x}, +{_size(old_len)}) is not inside one mapping")
         if new_len <= old_len:
             if new_len < old_len:
+                self._may_unmap(mm, addr + new_len, addr + old_len)
                 self._unmap(p, addr + new_len, addr + old_len)
             return addr
         delta = (new_len - old_len) >> PAGE_SHIFT
@@ -775,8 +799,7 @@ class Machine(SnapshotCalls):
         self._vm_enough_memory(p, charge, f"mremap +{_size(delta * PAGE)}")
         locked = vma.flags & V_LOCKED
         if addr + old_len == vma.end and mm.is_free(vma.end, addr + new_len):
-            vma.end = addr + new_len
-            vmas_changed(mm)
+            mm.resize(vma, addr + new_len)
             new_addr = addr
         elif may_move:
             # move_vma: the new VMA exists while the page tables move, so a process killed
@@ -800,8 +823,7 @@ class Machine(SnapshotCalls):
             if not res.ok:
                 raise err(errno.ENOMEM, f"mremap: {p.comm}[{pid}] was OOM-killed")
             self._unmap(p, addr, addr + old_len)
-            moved.end = new_addr + new_len
-            vmas_changed(mm)
+            mm.resize(moved, new_addr + new_len)
         else:
             raise err(errno.ENOMEM, "cannot grow in place and may_move is False")
         self.committed += charge
@@ -823,17 +845,21 @@ class Machine(SnapshotCalls):
             return
         end = addr + length
         _require_mapped(mm, addr, end)
-        parts = mm.overlapping(addr, end)
+        def charged(flags: int) -> bool:  # mprotect_fixup charges each VMA it makes writable
+            return bool(vprot & V_WRITE and not flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE))
+
+        def change(flags: int) -> int:
+            return (flags & ~V_PROT) | vprot | (V_ACCOUNT if charged(flags) else 0)
+
         charge = 0
-        for v in parts:  # mprotect_fixup charges each VMA it makes writable
-            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
+        for v in mm.overlapping(addr, end):
+            if charged(v.flags):
                 n = (min(v.end, end) - max(v.start, addr)) >> PAGE_SHIFT
                 self._vm_enough_memory(p, n, "mprotect +w", already=charge)
                 charge += n
+        self._may_split(mm, addr, end, change)
         for v in mm.carve(addr, end):
-            if vprot & V_WRITE and not v.flags & (V_ACCOUNT | V_WRITE | V_SHARED | V_NORESERVE):
-                v.flags |= V_ACCOUNT
-            v.flags = (v.flags & ~V_PROT) | vprot
+            v.flags = change(v.flags)
             mm.insert(v)
         self.committed += charge
         mm.merge_around(addr, end)
@@ -860,8 +886,12 @@ class Machine(SnapshotCalls):
                 raise err(errno.EINVAL, "MADV_FREE works only on private anonymous memory")
         if advice in ("hugepage", "nohugepage"):
             on, off = (V_HUGEPAGE, V_NOHUGEPAGE) if advice == "hugepage" else (V_NOHUGEPAGE, V_HUGEPAGE)
+            def change(flags: int) -> int:
+                return (flags & ~off) | on
+
+            self._may_split(mm, addr, end, change)
             for v in mm.carve(addr, end):
-                v.flags = (v.flags & ~off) | on
+                v.flags = change(v.flags)
                 mm.insert(v)
             mm.merge_around(addr, end)
             return
@@ -958,6 +988,7 @@ class Machine(SnapshotCalls):
 
     def _lock(self, p: Process, start: int, end: int, lock: bool) -> None:
         mm = p.mm
+        self._may_split(mm, start, end, lambda flags: flags | V_LOCKED if lock else flags & ~V_LOCKED)
         for v in mm.carve(start, end):
             if bool(v.flags & V_LOCKED) != lock:
                 K.mlock_range(
@@ -1233,7 +1264,7 @@ class Machine(SnapshotCalls):
             limit = self._rlimit(p, "DATA")
             if new - mm.start_brk > limit:  # check_data_rlimit
                 raise err(errno.ENOMEM, f"brk: heap would exceed RLIMIT_DATA {limit >> 10} kB")
-            if mm.overlapping(oldbrk, newbrk + PAGE):
+            if mm.overlaps(oldbrk, newbrk + PAGE):
                 raise err(errno.ENOMEM, "brk: the heap would run into another mapping")
             pages = (newbrk - oldbrk) >> PAGE_SHIFT
             flags = V_READ | V_WRITE | V_ANON | V_ACCOUNT | (mm.def_flags & V_LOCKED)
@@ -1242,8 +1273,7 @@ class Machine(SnapshotCalls):
             self.committed += pages
             heap = mm.find(oldbrk - PAGE) if oldbrk > mm.start_brk else None
             if heap is not None and heap.name == "[heap]" and heap.end == oldbrk:
-                heap.end = newbrk
-                vmas_changed(mm)
+                mm.resize(heap, newbrk)
             else:
                 mm.insert(Vma(oldbrk, newbrk, flags, -1, oldbrk >> PAGE_SHIFT,
                               self._new_id("anon"), name="[heap]"))
@@ -1610,8 +1640,7 @@ class Machine(SnapshotCalls):
         """A hash of the whole state: equal digests mean identical machines, with identical
         futures. It covers what a snapshot holds (engine/snapshot.py), less the input log."""
         h = hashlib.sha256()
-        for group in GROUPS:
-            for arr in getattr(self, _GROUP_ATTR[group]):
-                h.update(np.ascontiguousarray(arr))
+        for arr in digested(self):
+            h.update(np.ascontiguousarray(arr))
         h.update(repr(self._state_values()).encode())
         return h.hexdigest()

@@ -57,6 +57,30 @@ def array(saved, name: str) -> np.ndarray:
     return np.frombuffer(data, dtype=dt).reshape(shape)
 
 
+def digested(m) -> list[np.ndarray]:
+    """What state_digest() hashes of the arrays: each group's arrays, but of the two hash
+    tables and the page-table pool only their content (entries in key order, a PTE table's
+    pfn and entries in place of its pool row), not where it lies in them, so how big each
+    has grown (a growth policy) is not state."""
+    out = []
+    for g in S.GROUPS:
+        group = getattr(m, GROUP_ATTR[g])
+        if g not in ("pagetables", "pagecache"):
+            out.extend(group)
+            continue
+        used = group.keys != S.EMPTY
+        order = np.argsort(group.keys[used], kind="stable")
+        keys, vals = group.keys[used][order], group.vals[used][order]
+        out += [keys, group.count]
+        if g == "pagecache":
+            out += [vals, group.shadows]
+            continue
+        level0 = (keys >> 26) & 3 == 0  # pt_key(mm, level, idx): PTE tables hold a pool row
+        rows = vals[level0]
+        out += [vals[~level0], group.row_pfn[rows], group.pte[rows]]
+    return out
+
+
 # The sizes FIELDS' shape rules are made of; each is read off the arrays that have it.
 _PROBE = {key: 1_000_003 + i for i, key in enumerate(("frames", "memcgs", "mms", "ht", "rows",
                                                        "slots"))}

@@ -7,6 +7,7 @@ import errno
 from dataclasses import dataclass, field, replace
 
 from oomtui.engine.constants import PAGE_SIZE
+from oomtui.engine.gaps import Gaps
 from oomtui.engine.state import (
     PAGE_SHIFT, TASK_SIZE, V_ACCOUNT, V_ANON, V_EXEC, V_GROWSDOWN, V_LOCKED, V_READ, V_SHARED,
     V_WRITE,
@@ -108,14 +109,9 @@ def accountable(flags: int) -> bool:
 GENERATION = [0]
 
 
-def vmas_changed(mm: Mm | None = None) -> None:
-    """A VMA was added or changed: in `mm` if given (its own gen is bumped too, so the
-    reverse map rebuilds only its rows, and its page counts are counted again), else a new
-    mm joined."""
+def vmas_changed() -> None:
+    """An mm joined or left with its VMAs: the reverse map is rebuilt."""
     GENERATION[0] += 1
-    if mm is not None:
-        mm.gen += 1
-        mm._counted = None
 
 
 def _count(vmas) -> tuple[int, int, int, int, int, int]:
@@ -143,10 +139,11 @@ class Mm:
     hiwater_rss: int = 0  # VmHWM, pages
     hiwater_vm: int = 0  # VmPeak, pages
     # Derived, not fields (a save holds none of them): bumped when its VMAs change (rmap.py
-    # keeps an mm's rows until then), and _counts' answer, which insert and carve keep up to
-    # date (None: count again).
+    # keeps an mm's rows until then); _counts' answer and the free gaps between the VMAs,
+    # which every change below keeps up to date once made (None: not made yet).
     gen = 0
     _counted = None
+    _gaps = None
 
     def find(self, addr: int) -> Vma | None:
         """The VMA containing addr (vma_lookup)."""
@@ -166,6 +163,11 @@ class Mm:
         lo, hi = self._span(start, end)
         return self.vmas[lo:hi]
 
+    def overlaps(self, start: int, end: int) -> bool:
+        """Some VMA overlaps [start, end) (without listing them all: a span may hold many)."""
+        lo, hi = self._span(start, end)
+        return lo < hi
+
     def covered(self, start: int, end: int) -> bool:
         """True if [start, end) has no hole."""
         pos = start
@@ -174,6 +176,35 @@ class Mm:
                 return False
             pos = v.end
         return pos >= end
+
+    def cuts_inside(self, start: int, end: int) -> bool:
+        """[start, end) lies strictly inside one VMA: unmapping it splits that VMA in three."""
+        v = self.find(start)
+        return v is not None and v.start < start and end < v.end
+
+    def splits(self, start: int, end: int, change) -> int:
+        """The splits giving [start, end) new flags (change: old flags -> new) takes: vma_modify
+        splits a VMA the range cuts, at each cut, unless the piece cut off merges with the
+        neighbour on its far side instead (vma_merge_existing_range). VMAs whose flags do not
+        change are left alone (mprotect_fixup, mlock_fixup)."""
+        inside = self.overlapping(start, end)
+        if not inside:
+            return 0
+        first, last = inside[0], inside[-1]
+        n = 0
+        if first.start < start and change(first.flags) != first.flags:
+            if end < first.end:
+                return 2  # the middle of one VMA: a split at each end
+            piece = replace(first, start=start, flags=change(first.flags), pgoff=first.pgoff_at(start))
+            nxt = self.find(first.end)
+            n += nxt is None or not piece.mergeable(nxt)
+        if end < last.end and change(last.flags) != last.flags:
+            piece = replace(last, end=end, flags=change(last.flags))
+            prev = self.find(last.start - 1)  # already changed if inside the range
+            if prev is not None and prev.end > start:
+                prev = replace(prev, flags=change(prev.flags))
+            n += prev is None or not prev.mergeable(piece)
+        return n
 
     def _counts(self) -> tuple[int, int, int, int, int, int]:
         """Pages (total, locked, data, stack, exec, accounted) of all the VMAs: counted once,
@@ -205,33 +236,62 @@ class Mm:
         return self._counts()[5]
 
     def is_free(self, start: int, end: int) -> bool:
-        return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlapping(start, end)
+        return MMAP_MIN_ADDR <= start < end <= TASK_SIZE and not self.overlaps(start, end)
 
     def unmapped_area(self, length: int, hint: int | None) -> int:
-        """get_unmapped_area: the hint if free, else top-down below MMAP_BASE, else bottom-up."""
+        """get_unmapped_area: the hint if free, else the highest gap below MMAP_BASE
+        (top-down), else the lowest above TASK_UNMAPPED_BASE (bottom-up); each found in the
+        gap index in steps of the address bits (vm_unmapped_area's gap search)."""
         if hint is not None:
             hint = page_align(hint)
             if self.is_free(hint, hint + length):
                 return hint
-        ceiling = MMAP_BASE
-        for v in reversed(self.vmas):
-            if v.start >= ceiling:
-                continue
-            if v.end <= ceiling - length:
-                return ceiling - length
-            ceiling = min(ceiling, v.start)
-        if ceiling - length >= MMAP_MIN_ADDR:
-            return ceiling - length
-        floor = TASK_SIZE // 3 & ~(PAGE - 1)  # TASK_UNMAPPED_BASE fallback
-        for v in self.vmas:
-            if v.end <= floor:
-                continue
-            if floor + length <= v.start:
-                return floor
-            floor = max(floor, v.end)
-        if floor + length <= TASK_SIZE:
-            return floor
+        gaps, n = self._gap_index(), length >> PAGE_SHIFT
+        i = bisect.bisect_left(self.vmas, MMAP_BASE, key=_start)  # the gap MMAP_BASE cuts
+        if MMAP_BASE - self._floor(i) >= length:
+            return MMAP_BASE - length
+        top = gaps.highest((MMAP_BASE >> PAGE_SHIFT) - 1, n)
+        if top is not None:
+            return (top << PAGE_SHIFT) - length
+        base = TASK_SIZE // 3 & ~(PAGE - 1)  # TASK_UNMAPPED_BASE fallback
+        i = bisect.bisect_right(self.vmas, base, key=_start)  # the gap above base's VMA
+        if self._floor(i) <= base:  # base itself is free: the gap is cut there
+            if self._ceiling(i) - base >= length:
+                return base
+            i += 1
+        if i <= len(self.vmas):
+            up = gaps.lowest(self._ceiling(i) >> PAGE_SHIFT, n)
+            if up is not None:
+                return (up - gaps.size(up)) << PAGE_SHIFT
         raise err(errno.ENOMEM, f"no free range of {length >> 10} kB in the address space")
+
+    # The free gaps: gap i lies below VMA i (the last one below TASK_SIZE), from the end of
+    # VMA i - 1 (or MMAP_MIN_ADDR).
+
+    def _floor(self, i: int) -> int:
+        return self.vmas[i - 1].end if i else MMAP_MIN_ADDR
+
+    def _ceiling(self, i: int) -> int:
+        return self.vmas[i].start if i < len(self.vmas) else TASK_SIZE
+
+    def _gap_index(self) -> Gaps:
+        if self._gaps is None:
+            self._gaps = Gaps()
+            self._regap(0, len(self.vmas) + 1)
+        return self._gaps
+
+    def _ungap(self, lo: int, hi: int) -> None:
+        """Forget gaps lo..hi-1 (the VMAs above them are about to change)."""
+        if self._gaps is not None:
+            for i in range(lo, hi):
+                self._gaps.set(self._ceiling(i) >> PAGE_SHIFT, 0)
+
+    def _regap(self, lo: int, hi: int) -> None:
+        """Index gaps lo..hi-1 as they are now."""
+        if self._gaps is not None:
+            for i in range(lo, min(hi, len(self.vmas) + 1)):
+                self._gaps.set(self._ceiling(i) >> PAGE_SHIFT,
+                               (self._ceiling(i) - self._floor(i)) >> PAGE_SHIFT)
 
     def _changed(self) -> None:
         """A VMA was added or merged (the page counts are kept up to date by the caller)."""
@@ -239,9 +299,20 @@ class Mm:
         self.gen += 1
 
     def insert(self, vma: Vma) -> None:
-        bisect.insort(self.vmas, vma, key=_start)
+        i = bisect.bisect_right(self.vmas, vma.start, key=_start)
+        self.vmas.insert(i, vma)
         self._changed()
         self._tally([vma], 1)
+        self._regap(i, i + 2)  # the gap it split: below it and above it
+
+    def resize(self, vma: Vma, end: int) -> None:
+        """vma now ends at `end` (a heap or a remapped VMA grown in place)."""
+        i = bisect.bisect_right(self.vmas, vma.start, key=_start)
+        self._tally([vma], -1)
+        vma.end = end
+        self._tally([vma], 1)
+        self._changed()
+        self._regap(i, i + 1)  # the gap above it
 
     def carve(self, start: int, end: int) -> list[Vma]:
         """Split VMAs at start and end; return (and remove) the pieces inside [start, end).
@@ -251,6 +322,7 @@ class Mm:
         with insert() rebuild it."""
         self.gen += 1
         lo, hi = self._span(start, end)
+        self._ungap(lo, hi)
         inside, keep = [], []
         for v in self.vmas[lo:hi]:
             if v.start < start:
@@ -262,6 +334,7 @@ class Mm:
             inside.append(v)
         self.vmas[lo:hi] = keep
         self._tally(inside, -1)
+        self._regap(lo, lo + len(keep) + 1)
         return inside
 
     def merge_around(self, start: int, end: int) -> None:
@@ -280,7 +353,9 @@ class Mm:
                 prev.has_anon = prev.has_anon or v.has_anon
                 continue
             out.append(v)
+        self._ungap(lo, hi)
         self.vmas[lo:hi] = out
+        self._regap(lo, lo + len(out) + 1)
 
 
 def _start(v: Vma) -> int:

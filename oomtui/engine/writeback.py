@@ -40,17 +40,22 @@ class Writeback:
 
     def wait(self, current) -> bool:
         """reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): reclaim found nothing it could free
-        while file pages are dirty or under writeback, so the allocating task sleeps a tick
-        while the flushers write what reclaim asked for. False if nothing is dirty."""
+        while file pages are dirty or under writeback, so the allocating task sleeps while the
+        flushers write what reclaim asked for: a tick, or until more than SWAP_CLUSTER_MAX
+        pages are written (__acct_reclaim_writeback wakes it) when a tick writes fewer. Less
+        than a reclaim batch would leave the next direct reclaim short of its goal, scanning
+        every list to the last priority each time. False if nothing is dirty."""
         m = self.m
         vm, st = m.ctr.vm, m.rs.state
         if not vm[S.NR_DIRTY] + vm[S.NR_WRITEBACK]:
             return False
         st[S.RS_WB_WANTED] = max(st[S.RS_WB_WANTED], vm[S.NR_DIRTY])
         bg_thresh = self.dirty_limits()[0]
-        K.writeback_run(k=m.k, budget=self._budget(), bg_thresh=bg_thresh)  # submit
+        pages = max(self._budget(), K.SWAP_CLUSTER_MAX + 1)
+        K.writeback_run(k=m.k, budget=pages, bg_thresh=bg_thresh)  # submit
         K.writeback_run(k=m.k, budget=0, bg_thresh=bg_thresh)  # and see it complete
-        m.stalls.stall(current, "reclaim", m.config.tick_ms * 1000)
+        write_us = pages * 1_000_000 // (WRITE_MIB_S * 256)
+        m.stalls.stall(current, "reclaim", max(m.config.tick_ms * 1000, write_us))
         return True
 
     def dirty_limits(self) -> tuple[int, int]:

@@ -7,6 +7,11 @@ touch and freed on munmap once no VMA is left over their range. 1 TiB = PGD slot
 
 from __future__ import annotations
 
+import numpy as np
+
+from oomtui.engine import SwapDevice
+from oomtui.engine.state import grow_rows
+
 PAGE = 4096
 MiB = 1 << 20
 GiB = 1 << 30
@@ -114,3 +119,47 @@ def test_exit_frees_page_tables(m, fixed_map, diff):
     m.exit(p)
     d = diff(mi0, m.meminfo())
     assert d["PageTables"] == 0 and d["MemFree"] == 0 and d["KernelStack"] == 0
+
+
+def test_reading_a_big_file_grows_the_page_cache_index_not_the_page_table_pool(m):
+    """Each table grows by its own use: the page cache's hash doubles for a file's pages,
+    and the page-table pool (512 entries a row) stays as it was."""
+    rows, pt_slots, pc_slots = m.pt.row_pfn.size, m.pt.keys.size, m.pc.keys.size
+    p = m.spawn("reader")
+    m.write_file(p, "/big", 0, offset=512 * MiB)  # sized, nothing cached yet
+    m.read_file(p, "/big", 512 * MiB)
+    assert m.pc.keys.size >= 2 * (512 * MiB // PAGE) > pc_slots
+    assert (m.pt.row_pfn.size, m.pt.keys.size) == (rows, pt_slots)
+
+
+def test_the_digest_does_not_depend_on_how_big_the_tables_grew(machine):
+    """Twins, one with its page-table pool and both hash tables grown ahead of need: equal
+    digests, and equal futures, also through the walks that pass over a whole table (swapoff
+    over the page tables, unmapping a sparse shmem object longer than the page cache's index)."""
+    twins = [machine(ram_mib=256, swap=[SwapDevice(size_mib=256)]) for _ in range(2)]
+    for m in twins:
+        p = m.spawn("p")
+        m.touch(p, m.mmap(p, 320 * MiB), 320 * MiB)  # some of it is swapped out
+        shm = m.mmap(p, GiB, flags="shared|anonymous|noreserve")
+        for i in range(64):
+            m.touch(p, shm + i * 16 * MiB, 64 * 1024)
+        m.write_file(p, "/f", 32 * MiB)
+    big = twins[1]
+    rows, nfree = big.pt.row_pfn.size, int(big.pt.nfree[0])
+    pt = grow_rows(big.pt, 4 * rows, rows)
+    pt.free_rows[nfree:nfree + 3 * rows] = np.arange(4 * rows - 1, rows - 1, -1)
+    pt.nfree[0] = nfree + 3 * rows
+    big.pt = big._rehash(pt)
+    big.pc = big._rehash(big.pc)
+    assert big.pt.row_pfn.size > twins[0].pt.row_pfn.size
+    assert twins[0].state_digest() == big.state_digest()
+    for m in twins:
+        assert m.meminfo()["SwapFree"] < m.meminfo()["SwapTotal"]
+        m.munmap(p, shm, GiB)
+        m.munmap(p, m.procs[p].mm.vmas[0].start, 160 * MiB)
+        m.swapoff(0)
+        q = m.spawn("q")
+        m.touch(q, m.mmap(q, 64 * MiB), 64 * MiB)
+        m.step(50)
+    assert twins[0].state_digest() == big.state_digest()
+    assert twins[0].meminfo() == big.meminfo()

@@ -85,3 +85,69 @@ def test_page_counts_kept_up_to_date_equal_a_recount(m):
     for q in (mm, m.procs[c].mm):
         assert q._counts() == vma._count(q.vmas)
     assert m.proc_status(p)["VmLck"] == 1024 and m.proc_status(p)["VmLib"] == 1024
+
+
+def test_writing_past_ram_scans_no_more_at_a_shorter_tick(machine):
+    """A writer throttled on writeback sleeps until more than a reclaim batch is written,
+    however short the tick, so its direct reclaim does not scan every list to the last
+    priority once per tick: 1 ms ticks scan no more than 10 ms ones for the same write."""
+    scanned = {}
+    for tick_ms in (10, 1):
+        m = machine(ram_mib=128, tick_ms=tick_ms)
+        m.write_file(m.spawn("writer"), "/big", 256 * MiB)
+        scanned[tick_ms] = m.vmstat()["pgscan_direct"]
+    assert 0 < scanned[1] <= scanned[10]
+
+
+class Watched(list):
+    """A list of VMAs that counts the items read from it."""
+    read = 0
+
+    def __getitem__(self, i):
+        got = super().__getitem__(i)
+        Watched.read += len(got) if isinstance(i, slice) else 1
+        return got
+
+    def __iter__(self):
+        for v in super().__iter__():
+            Watched.read += 1
+            yield v
+
+    def __reversed__(self):
+        for v in super().__reversed__():
+            Watched.read += 1
+            yield v
+
+
+def test_finding_a_free_range_reads_few_vmas():
+    """4096 one-page VMAs with one-page holes and one 3-page hole among them (top-down,
+    bottom-up and hinted searches): each search reads O(log N) of the VMAs."""
+    from oomtui.engine.vma import MMAP_BASE
+    mm = Mm(0)
+    base = MMAP_BASE - 2 * 4096 * PAGE
+    for i in range(4096):
+        start = base + 2 * i * PAGE + (2 * PAGE if i >= 1000 else 0)
+        mm.insert(Vma(start, start + PAGE, 3))
+    mm.unmapped_area(PAGE, None)  # the gap index is built once
+    mm.vmas = Watched(mm.vmas)
+    Watched.read = 0
+    assert mm.unmapped_area(3 * PAGE, None) == base + 1999 * PAGE  # the hole below VMA 1000
+    assert mm.unmapped_area(1 << 45, None) < base
+    assert mm.unmapped_area(PAGE, base + PAGE) == base + PAGE
+    assert Watched.read <= 3 * 2 * 13  # three searches, two bisections of 13 steps each
+
+
+def test_mapping_and_unmapping_among_many_mappings_reads_few_of_them(m):
+    """4096 one-page mappings that cannot merge (and their page tables, one PMD's worth):
+    mapping one more and unmapping one of them read O(log N) of the VMAs, not each (as a
+    check that a page table's span is still mapped once did)."""
+    p = m.spawn("p")
+    addrs = [m.mmap(p, PAGE, prot="r" if i % 2 else "rw") for i in range(4096)]
+    for a in addrs[::64]:
+        m.touch(p, a, PAGE, write=False)
+    mm = m.procs[p].mm
+    mm.vmas = Watched(mm.vmas)
+    Watched.read = 0
+    m.munmap(p, addrs[2048], PAGE)
+    m.mmap(p, PAGE, prot="x")
+    assert Watched.read <= 20 * 13  # some twenty bisections of 13 steps, against 4096 VMAs

@@ -303,3 +303,106 @@ def test_mincore_errors(m, fails, fixed_map):
     fails(m, errno.EINVAL, m.mincore, p, a + 100, PAGE)
     fails(m, errno.ENOMEM, m.mincore, p, a, 2 * MiB)       # runs into the hole after a
     fails(m, errno.ENOMEM, m.mincore, p, a + 4 * MiB, PAGE)
+
+
+# ---------------------------------------------------------------- the free-gap index
+
+def _linear_unmapped_area(vmas, length):
+    """get_unmapped_area by walking every VMA: top-down below MMAP_BASE, then bottom-up."""
+    from oomtui.engine.vma import MMAP_BASE, MMAP_MIN_ADDR
+    ceiling = MMAP_BASE
+    for v in reversed(vmas):
+        if v.start < ceiling:
+            if v.end <= ceiling - length:
+                return ceiling - length
+            ceiling = v.start
+    if ceiling - length >= MMAP_MIN_ADDR:
+        return ceiling - length
+    floor = TASK_SIZE // 3 & ~(PAGE - 1)
+    for v in vmas:
+        if v.end > floor:
+            if floor + length <= v.start:
+                return floor
+            floor = max(floor, v.end)
+    return floor if floor + length <= TASK_SIZE else None
+
+
+def test_the_gap_index_finds_what_a_walk_of_every_vma_finds():
+    """Random inserts, carves, merges and resizes near MMAP_BASE, TASK_UNMAPPED_BASE and the
+    top: the indexed gaps stay those between the VMAs, and the search answers as a walk."""
+    from oomtui.engine.gaps import Gaps
+    from oomtui.engine.vma import MMAP_BASE, Mm, Vma
+    rng = np.random.default_rng(7)
+    spots = [MMAP_BASE, TASK_SIZE // 3 & ~(PAGE - 1), TASK_SIZE, 1 << 30]
+    mm = Mm(0)
+    mm.unmapped_area(PAGE, None)  # builds the index, kept up to date from here
+    for step in range(3000):
+        at = int(spots[rng.integers(4)]) + int(rng.integers(-64, 64)) * PAGE
+        at = min(max(at, 1 << 16), TASK_SIZE - 64 * PAGE)
+        size = int(rng.integers(1, 64)) * PAGE
+        op = rng.integers(4)
+        if op == 0:
+            mm.carve(at, at + size)
+            mm.insert(Vma(at, at + size, int(rng.integers(1, 3))))
+            mm.merge_around(at, at + size)
+        elif op == 1:
+            mm.carve(at, at + size)
+        elif op == 2:
+            start = mm.unmapped_area(size, None)
+            mm.insert(Vma(start, start + size, 3))
+        else:
+            v = mm.find(at)
+            nxt = mm.overlapping(v.end, v.end + size) if v else [1]
+            if v and not nxt and v.end + size <= TASK_SIZE:
+                mm.resize(v, v.end + size)
+        fresh = Gaps()
+        for i, v in enumerate(mm.vmas + [None]):
+            top, floor = (v.start if v else TASK_SIZE), (mm.vmas[i - 1].end if i else 1 << 16)
+            fresh.set(top >> 12, (top - floor) >> 12)
+        assert mm._gaps.largest == fresh.largest, step
+        for length in (PAGE, 64 * PAGE, 1 << 40, 90 * TiB, MMAP_BASE):
+            try:
+                got = mm.unmapped_area(length, None)
+            except OSError as e:
+                assert e.errno == errno.ENOMEM
+                got = None
+            assert got == _linear_unmapped_area(mm.vmas, length), (step, length)
+
+
+
+# ---------------------------------------------------------------- vm.max_map_count and splits
+
+def _at_the_limit(m, spare=0):
+    """A process with its stack and a 16-page mapping, at vm.max_map_count minus `spare`."""
+    p = m.spawn("p")
+    a = m.mmap(p, 16 * PAGE)
+    m.sysctl("vm.max_map_count", len(m.procs[p].mm.vmas) + spare)
+    return p, a
+
+
+def test_unmapping_the_middle_of_a_mapping_at_the_limit_is_refused(m, fails):
+    """vms_gather_munmap_vmas: a split in three is refused at the limit; cutting off a head
+    or a tail (the count does not grow) is not, and neither is a middle below the limit."""
+    p, a = _at_the_limit(m)
+    fails(m, errno.ENOMEM, m.munmap, p, a + PAGE, PAGE)
+    fails(m, errno.ENOMEM, m.mremap, p, a, 8 * PAGE, 4 * PAGE)  # shrinks out of a middle
+    m.munmap(p, a, PAGE)
+    m.munmap(p, a + 15 * PAGE, PAGE)
+    m.sysctl("vm.max_map_count", len(m.procs[p].mm.vmas) + 1)
+    m.munmap(p, a + 4 * PAGE, PAGE)
+    assert len(m.procs[p].mm.vmas) == 3
+
+
+def test_changing_part_of_a_mapping_splits_it_within_the_limit(m, fails):
+    """split_vma refuses at vm.max_map_count VMAs: a middle takes two splits (the second one
+    meets one more VMA), a head or a tail one; a change that merges with the neighbour or
+    changes nothing splits nothing."""
+    p, a = _at_the_limit(m, spare=1)
+    fails(m, errno.ENOMEM, m.mprotect, p, a + PAGE, PAGE, "r")
+    fails(m, errno.ENOMEM, m.mlock, p, a + PAGE, PAGE)
+    fails(m, errno.ENOMEM, m.madvise, p, a + PAGE, PAGE, "hugepage")
+    m.mprotect(p, a + 4 * PAGE, PAGE, "rw")  # already rw: nothing to split
+    m.mprotect(p, a, PAGE, "r")  # a head: one split, at one under the limit
+    fails(m, errno.ENOMEM, m.mprotect, p, a + 15 * PAGE, PAGE, "r")  # a tail, at the limit
+    m.mprotect(p, a + PAGE, PAGE, "r")  # merges into the head before it: no split
+    assert [(v.end - v.start) // PAGE for v in m.procs[p].mm.vmas][:2] == [2, 14]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from savetools import busy
@@ -112,12 +113,25 @@ def test_a_seek_reports_its_progress_every_hundred_ticks(original):
     assert m.state_digest() == digests[start + 150]
 
 
-def test_a_big_machine_keeps_eight_checkpoints_whatever_the_budget(original):
+def test_over_the_budget_one_second_back_still_replays_a_second_at_most(original):
+    """Checkpoints that each cost more than the budget: the first and the newest stay, and in
+    the last two seconds (200 ticks) none is more than a second from the next."""
     start, digests, _ = original
-    m, t = _fresh(0, every=10, budget=1)  # every checkpoint is over the budget
-    t.step(200)
-    held = sorted(c.tick for c in t.checkpoints())
-    assert len(held) == 8 and held[0] == start and held[-1] == start + 200
-    assert held[-2] == start + 190  # one tick back replays 10 ticks, not 200
-    t.seek(start + 195)
-    assert m.state_digest() == digests[start + 195]
+    m, t = _fresh(0, every=10, budget=1)
+    for end in (start + 200, start + 230, start + 370):
+        t.step(end - m.tick)
+        if end == start + 200:
+            m.kill(6)  # as the original run did
+        held = sorted(c.tick for c in t.checkpoints())
+        assert held[0] == start and held[-1] == end and len(held) <= 6
+        recent = [tick for tick in held if tick >= end - 200]
+        assert recent[0] <= end - 100 and max(b - a for a, b in itertools.pairwise(recent)) <= 100
+    replayed = []
+    t.seek(start + 275, progress=lambda done, total: replayed.append(total))
+    assert m.state_digest() == digests[start + 275] and replayed[-1] <= 100
+
+
+def test_the_default_budget_is_a_share_of_the_host_ram():
+    t = Timeline(busy())
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert t.budget == ram // 8 > t.checkpoints()[0].nbytes

@@ -62,7 +62,7 @@ def test_a_save_holds_the_declared_format(v1_machine, tmp_path):
     v1_machine.save(tmp_path / "now.oomsave")
     header = saves.read_header(tmp_path / "now.oomsave")
     _, state = saves.read(tmp_path / "now.oomsave")
-    assert header["version"] == saves.VERSION == 2
+    assert header["version"] == saves.VERSION == 3
     assert _keys(state) == FORMAT
     assert set(state["arrays"]) == {f"{g}.{n}" for g, n, *_ in S.FIELDS}
 

@@ -36,32 +36,36 @@ def pc_lookup(pc, file_id, pgoff):
 
 WALK_INVALIDATE, WALK_TRUNCATE, WALK_COUNT_SWAPPED = 0, 1, 2
 NO_COUNTS = np.zeros((1, 1), np.int64)  # for the walks that count nothing
+NO_OFFSETS = np.zeros(0, np.int64)
+
+
+def pc_walk(k, file_id, first, npages, action, counts, col):
+    """Act on every page-cache entry of [first, first + npages) of a file, in offset order (as
+    the kernel walks its xarray), found by a lookup per offset or, when the range is longer
+    than the index, at the offsets one pass over the index finds (in numpy: kernels allocate
+    nothing). A sparse file costs its entries, not its size, and where the hash put them
+    (how big it has grown) changes nothing.
+    action: WALK_INVALIDATE (invalidate_mapping_pages), WALK_TRUNCATE (shmem_undo_range), or
+    WALK_COUNT_SWAPPED (counts[bucket, col] += the swapped shmem pages, for the VMA view)."""
+    keys = k.pc.keys
+    by_offset = npages <= keys.size
+    found = NO_OFFSETS
+    if not by_offset:
+        mine = keys[keys >> PC_PGOFF_BITS == file_id] & PC_PGOFF_MASK
+        found = np.sort(mine[(mine >= first) & (mine < first + npages)])
+    pc_walk_at(k=k, file_id=file_id, first=first, npages=npages, by_offset=by_offset,
+               found=found, action=action, counts=counts, col=col)
 
 
 @kernel
-def pc_walk(k, file_id, first, npages, action, counts, col):
-    """Act on every page-cache entry of [first, first + npages) of a file, found by a lookup
-    per offset or by one pass over the index, whichever is shorter: a sparse file costs its
-    entries, not its size (the kernel walks an xarray that holds only present entries).
-    action: WALK_INVALIDATE (invalidate_mapping_pages), WALK_TRUNCATE (shmem_undo_range), or
-    WALK_COUNT_SWAPPED (counts[bucket, col] += the swapped shmem pages, for the VMA view)."""
-    pc = k.pc
-    by_offset = npages <= pc.keys.size
-    i = 0
-    while i < (npages if by_offset else pc.keys.size):
-        if by_offset:
-            pgoff, p = first + i, pc_lookup(pc=pc, file_id=file_id, pgoff=first + i)
-        else:
-            key, p = pc.keys[i], pc.vals[i]
-            pgoff = key & PC_PGOFF_MASK
-            if key == EMPTY or key >> PC_PGOFF_BITS != file_id \
-                    or not first <= pgoff < first + npages:
-                p = -1
-        if p != -1 and pc_visit(k=k, file_id=file_id, pgoff=pgoff, p=p, action=action,
-                                counts=counts, bucket=(pgoff - first) * counts.shape[0] // npages,
-                                col=col) and not by_offset:
-            continue  # removed: backward-shift deletion moved a later entry into slot i
-        i += 1
+def pc_walk_at(k, file_id, first, npages, by_offset, found, action, counts, col):
+    """pc_walk's visits: offsets first.. (by_offset), else those `found`."""
+    for i in range(npages if by_offset else found.size):
+        pgoff = first + i if by_offset else found[i]
+        p = pc_lookup(pc=k.pc, file_id=file_id, pgoff=pgoff)
+        if p != -1:
+            pc_visit(k=k, file_id=file_id, pgoff=pgoff, p=p, action=action, counts=counts,
+                     bucket=(pgoff - first) * counts.shape[0] // npages, col=col)
 
 
 @kernel

@@ -4,6 +4,8 @@ readahead around it, a shmem page's, and swapoff's try_to_unuse.
 
 from __future__ import annotations
 
+import numpy as np
+
 from oomtui.engine.constants import ZONE_MOVABLE
 from oomtui.engine.kernels.buddy import alloc_pages_nowait
 from oomtui.engine.kernels.hashtable import ht_put
@@ -101,17 +103,23 @@ def shmem_swapin(k, file_id, pgoff, slot):
     return p, major
 
 
-@kernel
 def swap_unuse(k, d, out):
-    """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte), then in
-    every shmem object.
+    """try_to_unuse: swap every page of device d back in, in every mm (unuse_pte) by mm and
+    address (the page tables' keys sorted in numpy: kernels allocate nothing; not in the
+    order the hash holds them, which changes as it grows), then in every shmem object."""
+    return swap_unuse_in(k=k, d=d, order=np.argsort(k.pt.keys, kind="stable"), out=out)
+
+
+@kernel
+def swap_unuse_in(k, d, order, out):
+    """swap_unuse over the page-table hash's slots in `order`.
 
     Locked VMAs never hold swap entries (mlocked pages are unevictable), so no mlock here.
     """
     pt, sw, mms = k.pt, k.sw, k.mms
     lo = sw.base[d]
     hi = lo + sw.size[d]
-    for i in range(pt.keys.size):
+    for i in order:
         key = pt.keys[i]
         if key == EMPTY or (key >> 26) & 3 != 0:
             continue
