@@ -215,8 +215,9 @@ PC_SWAP = -(1 << 62) - 2
 # The declarative list: (group, field, dtype, shape rule, initial value).
 # Shape rules: "frames" = one per physical page; "zones" / "zones+1" / "zone_orders" /
 # "zone_zone" / "zone_wmarks" / "zone_sync" per zone; "cc" / "cc_migrate" / "cc_free" / "trace"
-# for compaction; "lru" = per memcg × list; "memcgs" per memcg; "counters" = VMSTAT;
-# "mm" / "mm_rss" / "mm_flt" = per mm id; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
+# for compaction; "lru" = per memcg × list; "memcgs" per memcg; "stock" per charge-stock slot;
+# "counters" = VMSTAT; "mm" / "mm_rss" / "mm_flt" / "mm_ra" = per mm id; "cluster_ra" the
+# cluster readahead's words; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
 # pool rows. Growing groups ("mm", "ht", "rows") are resized by machine.py, never per tick.
 FIELDS = (
     ("frames", "type", np.uint8, "frames", FREE),

@@ -169,18 +169,25 @@ def test_a_malformed_version_1_input_is_refused(tmp_path, entry, match):
 
 def test_version_2_gains_an_empty_charge_stock_and_fresh_swap_readahead():
     """Format 3 added the per-cpu charge stock and the swap readahead state, at the values the
-    kernel starts them with: no memcg cached, every readahead history 0."""
+    kernel starts them with: no memcg cached, every readahead history 0; and the root's
+    counters hold its children's charges only."""
     state = saves._v2_to_v3(saves._v1_to_v2(_v1_state(lambda state: None)))
     arrays = state["arrays"]
     mms = arrays["mms.nr_pt"]["shape"][0]
 
     def values(name):
         a = arrays[name]
-        return a["shape"], [int.from_bytes(a["data"][i:i + 8], "little", signed=True)
-                            for i in range(0, len(a["data"]), 8)]
+        size = int(a["dtype"][2:])  # "<i8", "<i4"
+        return a["shape"], [int.from_bytes(a["data"][i:i + size], "little", signed=True)
+                            for i in range(0, len(a["data"]), size)]
 
     assert values("lru.stock_memcg") == ([7], [-1] * 7)
     assert values("lru.stock_pages") == ([7], [0] * 7)
     assert values("lru.stock_drain") == ([1], [0])
     assert values("mms.swap_ra") == ([mms, 4], [0] * (mms * 4))
     assert values("swap.ra") == ([3], [0, 0, 0])
+    # the root's counters: its children's charges only (try_charge skips the root)
+    parents = values("lru.parent")[1]
+    for name in ("lru.usage", "lru.swap"):
+        counts = values(name)[1]
+        assert counts[0] == sum(c for c, p in zip(counts[1:], parents[1:]) if p == 0)
