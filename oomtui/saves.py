@@ -164,10 +164,59 @@ def _v1_input(entry):
     return entry
 
 
+# The arrays version 3 added, at the kernel's initial values: (dtype, shape, value); a shape of
+# None is one row per mm, as many as mms.nr_pt has.
+NR_MEMCG_STOCK_V3 = 7
+ARRAYS_ADDED_IN_V3 = {
+    "lru.stock_memcg": ("<i8", [NR_MEMCG_STOCK_V3], -1),  # an empty per-cpu charge stock
+    "lru.stock_pages": ("<i8", [NR_MEMCG_STOCK_V3], 0),
+    "lru.stock_drain": ("<i8", [1], 0),
+    "mms.swap_ra": ("<i8", None, 0),  # vma->swap_readahead_info starts at 0
+    "swap.ra": ("<i8", [3], 0),  # swapin_nr_pages' statics start at 0
+}
+
+
 def _v2_to_v3(state):
-    """Version 3 holds what version 2 did; its header's digest hashes the content of the hash
-    tables and the page-table pool instead of the whole arrays (so not how big they grew)."""
+    """Version 3 saves the per-cpu memcg charge stock and the swap readahead state (each mm's
+    and the cluster readahead's), which start empty, and no longer charges the root memcg's
+    own pages and swap entries: the root's counters become the sum of its children's. What
+    does not have the shape version 2 had is left as it is, for the engine's checks to
+    refuse. (Its header's digest also changed: it hashes the content of the hash tables and
+    the page-table pool, not the whole arrays, so not how big they grew.)"""
+    if type(state) is not dict or type(state.get("arrays")) is not dict:
+        return state
+    arrays = state["arrays"]
+    _v2_root_counters(arrays)
+    nr_pt = arrays.get("mms.nr_pt")
+    mms = nr_pt.get("shape") if type(nr_pt) is dict else None
+    if type(mms) is not list or len(mms) != 1 or type(mms[0]) is not int or mms[0] < 0:
+        return state
+    for name, (dtype, shape, value) in ARRAYS_ADDED_IN_V3.items():
+        shape = shape or [mms[0], 4]
+        n = shape[0] * (shape[1] if len(shape) > 1 else 1)
+        arrays.setdefault(name, {"dtype": dtype, "shape": shape,
+                                 "data": value.to_bytes(8, "little", signed=True) * n})
     return state
+
+
+def _v2_root_counters(arrays: dict) -> None:
+    """lru.usage[0] and lru.swap[0] := the sum over the root's children (lru.parent == 0)."""
+    parent = arrays.get("lru.parent")
+    if type(parent) is not dict or parent.get("dtype") != "<i4" or type(parent.get("data")) \
+            is not bytes:
+        return
+    n = len(parent["data"]) // 4
+    parents = [int.from_bytes(parent["data"][4 * i:4 * i + 4], "little", signed=True)
+               for i in range(n)]
+    for name in ("lru.usage", "lru.swap"):
+        a = arrays.get(name)
+        if type(a) is not dict or a.get("dtype") != "<i8" or a.get("shape") != [n] \
+                or type(a.get("data")) is not bytes or len(a["data"]) != 8 * n:
+            continue
+        data = a["data"]
+        root = sum(int.from_bytes(data[8 * i:8 * i + 8], "little", signed=True)
+                   for i in range(1, n) if parents[i] == 0)
+        a["data"] = root.to_bytes(8, "little", signed=True) + data[8:]
 
 
 UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}  # version -> the step from it to the next

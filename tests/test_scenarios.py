@@ -55,7 +55,7 @@ def test_leaky_service_fills_the_cache_swaps_the_leak_then_kills_it():
     run(scenario, m, 8800)
     assert m.vmstat()["oom_kill"] == 0 and m.meminfo()["SwapFree"] < 128 * MiB
     run(scenario, m, 9000)
-    assert kills(m) == [(8885, "Out of memory: Killed process 4 (leaky-app)")]
+    assert kills(m) == [(8890, "Out of memory: Killed process 4 (leaky-app)")]
     assert [p["comm"] for p in m.processes()][1:] == ["postgres", "backup"]
 
 

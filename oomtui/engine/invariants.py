@@ -332,7 +332,8 @@ def _check_thps(m, same) -> None:
 
 def _check_memcgs(m, same) -> None:
     """Every LRU page is charged to one memcg and sits on that memcg's list; each memcg's
-    usage (and swap) counter equals the pages (and swap entries) charged to it and below."""
+    usage (and swap) counter equals the pages (and swap entries) charged to it and below, plus
+    what the per-cpu stock holds for it and below (the root's: its children's)."""
     fr, lru, sw = m.fr, m.lru, m.sw
     n = lru.usage.size
     user = np.isin(fr.type, (S.ANON, S.FILE, S.SHMEM))
@@ -345,6 +346,8 @@ def _check_memcgs(m, same) -> None:
     same("memcg LRU lists", int(np.abs(lists - lru.size).sum()), 0)
     pages = np.bincount(fr.memcg[user].astype(np.int64), minlength=n)
     swapped = np.bincount(sw.memcg[sw.memcg >= 0].astype(np.int64), minlength=n)
+    pages[0] = swapped[0] = 0  # the root's own pages and entries are not charged
+    _check_stock(m, pages)
     busy = (sw.map > 0) | (sw.cache >= 0)
     same("uncharged swap entries", int((busy & (sw.memcg < 0)).sum()), 0)
     for cg in reversed(m.memcg.by_id):  # children after parents: add each into its parent
@@ -360,6 +363,20 @@ def _check_memcgs(m, same) -> None:
             f"processes in unknown cgroups {procs_in - set(m.cgroups())}")
     require((lru.size >= 0).all() and (lru.usage >= 0).all() and (lru.swap >= 0).all(),
             "a negative memcg counter")
+
+
+def _check_stock(m, pages) -> None:
+    """The per-cpu stock caches each memcg at most once, never the root, at most a batch of
+    pages per memcg; its pages are charged (added to `pages`, per memcg)."""
+    lru = m.lru
+    cached = lru.stock_memcg[lru.stock_memcg >= 0]
+    require(np.unique(cached).size == cached.size, "a memcg cached twice in the stock")
+    require(((cached > 0) & (cached < len(m.memcg.by_id))).all(), "a stock of no memcg")
+    require(((lru.stock_pages >= 0) & (lru.stock_pages <= K.MEMCG_CHARGE_BATCH)).all()
+            and not lru.stock_pages[lru.stock_memcg < 0].any(), "a bad stock slot")
+    require(0 <= lru.stock_drain[0] < S.NR_MEMCG_STOCK, "the stock's drain_idx out of range")
+    np.add.at(pages, lru.stock_memcg[lru.stock_memcg >= 0],
+              lru.stock_pages[lru.stock_memcg >= 0])
 
 
 def _check_writeback(m, same) -> None:

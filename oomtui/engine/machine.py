@@ -540,6 +540,7 @@ class Machine(SnapshotCalls):
         self.mms.rss[mm.id] = 0
         self.mms.flt[mm.id] = 0
         self.mms.nr_pt[mm.id] = 0
+        self.mms.swap_ra[mm.id] = 0
         return mm
 
     def _release(self, p: Process, kind: str, message: str, **data) -> None:

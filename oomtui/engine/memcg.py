@@ -2,7 +2,8 @@
 settings, the kernel's memcg arithmetic, and `Memcg`, the service behind Machine's cgroup calls.
 
 The page counters are arrays of the Lru group, one row per memcg (row 0 is the root): the
-kernels charge there page by page (kernels.try_charge, try_charge_swap, uncharge). `Memcg`
+kernels charge there in batches through the per-cpu stock (kernels.try_charge, refill_stock,
+drain_all_stock; KERNEL.md §7), and uncharge page by page (try_charge_swap, uncharge). `Memcg`
 copies them into the tree (`copy_counters`) whenever the arithmetic or a view needs them, and
 handles what the kernels hand back: a charge refused at memory.max (`charge_failed`: reclaim,
 retry, the memcg OOM killer) and pages charged over memory.high (`handle_over_high`: reclaim,
@@ -478,7 +479,12 @@ class Memcg:
 
     def stat(self, path: str) -> dict:
         """The cgroup's memory.* files (sizes in bytes, "max" for no limit), memory.stat's
-        LRU lines (bytes, this group and below) and memory.swap.events."""
+        LRU lines (bytes, this group and below) and memory.swap.events; and "stock": the
+        bytes of memory.current that the per-cpu charge stock holds for this group and below
+        (charged, not yet used by any page; no kernel file shows it). The root's own pages
+        and swap entries are never charged (try_charge returns at once for the root): its
+        memory.current, memory.peak and memory.swap.current are its children's charges (the
+        kernel shows none of the three on the root), its memory.stat counts every page."""
         m = self.m
         cg = self.tree.get(path)
         self.sync_usage()
@@ -486,6 +492,7 @@ class Memcg:
         ids = self.walk(cg)
         sizes = m.lru.size[ids].sum(axis=0)
         out["memory.stat"] = {name: int(sizes[i]) * PAGE_SIZE for i, name in enumerate(LRU_STAT)}
+        out["stock"] = int(m.lru.stock_pages[np.isin(m.lru.stock_memcg, ids)].sum()) * PAGE_SIZE
         fails = int(m.lru.swap_fail[ids].sum())
         out["memory.swap.events"] = {"max": fails, "fail": fails}
         out["cgroup.procs"] = [q.pid for q in m.procs.values() if q.cgroup == cg.path]
@@ -562,6 +569,8 @@ class Memcg:
         if (self.reclaim(cg, 1) or m.lru.usage[cg.id] < m.lru.max[cg.id]
                 or m.writeback.wait(current)):
             return 0
+        if K.drain_all_stock(lru=m.lru, cg=cg.id):  # once the stock is empty, retry
+            return tries
         if tries < K.MAX_RECLAIM_RETRIES:
             return tries + 1
         self.tree.count_event(cg.path, "oom")
@@ -620,6 +629,8 @@ class Memcg:
         """memory_high_write: reclaim down to the new high; never OOM."""
         retries = K.MAX_RECLAIM_RETRIES
         m = self.m
+        if m.lru.usage[cg.id] > m.lru.high[cg.id]:
+            K.drain_all_stock(lru=m.lru, cg=cg.id)  # the stock's charges first
         while m.lru.usage[cg.id] > m.lru.high[cg.id]:
             if not (self.reclaim(cg, int(m.lru.usage[cg.id] - m.lru.high[cg.id]))
                     or m.writeback.wait(None)):
@@ -631,6 +642,8 @@ class Memcg:
         """memory_max_write: reclaim (16 fruitless tries), then OOM-kill until usage fits."""
         retries = K.MAX_RECLAIM_RETRIES
         m = self.m
+        if m.lru.usage[cg.id] > m.lru.max[cg.id]:
+            K.drain_all_stock(lru=m.lru, cg=cg.id)  # the stock's charges first
         while m.lru.usage[cg.id] > m.lru.max[cg.id]:
             if retries:
                 if not (self.reclaim(cg, int(m.lru.usage[cg.id] - m.lru.max[cg.id]))

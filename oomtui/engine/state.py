@@ -36,6 +36,7 @@ F_WRITEBACK = 32  # file page being written to disk (clean again when the write 
 F_RECLAIM = 64  # PG_reclaim: reclaim met it dirty or under writeback; rotate it when written
 F_WORKINGSET = 128  # PG_workingset: it was active once (deactivated, or restored on refault)
 F_THP = 256  # subpage of an intact transparent huge page (see compaction.py)
+F_READAHEAD = 512  # PG_readahead: read ahead into the swap cache, not yet faulted on
 HPAGE_PMD_ORDER = 9  # a THP, and a pageblock, is 2^9 pages (x86_64)
 HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 
@@ -173,8 +174,7 @@ NR_SL = 6
 
 # The reclaim's scope (Lru.scope), which outlives a call: reclaim inside a fault, and kswapd,
 # walk what the last call left (the whole tree). The walk's length (Lru.walk), whether it is a
-# cgroup reclaim, and scan_control's memcg_low_reclaim: kswapd reads it as the last direct or
-# memcg reclaim left it.
+# cgroup reclaim, and scan_control's memcg_low_reclaim (each reclaim starts it at 0).
 SCOPE_NWALK, SCOPE_CGROUP_RECLAIM, SCOPE_LOW_RECLAIM = range(3)
 NR_SCOPE = 3
 
@@ -196,6 +196,13 @@ NR_CC = 10
 COMPACT_CLUSTER_MAX = 32  # pages isolated for migration at a time
 COMPACT_TRACE = 4096  # migrations of the last compaction run kept for the UI
 
+# The per-cpu charge stock: cached memcgs (MEMCG_CHARGE_BATCH pages each at most).
+NR_MEMCG_STOCK = 7
+# Mms.swap_ra: the VMA (its first page; 0: none), the last fault's page, its window, the
+# readahead hits since. Swap.ra: the previous offset, the last window, the readahead hits.
+RA_VMA, RA_ADDR, RA_WIN, RA_HITS = range(4)
+CRA_OFFSET, CRA_PAGES, CRA_HITS = range(3)
+
 # Hash tables (open addressing, linear probing): empty slots hold EMPTY.
 EMPTY = -1
 # Page-cache values (pagecache.vals): a page's pfn (>= 0); an evicted file page's workingset
@@ -208,8 +215,9 @@ PC_SWAP = -(1 << 62) - 2
 # The declarative list: (group, field, dtype, shape rule, initial value).
 # Shape rules: "frames" = one per physical page; "zones" / "zones+1" / "zone_orders" /
 # "zone_zone" / "zone_wmarks" / "zone_sync" per zone; "cc" / "cc_migrate" / "cc_free" / "trace"
-# for compaction; "lru" = per memcg × list; "memcgs" per memcg; "counters" = VMSTAT;
-# "mm" / "mm_rss" / "mm_flt" = per mm id; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
+# for compaction; "lru" = per memcg × list; "memcgs" per memcg; "stock" per charge-stock slot;
+# "counters" = VMSTAT; "mm" / "mm_rss" / "mm_flt" / "mm_ra" = per mm id; "cluster_ra" the
+# cluster readahead's words; "ht" = hash capacity; "rows" / "rows_ptes" = page-table
 # pool rows. Growing groups ("mm", "ht", "rows") are resized by machine.py, never per tick.
 FIELDS = (
     ("frames", "type", np.uint8, "frames", FREE),
@@ -276,10 +284,17 @@ FIELDS = (
     ("lru", "walk", np.int32, "memcgs", -1),  # the reclaim's memcgs, pre-order from its target
     ("lru", "iter", np.int32, "memcgs", 0),  # where the next partial walk from this target starts
     ("lru", "scope", np.int64, "lru_scope", 0),  # SCOPE_* above
+    # The per-cpu charge stock of the one CPU modelled (memcg_stock_pcp, KERNEL.md §7): pages
+    # charged ahead to up to NR_MEMCG_STOCK memcgs, and the slot refill_stock drains next.
+    ("lru", "stock_memcg", np.int64, "stock", -1),
+    ("lru", "stock_pages", np.int64, "stock", 0),
+    ("lru", "stock_drain", np.int64, "one", 0),
     ("counters", "vm", np.int64, "counters", 0),
     ("mms", "rss", np.int64, "mm_rss", 0),
     ("mms", "flt", np.int64, "mm_flt", 0),
     ("mms", "nr_pt", np.int64, "mm", 0),  # page tables below the PGD (VmPTE)
+    # VMA swap readahead (vma->swap_readahead_info) of the VMA the mm swapped in last: RA_*
+    ("mms", "swap_ra", np.int64, "mm_ra", 0),
     ("pagetables", "keys", np.int64, "ht", EMPTY),
     ("pagetables", "vals", np.int64, "ht", EMPTY),
     ("pagetables", "count", np.int64, "one", 0),
@@ -302,6 +317,8 @@ FIELDS = (
     ("swap", "seq", np.int64, "devs", 0),  # last allocation, for round-robin among equals
     ("swap", "active", np.int64, "devs", 0),  # swapon'd and accepting new slots
     ("swap", "clock", np.int64, "one", 0),
+    # swap_cluster_readahead's window (swapin_nr_pages): CRA_* below
+    ("swap", "ra", np.int64, "cluster_ra", 0),
     ("reclaim", "state", np.int64, "rs", 0),
     ("reclaim", "scan", np.int64, "lists", 0),  # get_scan_count's per-list targets
     ("reclaim", "target", np.int64, "lists", 0),  # the reclaim target's LRU sizes (its subtree)
@@ -366,6 +383,9 @@ def _shape(rule: str, sizes: dict) -> tuple[int, ...]:
         "mm": (sizes["mms"],),
         "mm_rss": (sizes["mms"], 4),
         "mm_flt": (sizes["mms"], 2),
+        "mm_ra": (sizes["mms"], 4),
+        "stock": (NR_MEMCG_STOCK,),
+        "cluster_ra": (3,),
         "ht": (sizes["ht"],),
         "rows": (sizes["rows"],),
         "rows_ptes": (sizes["rows"], PTRS_PER_TABLE),
@@ -398,7 +418,8 @@ def grow_rows(group, new_rows: int, old_rows: int):
         if type(group).__name__ != GROUP_TYPES[g].__name__:
             continue
         arr = getattr(group, name)
-        if rule in ("mm", "mm_rss", "mm_flt", "rows", "rows_ptes", "slots", "lru", "memcgs"):
+        if rule in ("mm", "mm_rss", "mm_flt", "mm_ra", "rows", "rows_ptes", "slots", "lru",
+                    "memcgs"):
             bigger = np.full((new_rows,) + arr.shape[1:], init, dtype=dtype)
             bigger[:old_rows] = arr[:old_rows]
             arr = bigger

@@ -20,6 +20,7 @@ class Reading:
     why: str  # the formula with its terms
     level: str = ""  # "", "warning" or "error"
     marks: tuple = ()  # (value, char): watermarks drawn on the bar
+    reserved: int = 0  # the end of value drawn apart: held, not used (a memcg's charge stock)
 
 
 def readings(frame) -> list[Reading]:
@@ -181,7 +182,10 @@ def memcg(frame, path: str) -> Reading:
     limit = top if top != "max" else high if high != "max" else frame.meminfo["MemTotal"] * 1024
     ev = st["memory.events"]
     show = lambda v: v if v == "max" else f"{v} B ({kb(v // 1024)})"  # noqa: E731
-    why = (f"cgroup {path}: memory.current {current} B ({kb(current // 1024)})\n"
+    stock = st.get("stock", 0)
+    why = (f"cgroup {path}: memory.current {current} B ({kb(current // 1024)}), of which "
+           f"{kb(stock // 1024)} is charged ahead in the per-cpu stock (charges take 64 pages "
+           "at a time; the next faults use them up without charging)\n"
            f"memory.min {show(st['memory.min'])}, memory.low {show(st['memory.low'])}: "
            "protection from reclaim\n"
            f"memory.high {show(high)}: above it tasks reclaim and sleep "
@@ -195,4 +199,5 @@ def memcg(frame, path: str) -> Reading:
              "warning" if high != "max" and current > high else "")
     text = (f"{kb(current // 1024)} / high {'max' if high == 'max' else kb(high // 1024)}"
             f" max {'max' if top == 'max' else kb(top // 1024)}")
-    return Reading(f"memcg-{path}", path, current // 1024, limit // 1024, text, why, level)
+    return Reading(f"memcg-{path}", path, current // 1024, limit // 1024, text, why, level,
+                   reserved=stock // 1024)

@@ -51,10 +51,11 @@ def memcg() -> Memcg:
 
 
 def charge(memcg: Memcg, path: str, pages: int) -> None:
-    """Charge as the kernels do (page_counter_try_charge at every level), then copy the
-    counters into the tree, as the engine does before its arithmetic."""
-    assert K.try_charge(lru=memcg.m.lru, ctl=memcg.m.scratch.ctl, cg=memcg.tree.get(path).id,
-                        n=pages)
+    """Charge exactly `pages` at every level (page_counter_try_charge: try_charge's batches
+    and stock are test_memcg_stock.py's), then copy the counters into the tree, as the
+    engine does before its arithmetic."""
+    assert K.page_counter_try_charge(lru=memcg.m.lru, ctl=memcg.m.scratch.ctl,
+                                     cg=memcg.tree.get(path).id, n=pages)
     memcg.sync_usage()
 
 
@@ -386,12 +387,15 @@ def test_charge_uncharge_and_peak(memcg):
     assert tree.stat("/a")["memory.peak"] == 150 * 4096
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's page counters charge the root memcg's "
-                   "own pages too; try_charge in mm/memcontrol.c returns early for the root")
 def test_root_memcg_is_never_charged_itself(memcg):
     memcg.create("/a")
-    charge(memcg, "/", 500)                     # try_charge skips the root memcg
-    assert memcg.tree.root.usage == 0
+    lru, ctl = memcg.m.lru, memcg.m.scratch.ctl
+    assert K.try_charge(lru=lru, ctl=ctl, cg=0, n=500)  # try_charge skips the root memcg
+    assert K.try_charge_swap(lru, 0)
+    memcg.sync_usage()
+    assert (memcg.tree.root.usage, memcg.tree.root.swap_usage) == (0, 0)
+    charge(memcg, "/a", 7)                      # a child's charge reaches the root's counter
+    assert memcg.tree.root.usage == 7
 
 
 def test_swap_charges(memcg):

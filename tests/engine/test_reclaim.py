@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from oomtui.engine import SwapDevice
+from oomtui.engine import kernels as K
+from oomtui.engine import state as S
 
 PAGE = 4096
 MiB = 1 << 20
@@ -489,3 +491,25 @@ def test_kswapd_gives_up_after_16_fruitless_runs_until_direct_reclaim_succeeds(m
     rep = m.step()
     assert kswapd_events(rep)[:1] == ["kswapd0 woke: free pages below the low watermark"]
     assert m.vmstat()["pageoutrun"] == 17
+
+
+def test_file_is_tiny_counts_the_high_watermarks_of_managed_zones_only(machine):
+    """prepare_scan_control sums high_wmark_pages over for_each_managed_zone_pgdat. An empty
+    zone has watermarks too: Movable's min is min(max(0 // 1024, 32), 128) = 32 pages with
+    nothing managed, and its high 32 + 2 * 0 = 32; the sum leaves it out."""
+    m = machine(64)
+    zi = m.zoneinfo()
+    assert zi["Movable"]["managed"] == 0 and zi["Movable"]["high"] == 32
+    assert K.total_high_wmark(zn=m.zn) == zi["DMA"]["high"] + zi["DMA32"]["high"]
+    assert int(m.zn.wmark[:, S.WMARK_HIGH].sum()) - K.total_high_wmark(zn=m.zn) == 32
+
+
+def test_kswapd_starts_each_run_without_memcg_low_reclaim(machine):
+    """balance_pgdat's scan_control starts with memcg_low_reclaim 0, whatever the last direct
+    or memcg reclaim (which may retry below memory.low) left: kswapd never reclaims a group
+    under its memory.low."""
+    m = machine(64)
+    m.lru.scope[S.SCOPE_LOW_RECLAIM] = 1          # as a direct reclaim's retry leaves it
+    m.rs.state[S.RS_KSWAPD_AWAKE] = 1
+    m.memcg.global_reclaim(K.kswapd_run)
+    assert m.lru.scope[S.SCOPE_LOW_RECLAIM] == 0

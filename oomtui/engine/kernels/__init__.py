@@ -12,9 +12,9 @@ from (oomtui/numba_cache.py), so an edit anywhere here recompiles what depends o
 Where things are:
   buddy        the page allocator: free lists, watermarks, waking kswapd
   lru          LRU lists, mlock, activation       workingset   shadows and refaults
-  memcg        try_charge / uncharge, memory.high's overage count
+  memcg        try_charge (batches, the per-cpu stock) / uncharge, memory.high's overage count
   swap         swap slot allocation (folio_alloc_swap → get_swap_pages) and the swap cache
-  swapin       swap-in with readahead, shmem swap-in, swapoff
+  swapin       swap-in with adaptive readahead, shmem swap-in, swapoff
   mapping      map/unmap a page, new anon pages    rmap         the reverse map, try_to_unmap
   pagetables   page-table pages                    pagecache    the page cache, read/write
   fault        page faults (and the THP fault)     ranges       munmap, fork, mremap of a range

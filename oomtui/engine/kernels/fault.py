@@ -4,7 +4,6 @@ resumable over a range of pages, with inline direct reclaim when nothing is prot
 
 from __future__ import annotations
 
-from oomtui.engine.constants import MEMCG_CHARGE_BATCH
 from oomtui.engine.kernels.buddy import free_pages
 from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lru import lru_add
@@ -17,8 +16,8 @@ from oomtui.engine.kernels.results import (
     OUT_DONE, OUT_MAJFLT, OUT_MINFLT, OUT_NEW_ANON, OUT_RECLAIMED, OUT_STATUS, OUT_SWPIN, OVER_HIGH,
     STATUS_NOMEM, stop,
 )
-from oomtui.engine.kernels.swap import swapcache_del, vm_swap_full
-from oomtui.engine.kernels.swapin import shmem_swapin, swap_in
+from oomtui.engine.kernels.swap import mem_cgroup_swap_full, swapcache_del
+from oomtui.engine.kernels.swapin import shmem_swapin, swap_vma_readahead
 from oomtui.engine.state import (
     ANON, F_DIRTY, F_LAZYFREE, F_SWAPCACHE, F_THP, HPAGE_PMD_NR, HPAGE_PMD_ORDER, LC_CHARGE_TO,
     LC_INLINE_RECLAIM, LC_OVER_HIGH, MM_MAJFLT, MM_MINFLT, MM_SWAPENTS, NR_ANON_THPS, PC_SWAP,
@@ -53,8 +52,9 @@ def fault_range(k, mm, vstart, npages, vflags, file_id, file_pgoff, anon_id, ano
                                 locked=locked, write=write, out=out)
             if status == FAULT_DONE:
                 u += 1
-                if k.scratch.ctl[LC_OVER_HIGH] > MEMCG_CHARGE_BATCH:
-                    # try_charge_memcg handles it at once
+                if k.scratch.ctl[LC_OVER_HIGH]:
+                    # each fault returns to user space, where mem_cgroup_handle_over_high
+                    # runs (resume_user_mode_work)
                     return stop(out=out, done=i + 1, failed=OVER_HIGH)
             elif status != FAULT_RETRY:
                 return stop(out=out, done=i, failed=status)
@@ -99,8 +99,7 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
     if kind == PTE_SWAP:
         # do_swap_page: map the page read-only unless this write makes it exclusive.
         slot = e >> PTE_SHIFT
-        p, major = swap_in(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr, sw=k.sw,
-                           rs=k.rs, slot=slot)
+        p, major = swap_vma_readahead(k=k, mm=mm, row=row, u=u, anon_id=anon_id, slot=slot)
         if p < 0:
             return p
         if major:
@@ -112,7 +111,8 @@ def fault_page(k, mm, row, u, vflags, file_id, pgoff, anon_id, index, locked, wr
         map_page(fr=k.fr, lru=k.lru, ctr=k.ctr, mms=k.mms, mm=mm, p=p, locked=locked)
         e = (p << PTE_SHIFT) | PTE_PRESENT | PTE_YOUNG
         exclusive = sw.map[slot] == 0 and fr.mapcount[p] == 1
-        if exclusive and (write or locked or vm_swap_full(sw=k.sw)):
+        if exclusive and (write or locked or mem_cgroup_swap_full(lru=k.lru, sw=k.sw,
+                                                                  cg=fr.memcg[p])):
             swapcache_del(fr=k.fr, lru=k.lru, ctr=k.ctr, sw=k.sw, p=p)  # should_try_to_free_swap
         if exclusive and vflags & V_WRITE:
             e |= PTE_WRITE  # exclusive: mapped writable at once, even on a read fault (6.11+)

@@ -75,14 +75,16 @@ def activate(fr, lru, ctr, p):
 def note_cost(lru, cg, file, nr_io, nr_rotated):
     """lru_note_cost: what reclaiming from a list cost, added to the lruvec and every
     ancestor's, each halving both costs once they pass a quarter of its LRU pages (its
-    hierarchical usage: every charged page is an LRU page)."""
+    hierarchical usage: every charged page is an LRU page; the root's own pages are not
+    charged, so its LRU lists count them)."""
     cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
     while cg >= 0:
         if file:
             lru.file_cost[cg] += cost
         else:
             lru.anon_cost[cg] += cost
-        if lru.anon_cost[cg] + lru.file_cost[cg] > lru.usage[cg] // 4:
+        pages = lru.usage[cg] + (lru.size[0].sum() if cg == 0 else 0)
+        if lru.anon_cost[cg] + lru.file_cost[cg] > pages // 4:
             lru.anon_cost[cg] //= 2
             lru.file_cost[cg] //= 2
         cg = lru.parent[cg]

@@ -324,7 +324,7 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
         file = zn.free.sum()
         for c in range(lru.size.shape[0]):
             file += lru.size[c, LRU_INACTIVE_FILE] + lru.size[c, LRU_ACTIVE_FILE]
-        tiny = (file <= zn.wmark[:, WMARK_HIGH].sum() and not deactivate_anon
+        tiny = (file <= total_high_wmark(zn=zn) and not deactivate_anon
                 and target[LRU_INACTIVE_ANON] >> priority != 0)
     start = 0 if kswapd else lru.iter[root]
     freed = 0
@@ -352,6 +352,17 @@ def shrink_node(k, nr_to_reclaim, priority, may_swap, kswapd):
     if not kswapd:
         lru.iter[root] = 0
     return freed
+
+
+@kernel
+def total_high_wmark(zn):
+    """prepare_scan_control's Σ high watermarks over the managed zones (an empty zone may
+    still have one: Movable's minimum is 32 pages)."""
+    total = 0
+    for z in range(zn.free.size):
+        if zn.start[z + 1] > zn.start[z]:  # for_each_managed_zone_pgdat
+            total += zn.wmark[z, WMARK_HIGH]
+    return total
 
 
 @kernel
@@ -417,6 +428,7 @@ def kswapd_run(k):
             target += max(zn.wmark[z, WMARK_HIGH], SWAP_CLUSTER_MAX)
     freed = 0
     k.scratch.ctl[LC_IMMEDIATE] = 0
+    k.lru.scope[SCOPE_LOW_RECLAIM] = 0  # a fresh scan_control: kswapd never reclaims below low
     for priority in range(DEF_PRIORITY, 0, -1):
         if node_balanced(zn=k.zn, order=order,
                          highest=highest) or not freed and k.scratch.ctl[LC_IMMEDIATE]:

@@ -81,6 +81,20 @@ def vm_swap_full(sw):
 
 
 @kernel
+def mem_cgroup_swap_full(lru, sw, cg):
+    """mem_cgroup_swap_full for a page charged to cg: swap more than half full, or cg or an
+    ancestor below the root uses half its memory.swap.max or more (swap.high is not
+    modelled)."""
+    if vm_swap_full(sw=sw):
+        return True
+    while cg > 0:
+        if lru.swap[cg] * 2 >= lru.swap_max[cg]:
+            return True
+        cg = lru.parent[cg]
+    return False
+
+
+@kernel
 def swapcache_add(fr, ctr, sw, p, slot):
     fr.flags[p] |= F_SWAPCACHE
     fr.swap[p] = slot

@@ -1,5 +1,11 @@
-"""Swap-in (mm/swap_state.c, mm/shmem.c, mm/swapfile.c): a page read back from its slot with
-readahead around it, a shmem page's, and swapoff's try_to_unuse.
+"""Swap-in (mm/swap_state.c, mm/shmem.c, mm/swapfile.c; KERNEL.md §8): a page read back from
+its slot with adaptive readahead around it (around the faulting address in its VMA for an anon
+fault, around the slot on its device for shmem and swapoff), a shmem page's, and swapoff's
+try_to_unuse.
+
+Readahead pages are allocated without reclaim (the kernel's may reclaim), and the swap device
+counts as an SSD (VMA readahead, which the kernel turns off when a rotating disk is swapped
+to). swapoff reads with the cluster readahead (the kernel's unuse_pte_range uses the VMA's).
 """
 
 from __future__ import annotations
@@ -18,22 +24,31 @@ from oomtui.engine.kernels.results import stop
 from oomtui.engine.kernels.swap import swap_dev_of, swapcache_add, swapcache_del
 from oomtui.engine.kernels.workingset import workingset_refault
 from oomtui.engine.state import (
-    ANON, EMPTY, MM_SWAPENTS, NR_FILE, NR_SHMEM, PSWPIN, PTE_KIND, PTE_PRESENT, PTE_SHIFT, PTE_SWAP,
+    ANON, CRA_HITS, CRA_OFFSET, CRA_PAGES, EMPTY, F_READAHEAD, MM_SWAPENTS, NR_FILE, NR_SHMEM,
+    PSWPIN, PTE_KIND, PTE_PRESENT, PTE_SHIFT, PTE_SWAP, RA_ADDR, RA_HITS, RA_VMA, RA_WIN,
     RS_PAGE_CLUSTER, SHMEM,
 )
 
 
+SWAP_RA_ORDER_CEILING = 5  # the VMA readahead window is at most 2^5 pages (64-bit)
+SWAP_RA_HITS_MAX = 63  # the hits field of swap_readahead_info: PAGE_SHIFT / 2 bits
+
+
 @kernel
-def swap_window(sw, rs, slot):
-    """swap_cluster_readahead's window: 2^vm.page-cluster device offsets around the slot's,
-    aligned on the device (offset 0 is the header page, so slot = base + offset - 1)."""
-    ra = 1 << rs.state[RS_PAGE_CLUSTER]
-    d = swap_dev_of(sw=sw, slot=slot)
-    offset = slot - sw.base[d] + 1
-    first = offset & ~(ra - 1)
-    lo = sw.base[d] + max(first, 1) - 1
-    hi = sw.base[d] + min(first + ra, sw.size[d] + 1) - 1
-    return lo, hi
+def swapin_nr_pages(prev_offset, offset, hits, max_pages, prev_win):
+    """__swapin_nr_pages (KERNEL.md §8): hits + 2 pages, rounded up to a power of two; with no
+    hits, 2 for a fault next to the previous one, else 1; at most max_pages, at least half the
+    previous window."""
+    pages = hits + 2
+    if pages == 2:
+        if offset != prev_offset + 1 and offset != prev_offset - 1:
+            pages = 1
+    else:
+        roundup = 4
+        while roundup < pages:
+            roundup <<= 1
+        pages = roundup
+    return max(min(pages, max_pages), prev_win // 2)
 
 
 @kernel
@@ -50,10 +65,9 @@ def swapin_refault(fr, lru, ctr, sw, p, slot):
 
 @kernel
 def swap_in(fr, zn, lru, ctl, ctr, sw, rs, slot):
-    """swapin_readahead: the slot's page from the swap cache, else read it and, if memory
-    allows without reclaim, the rest of its window. Each page is charged to the memcg its
-    swap entry is charged to (mem_cgroup_swapin_charge_folio). Returns (pfn, major); pfn is
-    a failure code (NO_MEMORY, MEMCG_FULL) when the slot's page could not be had."""
+    """The slot's page from the swap cache, else read (charged to the memcg its swap entry is
+    charged to, mem_cgroup_swapin_charge_folio). Returns (pfn, major); pfn is a failure code
+    (NO_MEMORY, MEMCG_FULL) when the page could not be had."""
     p = sw.cache[slot]
     if p >= 0:
         return p, False
@@ -64,20 +78,131 @@ def swap_in(fr, zn, lru, ctl, ctr, sw, rs, slot):
     swapin_refault(fr=fr, lru=lru, ctr=ctr, sw=sw, p=p, slot=slot)
     swapcache_add(fr=fr, ctr=ctr, sw=sw, p=p, slot=slot)
     ctr.vm[PSWPIN] += 1
-    lo, hi = swap_window(sw=sw, rs=rs, slot=slot)
-    for s in range(lo, hi):
-        if sw.map[s] == 0 or sw.cache[s] >= 0:
-            continue
-        q = alloc_pages_nowait(fr=fr, zn=zn, ctr=ctr, order=0, highest=ZONE_MOVABLE, ftype=ANON,
-                               owner=sw.owner[s])
-        if q < 0 or charged_page(fr=fr, zn=zn, ctr=ctr, lru=lru, ctl=ctl, p=q, cg=sw.memcg[s]) < 0:
-            break
-        fr.index[q] = sw.index[s]
-        swapin_refault(fr=fr, lru=lru, ctr=ctr, sw=sw, p=q, slot=s)
-        lru_add(fr=fr, lru=lru, p=q)
-        swapcache_add(fr=fr, ctr=ctr, sw=sw, p=q, slot=s)
-        ctr.vm[PSWPIN] += 1
     return p, True
+
+
+@kernel
+def read_ahead(fr, zn, lru, ctl, ctr, sw, slot):
+    """One readahead page: read into the swap cache as PG_readahead if memory allows without
+    reclaim and the memcg takes the charge. False when it could not be had (readahead stops)."""
+    if sw.map[slot] == 0 or sw.cache[slot] >= 0:
+        return True
+    q = alloc_pages_nowait(fr=fr, zn=zn, ctr=ctr, order=0, highest=ZONE_MOVABLE, ftype=ANON,
+                           owner=sw.owner[slot])
+    if q < 0 or charged_page(fr=fr, zn=zn, ctr=ctr, lru=lru, ctl=ctl, p=q, cg=sw.memcg[slot]) < 0:
+        return False
+    fr.index[q] = sw.index[slot]
+    swapin_refault(fr=fr, lru=lru, ctr=ctr, sw=sw, p=q, slot=slot)
+    lru_add(fr=fr, lru=lru, p=q)
+    swapcache_add(fr=fr, ctr=ctr, sw=sw, p=q, slot=slot)
+    fr.flags[q] |= F_READAHEAD
+    ctr.vm[PSWPIN] += 1
+    return True
+
+
+@kernel
+def readahead_hit(fr, p):
+    """folio_test_clear_readahead: the first fault on a page read ahead is a readahead hit."""
+    hit = fr.flags[p] & F_READAHEAD != 0
+    fr.flags[p] &= ~F_READAHEAD
+    return hit
+
+
+@kernel
+def swap_cluster_readahead(fr, zn, lru, ctl, ctr, sw, rs, slot):
+    """swap_cluster_readahead (shmem, swapoff): the slot's page, and the aligned window of
+    swapin_nr_pages device offsets around it (offset 0 is the header page, so slot = base +
+    offset - 1), sized by the readahead hits since the last window, kept for the whole
+    machine. A swap-cache hit counts a readahead hit. Returns (pfn, major) as swap_in."""
+    p = sw.cache[slot]
+    if p >= 0:
+        if readahead_hit(fr=fr, p=p):
+            sw.ra[CRA_HITS] += 1
+        return p, False
+    p, major = swap_in(fr=fr, zn=zn, lru=lru, ctl=ctl, ctr=ctr, sw=sw, rs=rs, slot=slot)
+    if p < 0:
+        return p, major
+    d = swap_dev_of(sw=sw, slot=slot)
+    offset = slot - sw.base[d] + 1
+    pages = 1
+    max_pages = 1 << rs.state[RS_PAGE_CLUSTER]
+    if max_pages > 1:  # swapin_nr_pages
+        hits = sw.ra[CRA_HITS]
+        sw.ra[CRA_HITS] = 0
+        pages = swapin_nr_pages(prev_offset=sw.ra[CRA_OFFSET], offset=offset, hits=hits,
+                                max_pages=max_pages, prev_win=sw.ra[CRA_PAGES])
+        if not hits:
+            sw.ra[CRA_OFFSET] = offset
+        sw.ra[CRA_PAGES] = pages
+    first = offset & ~(pages - 1)
+    lo = sw.base[d] + max(first, 1) - 1
+    hi = sw.base[d] + min(first + pages, sw.size[d] + 1) - 1
+    for s in range(lo, hi):
+        if not read_ahead(fr=fr, zn=zn, lru=lru, ctl=ctl, ctr=ctr, sw=sw, slot=s):
+            break
+    return p, major
+
+
+@kernel
+def vma_bounds(rm, mm, anon_id, u):
+    """The pages [start, end) of mm's VMA of anon_id that holds page u (the reverse map's
+    row); (u, u + 1) if none is found."""
+    for j in range(np.searchsorted(rm.anon_keys, anon_id), rm.anon_keys.size):
+        if rm.anon_keys[j] != anon_id:
+            break
+        r = rm.anon_rows[j]
+        if rm.mm[r] == mm and rm.start[r] <= u < rm.end[r]:
+            return rm.start[r], rm.end[r]
+    return u, u + 1
+
+
+@kernel
+def swap_vma_readahead(k, mm, row, u, anon_id, slot):
+    """do_swap_page's swap-in of page u of an anon VMA: from the swap cache (a readahead hit
+    raises the VMA's hits, swap_update_readahead), else read with the window swap_vma_ra_win
+    sizes from the last fault's page, window and hits: the PTEs of the window in the same page
+    table and VMA that hold swap entries are read ahead. One readahead state is kept per mm,
+    for the VMA it swapped in last (the kernel keeps one per VMA): another VMA starts afresh.
+    Returns (pfn, major) as swap_in."""
+    fr, sw, ra = k.fr, k.sw, k.mms.swap_ra[mm]
+    start, end = vma_bounds(rm=k.rm, mm=mm, anon_id=anon_id, u=u)
+    if ra[RA_VMA] != start:
+        ra[:] = 0
+        ra[RA_VMA] = start
+    p = sw.cache[slot]
+    if p >= 0:
+        if readahead_hit(fr=fr, p=p):
+            ra[RA_HITS] = min(ra[RA_HITS] + 1, SWAP_RA_HITS_MAX)
+        ra[RA_ADDR] = u
+        return p, False
+    p, major = swap_in(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr, sw=k.sw,
+                       rs=k.rs, slot=slot)
+    if p < 0:
+        return p, major
+    max_win = 1 << min(k.rs.state[RS_PAGE_CLUSTER], SWAP_RA_ORDER_CEILING)
+    if max_win == 1:
+        return p, major
+    prev = ra[RA_ADDR]
+    win = swapin_nr_pages(prev_offset=prev, offset=u, hits=ra[RA_HITS], max_pages=max_win,
+                          prev_win=ra[RA_WIN])
+    ra[RA_ADDR], ra[RA_WIN], ra[RA_HITS] = u, win, 0
+    if win == 1:
+        return p, major
+    if u == prev + 1:  # swap_vma_ra_win: ahead of a forward run, behind a backward one
+        left = u
+    elif prev == u + 1:
+        left = u - win + 1
+    else:
+        left = u - (win - 1) // 2
+    lo = max(left, start, u & ~511)
+    hi = min(left + win, end, (u & ~511) + 512)
+    for v in range(lo, hi):
+        e = k.pt.pte[row, v & 511]
+        if v != u and e & PTE_KIND == PTE_SWAP and not read_ahead(
+                fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr, sw=k.sw,
+                slot=e >> PTE_SHIFT):
+            break
+    return p, major
 
 
 @kernel
@@ -86,8 +211,8 @@ def shmem_swapin(k, file_id, pgoff, slot):
     swap entry) unless it is in the swap cache, takes the swap entry's place in the shmem
     mapping; it leaves the swap cache and the slot is freed. Returns (pfn, major) as swap_in."""
     fr, ctr, sw = k.fr, k.ctr, k.sw
-    p, major = swap_in(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr, sw=k.sw, rs=k.rs,
-                       slot=slot)
+    p, major = swap_cluster_readahead(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr,
+                                      sw=k.sw, rs=k.rs, slot=slot)
     if p < 0:
         return p, major
     sw.map[slot] -= 1  # swap_free_nr: the mapping's reference
@@ -130,8 +255,8 @@ def swap_unuse_in(k, d, order, out):
             if (e & PTE_KIND) != PTE_SWAP or not lo <= (e >> PTE_SHIFT) < hi:
                 continue
             slot = e >> PTE_SHIFT
-            p, major = swap_in(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl, ctr=k.ctr, sw=k.sw,
-                               rs=k.rs, slot=slot)
+            p, major = swap_cluster_readahead(fr=k.fr, zn=k.zn, lru=k.lru, ctl=k.scratch.ctl,
+                                              ctr=k.ctr, sw=k.sw, rs=k.rs, slot=slot)
             if p < 0:
                 return stop(out=out, done=0, failed=p)
             sw.map[slot] -= 1

@@ -30,10 +30,12 @@ def sparkline(values) -> str:
 
 
 def bar(r: Reading, width: int) -> Text:
+    """Filled up to the value; its reserved end (a memcg's charge stock) drawn ▒."""
     if r.limit <= 0 or width <= 0:
         return Text("")
     filled = min(width, r.value * width // r.limit)
-    cells = ["█"] * filled + ["░"] * (width - filled)
+    used = min(filled, max(0, r.value - r.reserved) * width // r.limit)
+    cells = ["█"] * used + ["▒"] * (filled - used) + ["░"] * (width - filled)
     for value, char in r.marks:
         i = min(width - 1, value * width // r.limit)
         cells[i] = char
