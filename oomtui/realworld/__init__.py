@@ -2,4 +2,7 @@
 
 - rebuild.py: a snapshot (RAM, swap, vm sysctls, tasks with their page counts) → a paused Machine
   whose oom_badness and oom_score equal the kernel's.
+- oom_report.py: kernel OOM reports as pasted (dmesg, journalctl -k, syslog; 4.19 … 6.18) → data.
+- explain.py: `oomtui explain`: a report's moment rebuilt, the engine's victim beside the kernel's.
+- app.py: the Textual app on an imported machine (the only module here that imports textual).
 """

@@ -24,7 +24,8 @@ SHARED_FILE = "/imported/file-pages"   # every task's RssFile maps this one file
 
 @dataclass(frozen=True)
 class Task:
-    """One process of the snapshot; sizes in pages, page tables in bytes as the kernel keeps them."""
+    """One process of the snapshot: sizes in pages, page tables in bytes (as the kernel keeps
+    them)."""
     pid: int
     comm: str
     ppid: int = 0
