@@ -104,6 +104,23 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--swap-kb", type=int, metavar="KB",
                          help="SwapTotal, when the report does not print it (a memcg OOM)")
     explain.set_defaults(run=_cmd_explain)
+
+    live = sub.add_parser(
+        "live",
+        help="import this machine (/proc) and open it, paused, to play what-ifs",
+        description="Read a snapshot of this Linux machine from /proc and /sys/fs/cgroup (RAM, "
+                    "zones, swap, vm sysctls, every process's memory, oom_score_adj and cgroup) "
+                    "and rebuild it as a simulated machine whose oom_score equals the kernel's. "
+                    "Nothing on this machine is changed.",
+    )
+    live.add_argument("--json", action="store_true",
+                      help="print meminfo, the processes with their oom_score and the predicted "
+                           "OOM kill order with each badness term, as JSON")
+    live.add_argument("--root", default="/proc", metavar="DIR",
+                      help="a directory laid out like /proc (default: %(default)s)")
+    live.add_argument("--cgroup-root", default="/sys/fs/cgroup", metavar="DIR",
+                      help="where cgroup v2 (or v1's memory hierarchy) is (default: %(default)s)")
+    live.set_defaults(run=_cmd_live)
     return parser
 
 
@@ -284,6 +301,22 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from oomtui.realworld.app import explain_app
 
     return _run_app(explain_app(ex, text))
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import json
+
+    from oomtui.realworld.live import live, summary
+
+    rebuilt, meminfo = live(args.root, args.cgroup_root)
+    for line in rebuilt.notes:
+        print(f"oomtui: note: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary(rebuilt, meminfo), indent=2))
+        return 0
+    from oomtui.realworld.app import live_app
+
+    return _run_app(live_app(rebuilt.machine))
 
 
 def _digest_line(header: dict, loaded: str) -> str:
