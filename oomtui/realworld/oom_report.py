@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from oomtui.engine.oom import PAGE_COUNTER_MAX_KB
 from oomtui.realworld.rebuild import PAGE, Task
 
-PAGE_COUNTER_MAX_KB = (2**63 - 1) // PAGE * 4   # a memcg limit of "max", as printed (kB)
-
 _HEADS = [
-    re.compile(r"^(?:[A-Z][a-z]{2} [ \d]\d [\d:]{8}|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+kernel:\s?"),
+    re.compile(r"^(?:[A-Z][a-z]{2} [ \d]\d [\d:]{8}(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+"
+               r"kernel:\s?"),
     re.compile(r"^\s*kern\s*:\s*\w+\s*:\s?"),                  # dmesg -x
     re.compile(r"^<\d+>"),                                    # raw printk level
 ]

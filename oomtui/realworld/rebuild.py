@@ -80,14 +80,11 @@ class Rebuilt:
     pids: dict[int, int]
     notes: list[str]
 
-    def real_pid(self, sim_pid: int) -> int:
-        return next(real for real, sim in self.pids.items() if sim == sim_pid)
-
     def candidates(self) -> list[Candidate]:
         """The processes as the engine's OOM killer sees them (fork order), with snapshot pids."""
         m = self.machine
         back = {sim: real for real, sim in self.pids.items()}
-        return [_renumbered(m.oom.candidate(p, False), back[p.pid])
+        return [replace(m.oom.candidate(p, False), pid=back[p.pid])
                 for p in m.procs.values() if p.pid in back]
 
     def out_of_memory(self, *, totalpages: int, memcg: str | None = None,
@@ -99,10 +96,6 @@ class Rebuilt:
                              oom_kill_allocating_task=0, order=order,
                              oom_group=lambda path: m.cgtree.get(path).oom_group,
                              cgroup_order=m.cgroups())
-
-
-def _renumbered(c: Candidate, pid: int) -> Candidate:
-    return replace(c, pid=pid)
 
 
 def zones_for(total_pages: int) -> dict[str, int]:

@@ -75,6 +75,7 @@ def test_a_4_19_selection_and_its_swap():
     ("Dec 04 23:12:01 db1 kernel: Out of memory", "Out of memory"),
     ("Mar  3 04:12:44 web1 kernel: [123456.789012] Out of memory", "Out of memory"),
     ("2026-12-05T15:37:09.123456+00:00 db1 kernel: Out of memory", "Out of memory"),
+    ("Dec 05 15:37:09.123456 db1 kernel: Out of memory", "Out of memory"),
     ("kern  :err   : [  12.5] Out of memory", "Out of memory"),
     ("[   1200]  1000  1200    50000 chrome", "[   1200]  1000  1200    50000 chrome"),
 ])

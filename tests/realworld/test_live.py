@@ -21,7 +21,7 @@ def test_the_capture_reads_and_skips_what_it_must():
     snap = from_proc(ROOT, CGROUPS)
     assert [t.pid for t in snap.snapshot.tasks] == [1, 345, 800, 1000]
     assert "pid 900 (defunct) is a zombie" in snap.notes
-    assert "pid 901 ended while being read" in snap.notes      # no kernel thread note: pid 2
+    assert "pid 901 ended while being read" in snap.notes   # pid 2, a kernel thread: no note
     assert not any("kthreadd" in n for n in snap.notes)
     postgres = snap.snapshot.tasks[2]
     assert (postgres.uid, postgres.rss_anon, postgres.rss_file, postgres.rss_shmem,
