@@ -8,7 +8,7 @@ before 6.1) and mm/memcontrol.c from 4.19 to 6.18:
   oom_score_adj=N` (nodemask until 5.0); the CPU line names the trigger's pid.
 - __show_mem: zone lines with `managed:NkB`, `Total swap = NkB`, `N pages RAM`, `N pages reserved`.
 - mem_cgroup_print_oom_meminfo: `memory: usage NkB, limit NkB, …`, `swap:` (v2) or
-  `memory+swap:` (v1).
+  `memory+swap:` (v1); before 4.19 `Task in X killed as a result of limit of Y` named the memcg.
 - dump_tasks: a header naming its columns (`rss_anon rss_file rss_shmem` since 6.8,
   `pgtables_bytes` since 4.15), then one `[ pid ]` row per task.
 - the victim: `oom-kill:constraint=…,oom_memcg=…,task_memcg=…,task=…,pid=…` (4.19+),
@@ -42,6 +42,7 @@ _TOTAL_SWAP = re.compile(r"^Total swap = (\d+)kB")
 _PAGES = re.compile(r"^(\d+) pages (RAM|reserved)$")
 _MEMCG_MEM = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt \d+")
 _MEMCG_SWAP = re.compile(r"^(swap|memory\+swap): usage (\d+)kB, limit (\d+)kB, failcnt \d+")
+_TASK_IN = re.compile(r"^Task in \S+ killed as a result of limit of (\S+)")   # before 4.19
 _ROW = re.compile(r"^\[\s*(\d+)\]\s+(.*)$")
 _OOM_KILL = re.compile(r"^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),.*?"
                        r"(?:global_oom|oom_memcg=(?P<memcg>[^,]*)),task_memcg=[^,]*,"
@@ -169,6 +170,8 @@ def _parse(lines: list[str], start: int, end: int) -> OomReport:
         elif s.startswith("[") and "pid" in s and s.rstrip().endswith(" name"):
             columns = _header(s, n)
             r.has_table, r.rss_split = True, "rss_anon" in columns
+        elif (m := _TASK_IN.match(s)) is not None:
+            r.constraint, r.memcg = "CONSTRAINT_MEMCG", m[1]
         elif (m := _OOM_KILL.match(s)) is not None:
             r.constraint, r.memcg = m["constraint"], m["memcg"]
             if r.victim is None:

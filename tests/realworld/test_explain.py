@@ -30,6 +30,8 @@ def read(name: str) -> str:
      ("postgres", 980, 0, "0x140dca"), "CONSTRAINT_NONE"),
     ("debian-6.16-journalctl-two.txt", -1, (1200, "chrome"), 2042112 + 524287,
      ("postgres", 980, 0, "0x140dca"), "CONSTRAINT_NONE"),
+    ("ubuntu-5.4-memcg-v1-docker.txt", -1, (5001, "stress"), 65536,      # memory+swap = memory
+     ("stress", 5001, 0, "0xcc0"), "CONSTRAINT_MEMCG"),
     ("linux-6.6-sysrq-caller-id.txt", -1, (701, "vim"), 753840,
      ("kworker/0:1", 311, -1, "0xcc0"), "CONSTRAINT_NONE"),
 ])
