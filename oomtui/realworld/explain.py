@@ -40,9 +40,12 @@ class Explanation:
         comm = next(t.comm for t in self.tasks if t.pid == best)
         agree = "the engine picks it too" if best == v.pid else \
             f"the engine picks {comm}[{best}] instead"
+        why = (f"{said}; {agree}: the most points (rss + swap + page tables + "
+               "oom_score_adj x totalpages/1000)")
+        if self.totalpages is None:   # equal adj terms: the order is known, the sums are not
+            return why
         runner = f", next {ranked[-2][0]}" if len(ranked) > 1 else ""
-        return (f"{said}; {agree}: the most points (rss + swap + page tables + "
-                f"oom_score_adj x totalpages/1000), {points[best]} pages{runner}")
+        return f"{why}, {points[best]} pages{runner}"
 
     def to_json(self) -> dict:
         r = self.report
@@ -50,7 +53,8 @@ class Explanation:
         if self.decision is not None and self.decision.victim is not None:
             c = next(t for t in self.tasks if t.pid == self.decision.victim)
             sim = {"pid": c.pid, "comm": c.comm}
-        points = self.decision.points if self.decision is not None else {}
+        known = self.decision is not None and self.totalpages is not None
+        points = self.decision.points if known else {}   # else only their order is known
         return {
             "trigger": {"comm": r.comm, "pid": r.pid, "order": r.order,
                         "gfp_mask": {"mask": r.gfp_mask, "flags": list(r.gfp_flags)}},
@@ -71,9 +75,10 @@ def explain(report: OomReport, *, ram_pages: int | None = None,
     missing: list[str] = []
     notes: list[str] = []
     tasks = _tasks(report, notes)
+    in_table = any(t.pid == report.victim.pid for t in tasks)
     if not report.has_table:
         missing.append("the task table (vm.oom_dump_tasks was 0): the candidates are unknown")
-    elif all(t.pid != report.victim.pid for t in tasks):
+    elif not in_table:
         missing.append(f"the victim {report.victim.comm}[{report.victim.pid}] is not in the task "
                        "table: the table is incomplete (cut off or ratelimited)")
     ram = report.totalram_pages if report.totalram_pages is not None else ram_pages
@@ -85,7 +90,6 @@ def explain(report: OomReport, *, ram_pages: int | None = None,
         stand_in = 1000   # equal adj terms cannot change the ranking: any totalpages will do
     rebuilt = None
     decision = None
-    in_table = any(t.pid == report.victim.pid for t in tasks)
     if in_table and stand_in is not None:
         memcg = (report.memcg or "/oom-memcg") if report.memcg_oom else None
         limit = report.memcg_limit_kb

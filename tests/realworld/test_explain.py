@@ -190,3 +190,17 @@ async def test_explain_opens_the_app_on_the_oom_screen():
         await pilot.pause()
         assert isinstance(app.screen, OomScreen)
         assert app.screen.query_one("#oom-table").row_count == 3
+
+
+def test_a_memcg_report_needs_the_swap_size_when_swap_is_unlimited():
+    # mem_cgroup_get_max adds min(swap.max, total_swap_pages), and a memcg report has no swap total
+    text = read("debian-6.1-memcg-v2.txt").replace("swap: usage 0kB, limit 0kB",
+                                                   "swap: usage 0kB, limit 9007199254740988kB")
+    report = read_reports(text)[0]
+    unknown = explain(report)
+    assert unknown.totalpages is None and unknown.decision is None    # the adjs differ
+    assert "give --swap-kb" in unknown.missing[0]
+    known = explain(report, swap_pages=262143).to_json()
+    assert known["totalpages"] == 131072 + 262143
+    # with 393 pages per adj point, 77130's adj 600 outweighs 77123's 113000 more pages
+    assert known["simulated_victim"] == {"pid": 77130, "comm": "python3"}
