@@ -165,7 +165,14 @@ def build(snap: Snapshot) -> Rebuilt:
         if t.pid == 1:
             notes.append("pid 1 (init) is never an OOM victim: left out")
             continue
-        pids[t.pid] = _spawn(m, t, notes)
+        pid = m.spawn(t.comm, oom_score_adj=t.oom_score_adj, cgroup=t.cgroup, uid=t.uid)
+        try:
+            _hold(m, pid, t, notes)
+            pids[t.pid] = pid
+        except OSError as e:   # e.g. the simulated RAM ran out: the engine reclaimed or killed
+            notes.append(f"pid {t.pid} ({t.comm}) could not be rebuilt: {e.strerror or e}")
+            if pid in _alive(m):
+                m.exit(pid)
     for cg in snap.cgroups:
         _limit(m, cg, notes)
     for name, value in snap.sysctl.items():
@@ -200,8 +207,12 @@ def _limit(m: Machine, cg: Cgroup, notes: list[str]) -> None:
                  swap_max=cg.swap_max)
 
 
-def _spawn(m: Machine, t: Task, notes: list[str]) -> int:
-    pid = m.spawn(t.comm, oom_score_adj=t.oom_score_adj, cgroup=t.cgroup, uid=t.uid)
+def _alive(m: Machine) -> set[int]:
+    return {p["pid"] for p in m.processes()}
+
+
+def _hold(m: Machine, pid: int, t: Task, notes: list[str]) -> None:
+    """Map and touch the task's pages in simulated process `pid`, laid out for its page tables."""
     kinds = [("swap", n) for n in _split(t.swapents)] + [("anon", n) for n in _split(t.rss_anon)]
     kinds += [("shmem", n) for n in _split(t.rss_shmem)] + [("file", n) for n in _split(t.rss_file)]
     if t.pgtables_bytes % PAGE:
@@ -228,16 +239,22 @@ def _spawn(m: Machine, t: Task, notes: list[str]) -> int:
     rest = t.total_vm - m.proc_status(pid)["VmSize"] // 4
     if rest > 0:   # the address space it has but never touched
         m.mmap(pid, rest * PAGE, prot="none", flags="private|anonymous|noreserve")
-    return pid
 
 
 def _check(r: Rebuilt, snap: Snapshot) -> None:
     """Say where a process does not hold what the snapshot says (the engine reclaimed, say)."""
     m = r.machine
-    if m.totalram != snap.totalram:
-        r.notes.append(f"RAM is {m.totalram} pages, the snapshot {snap.totalram}")
+    ram = m.meminfo()["MemTotal"] // 4
+    if ram != snap.totalram:
+        r.notes.append(f"RAM is {ram} pages, the snapshot {snap.totalram}")
+    alive = _alive(m)
     for t in snap.tasks:
         if t.pid not in r.pids:
+            continue
+        if r.pids[t.pid] not in alive:
+            r.notes.append(f"pid {t.pid} ({t.comm}) was killed by the simulated OOM killer "
+                           "while the machine was rebuilt (its RAM ran out)")
+            del r.pids[t.pid]
             continue
         s = m.proc_status(r.pids[t.pid])
         got = {"rss_anon": s["RssAnon"] // 4, "rss_file": s["RssFile"] // 4,

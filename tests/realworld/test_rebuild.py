@@ -67,3 +67,13 @@ def test_table_layout_reaches_every_count():
     assert table_layout(0, 0) == (0, 0, 0)
     assert table_layout(513, 1 + 2 + 513) == (513, 2, 0)
     assert table_layout(513, 515) == (513, 2, 1)
+
+
+def test_tasks_that_do_not_fit_are_said_not_guessed():
+    # 64 MiB of RAM and no swap cannot hold two 40 MiB tasks: the engine's OOM killer takes one
+    r = build(Snapshot(zones=zones_for(16384),
+                       tasks=(Task(pid=10, comm="a", rss_anon=10240, pgtables_bytes=24 * PAGE),
+                              Task(pid=11, comm="b", rss_anon=10240, pgtables_bytes=24 * PAGE))))
+    assert r.pids == {11: 3}
+    assert r.notes == ["pid 10 (a) was killed by the simulated OOM killer while the machine was "
+                       "rebuilt (its RAM ran out)"]
