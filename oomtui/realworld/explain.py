@@ -93,13 +93,21 @@ def explain(report: OomReport, *, ram_pages: int | None = None,
     if in_table and stand_in is not None:
         memcg = (report.memcg or "/oom-memcg") if report.memcg_oom else None
         limit = report.memcg_limit_kb
-        rebuilt = _rebuild(report, tasks, memcg, limit, ram, swap, notes)
+        sysctl = {"vm.oom_kill_allocating_task": int(report.allocating_task)}
+        if report.allocating_task:
+            notes.append("the kernel killed the allocating task: vm.oom_kill_allocating_task "
+                         "was 1, and so it is in the rebuilt machine")
+        rebuilt = _rebuild(report, tasks, memcg, limit, ram, swap, sysctl, notes)
+        current = report.pid if any(t.pid == report.pid for t in tasks) else None
         if rebuilt is not None:
             notes += rebuilt.notes
-            decision = rebuilt.out_of_memory(totalpages=stand_in, memcg=memcg, order=report.order)
+            decision = rebuilt.out_of_memory(totalpages=stand_in, memcg=memcg,
+                                             order=report.order, current=current)
         else:
             decision = out_of_memory(_candidates(tasks, memcg), totalpages=stand_in,
-                                     current=None, memcg=memcg, order=report.order)
+                                     current=current, memcg=memcg, order=report.order,
+                                     oom_kill_allocating_task=sysctl[
+                                         "vm.oom_kill_allocating_task"])
     return Explanation(report, tasks, rebuilt, totalpages, decision, missing, notes)
 
 
@@ -142,7 +150,8 @@ def _totalpages(report: OomReport, ram: int | None, swap: int | None,
 
 
 def _rebuild(report: OomReport, tasks: list[Task], memcg: str | None, limit_kb: int | None,
-             ram: int | None, swap: int | None, notes: list[str]) -> Rebuilt | None:
+             ram: int | None, swap: int | None, sysctl: dict,
+             notes: list[str]) -> Rebuilt | None:
     held = sum(t.rss_anon + t.rss_shmem + t.pgtables_bytes // PAGE for t in tasks)
     held += max((t.rss_file for t in tasks), default=0)
     need = held + held // 8 + HEADROOM_PAGES
@@ -162,7 +171,7 @@ def _rebuild(report: OomReport, tasks: list[Task], memcg: str | None, limit_kb: 
     limit = None if limit_kb is None or limit_kb * 1024 >= pages * PAGE else limit_kb * 1024
     cgroups = () if memcg is None else (Cgroup(memcg, memory_max=limit),)
     return build(Snapshot(zones=zones, swap=(swap_area,) if swap_area else (),
-                          tasks=tuple(tasks), cgroups=cgroups))
+                          sysctl=sysctl, tasks=tuple(tasks), cgroups=cgroups))
 
 
 def _candidates(tasks: list[Task], memcg: str | None) -> list[Candidate]:

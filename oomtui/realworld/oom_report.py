@@ -42,6 +42,7 @@ _TOTAL_SWAP = re.compile(r"^Total swap = (\d+)kB")
 _PAGES = re.compile(r"^(\d+) pages (RAM|reserved)$")
 _MEMCG_MEM = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt \d+")
 _MEMCG_SWAP = re.compile(r"^(swap|memory\+swap): usage (\d+)kB, limit (\d+)kB, failcnt \d+")
+_PANIC = re.compile(r"^Kernel panic - not syncing: (.*)")
 _TASK_IN = re.compile(r"^Task in \S+ killed as a result of limit of (\S+)")   # before 4.19
 _ROW = re.compile(r"^\[\s*(\d+)\]\s+(.*)$")
 _OOM_KILL = re.compile(r"^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),.*?"
@@ -97,6 +98,7 @@ class OomReport:
     rss_split: bool = False            # the table has rss_anon/rss_file/rss_shmem (6.8+)
     victim: Victim | None = None
     killed: Task | None = None         # what the "Killed process" line says of the victim
+    allocating_task: bool = False      # "Out of memory (oom_kill_allocating_task)": current died
 
     @property
     def memcg_oom(self) -> bool:
@@ -170,6 +172,9 @@ def _parse(lines: list[str], start: int, end: int) -> OomReport:
         elif s.startswith("[") and "pid" in s and s.rstrip().endswith(" name"):
             columns = _header(s, n)
             r.has_table, r.rss_split = True, "rss_anon" in columns
+        elif (m := _PANIC.match(s)) is not None:
+            raise ReportError(f"line {n}: the kernel panicked instead of killing ({m[1]}): "
+                              "there is no victim to explain")
         elif (m := _TASK_IN.match(s)) is not None:
             r.constraint, r.memcg = "CONSTRAINT_MEMCG", m[1]
         elif (m := _OOM_KILL.match(s)) is not None:
@@ -193,6 +198,7 @@ def _parse(lines: list[str], start: int, end: int) -> OomReport:
 
 
 def _constraint_from(r: OomReport, what: str) -> None:
+    r.allocating_task = r.allocating_task or "(oom_kill_allocating_task)" in what
     # before the oom-kill: line (4.19), the kill line's prefix tells a memcg OOM apart
     if r.constraint is None:
         r.constraint = "CONSTRAINT_MEMCG" if what.startswith("Memory cgroup") else "CONSTRAINT_NONE"

@@ -87,13 +87,15 @@ class Rebuilt:
         return [replace(m.oom.candidate(p, False), pid=back[p.pid])
                 for p in m.procs.values() if p.pid in back]
 
-    def out_of_memory(self, *, totalpages: int, memcg: str | None = None,
-                      order: int = 0) -> OomDecision:
-        """The engine's own out_of_memory decision on this machine, without acting on it."""
+    def out_of_memory(self, *, totalpages: int, memcg: str | None = None, order: int = 0,
+                      current: int | None = None) -> OomDecision:
+        """The engine's own out_of_memory decision on this machine, without acting on it;
+        current: the allocating task's snapshot pid."""
         m = self.machine
-        return out_of_memory(self.candidates(), totalpages=totalpages, current=None, memcg=memcg,
-                             panic_on_oom=m.sysctl("vm.panic_on_oom"),
-                             oom_kill_allocating_task=0, order=order,
+        return out_of_memory(self.candidates(), totalpages=totalpages, current=current,
+                             memcg=memcg, panic_on_oom=m.sysctl("vm.panic_on_oom"),
+                             oom_kill_allocating_task=m.sysctl("vm.oom_kill_allocating_task"),
+                             order=order,
                              oom_group=lambda path: m.cgtree.get(path).oom_group,
                              cgroup_order=m.cgroups())
 

@@ -204,3 +204,23 @@ def test_a_memcg_report_needs_the_swap_size_when_swap_is_unlimited():
     assert known["totalpages"] == 131072 + 262143
     # with 393 pages per adj point, 77130's adj 600 outweighs 77123's 113000 more pages
     assert known["simulated_victim"] == {"pid": 77130, "comm": "python3"}
+
+
+def test_oom_kill_allocating_task_kills_the_trigger():
+    # 5.10 fixture, as if vm.oom_kill_allocating_task=1: the kernel kills stress, the allocator
+    text = read("debian-5.10-dmesg-T.txt")
+    text = text.replace("task=node,pid=2202", "task=stress,pid=2201").replace(
+        "Out of memory: Killed process 2202 (node) total-vm:240000kB, anon-rss:150000kB, "
+        "file-rss:6000kB, shmem-rss:0kB, UID:1000 pgtables:320kB oom_score_adj:900",
+        "Out of memory (oom_kill_allocating_task): Killed process 2201 (stress) "
+        "total-vm:1840000kB, anon-rss:1600400kB, file-rss:0kB, shmem-rss:0kB, UID:1000 "
+        "pgtables:3504kB oom_score_adj:0")
+    out = explain(read_reports(text)[0]).to_json()
+    assert out["victim"] == out["simulated_victim"] == {"pid": 2201, "comm": "stress"}
+
+
+def test_a_panic_has_no_victim_to_explain():
+    text = "".join(read("linux-6.6-sysrq-caller-id.txt").splitlines(True)[:23])
+    text += "Kernel panic - not syncing: System is deadlocked on memory\n"
+    with pytest.raises(ReportError, match="line 24: the kernel panicked instead of killing"):
+        read_reports(text)
