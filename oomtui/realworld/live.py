@@ -192,7 +192,7 @@ def kill_order(rebuilt: Rebuilt) -> list[dict]:
         if decision.action != "kill":
             return order
         row = next(t for t in badness_terms(cands, decision, totalpages) if t.victim)
-        order.append(vars(row))
+        order.append({k: v for k, v in vars(row).items() if k != "victim"})
         cands = [c for c in cands if c.pid not in decision.killed]
 
 
