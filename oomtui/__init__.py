@@ -1,6 +1,8 @@
 """oomtui: a terminal, game-style simulator of Linux memory management.
 
-The engine lives in :mod:`oomtui.engine`; ``python -m oomtui`` is the CLI.
+The engine lives in :mod:`oomtui.engine`; ``python -m oomtui`` is the CLI. Real machines
+(`oomtui live`) and real kernel OOM reports (`oomtui explain`) come in through
+:mod:`oomtui.realworld`.
 This module stays light: it must not import numba, numpy or textual.
 """
 

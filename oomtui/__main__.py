@@ -9,7 +9,8 @@ import sys
 
 from oomtui import __version__
 
-COMMANDS = ("play", "meminfo", "bench", "replay", "save-info")  # anything else: play
+# anything else: play
+COMMANDS = ("play", "meminfo", "bench", "replay", "save-info", "explain", "live")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -83,6 +84,43 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     save_info.add_argument("save", metavar="SAVE", help="a save file")
     save_info.set_defaults(run=_cmd_save_info)
+
+    explain = sub.add_parser(
+        "explain",
+        help="explain a real kernel OOM report: who was killed, why, and the engine's choice",
+        description="Read a kernel OOM report as pasted from dmesg, dmesg -T, journalctl -k or "
+                    "syslog (kernels 4.19 to 6.18; global, memcg and sysrq OOMs), rebuild that "
+                    "moment as a machine and let the engine choose the victim again. Without "
+                    "--json the app opens on that machine, the OOM screen first.",
+    )
+    explain.add_argument("file", metavar="FILE", help="a file holding the report; - reads stdin")
+    explain.add_argument("--index", type=int, default=-1, metavar="N",
+                         help="which report of several: 0 the first, -1 the last (default)")
+    explain.add_argument("--json", action="store_true",
+                         help="print the trigger, constraint, totalpages, the kernel's and the "
+                              "engine's victim and every task's terms as JSON")
+    explain.add_argument("--ram-kb", type=int, metavar="KB",
+                         help="MemTotal, when the report does not print the RAM size")
+    explain.add_argument("--swap-kb", type=int, metavar="KB",
+                         help="SwapTotal, when the report does not print it (a memcg OOM)")
+    explain.set_defaults(run=_cmd_explain)
+
+    live = sub.add_parser(
+        "live",
+        help="import this machine (/proc) and open it, paused, to play what-ifs",
+        description="Read a snapshot of this Linux machine from /proc and /sys/fs/cgroup (RAM, "
+                    "zones, swap, vm sysctls, every process's memory, oom_score_adj and cgroup) "
+                    "and rebuild it as a simulated machine whose oom_score equals the kernel's. "
+                    "Nothing on this machine is changed.",
+    )
+    live.add_argument("--json", action="store_true",
+                      help="print meminfo, the processes with their oom_score and the predicted "
+                           "OOM kill order with each badness term, as JSON")
+    live.add_argument("--root", default="/proc", metavar="DIR",
+                      help="a directory laid out like /proc (default: %(default)s)")
+    live.add_argument("--cgroup-root", default="/sys/fs/cgroup", metavar="DIR",
+                      help="where cgroup v2 (or v1's memory hierarchy) is (default: %(default)s)")
+    live.set_defaults(run=_cmd_live)
     return parser
 
 
@@ -231,6 +269,54 @@ def _cmd_save_info(args: argparse.Namespace) -> int:
     for key, value in rows:
         print(f"{key:<10} {value}")
     return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import json
+
+    from oomtui.realworld.explain import explain
+    from oomtui.realworld.oom_report import read_reports
+
+    if args.file == "-":
+        text, name = sys.stdin.read(), "stdin"
+    else:
+        with open(args.file, encoding="utf-8", errors="replace") as f:
+            text, name = f.read(), args.file
+    try:
+        reports = read_reports(text)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+    if not -len(reports) <= args.index < len(reports):
+        raise OSError(errno.EINVAL, f"{name} holds {len(reports)} OOM report(s): --index takes "
+                                    f"0..{len(reports) - 1}, or -1 for the last")
+    kb = lambda v: None if v is None else v // 4  # noqa: E731
+    ex = explain(reports[args.index], ram_pages=kb(args.ram_kb), swap_pages=kb(args.swap_kb))
+    for line in ex.missing:
+        print(f"oomtui: missing: {line}", file=sys.stderr)
+    for line in ex.notes:
+        print(f"oomtui: note: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(ex.to_json(), indent=2))
+        return 0
+    from oomtui.realworld.app import explain_app
+
+    return _run_app(explain_app(ex, text))
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import json
+
+    from oomtui.realworld.live import live, summary
+
+    rebuilt, meminfo = live(args.root, args.cgroup_root)
+    for line in rebuilt.notes:
+        print(f"oomtui: note: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary(rebuilt, meminfo), indent=2))
+        return 0
+    from oomtui.realworld.app import live_app
+
+    return _run_app(live_app(rebuilt.machine))
 
 
 def _digest_line(header: dict, loaded: str) -> str:
