@@ -117,10 +117,12 @@ def score(s: dict, comm: str, oom_score: int) -> int | None:
 
 def find_largest_process(s: dict, tasks) -> int | None:
     """kill.c find_largest_process / is_larger: the highest score, ties to the larger VmRSS,
-    the first in /proc order on a full tie; pid <= 2 and oom_score_adj -1000 skipped."""
+    the first in /proc order on a full tie; init and oom_score_adj -1000 skipped (earlyoom
+    skips pid <= 2, init and kthreadd: this machine has no kernel threads, its pid 2 is a
+    process)."""
     best = None  # (score, rss, pid)
     for t in tasks:
-        if t.pid <= 2 or t.oom_score_adj == -1000:
+        if t.pid == 1 or t.oom_score_adj == -1000:
             continue
         ranked = score(s, t.comm, t.oom_score)
         if ranked is None:
