@@ -244,3 +244,38 @@ def test_set_policy_refuses_bad_input_and_changes_nothing(machine, fails):
     assert m.policy()[1]["min_badness"] == 50 and m.events[-1].kind == "policy"
     m.set_policy("kernel")
     assert m.daemon is None and "daemon" not in m.snapshot()
+
+
+def test_a_cgroups_memory_pressure_follows_the_system_rule_for_its_own_tasks():
+    from types import SimpleNamespace as Proc
+
+    from oomtui.engine.daemons.driver import cgroup_stall
+
+    running = Proc(done=False)
+    a = Proc(pid=2, stall_us=4000, stall_kind="reclaim")
+    b = Proc(pid=3, stall_us=15000, stall_kind="swapin")
+    c = Proc(pid=4, stall_us=0, stall_kind="")
+    runners = {2: running, 3: running, 4: running}
+    # some: the longest stall served (capped at the 10 ms tick); full: all busy tasks stalled
+    assert cgroup_stall([a, b], runners, 10_000) == (10_000, 4000)
+    assert cgroup_stall([a, b, c], runners, 10_000) == (10_000, 0)  # c runs: not full
+    dirty = Proc(pid=5, stall_us=8000, stall_kind="dirty")  # waits for I/O, not memory
+    assert cgroup_stall([dirty], {}, 10_000) == (0, 0)
+    assert cgroup_stall([c], {}, 10_000) == (0, 0)
+
+
+def test_a_daemon_survives_a_save_file(machine, tmp_path):
+    from oomtui.engine import Machine, SwapDevice
+
+    m = machine(256, swap=[SwapDevice(size_mib=64)])
+    m.cgroup_create("/user")
+    pid = m.spawn("hog", cgroup="/user", workload="leaker")
+    m.set_policy("systemd-oomd", {"memory_pressure_duration": 5})
+    m.step(300)
+    assert set(m.daemon.psi) == {"/user"} and m.daemon.memo["pgscan"] == 0
+    m.save(tmp_path / "s.oomsave")
+    loaded = Machine.load(tmp_path / "s.oomsave")
+    assert loaded.policy() == m.policy() and loaded.state_digest() == m.state_digest()
+    for x in (m, loaded):
+        x.step(50)
+    assert loaded.state_digest() == m.state_digest() and pid in loaded.procs
