@@ -43,8 +43,8 @@ def parse_policies(text: str, overrides=()) -> dict[str, dict]:
         try:
             policies[name][setting] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            raise OSError(errno.EINVAL, f"--set {item!r}: {value!r} is not a TOML value "
-                                        "(a number, true/false, a \"string\" or a [list])") from None
+            raise OSError(errno.EINVAL, f"--set {item!r}: {value!r} is not a TOML value (a "
+                                        "number, true/false, a \"string\" or a [list])") from None
     for name, given in policies.items():
         policy_settings(name, given)
     return policies
@@ -109,7 +109,7 @@ def table(result: dict, important, tick_ms: int) -> str:
     rows = [("policy", "killed", "cgroup", "by", "at", "freed", "stall before 1st kill",
              "important alive")]
     for name, r in result["policies"].items():
-        stall = f"some {r['stall_ms']['some'] / 1000:.2f} s, full {r['stall_ms']['full'] / 1000:.2f} s"
+        stall = ", ".join(f"{kind} {r['stall_ms'][kind] / 1000:.2f} s" for kind in ("some", "full"))
         alive = ", ".join(f"{c} {'yes' if c in r['survivors'] else 'NO'}"
                           for c in important) or "-"
         kills = r["kills"] or [None]

@@ -19,7 +19,8 @@ def test_a_policy_table_chooses_the_policy_the_machine_boots_with():
     assert sc.policy == ("earlyoom", {"mem_term_percent": 15}) and sc.important == ("b",)
     m = sc.boot()
     name, settings = m.policy()
-    assert name == "earlyoom" and (settings["mem_term_percent"], settings["mem_kill_percent"]) == (15, 7.5)
+    assert name == "earlyoom"
+    assert (settings["mem_term_percent"], settings["mem_kill_percent"]) == (15, 7.5)
     assert m.inputs.entries[-1].name == "set_policy"
     assert parse(doc(), "f.toml").boot().policy() == ("kernel", {})
 

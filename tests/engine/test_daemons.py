@@ -85,10 +85,12 @@ def test_earlyoom_breaks_a_score_tie_by_the_larger_rss():
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"mem_term_percent": 100}, "earlyoom: mem_term_percent: must be a number from 0 to 99, got 100"),
+    ({"mem_term_percent": 100},
+     "earlyoom: mem_term_percent: must be a number from 0 to 99, got 100"),
     ({"mem_term_percent": 4, "mem_kill_percent": 6},
      "earlyoom: mem_kill_percent: 6 is above mem_term_percent 4"),
-    ({"swap_term_percent": 0}, "earlyoom: swap_term_percent: both SIGTERM and SIGKILL levels are zero"),
+    ({"swap_term_percent": 0},
+     "earlyoom: swap_term_percent: both SIGTERM and SIGKILL levels are zero"),
     ({"avoid": "("}, "earlyoom: avoid: is not a valid regular expression: missing ), unterminated "
      "subpattern at position 0"),
     ({"mem_percent": 5}, "earlyoom: unknown setting 'mem_percent': use mem_term_percent, "
@@ -137,7 +139,8 @@ def test_nohang_psi_needs_the_level_held_for_psi_excess_duration():
     v = nohang.poll(s, f(29, 95.0), memo)
     assert v.action is None
     v = nohang.poll(s, f(30, 95.0), v.memo)
-    assert v.action.signal == 9 and "PSI full avg10 95.00 >= hard_threshold_max_psi 90" in v.action.why
+    assert v.action.signal == 9
+    assert "PSI full avg10 95.00 >= hard_threshold_max_psi 90" in v.action.why
     # below 40 the timers reset
     assert "psi_soft_since_us" not in nohang.poll(s, f(31, 10.0), v.memo).memo
 

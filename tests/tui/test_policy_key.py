@@ -14,7 +14,8 @@ async def test_p_sets_a_daemon_with_settings_and_the_engine_refuses_bad_ones(app
         assert isinstance(app.screen, FormDialog)
         await fill(pilot, name="earlyoom", settings='mem_term_percent = 20, avoid = "^db$"')
         name, settings = app.sim.machine.policy()
-        assert name == "earlyoom" and (settings["mem_term_percent"], settings["avoid"]) == (20, "^db$")
+        assert name == "earlyoom"
+        assert (settings["mem_term_percent"], settings["avoid"]) == (20, "^db$")
         assert notes[-1].startswith("OOM policy earlyoom")
         before = app.sim.machine.state_digest()
         await pilot.press("P")

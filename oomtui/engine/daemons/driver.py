@@ -143,8 +143,8 @@ class Daemon:
         return f"{self.name} ({', '.join(f'{k}={v!r}' for k, v in self.settings.items())})"
 
     def to_state(self) -> dict:
-        return {"name": self.name, "settings": dict(self.settings), "next_poll_us": self.next_poll_us,
-                "memo": copy.deepcopy(self.memo),
+        return {"name": self.name, "settings": dict(self.settings),
+                "next_poll_us": self.next_poll_us, "memo": copy.deepcopy(self.memo),
                 "pending": [[t.pid, t.sent_us, t.exit_us, t.why] for t in self.pending],
                 "psi": {path: psi.to_state() for path, psi in self.psi.items()}}
 

@@ -26,7 +26,8 @@ badness rules, fill_rate_mem 6000 and fill_rate_swap 2000 MiB/s, min/max_sleep 0
 
 Simplified: thresholds are percentages only (nohang also takes MiB); no zram checks, cgroup
 regex rules, ignore_positive_oom_score_adj, warnings or post-kill commands; PSI is the
-system's, time is the simulated clock.
+system's, time is the simulated clock; the PSI timers restart whenever MemAvailable is above the
+soft level (nohang leaves them as they are above its warning level, 20%).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from __future__ import annotations
 import re
 
 from oomtui.engine.daemons.facts import Action, Facts, Verdict
-from oomtui.engine.daemons.settings import COMMON, Setting, badness_rules, fail, flag, number, resolve
+from oomtui.engine.daemons.settings import (COMMON, Setting, badness_rules, fail, flag, number,
+                                            resolve)
 
 NAME = "nohang"
 FILL_RATE_MEM, FILL_RATE_SWAP = 6000 * 1024, 2000 * 1024  # nohang.conf: MiB/s, as kB/s

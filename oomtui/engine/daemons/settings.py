@@ -66,7 +66,8 @@ def badness_rules(where: str, value) -> tuple:
             raise fail(f"{where}[{i}]", f"must be an [adjustment, regex] pair, got {rule!r}")
         adj = rule[0]
         if isinstance(adj, bool) or not isinstance(adj, int) or not -1000 <= adj <= 1000:
-            raise fail(f"{where}[{i}]", f"adjustment must be an int from -1000 to 1000, got {adj!r}")
+            raise fail(f"{where}[{i}]",
+                       f"adjustment must be an int from -1000 to 1000, got {adj!r}")
         rules.append((adj, regex(f"{where}[{i}]", rule[1])))
     return tuple(rules)
 

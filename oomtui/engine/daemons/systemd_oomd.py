@@ -37,7 +37,7 @@ psi_group); the root cgroup is never a candidate; no prekill hooks, OOMRules or 
 
 from __future__ import annotations
 
-from oomtui.engine.daemons.facts import Action, Facts, Group, Verdict, named, within
+from oomtui.engine.daemons.facts import Action, Facts, Group, Verdict, named
 from oomtui.engine.daemons.settings import COMMON, Setting, cgroups, number, resolve
 
 NAME = "systemd-oomd"
@@ -164,4 +164,4 @@ def candidates(groups, top: Group) -> list[Group]:
                 out.append(child)
             else:
                 stack.append(child)
-    return [g for g in out if within(g.path, top.path)]
+    return out
