@@ -10,7 +10,7 @@ import sys
 from oomtui import __version__
 
 # anything else: play
-COMMANDS = ("play", "meminfo", "bench", "replay", "save-info", "explain", "live")
+COMMANDS = ("play", "meminfo", "bench", "replay", "save-info", "explain", "live", "compare")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -121,6 +121,26 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--cgroup-root", default="/sys/fs/cgroup", metavar="DIR",
                       help="where cgroup v2 (or v1's memory hierarchy) is (default: %(default)s)")
     live.set_defaults(run=_cmd_live)
+
+    compare = sub.add_parser(
+        "compare",
+        help="run a scenario under several OOM policies and compare who was killed",
+        description="Run the scenario (same seed and calls) under each OOM policy, in "
+                    "parallel, and print one table: who was killed, by whom, when, the memory "
+                    "freed, the PSI stall time before the first kill, and whether the "
+                    "processes the scenario marks important survived.",
+    )
+    compare.add_argument("scenario", metavar="SCENARIO",
+                         help="a scenario .toml file or a built-in scenario's name")
+    compare.add_argument("--policies", default="kernel,earlyoom,systemd-oomd,nohang",
+                         metavar="P,P,...", help="the policies to compare (default: %(default)s)")
+    compare.add_argument("--set", action="append", default=[], metavar="POLICY.SETTING=VALUE",
+                         help="change a policy's setting, e.g. earlyoom.mem_term_percent=15 "
+                              "(repeatable)")
+    compare.add_argument("--seconds", type=float, default=120, metavar="S",
+                         help="simulated seconds each run lasts (default: %(default)s)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(run=_cmd_compare)
     return parser
 
 
@@ -338,6 +358,27 @@ def _machine_line(config) -> str:
     ram = sum(config.zone_pages()) >> 8
     return (f"{ram} MiB RAM, {f'{swap} MiB swap' if swap else 'no swap'}, seed {config.seed}, "
             f"{config.tick_ms} ms ticks")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from oomtui import compare, scenarios
+
+    path = Path(args.scenario)
+    if not path.suffix and args.scenario in scenarios.builtin_names():
+        path = scenarios.BUILTIN_DIR / f"{args.scenario}.toml"
+    scenario = scenarios.load(path)  # a bad file fails here, naming the key, before any run
+    if not 0 < args.seconds <= 3600:
+        raise OSError(errno.EINVAL, f"--seconds must be from 0 to 3600, got {args.seconds:g}")
+    policies = compare.parse_policies(args.policies, args.set)
+    result = compare.compare(str(path), policies, args.seconds)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(compare.table(result, scenario.important, scenario.config.tick_ms))
+    return 0
 
 
 def _seconds(tick: int, tick_ms: int) -> str:

@@ -49,7 +49,7 @@ ERRORS = [
     (doc({"comm": "a", "oom_score_adj": 5000}),
      "f.toml: process 0: oom_score_adj: must be an int from -1000 to 1000, got 5000"),
     (doc({"comm": "a", "nice": 5}), "f.toml: process 0: unknown key 'nice': use comm, "
-     "oom_score_adj, cgroup, uid, caps, workload"),
+     "oom_score_adj, cgroup, uid, caps, workload, important"),
     (doc({"comm": "a", "cgroup": "/db"}), "f.toml: process 0: cgroup '/db' does not exist at "
      "boot: create it with an [[at]] cgroup_create, then move the process (cgroup_move)"),
     (doc({"comm": "a", "workload": "nope"}), "f.toml: process 0: workload: must be a program "

@@ -32,6 +32,8 @@ Services the machine is made of (each given the machine; none touches its privat
                   (select_bad_process picks the victim); oom_kill.py acts on the decision
                   and reaps; report.py writes the kernel's OOM report
     psi.py        stalled tasks and /proc/pressure/memory; events.py: the event log
+    daemons/      userspace OOM daemons beside the kernel's (earlyoom, systemd-oomd, nohang):
+                  pure policies over what each reads, and the driver Machine.step runs
     views.py      what the TUI draws: frame grids, page states
 
 Around the machine

@@ -3,6 +3,7 @@ to see, each stamped with the tick it happened at."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -21,6 +22,16 @@ class EventLog:
 
     def __init__(self, m):
         self.m = m
+        self.actor: dict = {}  # who acts, and why, added to what is logged meanwhile
 
     def __call__(self, kind: str, pid: int, message: str, **data) -> None:
-        self.m.events.append(Event(self.m.tick, kind, pid, message, data))
+        self.m.events.append(Event(self.m.tick, kind, pid, message, self.actor | data))
+
+    @contextmanager
+    def acting(self, **who):
+        """Events logged inside say who acted (by=...) and why: a daemon's kill()."""
+        self.actor = who
+        try:
+            yield
+        finally:
+            self.actor = {}

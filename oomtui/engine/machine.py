@@ -28,6 +28,7 @@ from oomtui.engine.allocator import AllocResult, Allocator
 from oomtui.engine.compaction import Compaction
 from oomtui.engine.config import (RLIM_INFINITY, ZEROES, ZEROES_IF_CHANGED, MachineConfig,
                                   sysctl_defaults, validate_sysctl)
+from oomtui.engine.daemons.calls import PolicyCalls
 from oomtui.engine.events import Event, EventLog
 from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.memcg import Memcg
@@ -142,7 +143,7 @@ def _kept_by(service: str, name: str) -> property:
                     lambda m, value: setattr(getattr(m, service), name, value))
 
 
-class Machine(SnapshotCalls):
+class Machine(SnapshotCalls, PolicyCalls):
     """A simulated Linux machine: zones of physical frames, processes, the page cache, swap."""
 
     cgtree = _kept_by("memcg", "tree")
@@ -601,6 +602,8 @@ class Machine(SnapshotCalls):
                 break
             self.reclaim.kswapd()
             self.writeback.flush()
+            if self.daemon is not None:  # a userspace OOM daemon's turn (engine/daemons/)
+                self.daemon.tick(self, self.tick * tick_us, tick_us)
             self.stalls.account(self.procs, self.runners, self.psi, self.tick * tick_us, tick_us)
             self.oom.reap(tick_us)
         return StepReport(self.tick, self.tick - first_tick, self.events[first_event:])

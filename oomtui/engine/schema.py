@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from oomtui.engine.config import SYSCTLS, MachineConfig, validate_sysctl
+from oomtui.engine.daemons.driver import Daemon
 from oomtui.engine.inputs import RECORDED, Input, InputLog, Opaque
 from oomtui.engine.memcg import EVENTS, PAGE_SIZE, CgroupTree
 from oomtui.engine.psi import Psi
@@ -390,3 +391,8 @@ MACHINE = (
 )
 INPUTS = attribute("inputs", "inputs", _inputs, lambda log: [dump_input(e) for e in log.entries])
 SAVED = (*MACHINE, INPUTS)  # a snapshot: these and "arrays"
+# Saved only when set (absent: None), so a machine without them saves as it did before.
+OPTIONAL = (
+    Part("daemon", Daemon.from_state, lambda m: None if m.daemon is None else m.daemon.to_state(),
+         lambda m, v: setattr(m, "daemon", v)),  # the OOM policy's daemon (engine/daemons/)
+)

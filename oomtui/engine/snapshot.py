@@ -26,7 +26,7 @@ from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
 from oomtui.engine.inputs import step_ticks
 from oomtui.engine.invariants import BrokenInvariant, check_invariants
-from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, SAVED, short
+from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, OPTIONAL, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
 
 # -- arrays --------------------------------------------------------------------------------
@@ -245,10 +245,12 @@ def decode(state) -> dict:
     if type(state) is not dict:
         raise ValueError(f"a machine state must be a map, got {short(state)}")
     expected = {p.key for p in SAVED} | {"arrays"}
-    if set(state) != expected:
+    allowed = expected | {p.key for p in OPTIONAL}
+    if not expected <= set(state) <= allowed:
         raise ValueError(f"a machine state needs {sorted(expected - set(state))} and has no use "
-                         f"for {sorted(set(state) - expected)}")
+                         f"for {sorted(set(state) - allowed)}")
     values = {p.key: p.check(state[p.key], p.key) for p in SAVED}
+    values |= {p.key: p.check(state[p.key], p.key) if p.key in state else None for p in OPTIONAL}
     if values["seed"] != values["config"].seed:
         raise ValueError(f"seed {short(values['seed'])} is not the config's "
                          f"{values['config'].seed}")
@@ -339,7 +341,8 @@ class SnapshotCalls:
         """The snapshot less its arrays and the input log (how the state was reached):
         state_digest() hashes this and the arrays."""
         self._sync_usage()  # the cgroups' copies of their counters: else a read changed this
-        return {p.key: p.get(self) for p in MACHINE}
+        values = {p.key: p.get(self) for p in MACHINE}
+        return values | {p.key: v for p in OPTIONAL if (v := p.get(self)) is not None}
 
     def restore(self, state: dict) -> None:
         """Become the machine a snapshot of this same config describes; ValueError (and no
@@ -350,7 +353,7 @@ class SnapshotCalls:
         self._assign(values)
 
     def _assign(self, values: dict) -> None:
-        for p in SAVED:
+        for p in (*SAVED, *OPTIONAL):
             if p.put is not None:
                 p.put(self, values[p.key])
         self._walks = {}  # a cache of the cgroup tree's walks

@@ -6,10 +6,14 @@
     [[process]]                # spawn() arguments: comm, oom_score_adj, cgroup ("/": the only
     workload = "database"      #   one at boot), uid, caps, and workload: a preset name or an
                                #   inline program table
+    important = true           #   (optional: marks it for `oomtui compare`'s survivors)
     [[at]]                     # an API call at a tick: tick, call, args, kwargs (checked
     tick = 1500                #   against the call's signature)
     call = "sysctl"
     args = ["vm.overcommit_memory", 0]
+    [policy]                   # optional: the OOM policy, "kernel" (the default), "earlyoom",
+    name = "earlyoom"          #   "systemd-oomd" or "nohang"; its other keys are the policy's
+    mem_term_percent = 15      #   settings (engine/daemons/: each policy's defaults)
 
 A bad file raises OSError(EINVAL) naming the file and the key at fault; nothing is half-loaded.
 """
@@ -58,15 +62,20 @@ class Scenario:
     processes: tuple[dict, ...] = ()  # spawn() keyword arguments, comm included
     calls: tuple[Call, ...] = ()  # sorted by tick
     source: str = ""
+    policy: tuple[str, dict] | None = None  # (name, settings) for set_policy; None: the kernel's
+    important: tuple[str, ...] = ()  # the comms of the processes marked important
 
     def boot(self):
-        """A fresh Machine with the scenario's processes spawned, at tick 0."""
+        """A fresh Machine with the scenario's processes spawned and its OOM policy set, at
+        tick 0."""
         from oomtui.engine import Machine
 
         machine = Machine(self.config)
         for spec in self.processes:
             spec = dict(spec)
             machine.spawn(spec.pop("comm"), **spec)
+        if self.policy is not None:
+            machine.set_policy(*self.policy)
         return machine
 
 
@@ -153,10 +162,13 @@ CALL_ARGS = {"caps": _caps}
 
 def _process(where: str, d) -> dict:
     d = _table(where, d, "a [[process]]")
-    _known(where, d, SPAWN_ARGS)
+    _known(where, d, (*SPAWN_ARGS, "important"))
     if "comm" not in d:
         raise _fail(where, "comm must be a non-empty string, got nothing")
-    d = {key: SPAWN_ARGS[key](f"{where}: {key}", value) for key, value in d.items()}
+    if not isinstance(d.get("important", False), bool):
+        raise _fail(f"{where}: important", f"must be true or false, got {_show(d['important'])}")
+    d = {key: SPAWN_ARGS[key](f"{where}: {key}", value) for key, value in d.items()
+         if key != "important"}
     if d.get("cgroup", "/") != "/":  # at boot the root is the only cgroup
         raise _fail(where, f"cgroup {_show(d['cgroup'])} does not exist at boot: create it "
                            "with an [[at]] cgroup_create, then move the process (cgroup_move)")
@@ -228,12 +240,23 @@ def _signature(name: str) -> str:
         for p in params]))
 
 
+def _policy(source: str, d) -> tuple[str, dict]:
+    """[policy]: name, and the policy's settings (checked as set_policy checks them)."""
+    from oomtui.engine.daemons.driver import policy_settings
+
+    d = dict(_table(source, d, "policy"))
+    name = d.pop("name", None)
+    with _within(f"{source}: [policy]"):
+        policy_settings(name, d)
+    return name, d
+
+
 def parse(data: Mapping, source: str) -> Scenario:
     """A Scenario from a parsed TOML document; errors name `source`, and the key at fault."""
     from oomtui.engine import MachineConfig
 
     _known(source, _table(source, data, "a scenario"),
-           ("name", "description", "machine", "process", "at"))
+           ("name", "description", "machine", "process", "at", "policy"))
     name = data.get("name", Path(source).stem)
     description = data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
@@ -244,12 +267,14 @@ def parse(data: Mapping, source: str) -> Scenario:
         raise _fail(source, f"[machine] {deep}: lists and tables nest too deep")
     with _within(f"{source}: [machine]"):
         config = MachineConfig.from_dict(machine)
-    processes = tuple(_process(f"{source}: process {i}", p)
-                      for i, p in enumerate(_tables(source, data.get("process", []), "process")))
+    tables = _tables(source, data.get("process", []), "process")
+    processes = tuple(_process(f"{source}: process {i}", p) for i, p in enumerate(tables))
     calls = sorted((_call(f"{source}: at {i}", c)
                     for i, c in enumerate(_tables(source, data.get("at", []), "at"))),
                    key=lambda c: c.tick)
-    return Scenario(name, description, config, processes, tuple(calls), source)
+    policy = _policy(source, data["policy"]) if "policy" in data else None
+    important = tuple(p["comm"] for p in tables if p.get("important"))
+    return Scenario(name, description, config, processes, tuple(calls), source, policy, important)
 
 
 def load(path: str | Path) -> Scenario:

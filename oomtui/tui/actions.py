@@ -39,6 +39,7 @@ ACTION_BINDINGS = [
     Binding("g", "cgroup_move", "Move to cgroup", id="proc-cgroup", show=False),
     Binding("s", "sysctl", "sysctl", id="sys-sysctl"),
     Binding("c", "cgroup", "cgroup limits", id="sys-cgroup", show=False),
+    Binding("P", "policy", "OOM policy", id="sys-policy", show=False),
     Binding("w", "swapon", "swapon", id="sys-swapon", show=False),
     Binding("W", "swapoff", "swapoff", id="sys-swapoff", show=False),
     Binding("O", "oom_report", "OOM report", id="view-oom"),
@@ -291,6 +292,29 @@ class Actions:
         ], lambda v: self._submit(Call("sysctl", (v["name"], v["value"])),
                                   f"sysctl {v['name']}={v['value']}"))
 
+    def action_policy(self) -> None:
+        """Choose the OOM policy: the kernel's OOM killer alone, or a userspace daemon
+        (earlyoom, systemd-oomd, nohang) beside it, with settings in TOML."""
+        from oomtui.engine.daemons.driver import NAMES
+
+        machine = getattr(self.app.sim, "machine", None)
+        if machine is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        name, settings = machine.policy()  # a tuple read: safe beside the worker
+
+        def then(v):
+            self._submit(Call("set_policy", (v["name"], v["settings"] or {})),
+                         f"OOM policy {v['name']}")
+
+        self._ask("OOM policy", [
+            Field("name", "policy", "choice", name, tuple((n, n) for n in NAMES)),
+            Field("settings", "settings", "text", "", optional=True, check=_toml_settings,
+                  placeholder='e.g. mem_term_percent = 15, avoid = "^postgres$"'),
+        ], then, note=f"Now: {name}{' (' + _shown(settings) + ')' if settings else ''}. Empty "
+                      "settings: the daemon's stock defaults. Who acts, and why, shows in the "
+                      "event log.")
+
     def action_swapon(self) -> None:
         def then(v):
             if v["size"] % MiB or v["size"] < MiB:
@@ -345,3 +369,19 @@ class Actions:
             self.notify("the engine is still being prepared", severity="warning")
             return
         self.app.push_screen(ExplainScreen(self.app.frame))
+
+
+def _toml_settings(text):
+    """'key = value, ...' as a dict (the engine checks the keys and values)."""
+    import tomllib
+
+    if text is None:
+        return None
+    try:
+        return tomllib.loads(f"s = {{{text}}}")["s"]
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"not TOML 'key = value, ...': {e}") from None
+
+
+def _shown(settings: dict) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in settings.items())

@@ -10,7 +10,8 @@ from textual.widgets import RichLog
 
 KIND_STYLE = {"oom": "bold red", "oom_kill": "bold red", "panic": "bold white on red",
               "kswapd": "yellow", "reclaim": "yellow", "refused": "magenta", "error": "magenta",
-              "sigsegv": "red", "sigbus": "red", "kill": "red", "call": "cyan"}
+              "sigsegv": "red", "sigbus": "red", "kill": "red", "call": "cyan",
+              "daemon": "bold red", "policy": "cyan"}
 KEPT = 1000  # lines kept (hidden ones too: showing a kind again brings its lines back)
 
 
