@@ -21,7 +21,7 @@ def test_compare_is_deterministic_and_says_who_killed_whom(capsys):
     assert compare.compare(STORM, policies, 67) == first
     kernel, oomd = first["policies"]["kernel"], first["policies"]["systemd-oomd"]
     assert [(k["pid"], k["comm"], k["cgroup"], k["tick"], k["by"]) for k in kernel["kills"]] == [
-        (3, "cc1-a", "/user-1000", 6684, "kernel")]
+        (4, "cc1-b", "/user-1000", 6684, "kernel")]
     assert [(k["comm"], k["tick"], k["by"]) for k in oomd["kills"]] == [
         ("cc1-a", 6496, "systemd-oomd"), ("cc1-b", 6496, "systemd-oomd"),
         ("cc1-c", 6496, "systemd-oomd")]
@@ -31,7 +31,7 @@ def test_compare_is_deterministic_and_says_who_killed_whom(capsys):
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == first
     table = compare.table(first, ("postgres",), 10)
-    assert table.splitlines()[1].split()[:5] == ["kernel", "cc1-a[3]", "/user-1000", "kernel",
+    assert table.splitlines()[1].split()[:5] == ["kernel", "cc1-b[4]", "/user-1000", "kernel",
                                                  "66.84"]
 
 

@@ -33,7 +33,7 @@ def kills(m) -> list[tuple]:
 def test_the_kernel_alone_kills_one_compiler():
     m = boot("kernel")
     m.step(7000)
-    assert kills(m) == [(6684, 3, "kernel", None)]
+    assert kills(m) == [(6684, 4, "kernel", None)]
     check_invariants(m)
 
 
@@ -52,12 +52,12 @@ def test_earlyoom_acts_seconds_before_the_kernel_would_and_escalates_to_sigkill(
     m = boot("earlyoom")
     m.step(7000)
     term, escalate = [e for e in m.events if e.kind == "daemon"]
-    assert (term.tick, term.data["signal"], term.data["pids"]) == (6497, 15, [4])
-    assert 6684 - term.tick == 187  # 1.87 s before the kernel's kill
-    # the compiler runs on through its grace second; 0.5 s later both levels are under 5%
-    assert (escalate.tick, escalate.data["signal"]) == (6547, 9)
+    assert (term.tick, term.data["signal"], term.data["pids"]) == (6494, 15, [4])
+    assert 6684 - term.tick == 190  # 1.9 s before the kernel's kill
+    # the compiler runs on through its grace second; 0.9 s later both levels are under 5%
+    assert (escalate.tick, escalate.data["signal"]) == (6584, 9)
     assert "SIGKILL limits" in escalate.data["why"]
-    assert kills(m) == [(6547, 4, "earlyoom", 9)]
+    assert kills(m) == [(6584, 4, "earlyoom", 9)]
     assert next(e for e in m.events if e.kind == "kill").data["freed_kb"] > 700 << 10
 
 
@@ -65,16 +65,16 @@ def test_a_sigterm_victim_exits_after_its_grace_delay():
     m = boot("nohang")
     m.step(6700)
     term = next(e for e in m.events if e.kind == "daemon")
-    assert (term.tick, term.data["signal"]) == (6504, 15)
+    assert (term.tick, term.data["signal"]) == (6503, 15)
     kill = next(e for e in m.events if e.kind == "kill")
-    assert (kill.tick, kill.pid, kill.data["by"], kill.data["signal"]) == (6604, 3, "nohang", 15)
+    assert (kill.tick, kill.pid, kill.data["by"], kill.data["signal"]) == (6603, 3, "nohang", 15)
     assert kill.data["why"] == term.data["why"]
 
 
 def test_a_daemon_too_slow_is_overtaken_by_the_kernel():
     m = boot("nohang", sigterm_grace_ms=5000)  # a victim that takes 5 s to exit
     m.step(7000)
-    assert kills(m) == [(6684, 3, "kernel", None)]  # the kernel's own victim, as without nohang
+    assert kills(m) == [(6684, 4, "kernel", None)]  # the kernel's own victim, as without nohang
 
 
 def test_the_policy_and_a_pending_sigterm_survive_a_snapshot_and_a_replay():
@@ -88,5 +88,5 @@ def test_the_policy_and_a_pending_sigterm_survive_a_snapshot_and_a_replay():
     for x in (m, copy, again):
         x.step(100)
     assert copy.state_digest() == again.state_digest() == m.state_digest()
-    assert kills(copy) == kills(m) == [(6547, 4, "earlyoom", 9)]
+    assert kills(copy) == kills(m) == [(6584, 4, "earlyoom", 9)]
 
