@@ -267,7 +267,8 @@ class Sim:
         self.machine: Machine | None = None
         self.timeline: Timeline | None = None
         self._busy = ""
-        self._tick_cost = 0.0  # wall seconds per tick in the last slice of steps
+        self._tick_cost = SLICE_SECONDS  # wall seconds per tick in the last slice of steps
+        # (unknown before the first: that slice is one tick)
         self._trip = 0.0  # seconds of time travel asked for and not yet made
         self._trip_at = 0.0  # when (time.monotonic) the last press asked for some
         self._trip_lock = threading.Lock()
@@ -442,9 +443,8 @@ class Sim:
             if due > 0:
                 # Step in slices of at most one frame's worth, and of about SLICE_SECONDS, so
                 # a pause, calls and frames interleave with the steps however costly a tick is.
-                n = min(due, max(1, int(rate * FRAME_INTERVAL)))
-                if self._tick_cost > 0:
-                    n = min(n, max(1, int(SLICE_SECONDS / self._tick_cost)))
+                n = min(due, max(1, int(rate * FRAME_INTERVAL)),
+                        max(1, int(SLICE_SECONDS / max(self._tick_cost, 1e-6))))
                 started, before = time.monotonic(), m.tick
                 self._advance(n)
                 if m.tick > before:
