@@ -15,6 +15,7 @@ from oomtui.tui.fmt import human
 MiB = 1 << 20
 SIGNALS = (("SIGKILL (9)", 9), ("SIGTERM (15)", 15))
 PROTS = (("rw", "rw"), ("r", "r"), ("rwx", "rwx"), ("none", "none"))
+KILL_LISTED = 8  # victims named in the kill-many confirmation (the rest are counted)
 TUNABLE = ("vm.overcommit_memory", "vm.overcommit_ratio", "vm.swappiness", "vm.min_free_kbytes",
            "vm.watermark_scale_factor", "vm.panic_on_oom", "vm.oom_kill_allocating_task",
            "vm.vfs_cache_pressure", "vm.drop_caches")
@@ -30,6 +31,8 @@ ACTION_BINDINGS = [
     Binding("n", "spawn", "Spawn", id="proc-spawn"),
     Binding("f", "fork", "Fork", id="proc-fork", show=False),
     Binding("k", "kill", "Kill", id="proc-kill"),
+    Binding("K", "kill_many", "Kill many", id="proc-kill-many",
+            tooltip="Kill many: by name and/or cgroup"),
     Binding("m", "mmap", "mmap", id="proc-mmap"),
     Binding("u", "munmap", "munmap", id="proc-munmap", show=False),
     Binding("a", "touch", "Touch", id="proc-touch"),
@@ -56,6 +59,14 @@ ACTION_BINDINGS = [
 ]
 
 
+def matches(row: dict, comm: str | None, cgroup: str | None) -> bool:
+    """Whether kill_matching(comm=, cgroup=) would end this processes() row: init never, a
+    name exactly (comm as the kernel keeps it), a cgroup with its subtree."""
+    return (row["pid"] != 1 and (comm is None or row["comm"] == comm)
+            and (cgroup is None or row["cgroup"] == cgroup
+                 or row["cgroup"].startswith(cgroup + "/")))
+
+
 class Actions:
     """The action_* methods of MainScreen."""
 
@@ -64,6 +75,8 @@ class Actions:
     def action_pause(self) -> None:
         if self.app.sim is not None:
             self.app.sim.toggle_pause()
+            if self.app.frame is not None:
+                self.show_state(self.app.frame)
 
     def action_step(self) -> None:
         if self.app.sim is not None:
@@ -178,6 +191,45 @@ class Actions:
                   [Field("sig", "signal", "choice", 9, SIGNALS)],
                   lambda v: self._submit(Call("kill", (row["pid"], v["sig"])),
                                          f"kill -{v['sig']} {row['comm']}[{row['pid']}]"))
+
+    def action_kill_many(self) -> None:
+        """Kill every process of a name and/or in a cgroup subtree (pkill -x, cgroup.kill),
+        after saying how many that is now."""
+        frame = self.app.frame
+        if frame is None:
+            self.notify("the engine is still being prepared", severity="warning")
+            return
+        row = next((r for r in frame.processes if r["pid"] == self.selected_pid), None)
+        groups = (("any cgroup", ""),) + tuple((p, p) for p in frame.cgroups if p != "/")
+
+        def then(v):
+            from oomtui.engine.machine import TASK_COMM_LEN  # loaded by the worker already
+
+            comm = v["comm"][:TASK_COMM_LEN - 1] if v["comm"] else None  # as the kernel keeps it
+            cgroup, sig = v["cgroup"] or None, v["sig"]
+            if comm is None and cgroup is None:
+                self.notify("give a name, a cgroup or both", severity="warning")
+                return
+            victims = [r for r in self.app.frame.processes if matches(r, comm, cgroup)]
+            what = " in ".join(x for x in (comm, cgroup and f"cgroup {cgroup}") if x)
+            if not victims:
+                self.notify(f"no process matches {what}", severity="warning")
+                return
+            shown = ", ".join(f"{r['comm']}[{r['pid']}]" for r in victims[:KILL_LISTED])
+            more = f" and {len(victims) - KILL_LISTED} more" if len(victims) > KILL_LISTED else ""
+            kwargs = {"comm": comm, "cgroup": cgroup, "sig": sig}
+            self._ask(f"Kill {len(victims)} processes ({what})?", [],
+                      lambda _: self._submit(Call("kill_matching", (), kwargs),
+                                             f"kill -{sig} {what}"),
+                      note=f"{shown}{more}.", ok=f"Kill {len(victims)}")
+
+        self._ask("Kill many processes", [
+            Field("comm", "name", "text", row["comm"] if row else "", optional=True,
+                  placeholder="empty: any name"),
+            Field("cgroup", "cgroup", "choice", "", groups),
+            Field("sig", "signal", "choice", 9, SIGNALS),
+        ], then, note="Every process with exactly this name (pkill -x), in this cgroup and "
+                      "below (cgroup.kill), or both; init is spared. The count comes next.")
 
     def action_adj(self) -> None:
         row = self._process()

@@ -48,6 +48,8 @@ def result_text(result) -> str:
         return f"{result.label} → pid {value}"
     if result.call.name == "touch":
         return f"{result.label}: {value} faults"
+    if result.call.name == "kill_matching":
+        return f"{result.label}: {len(value)} killed"
     if result.call.name == "swapon":
         return f"{result.label} → swap{value}"
     return f"{result.label}: done"
@@ -150,6 +152,7 @@ class OomApp(App):
         moved = message.moved
         self.tick_ms = moved.tick_ms
         self.oom_events = list(moved.oom_kills)
+        self.main.query_one(AllocPath).forget(moved.oom_kills[-1].tick if moved.oom_kills else None)
         if moved.fresh:
             self.main.clear_log()
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
@@ -187,6 +190,9 @@ class OomApp(App):
 
     def on_compiling(self, message: messages.Compiling) -> None:
         self.main.compiling(message.done, message.total, message.name)
+
+    def on_seeking(self, message: messages.Seeking) -> None:
+        self.main.seeking(message.done, message.total, message.target)
 
     def on_log_note(self, message: messages.LogNote) -> None:
         line = message.line

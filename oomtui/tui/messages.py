@@ -75,3 +75,14 @@ class Compiling(Message):
         self.done = done
         self.total = total
         self.name = name
+
+
+class Seeking(Message):
+    """The worker is replaying the timeline towards `target` (a tick): `done` of `total`
+    ticks so far. Posted at once, every SEEK_REPORTS (no frame comes until it is done)."""
+
+    def __init__(self, done: int, total: int, target: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+        self.target = target

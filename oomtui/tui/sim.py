@@ -35,13 +35,18 @@ from oomtui.engine.views import (
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
 from oomtui.tui.messages import (
-    CallDone, Compiling, ControlDone, EngineEvents, FrameReady, LogNote, TimeMoved,
+    CallDone, Compiling, ControlDone, EngineEvents, FrameReady, LogNote, Seeking, TimeMoved,
 )
 
 # Simulated seconds per wall second.
 SPEEDS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
 DEFAULT_SPEED = 1
 FRAME_INTERVAL = 1 / 30  # the most often a frame is built
+SLICE_SECONDS = 0.05  # the wall time one slice of steps aims at: a pause, a call or a frame waits
+# about this long for the engine (a fork bomb's tick can cost seconds: then one tick a slice)
+TRAVEL_GATHER = 0.3  # wall seconds a time-travel press waits for another: quick presses add up
+# to one trip (one seek), not one seek each
+SEEK_REPORTS = 0.1  # wall seconds between progress reports of a long seek
 SLOW_VIEWS = 0.2  # the process table and the selected process's pages, at most this often (s)
 FRAME_SHARE = 0.3  # the most of the worker's time frames may take (the rest steps the engine)
 # Simulated seconds between checkpoints: a rewind replays at most this much, and each one copies
@@ -261,6 +266,11 @@ class Sim:
         self.machine: Machine | None = None
         self.timeline: Timeline | None = None
         self._busy = ""
+        self._tick_cost = SLICE_SECONDS  # wall seconds per tick in the last slice of steps
+        # (unknown before the first: that slice is one tick)
+        self._trip = 0.0  # seconds of time travel asked for and not yet made
+        self._trip_at = 0.0  # when (time.monotonic) the last press asked for some
+        self._trip_lock = threading.Lock()
         self._dirty = False  # a redraw asked for
         self._unshown = False  # served (a call, steps, a redraw), not yet in a published frame
         self.meter = SpeedMeter()
@@ -309,11 +319,27 @@ class Sim:
         """Start again from the scenario's boot (or the save's state), on a new timeline."""
         self.control(self.boot)
 
-    def travel(self, seconds: float, then: Callable | None = None) -> None:
+    def travel(self, seconds: float, then: Callable | None = None) -> float:
         """Go back (seconds < 0) or forward along the current branch, and pause;
-        `then((tick before, tick after))`."""
+        `then((tick before, tick after))`. Presses less than TRAVEL_GATHER apart, or made while
+        the trip waits its turn, add up to one trip (the first one's `then` is told). Returns
+        the seconds of the trip so far."""
         self.paused = True
-        self.control(lambda: self._travel(seconds), then)
+        with self._trip_lock:
+            queued = self._trip_at > 0
+            self._trip += seconds
+            self._trip_at = time.monotonic()
+            trip = self._trip
+        if not queued:
+            self.control(self._take_trip, then)
+        return trip
+
+    def _take_trip(self) -> tuple[int, int]:
+        while (wait := self._trip_at + TRAVEL_GATHER - time.monotonic()) > 0:
+            time.sleep(wait)
+        with self._trip_lock:
+            seconds, self._trip, self._trip_at = self._trip, 0.0, 0.0
+        return self._travel(seconds)
 
     def load(self, path, then: Callable | None = None) -> None:
         """Replace the machine by a save's, paused, on a new timeline; `then(SaveStart)`. A
@@ -361,7 +387,18 @@ class Sim:
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine
         before = m.tick
-        self.timeline.seek(before + round(seconds * 1000 / m.config.tick_ms))
+        b = self.timeline.current  # seek() goes no further than the branch holds
+        target = max(b.checkpoints[0].tick,
+                     min(before + round(seconds * 1000 / m.config.tick_ms), b.end_tick))
+        reported = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            nonlocal reported
+            if time.monotonic() - reported >= SEEK_REPORTS:
+                reported = time.monotonic()
+                self.post(Seeking(done, total, target))  # now: no frame comes until it is done
+
+        self.timeline.seek(target, progress=progress)
         if m.tick != before:
             self._moved(f"{'back' if m.tick < before else 'forward'} to tick {m.tick} on "
                         f"branch {self.timeline.current.name}")
@@ -403,8 +440,14 @@ class Sim:
             if due > rate:  # more than a second behind: the engine cannot keep up, drop it
                 anchor_wall, anchor_tick, due = time.monotonic(), m.tick, 1
             if due > 0:
-                # Step in slices of at most one frame's worth so calls and frames interleave.
-                self._advance(min(due, max(1, int(rate * FRAME_INTERVAL))))
+                # Step in slices of at most one frame's worth, and of about SLICE_SECONDS, so
+                # a pause, calls and frames interleave with the steps however costly a tick is.
+                n = min(due, max(1, int(rate * FRAME_INTERVAL)),
+                        max(1, int(SLICE_SECONDS / max(self._tick_cost, 1e-6))))
+                started, before = time.monotonic(), m.tick
+                self._advance(n)
+                if m.tick > before:
+                    self._tick_cost = (time.monotonic() - started) / (m.tick - before)
             if time.monotonic() - self._published >= self._frame_interval:
                 self.meter.add(time.monotonic(), m.tick * m.config.tick_ms / 1000)
                 self._publish()
@@ -432,20 +475,23 @@ class Sim:
         self._publish(force_slow=True)
 
     def _serve_queue(self) -> None:
+        # A request leaves the queue only once it is served: a boot inside a control publishes
+        # a frame before its reply is said, and `pending` must not read 0 in between.
         while self._queue:
             self._unshown = True
-            item = self._queue.popleft()
+            item = self._queue[0]
             if not isinstance(item[0], Call):
                 reply = self._control(*item)
-                self._unshown = True  # a boot in it published a frame: the reply needs the next
                 self._say(ControlDone(reply))
-                continue
-            call, label = item
-            self._busy = label
-            try:
-                self._say(CallDone(self._make(call, label)))
-            finally:
-                self._busy = ""
+            else:
+                call, label = item
+                self._busy = label
+                try:
+                    self._say(CallDone(self._make(call, label)))
+                finally:
+                    self._busy = ""
+            self._unshown = True  # a boot in it published a frame: what was said needs the next
+            self._queue.popleft()
 
     def _control(self, fn: Callable, then: Callable | None) -> Reply:
         try:

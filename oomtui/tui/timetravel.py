@@ -57,7 +57,7 @@ class TimeTravel:
                 self.notify("already at this branch's latest moment (space runs on)" if seconds > 0
                             else "already at the oldest moment kept", severity="warning")
 
-        sim.travel(seconds, then)
+        self.travelling(sim.travel(seconds, then))
 
     def action_branch(self) -> None:
         sim = self.app.sim
@@ -168,6 +168,7 @@ class TimeTravel:
             return
 
         def then(v):
+            self.status(f"loading {v['path'].name}…")
             self.app.sim.load(v["path"], lambda start: self.notify(
                 f"loaded {v['path'].name}: {start.name}, paused (space runs)"))
 

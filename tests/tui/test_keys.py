@@ -3,7 +3,7 @@ at all, for bad input) and the notification says what happened."""
 
 from __future__ import annotations
 
-import pytest
+import threading
 
 from tuitools import SIZE, fill, oom_scenario, pid_of, scenario, select, settle, until
 
@@ -31,6 +31,21 @@ async def test_space_pauses_and_resumes(app):
         await settle(pilot)
         assert app.sim.paused
         assert "paused" in str(app.main.query_one("#status").render())
+
+
+async def test_space_says_paused_at_once_while_the_engine_is_busy():
+    app = make_app(scenario(), speed=64)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.tick > 10)
+        busy, release = threading.Event(), threading.Event()
+        app.sim.control(lambda: (busy.set(), release.wait(60)))  # a long engine call
+        await until(pilot, busy.is_set)
+        await pilot.press("space")
+        status = app.main.query_one("#status")
+        assert "⏸ paused (the tick under way finishes first)" in str(status.render())
+        release.set()
+        await settle(pilot)
+        assert app.frame.paused and "⏸ paused ─" in str(status.render())
 
 
 async def test_full_stop_steps_one_tick(app):
@@ -87,9 +102,6 @@ async def test_n_spawns_a_process(app, notes):
         assert notes[-1] == f"spawn cache → pid {pid}"
 
 
-# Known to fail now and then on a busy machine: the screen is read before the worker's frame
-# for the last action is shown (a race between settle() and the worker to find, not to hide).
-@pytest.mark.flaky(reruns=2)
 async def test_n_with_bad_input_keeps_the_dialog_and_changes_nothing(app, notes):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

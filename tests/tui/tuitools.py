@@ -74,7 +74,7 @@ async def select(pilot, comm: str) -> int:
 
 async def fill(pilot, **values) -> None:
     """Type into the open dialog's fields (by field name) and submit it."""
-    from textual.widgets import Checkbox, Input, Select
+    from textual.widgets import Button, Checkbox, Input, Select
 
     screen = pilot.app.screen
     for name, value in values.items():
@@ -83,8 +83,11 @@ async def fill(pilot, **values) -> None:
             widget.value = str(value)
         elif isinstance(widget, (Select, Checkbox)):
             widget.value = value
-    await pilot.pause()
-    await pilot.click("#ok")
+    # A Button ignores presses while its last one is still shown (-active, 0.2 s): a second
+    # submit of the same dialog waits for it, as a person's second click would come later.
+    ok = screen.query_one("#ok", Button)
+    await until(pilot, lambda: not ok.has_class("-active"))
+    assert await pilot.click(ok), "the click missed the OK button"
     await settle(pilot)
 
 

@@ -1,7 +1,8 @@
 """FormDialog: a small form whose fields are parsed and checked before it closes.
 
 Bad input keeps the dialog open with the reason under the fields; nothing reaches the engine
-until every field parses.
+until every field parses. The fields scroll between the title and the buttons, so OK and
+Cancel stay on screen however many fields there are (an 80×24 terminal holds about four).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
@@ -67,6 +68,11 @@ def _parse(field: Field, raw) -> object:
     return text
 
 
+# Rows of the dialog that are not its fields: border 2, title 3 (with its margins), error line
+# 1, buttons 3.
+CHROME_ROWS = 9
+
+
 class FormDialog(ModalScreen[dict | None]):
     """Fields, an error line, OK and Cancel. Enter submits, Escape cancels."""
 
@@ -84,22 +90,29 @@ class FormDialog(ModalScreen[dict | None]):
             # Titles, notes, choices and errors hold comms, cgroup paths, file names and typed
             # input: shown as text, never read as markup
             yield Label(self.title_text, id="dialog-title", markup=False)
-            if self.note:
-                yield Label(self.note, id="dialog-note", markup=False)
-            for f in self.fields:
-                with Horizontal(classes="field"):
-                    yield Label(f.label, classes="field-label", markup=False)
-                    if f.kind == "choice":
-                        yield Select([(Content(label), value) for label, value in f.choices],
-                                     value=f.default, allow_blank=False, id=f"f-{f.name}")
-                    elif f.kind == "bool":
-                        yield Checkbox(value=bool(f.default), id=f"f-{f.name}")
-                    else:
-                        yield Input(str(f.default), placeholder=f.placeholder, id=f"f-{f.name}")
+            with VerticalScroll(id="dialog-body", can_focus=False):
+                if self.note:
+                    yield Label(self.note, id="dialog-note", markup=False)
+                for f in self.fields:
+                    with Horizontal(classes="field"):
+                        yield Label(f.label, classes="field-label", markup=False)
+                        if f.kind == "choice":
+                            yield Select([(Content(label), value) for label, value in f.choices],
+                                         value=f.default, allow_blank=False, id=f"f-{f.name}")
+                        elif f.kind == "bool":
+                            yield Checkbox(value=bool(f.default), id=f"f-{f.name}")
+                        else:
+                            yield Input(str(f.default), placeholder=f.placeholder,
+                                        id=f"f-{f.name}")
             yield Label("", id="dialog-error", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(self.ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+
+    def on_resize(self) -> None:
+        # CSS cannot say "the screen's height less the title and buttons" of an auto-height box
+        # (a 1fr body fills the screen even for one field): the fields' box is told in rows.
+        self.query_one("#dialog-body").styles.max_height = max(3, self.size.height - CHROME_ROWS)
 
     def values(self) -> dict | None:
         """Every field parsed, or None after showing the first problem."""

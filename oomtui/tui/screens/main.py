@@ -23,6 +23,12 @@ from oomtui.tui.widgets.timeline_bar import TimelineBar
 from oomtui.tui.widgets.vma_view import VmaView
 
 
+def bar(done: int, total: int) -> str:
+    """A progress bar BAR_WIDTH cells wide."""
+    filled = BAR_WIDTH * done // total if total else BAR_WIDTH
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
+
+
 class FilterBox(Input):
     """The process filter; Escape clears it."""
 
@@ -111,9 +117,18 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     def compiling(self, done: int, total: int, name: str) -> None:
         """A first run's progress compiling the engine: a bar, and the kernel being compiled."""
-        filled = BAR_WIDTH * done // total
         self.status(f"preparing engine (first run only): compiling its kernels "
-                    f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {done}/{total} {name}")
+                    f"{bar(done, total)} {done}/{total} {name}")
+
+    def travelling(self, seconds: float) -> None:
+        """A time-travel key was pressed: the trip asked for so far, until the worker moves."""
+        self.status(f"time travel: {'back' if seconds < 0 else 'forward'} {abs(seconds):g} s "
+                    "(press again to go further)…")
+
+    def seeking(self, done: int, total: int, target: int) -> None:
+        """A long time travel's progress: the ticks replayed from the nearest checkpoint."""
+        self.status(f"time travel to {target * self.app.tick_ms / 1000:.2f} s: replaying "
+                    f"{bar(done, total)} {done}/{total} ticks")
 
     @property
     def selected_pid(self) -> int | None:
@@ -152,12 +167,8 @@ class MainScreen(Actions, TimeTravel, Screen):
         """Redraw every pane from a frame (tables only when their rows were rebuilt), and the
         timeline line from where the timeline is."""
         self.query_one("#preparing").display = False
-        state = ("✖ panicked" if frame.panic else "⏸ paused" if frame.paused
-                 else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
-                                               else f" (achieved ×{frame.achieved:.3g})"))
-        busy = f" · busy: {frame.busy}" if frame.busy else ""
-        self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
-                    f"{scenario}{busy}")
+        self._scenario = scenario
+        self.show_state(frame)
         self.query_one(AllocPath).show(frame)
         self.query_one(TimelineBar).show(where, frame.tick_ms)
         self.query_one(MemoryGrid).update(frame.grid, frame.frame_kinds, frame.layout.grid_width)
@@ -173,6 +184,19 @@ class MainScreen(Actions, TimeTravel, Screen):
         self._legend(frame.frame_kinds)
         self.query_one("#grid-pane").border_subtitle = scale_label(frame.grid_scale)
 
+    def show_state(self, frame) -> None:
+        """The status line: tick, run state, scenario. A pause asked for shows at once, before
+        the worker's frame says it (a fork bomb's tick under way may take seconds)."""
+        paused = self.app.sim is not None and self.app.sim.paused
+        state = ("✖ panicked" if frame.panic else "⏸ paused" if frame.paused
+                 else "⏸ paused (the tick under way finishes first)" if paused
+                 else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
+                                               else f" (achieved ×{frame.achieved:.3g})"))
+        busy = f" · busy: {frame.busy}" if frame.busy else ""
+        self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
+                    f"{self._scenario}{busy}")
+
+    _scenario = ""  # the name of the scenario (or save) the last frame came from
     _shown_rows = None
     _shown_vmas = None
     _legend_for = None  # (kinds, theme, width) the legend was drawn for

@@ -24,11 +24,15 @@ class AllocPath(Static):
         """The lit stage ('' when nothing happened in the window)."""
         self._why: str | None = None  # the reason shown (None: nothing shown yet)
 
+    def forget(self, oom_tick: int | None) -> None:
+        """The machine jumped (a rewind, a load, a restart): what was seen belongs to another
+        time or machine; the last OOM kill is the one in the history jumped to."""
+        self._samples.clear()
+        self.oom_tick, self.refused_tick = oom_tick, None
+
     def show(self, frame) -> None:
         vm, committed = frame.vmstat, frame.meminfo["Committed_AS"]
         samples = self._samples
-        if samples and samples[-1][0] > frame.tick:  # restarted
-            samples.clear()
         samples.append((frame.tick, vm, committed))
         while len(samples) > 1 and samples[1][0] <= frame.tick - WINDOW_TICKS:
             samples.popleft()
