@@ -180,7 +180,7 @@ async def test_the_grid_marks_the_pages_compaction_moved_for_a_while(monkeypatch
         assert np.flatnonzero(levels == MOVED_FROM).max() < np.flatnonzero(levels == MOVED_TO).min()
         grid = app.main.query_one(MemoryGrid)
         colours = {colour.name for y in range(grid.size.height) for seg in grid.render_line(y)
-                   for colour in (seg.style.color, seg.style.bgcolor) if colour}
+                   if seg.style for colour in (seg.style.color, seg.style.bgcolor) if colour}
         assert {"#ff00ff", "#ffff00"} <= colours
         await until(pilot, lambda: not np.isin(app.frame.grid["Normal"],
                                                (MOVED_FROM, MOVED_TO)).any())
