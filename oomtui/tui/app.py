@@ -151,19 +151,23 @@ class OomApp(App):
     def on_time_moved(self, message: messages.TimeMoved) -> None:
         moved = message.moved
         self.tick_ms = moved.tick_ms
-        self.oom_events = list(moved.oom_kills)
-        self.main.query_one(AllocPath).forget(moved.oom_kills[-1].tick if moved.oom_kills else None)
+        from oomtui.tui.sim import is_oom_kill
+
+        self.oom_events = list(moved.oom_acts)
+        kernels = [e.tick for e in moved.oom_acts if is_oom_kill(e)]
+        self.main.query_one(AllocPath).forget(kernels[-1] if kernels else None)
         if moved.fresh:
             self.main.clear_log()
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
         self.main.set_zones(moved.managed)
 
     def on_engine_events(self, message: messages.EngineEvents) -> None:
+        from oomtui.engine.daemons import told
         from oomtui.tui.sim import is_oom_kill
 
         for event in message.events:
             if not is_oom_kill(event):  # each victim's own oom_kill line says it
-                self.main.log_line(event.tick, self.tick_ms, event.kind, event.message)
+                self.main.log_line(event.tick, self.tick_ms, event.kind, told(event))
             if event.kind == "panic":
                 self.panic_text = event.data.get("text", event.message)
             if is_oom_kill(event):
@@ -171,6 +175,10 @@ class OomApp(App):
                 self.main.query_one(AllocPath).oom_tick = event.tick
                 self.notify(f"{event.message}. Press O for the report.", title="OOM kill",
                             severity="error", timeout=8)
+            elif event.kind == "daemon":
+                self.oom_events.append(event)
+                self.notify(f"{event.message}. Press O for the report.",
+                            title=f"OOM daemon {event.data['by']}", severity="warning", timeout=8)
 
     def on_call_done(self, message: messages.CallDone) -> None:
         result = message.result

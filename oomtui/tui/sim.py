@@ -110,7 +110,7 @@ class Moved:
     from the events of the time it left."""
     tick: int
     message: str
-    oom_kills: tuple  # the OOM kills in the machine's history now
+    oom_acts: tuple  # the OOM kills and OOM daemons' acts in the machine's history now
     tick_ms: int  # the machine's tick length (a load may change it)
     managed: dict  # zone -> managed pages: what the grid's split depends on
     fresh: bool  # a new timeline (boot, restart, load): the events logged are another history's
@@ -130,6 +130,11 @@ class Where:
 
 def is_oom_kill(event) -> bool:
     return event.kind == "oom" and event.data.get("victim") is not None
+
+
+def is_oom_act(event) -> bool:
+    """The kernel's OOM kill, or a userspace OOM daemon's signal (engine/daemons/driver.py)."""
+    return is_oom_kill(event) or event.kind == "daemon"
 
 
 @dataclass(frozen=True)
@@ -380,7 +385,7 @@ class Sim:
         self.meter.clear()
         self.kept = Kept(tick=m.tick, vm=m.vmstat(), second=m.tick * m.config.tick_ms // 1000,
                          events=len(m.events))
-        self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_kill(e)),
+        self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_act(e)),
                                   m.config.tick_ms, {n: z["managed"]
                                                      for n, z in m.zoneinfo().items()}, fresh)))
 

@@ -44,6 +44,8 @@ def test_systemd_oomd_kills_the_whole_build_cgroup_before_the_kernel_must():
     assert kills(m) == [(6496, pid, "systemd-oomd", 9) for pid in (3, 4, 5)]
     said = next(e for e in m.events if e.kind == "daemon")
     assert said.data["cgroup"] == "/user-1000" and said.data["pids"] == [3, 4, 5]
+    # the candidates below the root slice, the most swap first (the OOM screen's table)
+    assert [g["cgroup"] for g in said.data["ranking"]] == ["/user-1000", "/system.slice"]
     assert [p["comm"] for p in m.processes()] == ["init", "postgres"]
     check_invariants(m)
 
@@ -53,6 +55,9 @@ def test_earlyoom_acts_seconds_before_the_kernel_would_and_escalates_to_sigkill(
     m.step(7000)
     term, escalate = [e for e in m.events if e.kind == "daemon"]
     assert (term.tick, term.data["signal"], term.data["pids"]) == (6494, 15, [4])
+    # by oom_score, ties to the larger VmRSS, then /proc order: cc1-b and cc1-c hold as much
+    assert [(r["pid"], r["score"], r["rss_kb"]) for r in term.data["ranking"]] == \
+        [(4, 870, 637748), (5, 870, 637748), (3, 870, 637720), (2, 691, 98304)]
     assert 6684 - term.tick == 190  # 1.9 s before the kernel's kill
     # the compiler runs on through its grace second; 0.9 s later both levels are under 5%
     assert (escalate.tick, escalate.data["signal"]) == (6584, 9)

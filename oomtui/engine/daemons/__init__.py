@@ -25,3 +25,10 @@ def killed_by(event) -> str | None:
     if event.kind == "kill":
         return event.data.get("by", "user")
     return None
+
+
+def told(event) -> str:
+    """An event's message as the app shows it: a kill names the daemon that sent its signal."""
+    if event.kind == "kill" and "by" in event.data:
+        return f"{event.message} (sent by {event.data['by']})"
+    return event.message

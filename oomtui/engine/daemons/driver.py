@@ -4,7 +4,9 @@ Machine.step calls Daemon.tick once a tick, after the processes ran and before t
 is accounted. At each of the daemon's polls (at its own interval, as the real one sleeps) it
 gathers what the real daemon reads (facts.py), asks its policy, and acts through the public
 kill path, Machine.kill, with the event log told who acts and why (EventLog.acting), so each
-"kill" event carries `by` (the daemon), `why` and `freed_kb` (the victim's VmRSS + VmSwap).
+"kill" event carries `by` (the daemon), `why` and `freed_kb` (the victim's VmRSS + VmSwap); the
+"daemon" event that says what it does carries the candidates as its policy ranked them
+(`ranking`, first choice first), for the OOM screen.
 
 SIGTERM is a real choice: the victim runs on for sigterm_grace_ms and then exits (killed by
 signal 15). While it has not, the daemon picks no other victim (earlyoom's kill_wait, nohang's
@@ -94,14 +96,15 @@ class Daemon:
         self.next_poll_us = now_us + self.policy.term_poll_us(s)
         for t in list(self.pending):
             if verdict.action is not None and verdict.action.signal == 9:
-                why = verdict.action.why
+                why, ranking = verdict.action.why, list(verdict.action.ranking)
             elif now_us - t.sent_us >= s["sigterm_timeout_ms"] * 1000:
                 why = f"{t.why}; no exit {s['sigterm_timeout_ms'] / 1000:g} s after SIGTERM"
+                ranking = []  # its victim was chosen at the SIGTERM
             else:
                 continue
             self.pending.remove(t)
             m.log("daemon", t.pid, f"{self.name}: {why}: escalating to SIGKILL",
-                  by=self.name, why=why, signal=9, pids=[t.pid], cgroup=None)
+                  by=self.name, why=why, signal=9, pids=[t.pid], cgroup=None, ranking=ranking)
             self._signal(m, t.pid, 9, why)
 
     def _act(self, m, action, now_us: int) -> None:
@@ -116,7 +119,7 @@ class Daemon:
             return
         m.log("daemon", pids[0], f"{self.name}: {action.why}: sending {SIGNAL[action.signal]} "
                                  f"to {what}", by=self.name, why=action.why,
-              signal=action.signal, pids=pids, cgroup=action.cgroup)
+              signal=action.signal, pids=pids, cgroup=action.cgroup, ranking=list(action.ranking))
         for pid in pids:
             if action.signal == 9:
                 self._signal(m, pid, 9, action.why)

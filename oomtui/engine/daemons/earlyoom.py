@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from oomtui.engine.daemons.facts import Action, Facts, Verdict
+from oomtui.engine.daemons.facts import Action, Facts, Verdict, ranked_task
 from oomtui.engine.daemons.settings import COMMON, Setting, fail, number, regex, resolve
 
 NAME = "earlyoom"
@@ -77,14 +77,14 @@ def poll(s: dict, facts: Facts, memo: dict) -> Verdict:
     sig = lowmem_sig(s, mem, swap)
     if not sig:
         return Verdict(None, sleep_us, memo)
-    victim = find_largest_process(s, facts.tasks)
-    if victim is None:
+    ranked = ranking(s, facts.tasks)
+    if not ranked:
         return Verdict(None, sleep_us, memo)
     level = "SIGKILL" if sig == 9 else "SIGTERM"
     key = "kill" if sig == 9 else "term"
     why = (f"mem avail {mem:.2f}% <= {s[f'mem_{key}_percent']:g}% and swap free {swap:.2f}% <= "
            f"{s[f'swap_{key}_percent']:g}% ({level} limits)")
-    return Verdict(Action(sig, (victim,), why), sleep_us, memo)
+    return Verdict(Action(sig, (ranked[0]["pid"],), why, ranking=tuple(ranked)), sleep_us, memo)
 
 
 def lowmem_sig(s: dict, mem: float, swap: float) -> int:
@@ -115,18 +115,16 @@ def score(s: dict, comm: str, oom_score: int) -> int | None:
     return oom_score
 
 
-def find_largest_process(s: dict, tasks) -> int | None:
-    """kill.c find_largest_process / is_larger: the highest score, ties to the larger VmRSS,
-    the first in /proc order on a full tie; init and oom_score_adj -1000 skipped (earlyoom
-    skips pid <= 2, init and kthreadd: this machine has no kernel threads, its pid 2 is a
-    process)."""
-    best = None  # (score, rss, pid)
+def ranking(s: dict, tasks) -> list[dict]:
+    """kill.c find_largest_process / is_larger: the candidates, the victim first: the highest
+    score, ties to the larger VmRSS, then to the first in /proc order; init and oom_score_adj
+    -1000 skipped (earlyoom skips pid <= 2, init and kthreadd: this machine has no kernel
+    threads, its pid 2 is a process)."""
+    rows = []
     for t in tasks:
         if t.pid == 1 or t.oom_score_adj == -1000:
             continue
         ranked = score(s, t.comm, t.oom_score)
-        if ranked is None:
-            continue
-        if best is None or (ranked, t.rss_kb) > best[:2]:
-            best = (ranked, t.rss_kb, t.pid)
-    return None if best is None else best[2]
+        if ranked is not None:
+            rows.append(ranked_task(t, ranked))
+    return sorted(rows, key=lambda r: (-r["score"], -r["rss_kb"]))  # stable: /proc order

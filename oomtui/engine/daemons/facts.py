@@ -48,6 +48,7 @@ class Action:
     pids: tuple[int, ...]
     why: str
     cgroup: str | None = None
+    ranking: tuple = ()  # the candidates as the policy ranked them, first choice first (dicts)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class Verdict:
     action: Action | None
     sleep_us: int  # until the next poll
     memo: dict  # the daemon's timers, carried to the next poll (plain values: saves hold them)
+
+
+def ranked_task(t: Task, score: int) -> dict:
+    """A candidate process as a ranking lists it: what the daemon read, and its score."""
+    return {"pid": t.pid, "comm": t.comm, "oom_score": t.oom_score,
+            "oom_score_adj": t.oom_score_adj, "rss_kb": t.rss_kb, "score": score}
 
 
 def gather(m, *, now_us: int, pressure: Mapping, group_pressure: Mapping[str, float],

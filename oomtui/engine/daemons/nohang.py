@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 
-from oomtui.engine.daemons.facts import Action, Facts, Verdict
+from oomtui.engine.daemons.facts import Action, Facts, Verdict, ranked_task
 from oomtui.engine.daemons.settings import (COMMON, Setting, badness_rules, fail, flag, number,
                                             resolve)
 
@@ -96,11 +96,11 @@ def poll(s: dict, facts: Facts, memo: dict) -> Verdict:
             sig, why = psi_sig, psi_why
     if not sig:
         return Verdict(None, sleep_us, memo)
-    victim = find_victim(s, facts.tasks)
-    if victim is None:
+    ranked = ranking(s, facts.tasks)
+    if not ranked or ranked[0]["score"] < s["min_badness"]:  # implement_corrective_action
         return Verdict(None, sleep_us, memo)
     memo["last_action_us"] = facts.now_us
-    return Verdict(Action(sig, (victim,), why), sleep_us, memo)
+    return Verdict(Action(sig, (ranked[0]["pid"],), why, ranking=tuple(ranked)), sleep_us, memo)
 
 
 def check_psi(s: dict, facts: Facts, memo: dict, avail: int, levels: dict) -> tuple[int, str]:
@@ -145,16 +145,9 @@ def badness(s: dict, comm: str, oom_score: int, adj: int) -> int:
     return oom_score
 
 
-def find_victim(s: dict, tasks) -> int | None:
-    """fast_find_victim: the highest badness (a stable sort: ties to the lower pid), init left
-    out; None below min_badness (implement_corrective_action)."""
-    best = None
-    for t in tasks:
-        if t.pid == 1:
-            continue
-        b = badness(s, t.comm, t.oom_score, t.oom_score_adj)
-        if best is None or b > best[0]:
-            best = (b, t.pid)
-    if best is None or best[0] < s["min_badness"]:
-        return None
-    return best[1]
+def ranking(s: dict, tasks) -> list[dict]:
+    """fast_find_victim: the candidates by badness, the highest first (a stable sort: ties to
+    the lower pid), init left out."""
+    rows = [ranked_task(t, badness(s, t.comm, t.oom_score, t.oom_score_adj))
+            for t in tasks if t.pid != 1]
+    return sorted(rows, key=lambda r: -r["score"])

@@ -103,7 +103,8 @@ def swap_check(s: dict, facts: Facts) -> Action | None:
             return Action(9, (), f"memory used {mi['MemTotal'] - mi['MemAvailable']} kB / total "
                                  f"{mi['MemTotal']} kB and swap used "
                                  f"{mi['SwapTotal'] - mi['SwapFree']} kB / total "
-                                 f"{mi['SwapTotal']} kB over {s['swap_used_limit']:g}%", g.path)
+                                 f"{mi['SwapTotal']} kB over {s['swap_used_limit']:g}%", g.path,
+                          ranking_of(ranked))
     return None
 
 
@@ -124,12 +125,13 @@ def pressure_check(s: dict, facts: Facts, memo: dict) -> Action | None:
     for t in targets:
         if "reclaim_us" not in memo or now - memo["reclaim_us"] > RECLAIM_DURATION_US:
             continue  # no reclaim: killing would not relieve the pressure
-        for g in ranked_candidates(s, facts.groups, [t], key=lambda g: g.current):
+        ranked = ranked_candidates(s, facts.groups, [t], key=lambda g: g.current)
+        for g in ranked:
             if g.current:
                 memo["post_action_us"] = now
                 return Action(9, (), f"memory pressure for {t.path} is {t.pressure:.2f}% > "
                                      f"{limit:g}% for > {s['memory_pressure_duration']:g}s "
-                                     "with reclaim activity", g.path)
+                                     "with reclaim activity", g.path, ranking_of(ranked))
     return None
 
 
@@ -143,6 +145,12 @@ def ranked_candidates(s: dict, groups, tops, key) -> list[Group]:
     # oomd-util.h compare_*: preference first (none before avoid), then the largest value
     return sorted(kept, key=lambda g: (any(named(p, g.path) for p in s["avoid_cgroups"]),
                                        -key(g)))
+
+
+def ranking_of(groups) -> tuple[dict, ...]:
+    """The ranked candidates as an Action lists them: what systemd-oomd read of each."""
+    return tuple({"cgroup": g.path, "current": g.current, "swap": g.swap,
+                  "pressure": g.pressure} for g in groups)
 
 
 def candidates(groups, top: Group) -> list[Group]:

@@ -1,4 +1,5 @@
-"""OomScreen: one OOM kill: why this victim (every candidate's badness terms) and the report."""
+"""OomScreen: one OOM act, by the kernel or a userspace OOM daemon: why this victim (every
+candidate as the one who acted ranked it) and the kernel's report or the daemon's trigger."""
 
 from __future__ import annotations
 
@@ -9,8 +10,23 @@ from textual.screen import Screen
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Static
 
+from oomtui.tui.fmt import human
+
 LONG_MIN = -(2**63)  # what oom_badness answers for an unkillable task
 PREDATES = " (this save predates the table of candidates: see the kernel log)"
+KERNEL_COLUMNS = ("", "PID", "COMM", "RSS", "SWAP", "PGTABLES", "ADJ", "ADJ TERM", "POINTS")
+TASK_COLUMNS = ("", "PID", "COMM", "RSS", "OOM_SCORE", "ADJ", "SCORE")
+CGROUP_COLUMNS = ("", "CGROUP", "MEMORY.CURRENT", "SWAP.CURRENT", "PRESSURE FULL AVG10")
+# how each daemon ranks (engine/daemons/: the policy module's ranking)
+RANKED_BY = {
+    "earlyoom": "score = oom_score, +300 if --prefer matches the comm, -300 if --avoid does; "
+                "highest wins, ties to the larger RSS (kill.c is_larger)",
+    "nohang": "score = badness: oom_score adjusted by badness_adj_re_name; highest wins, none "
+              "below min_badness (fast_find_victim)",
+    "systemd-oomd": "the candidate cgroups below the managed one, the largest swap (ManagedOOMSwap) "
+                    "or memory.current (ManagedOOMMemoryPressure) first; the whole cgroup is killed",
+}
+SIGNALS = {9: "SIGKILL", 15: "SIGTERM: the victim runs on until it exits"}
 
 
 def candidates(event) -> list[dict]:
@@ -22,7 +38,7 @@ def candidates(event) -> list[dict]:
 
 
 class OomScreen(Screen):
-    """The latest OOM kill; ←/→ go through earlier ones."""
+    """The latest OOM act (the kernel's kill or a daemon's signal); ←/→ go through the others."""
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="oom-back"),
@@ -44,22 +60,32 @@ class OomScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in ("", "PID", "COMM", "RSS", "SWAP", "PGTABLES", "ADJ", "ADJ TERM", "POINTS"):
-            table.add_column(label)
-        table.border_title = ("Why this victim: points = rss + swapents + pgtables + "
-                              "adj × totalpages/1000 (pages); highest wins, ties to the newest")
-        self.query_one("#oom-report").border_title = "Kernel log (dmesg)"
         self.action_show(0)
 
     def action_show(self, step: int) -> None:
         self.index = max(0, min(len(self.events) - 1, self.index + step))
         event = self.events[self.index]
+        kernel = event.kind != "daemon"
+        predates = "" if not kernel or "candidates" in event.data else PREDATES
         self.query_one("#oom-title", Static).update(
             f"OOM {self.index + 1} of {len(self.events)} at {event.tick * self.tick_ms / 1000:.2f}"
-            f" s: {event.message}{'' if 'candidates' in event.data else PREDATES}")
+            f" s: {event.message}{predates}")
+        if kernel:
+            self._kernel(event)
+        else:
+            self._daemon(event)
+
+    def _table(self, columns, title: str) -> DataTable:
         table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        table.border_title = title
+        return table
+
+    def _kernel(self, event) -> None:
+        table = self._table(KERNEL_COLUMNS, "Why this victim: points = rss + swapents + pgtables "
+                                            "+ adj × totalpages/1000 (pages); highest wins, ties "
+                                            "to the newest")
         for r in candidates(event):
             unkillable = r["points"] is None
             # a str cell is markup to DataTable: the comm is escaped to show as it is
@@ -67,4 +93,29 @@ class OomScreen(Screen):
                           r["swapents"], r["pgtables"], r["adj"],
                           "" if unkillable else r["adj_term"],
                           f"unkillable: {r['unkillable']}" if unkillable else r["points"])
+        self.query_one("#oom-report").border_title = "Kernel log (dmesg)"
         self.query_one("#oom-text", Static).update(event.data.get("report", ""))
+
+    def _daemon(self, event) -> None:
+        d = event.data
+        by, ranking = d["by"], d.get("ranking", [])  # saves from before rankings have none
+        if d["cgroup"] is not None:  # systemd-oomd kills whole cgroups
+            table = self._table(CGROUP_COLUMNS, f"Whom {by} chose: {RANKED_BY[by]}")
+            for r in ranking:
+                table.add_row("victim" if r["cgroup"] == d["cgroup"] else "",
+                              escape(r["cgroup"]), human(r["current"]), human(r["swap"]),
+                              f"{r['pressure']:.2f}%")
+        else:
+            table = self._table(TASK_COLUMNS, f"Whom {by} chose: {RANKED_BY[by]}")
+            for r in ranking:
+                table.add_row("victim" if r["pid"] in d["pids"] else "", r["pid"],
+                              escape(r["comm"]), human(r["rss_kb"] << 10), r["oom_score"],
+                              r["oom_score_adj"], r["score"])
+        self.query_one("#oom-report").border_title = f"What {by} read, against its thresholds"
+        whom = f"cgroup {d['cgroup']}: pids " if d["cgroup"] is not None else "pids "
+        self.query_one("#oom-text", Static).update(
+            f"Who acted: {by}, a userspace OOM daemon beside the kernel's OOM killer\n"
+            f"Trigger: {d['why']}\n"
+            f"Signal: {SIGNALS[d['signal']]}\n"
+            f"Sent to: {whom}{', '.join(map(str, d['pids']))}"
+            + ("" if ranking else "\n(its victim was chosen when it sent SIGTERM)"))
