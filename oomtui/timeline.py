@@ -25,6 +25,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from oomtui.engine import Machine
+from oomtui.engine.daemons import told
 from oomtui.engine.inputs import Input, apply, step_ticks
 
 DEATHS = ("oom_kill", "kill", "exit", "sigsegv", "sigbus")  # event kinds that end a process
@@ -106,6 +107,7 @@ class BranchSummary:
     peak_swap_kb: int
     psi_total_us: dict  # {"some": µs, "full": µs}
     digest: str
+    policy: tuple  # Machine.policy() at its end: (the OOM policy's name, its settings)
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,6 @@ class Timeline:
         swap = meminfo["SwapTotal"] - meminfo["SwapFree"]
         return BranchSummary(
             b.name, b.fork_tick, m.tick,
-            tuple((e.tick, e.pid, e.kind, e.message) for e in m.events if e.kind in DEATHS),
+            tuple((e.tick, e.pid, e.kind, told(e)) for e in m.events if e.kind in DEATHS),
             m.panicked, max(swap, max(b.swap_used, default=0)),
-            {k: psi[k]["total"] for k in ("some", "full")}, m.state_digest())
+            {k: psi[k]["total"] for k in ("some", "full")}, m.state_digest(), m.policy())

@@ -13,6 +13,13 @@ from textual.widgets import Footer, Static
 from oomtui.tui.fmt import human
 
 
+def defaults(name: str) -> dict:
+    """A policy's stock settings (the compare screen names only those changed)."""
+    from oomtui.engine.daemons.driver import policy_settings  # the engine is loaded by now
+
+    return policy_settings(name)
+
+
 def rows(c, tick_ms: int) -> list[tuple[str, str, str]]:
     """(what, in branch A, in branch B) for a timeline.Comparison."""
     def s(tick: int) -> str:
@@ -23,10 +30,16 @@ def rows(c, tick_ms: int) -> list[tuple[str, str, str]]:
         return "\n".join(f"{'* ' if d in only else '  '}{s(d[0])} {d[2]}: {d[3]}"
                          for d in summary.deaths) or "none"
 
+    def policy(summary) -> str:
+        name, settings = summary.policy
+        changed = ", ".join(f"{k} = {v!r}" for k, v in settings.items() if v != defaults(name)[k])
+        return f"{name} ({changed})" if changed else name
+
     a, b = c.a, c.b
     return [
         ("branch", a.name, b.name),
         ("starts at", s(a.fork_tick), s(b.fork_tick)),
+        ("OOM policy", policy(a), policy(b)),
         ("latest moment", f"tick {a.end_tick} ({s(a.end_tick)})",
          f"tick {b.end_tick} ({s(b.end_tick)})"),
         ("panicked", a.panicked or "no", b.panicked or "no"),
