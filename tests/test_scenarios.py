@@ -103,3 +103,35 @@ def test_strict_overcommit_refuses_the_batch_jobs_mmap_and_never_oom_kills():
     assert m.sysctl("vm.overcommit_memory") == 2
     assert [p["comm"] for p in m.processes()][1:] == ["batch", "grower"]
     assert batch.last_error["errno"] == errno.ENOMEM and batch.last_error["tick"] > 8900
+
+
+@pytest.mark.slow  # two runs of 35 s
+def test_throttled_session_is_killed_whole_by_systemd_oomd_on_its_memory_pressure():
+    # "systemd-oomd on a 2 GiB box with 1 GiB of swap: postgres in /system.slice, and a session
+    # in /user-1000 held to memory.high 256 MiB whose app writes 512 MiB and then touches all
+    # of it at random, 512 MiB/s."
+    from dataclasses import replace
+
+    scenario = builtin("throttled-session")
+    m = scenario.boot()
+    assert m.policy()[0] == "systemd-oomd"
+    run(scenario, m, 3000)                          # 30 s: the session swaps in and out
+    assert m.cgroup_stat("/user-1000")["memory.current"] <= 256 << 20
+    assert m.vmstat()["pswpin"] > 0 and m.daemon.psi["/user-1000"].show(30 * 10**6)["full"][
+        "avg10"] > 50
+    assert m.pressure()["full"]["avg10"] == 0       # postgres runs: the box as a whole is fine
+    m.step(500)                                     # (the calls are all made, at tick 0)
+    said = next(e for e in m.events if e.kind == "daemon")
+    assert said.tick == 3151 and said.data["cgroup"] == "/user-1000"
+    # ManagedOOMMemoryPressureLimit=50% for DefaultMemoryPressureDurationSec=20s (Fedora)
+    assert said.message.startswith("systemd-oomd: memory pressure for /user-1000 is ")
+    assert "> 50% for > 20s with reclaim activity" in said.message
+    assert [(e.tick, e.pid, e.data["by"]) for e in m.events if e.kind == "kill"] == \
+        [(3151, 3, "systemd-oomd")]
+    assert [p["comm"] for p in m.processes()] == ["init", "postgres"]
+    # the kernel alone never kills: memory.high throttles, it does not OOM
+    alone = replace(scenario, policy=None)
+    k = alone.boot()
+    run(alone, k, 3500)
+    assert k.vmstat()["oom_kill"] == 0 and [p["comm"] for p in k.processes()] == \
+        ["init", "postgres", "app"]
