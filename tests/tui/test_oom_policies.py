@@ -77,3 +77,20 @@ async def test_capital_b_compares_one_run_under_two_policies(notes):
         shown = {what: (a, b) for what, a, b in rows(c, 10)}
         assert shown["OOM policy"] == ("kernel",
                                        "earlyoom (mem_term_percent = 60, mem_kill_percent = 50)")
+
+
+@pytest.mark.slow  # 32 s of throttled-session
+async def test_capital_o_shows_systemd_oomd_killing_a_cgroup_on_its_memory_pressure(notes):
+    app = make_app(builtin("throttled-session"), paused=True, start_tick=3200)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("O")
+        title = text(app, "#oom-title")
+        assert title.startswith("OOM 1 of 1 at 31.51 s: systemd-oomd: memory pressure for "
+                                "/user-1000 is ")
+        assert title.endswith("with reclaim activity: sending SIGKILL to cgroup /user-1000 "
+                              "(1 processes)")
+        table = app.screen.query_one("#oom-table")
+        assert table.row_count == 1 and table.get_row_at(0)[:2] == ["victim", "/user-1000"]
+        assert text(app, "#oom-text").endswith("\nSignal: SIGKILL\nSent to: cgroup /user-1000: "
+                                                 "pids 3")
