@@ -23,8 +23,9 @@ RANKED_BY = {
                 "highest wins, ties to the larger RSS (kill.c is_larger)",
     "nohang": "score = badness: oom_score adjusted by badness_adj_re_name; highest wins, none "
               "below min_badness (fast_find_victim)",
-    "systemd-oomd": "the candidate cgroups below the managed one, the largest swap (ManagedOOMSwap) "
-                    "or memory.current (ManagedOOMMemoryPressure) first; the whole cgroup is killed",
+    "systemd-oomd": "the candidate cgroups below the managed one, the largest swap "
+                    "(ManagedOOMSwap) or memory.current (ManagedOOMMemoryPressure) first; the "
+                    "whole cgroup is killed",
 }
 SIGNALS = {9: "SIGKILL", 15: "SIGTERM: the victim runs on until it exits"}
 
@@ -38,7 +39,7 @@ def candidates(event) -> list[dict]:
 
 
 class OomScreen(Screen):
-    """The latest OOM act (the kernel's kill or a daemon's signal); ←/→ go through the others."""
+    """The latest OOM act (the kernel's kill or a daemon's signal); ←/→ go through the rest."""
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="oom-back"),
@@ -118,4 +119,4 @@ class OomScreen(Screen):
             f"Trigger: {d['why']}\n"
             f"Signal: {SIGNALS[d['signal']]}\n"
             f"Sent to: {whom}{', '.join(map(str, d['pids']))}"
-            + ("" if ranking else "\n(its victim was chosen when it sent SIGTERM)"))
+            + ("" if ranking else "\n(no ranking: its victim was chosen when it sent SIGTERM)"))
