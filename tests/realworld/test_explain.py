@@ -63,7 +63,7 @@ def test_a_tie_goes_to_the_later_task():
 
 def test_a_4_19_selection_and_its_swap():
     report = read_reports(read("debian-4.19-syslog.txt"))[0]
-    assert report.victim.line == 39      # "Kill process 4410 (httpd) score 215 or sacrifice child"
+    assert report.victim.line == 38      # "Kill process 4410 (httpd) score 215 or sacrifice child"
     ex = explain(report)
     assert ex.rebuilt is not None
     status = ex.rebuilt.machine.proc_status(ex.rebuilt.pids[4410])
