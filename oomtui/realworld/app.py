@@ -38,13 +38,13 @@ def next_victim_text(decision: OomDecision, rows: list[BadnessTerms],
         return said + f"nobody, the kernel panics ({decision.message})"
     if decision.action == "wait":
         return said + "nobody yet, an earlier OOM victim is still exiting"
-    ranked = sorted((r for r in rows if r.points is not None), key=lambda r: r.points)
     victim = next(r for r in rows if r.victim)
     text = (f"{said}{name(victim)}, {victim.points} points = {victim.rss} rss + "
             f"{victim.swapents} swap + {victim.pgtables} page tables + {victim.adj_term} for "
             f"oom_score_adj {victim.adj}")
-    runner = [r for r in ranked if not r.victim]
-    return text + (f"; next {name(runner[-1])}, {runner[-1].points}" if runner else "")
+    others = [r for r in rows if r.points is not None and not r.victim]
+    runner = max(reversed(others), key=lambda r: r.points, default=None)   # ties: the later
+    return text + (f"; next {name(runner)}, {runner.points}" if runner else "")
 
 
 ASKING = "Who dies next: asking the engine…"
@@ -103,8 +103,8 @@ class ImportedApp(OomApp):
         if key == self._asked or self._asking or message.frame.panic:
             return
         self._asked, self._asking = key, True
-        sim = self.sim
-        self.sim.control(lambda: next_oom(sim.machine), self._show_next)
+        sim = self.sim   # its machine is replaced by a restart or a trip in time
+        sim.control(lambda: next_oom(sim.machine), self._show_next)
 
     def _show_next(self, answer) -> None:
         self._asking = False
