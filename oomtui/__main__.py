@@ -336,7 +336,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         return 0
     from oomtui.realworld.app import live_app
 
-    return _run_app(live_app(rebuilt.machine))
+    return _run_app(live_app(rebuilt))
 
 
 def _digest_line(header: dict, loaded: str) -> str:

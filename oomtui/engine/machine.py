@@ -32,7 +32,7 @@ from oomtui.engine.daemons.calls import PolicyCalls
 from oomtui.engine.events import Event, EventLog
 from oomtui.engine.inputs import InputLog, recorded
 from oomtui.engine.memcg import Memcg
-from oomtui.engine.oom import oom_badness, oom_score
+from oomtui.engine.oom import Candidate, OomDecision, oom_badness, oom_score, out_of_memory
 from oomtui.engine.oom_kill import OomKiller
 from oomtui.engine.psi import Psi, Stalls
 from oomtui.engine.reclaim import Reclaim
@@ -1506,6 +1506,19 @@ class Machine(SnapshotCalls, PolicyCalls):
         """/proc/PID/oom_score (KERNEL.md §2)."""
         p = self._proc(pid)
         return oom_score(**self._badness_terms(p), totalpages=self.totalram + self.total_swap_pages())
+
+    def oom_candidates(self) -> list[Candidate]:
+        """Every process as select_bad_process sees it now, in fork order."""
+        return [self.oom.candidate(p, False) for p in self.procs.values()
+                if p.pid != self.oom.embryo]
+
+    def next_oom(self) -> OomDecision:
+        """What out_of_memory (KERNEL.md §1) would decide if a global OOM struck now, with no
+        allocating task (as sysrq-f's would, but panic_on_oom counts); nothing is killed."""
+        return out_of_memory(
+            self.oom_candidates(), totalpages=self.totalram + self.total_swap_pages(),
+            current=None, panic_on_oom=self.sysctl("vm.panic_on_oom"),
+            oom_group=lambda path: self.cgtree.get(path).oom_group, cgroup_order=self.cgroups())
 
     def zoneinfo(self) -> dict[str, dict]:
         """/proc/zoneinfo's per-zone numbers (pages)."""

@@ -8,10 +8,10 @@ before 6.1) and mm/memcontrol.c from 4.19 to 6.18:
   oom_score_adj=N` (nodemask until 5.0); the CPU line names the trigger's pid.
 - __show_mem: zone lines with `managed:NkB`, `Total swap = NkB`, `N pages RAM`, `N pages reserved`.
 - mem_cgroup_print_oom_meminfo: `memory: usage NkB, limit NkB, …`, `swap:` (v2) or
-  `memory+swap:` (v1); before 4.19 `Task in X killed as a result of limit of Y` named the memcg.
+  `memory+swap:` (v1); before 5.0 `Task in X killed as a result of limit of Y` named the memcg.
 - dump_tasks: a header naming its columns (`rss_anon rss_file rss_shmem` since 6.8,
   `pgtables_bytes` since 4.15), then one `[ pid ]` row per task.
-- the victim: `oom-kill:constraint=…,oom_memcg=…,task_memcg=…,task=…,pid=…` (4.19+),
+- the victim: `oom-kill:constraint=…,oom_memcg=…,task_memcg=…,task=…,pid=…` (5.0+),
   `…: Kill process N (comm) score S or sacrifice child` (until 5.1) and
   `…: Killed process N (comm) total-vm:…, anon-rss:…, file-rss:…, shmem-rss:…[, UID:…
   pgtables:… oom_score_adj:…]`.
@@ -43,7 +43,7 @@ _PAGES = re.compile(r"^(\d+) pages (RAM|reserved)$")
 _MEMCG_MEM = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt \d+")
 _MEMCG_SWAP = re.compile(r"^(swap|memory\+swap): usage (\d+)kB, limit (\d+)kB, failcnt \d+")
 _PANIC = re.compile(r"^Kernel panic - not syncing: (.*)")
-_TASK_IN = re.compile(r"^Task in \S+ killed as a result of limit of (\S+)")   # before 4.19
+_TASK_IN = re.compile(r"^Task in \S+ killed as a result of limit of (\S+)")   # before 5.0
 _ROW = re.compile(r"^\[\s*(\d+)\]\s+(.*)$")
 _OOM_KILL = re.compile(r"^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),.*?"
                        r"(?:global_oom|oom_memcg=(?P<memcg>[^,]*)),task_memcg=[^,]*,"
@@ -199,7 +199,7 @@ def _parse(lines: list[str], start: int, end: int) -> OomReport:
 
 def _constraint_from(r: OomReport, what: str) -> None:
     r.allocating_task = r.allocating_task or "(oom_kill_allocating_task)" in what
-    # before the oom-kill: line (4.19), the kill line's prefix tells a memcg OOM apart
+    # before the oom-kill: line (5.0), the kill line's prefix tells a memcg OOM apart
     if r.constraint is None:
         r.constraint = "CONSTRAINT_MEMCG" if what.startswith("Memory cgroup") else "CONSTRAINT_NONE"
 

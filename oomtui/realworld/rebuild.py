@@ -84,8 +84,7 @@ class Rebuilt:
         """The processes as the engine's OOM killer sees them (fork order), with snapshot pids."""
         m = self.machine
         back = {sim: real for real, sim in self.pids.items()}
-        return [replace(m.oom.candidate(p, False), pid=back[p.pid])
-                for p in m.procs.values() if p.pid in back]
+        return [replace(c, pid=back[c.pid]) for c in m.oom_candidates() if c.pid in back]
 
     def out_of_memory(self, *, totalpages: int, memcg: str | None = None, order: int = 0,
                       current: int | None = None) -> OomDecision:

@@ -63,7 +63,7 @@ def test_a_tie_goes_to_the_later_task():
 
 def test_a_4_19_selection_and_its_swap():
     report = read_reports(read("debian-4.19-syslog.txt"))[0]
-    assert report.victim.line == 39      # "Kill process 4410 (httpd) score 215 or sacrifice child"
+    assert report.victim.line == 38      # "Kill process 4410 (httpd) score 215 or sacrifice child"
     ex = explain(report)
     assert ex.rebuilt is not None
     status = ex.rebuilt.machine.proc_status(ex.rebuilt.pids[4410])
@@ -190,6 +190,45 @@ async def test_explain_opens_the_app_on_the_oom_screen():
         await pilot.pause()
         assert isinstance(app.screen, OomScreen)
         assert app.screen.query_one("#oom-table").row_count == 3
+
+
+async def test_the_next_victim_follows_each_change():
+    # select_bad_process on the rebuilt 5.10 machine (574382 pages of RAM, no swap), redone
+    # after each oom_score_adj write; points = rss + pgtables + adj * (574382 / 1000) (raised:
+    # lowering below the adj a task started with needs CAP_SYS_RESOURCE)
+    from oomtui.realworld.app import NextVictim, explain_app
+    from oomtui.scenarios import Call
+
+    text = read("debian-5.10-dmesg-T.txt")
+    ex = explain(read_reports(text)[0])
+    app = explain_app(ex, text)
+    sim_pid = ex.rebuilt.pids
+
+    def shown() -> str:
+        return str(app.screen.query_one(NextVictim).render())
+
+    async def until(condition) -> None:   # the engine worker answers in its own time
+        for _ in range(600):
+            if condition():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError(f"never held; the line says: {shown()}")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: "node[2202]" in shown())
+        assert "node[2202] (simulated pid 6), 555680 points = 39000 rss + 0 swap + 80 page " \
+               "tables + 516600 for oom_score_adj 900; next stress[2201]" in shown()
+        app.sim.submit(Call("set_oom_score_adj", (sim_pid[620], 1000)), "mysqld adj 1000")
+        await until(lambda: "mysqld[620]" in shown().split(";")[0])
+        # 40200 rss + 86 pgtables + 1000 * 574: more than node's 555680
+        assert "mysqld[620] (simulated pid 3), 614286 points" in shown()
+        app.sim.submit(Call("set_oom_score_adj", (sim_pid[2201], 1000)), "stress adj 1000")
+        await until(lambda: "stress[2201]" in shown().split(";")[0])
+        assert "stress[2201] (simulated pid 5), 974976 points = 400100 rss + 0 swap + 876 " \
+               "page tables + 574000 for oom_score_adj 1000; next mysqld[620]" in shown()
+        await pilot.press("escape")                 # the main screen says it too
+        assert app.screen is app.main
+        await until(lambda: "stress[2201]" in shown().split(";")[0])
 
 
 def test_a_memcg_report_needs_the_swap_size_when_swap_is_unlimited():
