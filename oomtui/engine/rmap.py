@@ -38,13 +38,16 @@ class RmapIndex:
 
     def __init__(self):
         self.log: list = []  # (vma, its mm id) to (re)make its row, (vma, -1) to drop it
-        self._cols = np.zeros((7, 0), np.int64)  # rows 0..n-1 used, the rest spare
-        self._n = self._dead = 0
-        self._rows: dict[int, tuple] = {}  # id(vma) -> (its row, the vma: keeps the id unique)
-        self._anon = self._file = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._scratch = ()
+        self._empty()
         self._full = True  # build from the live mms at the next look
         self._built = (-1, None)  # (the VMA GENERATION it was built at, the Rmap)
+
+    def _empty(self) -> None:
+        self._cols = np.zeros((7, 0), np.int64)  # rows 0..n-1 used, the rest spare
+        self._n = self._dead = 0  # rows used, rows of dropped VMAs among them
+        self._rows: dict[int, tuple] = {}  # id(vma) -> (its row, the vma: keeps the id unique)
+        self._anon = self._file = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # keys, rows
 
     def join(self, mm) -> None:
         """mm's process is live (on the task list): its VMAs join the reverse map."""
@@ -71,17 +74,16 @@ class RmapIndex:
         return rmap
 
     def _build(self, mms) -> None:
+        """Everything again from the live mms (the log is theirs from here on)."""
         self.log.clear()
-        self._cols = np.zeros((7, 0), np.int64)
-        self._n = self._dead = 0
-        self._rows = {}
-        self._anon = self._file = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self._empty()
         self._full = False
         for mm in mms:
             self.join(mm)
         self._replay()
 
     def _replay(self) -> None:
+        """Apply the log: each VMA in it drops its old row and, if live, gets a new one."""
         last = {id(vma): (vma, mm) for vma, mm in self.log}  # a VMA's last entry: its state
         self.log.clear()  # in place: the live mms hold it
         first, made, dropped = self._n, [], []

@@ -105,7 +105,8 @@ def accountable(flags: int) -> bool:
     return bool(flags & V_ACCOUNT)
 
 
-# Bumped when VMAs are added or grow, so the reverse-map index knows when to catch up.
+# Bumped when VMAs are added, grow or merge (not when removed: see Mm.carve), so the
+# reverse-map index knows when to catch up.
 GENERATION = [0]
 
 
