@@ -530,6 +530,7 @@ class Machine(SnapshotCalls, PolicyCalls):
                                                  "DATA": [RLIM_INFINITY, RLIM_INFINITY],
                                                  "MEMLOCK": [MLOCK_LIMIT_DEFAULT, MLOCK_LIMIT_DEFAULT]})
         self.procs[pid] = p
+        self._rmap.join(mm)
         vmas_changed()  # a new mm's VMAs join the reverse map
         self._update_hiwater(p)
         return p, AllocResult()
@@ -556,6 +557,7 @@ class Machine(SnapshotCalls, PolicyCalls):
         self.ctr.vm[S.NR_KSTACK] -= 1 << KSTACK_ORDER
         self.slab.free_task_objects()
         del self.procs[p.pid]
+        self._rmap.leave(mm)
         self.oom.victims.discard(p.pid)
         self.stalls.stalled.discard(p.pid)
         for child in self.procs.values():

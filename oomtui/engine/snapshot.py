@@ -26,6 +26,7 @@ from oomtui.engine import state as S
 from oomtui.engine.config import MachineConfig
 from oomtui.engine.inputs import step_ticks
 from oomtui.engine.invariants import BrokenInvariant, check_invariants
+from oomtui.engine.rmap import RmapIndex
 from oomtui.engine.schema import GROUP_ATTR, INPUTS, MACHINE, OPTIONAL, SAVED, short
 from oomtui.engine.vma import PAGE, vmas_changed
 
@@ -360,7 +361,8 @@ class SnapshotCalls:
         self._setup_watermarks()  # the Python-side copies; the arrays come next
         for g, group in values["arrays"].items():
             setattr(self, GROUP_ATTR[g], type(group)(*(np.array(a) for a in group)))
-        vmas_changed()  # the reverse map is rebuilt from the new VMAs
+        self._rmap = RmapIndex()  # built from the new VMAs at the next look
+        vmas_changed()
 
     def save(self, path, *, compress: bool = False, scenario: str | None = None) -> None:
         """Write the machine to `path` atomically."""

@@ -105,12 +105,13 @@ def accountable(flags: int) -> bool:
     return bool(flags & V_ACCOUNT)
 
 
-# Bumped whenever any VMA changes, so the reverse-map index knows when to rebuild.
+# Bumped when VMAs are added, grow or merge (not when removed: see Mm.carve), so the
+# reverse-map index knows when to catch up.
 GENERATION = [0]
 
 
 def vmas_changed() -> None:
-    """An mm joined or left with its VMAs: the reverse map is rebuilt."""
+    """An mm joined or left with its VMAs: the reverse map catches up."""
     GENERATION[0] += 1
 
 
@@ -138,10 +139,11 @@ class Mm:
     def_flags: int = 0  # V_LOCKED after mlockall(MCL_FUTURE)
     hiwater_rss: int = 0  # VmHWM, pages
     hiwater_vm: int = 0  # VmPeak, pages
-    # Derived, not fields (a save holds none of them): bumped when its VMAs change (rmap.py
-    # keeps an mm's rows until then); _counts' answer and the free gaps between the VMAs,
-    # which every change below keeps up to date once made (None: not made yet).
-    gen = 0
+    # Derived, not fields (a save holds none of them): the reverse map's log of the VMAs
+    # added, changed or dropped (RmapIndex.log, None while the mm is not live); _counts'
+    # answer and the free gaps between the VMAs, which every change below keeps up to date
+    # once made (None: not made yet).
+    log = None
     _counted = None
     _gaps = None
 
@@ -293,15 +295,21 @@ class Mm:
                 self._gaps.set(self._ceiling(i) >> PAGE_SHIFT,
                                (self._ceiling(i) - self._floor(i)) >> PAGE_SHIFT)
 
-    def _changed(self) -> None:
-        """A VMA was added or merged (the page counts are kept up to date by the caller)."""
+    def _changed(self, vma: Vma) -> None:
+        """vma was added or grew (the page counts are kept up to date by the caller)."""
         GENERATION[0] += 1
-        self.gen += 1
+        self._logged([vma], self.id)
+
+    def _logged(self, vmas, mm: int) -> None:
+        """Tell the reverse map: vmas were added or changed in place (mm: this mm's id) or
+        dropped (mm: -1)."""
+        if self.log is not None:
+            self.log.extend((v, mm) for v in vmas)
 
     def insert(self, vma: Vma) -> None:
         i = bisect.bisect_right(self.vmas, vma.start, key=_start)
         self.vmas.insert(i, vma)
-        self._changed()
+        self._changed(vma)
         self._tally([vma], 1)
         self._regap(i, i + 2)  # the gap it split: below it and above it
 
@@ -311,18 +319,17 @@ class Mm:
         self._tally([vma], -1)
         vma.end = end
         self._tally([vma], 1)
-        self._changed()
+        self._changed(vma)
         self._regap(i, i + 1)  # the gap above it
 
     def carve(self, start: int, end: int) -> list[Vma]:
         """Split VMAs at start and end; return (and remove) the pieces inside [start, end).
 
-        Only this mm's gen is bumped: a removal leaves the reverse map's rows harmless (a row
-        whose PTEs are gone matches no page), so it is not rebuilt for one; pieces put back
-        with insert() rebuild it."""
-        self.gen += 1
+        The GENERATION is not bumped: a removal leaves the reverse map's rows harmless (a row
+        whose PTEs are gone matches no page), so the map catches up at the next addition."""
         lo, hi = self._span(start, end)
         self._ungap(lo, hi)
+        self._logged(self.vmas[lo:hi], -1)
         inside, keep = [], []
         for v in self.vmas[lo:hi]:
             if v.start < start:
@@ -333,6 +340,7 @@ class Mm:
                 keep.append(after)
             inside.append(v)
         self.vmas[lo:hi] = keep
+        self._logged(keep, self.id)
         self._tally(inside, -1)
         self._regap(lo, lo + len(keep) + 1)
         return inside
@@ -340,7 +348,7 @@ class Mm:
     def merge_around(self, start: int, end: int) -> None:
         """vma_merge for the VMAs touching [start, end] after a change (no page changes hands
         between counts: merged VMAs have the same flags)."""
-        self._changed()
+        GENERATION[0] += 1
         lo, hi = self._span(start, end)
         lo, hi = max(lo - 1, 0), min(hi + 1, len(self.vmas))  # and the neighbours
         out: list[Vma] = []
@@ -351,6 +359,8 @@ class Mm:
                 if not prev.has_anon:
                     prev.anon = v.anon
                 prev.has_anon = prev.has_anon or v.has_anon
+                self._logged([prev], self.id)
+                self._logged([v], -1)
                 continue
             out.append(v)
         self._ungap(lo, hi)

@@ -21,17 +21,64 @@ def counting(monkeypatch, module, name) -> list:
     return calls
 
 
-def test_a_fork_rebuilds_the_reverse_map_rows_of_the_child_only(m, monkeypatch):
-    """50 processes with a touched mapping each: the fork after them builds one mm's rows."""
+def live_rows(rm) -> int:
+    return int((rm.end > rm.start).sum())  # a dropped VMA's row is left empty
+
+
+def test_a_fork_makes_the_reverse_map_rows_of_the_child_only(m, monkeypatch):
+    """50 processes with a touched mapping each: the fork after them makes one row per VMA
+    of the child, and builds nothing again."""
     procs = [m.spawn(f"p{i}") for i in range(50)]
     for p in procs:
         m.touch(p, m.mmap(p, 64 * 1024), 64 * 1024)
     m.k  # the reverse map is up to date
-    built = counting(monkeypatch, rmap, "_columns")
+    made = counting(monkeypatch, rmap, "_row")
+    built = counting(monkeypatch, rmap.RmapIndex, "_build")
     child = m.fork(procs[0])
     m.k
-    assert [mm.id for (mm,) in built] == [m.procs[child].mm.id]
-    assert m.k.rm.mm.size == sum(len(q.mm.vmas) for q in m.procs.values())
+    assert sorted(mm for _, mm in made) == [m.procs[child].mm.id] * len(m.procs[child].mm.vmas)
+    assert built == []
+    assert live_rows(m.k.rm) == sum(len(q.mm.vmas) for q in m.procs.values())
+
+
+def test_the_work_of_a_fork_does_not_grow_with_the_other_processes(machine, monkeypatch):
+    """Ten forks among 10 and among 80 processes make the same rows and nothing more."""
+    def rows_made(others: int) -> int:
+        m = machine(ram_mib=256)
+        procs = [m.spawn(f"p{i}") for i in range(others)]
+        for p in procs:
+            m.touch(p, m.mmap(p, 64 * 1024), 64 * 1024)
+        m.k
+        with monkeypatch.context() as patch:
+            made = counting(patch, rmap, "_row")
+            built = counting(patch, rmap.RmapIndex, "_build")
+            for _ in range(10):
+                m.fork(procs[0])
+                m.k
+        assert built == []
+        return len(made)
+
+    assert rows_made(10) == rows_made(80) == 10 * 2  # the child's stack and mapping
+
+
+def test_the_work_of_mapping_a_page_does_not_grow_with_the_other_mappings(m, monkeypatch):
+    """Mapping and touching one page at a time (mappings that cannot merge): the 100 after
+    2000 make as many rows as the 100 after 100, one each."""
+    p = m.spawn("p")
+
+    def rows_made(n: int) -> int:
+        with monkeypatch.context() as patch:
+            made = counting(patch, rmap, "_row")
+            for i in range(n):
+                m.touch(p, m.mmap(p, PAGE, prot="r" if i % 2 else "rw"), PAGE, write=False)
+                m.k
+        return len(made)
+
+    rows_made(100)
+    first = rows_made(100)
+    rows_made(1800)
+    assert first == rows_made(100) == 100
+    assert live_rows(m.k.rm) == sum(len(q.mm.vmas) for q in m.procs.values())
 
 
 def test_vma_lookups_bisect_instead_of_scanning(monkeypatch):
@@ -48,22 +95,25 @@ def test_vma_lookups_bisect_instead_of_scanning(monkeypatch):
     assert len(mm.vmas) == 4095
 
 
-def test_unmapping_and_exiting_rebuild_no_reverse_map_rows(m, monkeypatch):
+def test_unmapping_and_exiting_leave_the_reverse_map_as_it_is(m, monkeypatch):
     """A removed mapping's rows match no page once its PTEs are gone, so munmap and exit
-    leave the reverse map as it is; mapping again rebuilds only the mm that changed."""
+    leave the reverse map as it is until the next mapping; then it makes a row only for the
+    VMA that changed (the new mapping, merged with the piece munmap left)."""
     p, q = m.spawn("p"), m.spawn("q")
+    for i in range(4):  # rows enough that the dropped ones do not outnumber them
+        m.spawn(f"r{i}")
     a = m.mmap(p, 1 * MiB)
     m.touch(p, a, 1 * MiB)
     m.touch(q, m.mmap(q, 1 * MiB), 1 * MiB)
     m.k
-    built = counting(monkeypatch, rmap, "_columns")
+    made = counting(monkeypatch, rmap, "_row")
     m.munmap(p, a, 512 * 1024)
     m.exit(q)
     m.touch(p, a + 512 * 1024, 512 * 1024)  # reclaim may walk the (stale) reverse map
-    assert built == []
+    assert made == []
     m.mmap(p, 1 * MiB)
     m.k
-    assert [mm.id for (mm,) in built] == [m.procs[p].mm.id]
+    assert [mm for _, mm in made] == [m.procs[p].mm.id]
 
 
 def test_page_counts_kept_up_to_date_equal_a_recount(m):
