@@ -2,7 +2,8 @@
 
 The engine lives in :mod:`oomtui.engine`; ``python -m oomtui`` is the CLI. Real machines
 (`oomtui live`) and real kernel OOM reports (`oomtui explain`) come in through
-:mod:`oomtui.realworld`.
+:mod:`oomtui.realworld`; `oomtui compare` (:mod:`oomtui.compare`) runs one scenario under
+each OOM policy (the kernel's, and the daemons of :mod:`oomtui.engine.daemons`).
 This module stays light: it must not import numba, numpy or textual.
 """
 
