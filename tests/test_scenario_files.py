@@ -112,6 +112,18 @@ def test_a_file_too_big_to_be_a_scenario_is_einval(tmp_path):
     assert e.value.strerror == f"{path}: larger than 1024 KiB: not a scenario"
 
 
+def test_a_cgroup_set_call_takes_its_memory_files_as_kwargs():
+    scenario = parse(doc(at=[{"tick": 0, "call": "cgroup_create", "args": ["/b"]},
+                             {"tick": 1, "call": "cgroup_set", "args": ["/b"],
+                              "kwargs": {"memory_high": 1 << 20}}]), "f.toml")
+    assert scenario.calls[1].kwargs == {"memory_high": 1 << 20}
+    with pytest.raises(OSError) as e:
+        parse(doc(at=[{"tick": 1, "call": "cgroup_set", "args": ["/b"],
+                       "kwargs": {"memory_high": [[1]]}}]), "f.toml")
+    assert e.value.strerror == ("f.toml: at 0: cgroup_set() argument memory_high: must be a "
+                                "number, a string or a list of them, got [[1]]")
+
+
 def test_an_at_call_that_loads_but_fails_at_its_tick_is_an_oserror():
     scenario = parse(doc({"comm": "a"}, at=[{"tick": 0, "call": "mmap", "args": [2, "x"]}]),
                      "f.toml")

@@ -208,7 +208,12 @@ def _call(where: str, d) -> Call:
         raise _fail(where, "sysctl needs its value argument: a scenario's calls change the "
                            "machine")
     checks = SPAWN_ARGS if name == "spawn" else CALL_ARGS
+    params = bound.signature.parameters
     for key, value in list(bound.arguments.items())[1:]:
+        if params[key].kind is inspect.Parameter.VAR_KEYWORD:  # cgroup_set(path, **changes)
+            bound.arguments[key] = {k: checks.get(k, _argument)(f"{where}: {name}() argument {k}",
+                                                                v) for k, v in value.items()}
+            continue
         check = checks.get(key, _argument)
         bound.arguments[key] = check(f"{where}: {name}() argument {key}", value)
     return Call(name, bound.args[1:], bound.kwargs, tick)
