@@ -113,6 +113,8 @@ class Watch:
                                        e.data.get("freed_kb", 0) or self._held(e)))
             if e.kind in ("oom_kill", "kill", "exit") and comm:
                 self.deaths.setdefault(comm, f"{_how(e)} at {self.seconds(e.tick)}")
+            if e.kind == "kswapd" and "woke" in e.message and self.kswapd_woke is None:
+                self.kswapd_woke = Moment(e.tick, {"zones": m.zoneinfo()})
             if e.kind == "throttle":
                 self.throttles += 1
                 self.throttle_ms += e.data.get("jiffies", 0)
@@ -142,10 +144,8 @@ class Watch:
         self._direct = now
 
     def _read_firsts(self, info: dict) -> None:
-        """The first time kswapd woke, direct reclaim ran and a page went to swap."""
+        """allocstall, and the first time direct reclaim ran and a page went to swap."""
         m = self.m
-        if self.kswapd_woke is None and m.kswapd_state()["awake"]:
-            self.kswapd_woke = Moment(m.tick, {"zones": m.zoneinfo(), "MemFree": info["MemFree"]})
         vm = m.vmstat()
         self.allocstall = vm["allocstall"]
         if self.direct_reclaim is None or self.swapped_out is None:
