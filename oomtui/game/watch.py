@@ -64,15 +64,14 @@ class Watch:
     # -- reading the machine --------------------------------------------------------------
 
     def update(self) -> None:
-        """Read the machine after a tick (a second call in the same tick reads nothing new)."""
+        """Read the machine after a tick or a call (reading twice counts nothing twice)."""
         m = self.m
-        if m.tick == self.tick and len(m.events) == self._events:
-            return
         self.tick = m.tick
         self.panicked = m.panicked
         self._read_events()
-        rows = m.processes() if not m.panicked else []
-        live = [r for r in rows if r["state"] != "oom-victim"]
+        if m.panicked:  # the processes died with the machine: keep what was last seen
+            return
+        live = [r for r in m.processes() if r["state"] != "oom-victim"]
         self.running = {r["comm"] for r in live}
         self.seen |= self.running
         for r in live:
