@@ -23,6 +23,7 @@ CAMPAIGN = {
     "huge-page-through-fragments": (2077, 746, "time is up: huge pages 30 (needs 48)"),
     "panic-or-kill": (2140, 237, "postgres was OOM-killed at 21.40 s"),
     "strict-accounting": (4000, 800, "Committed_AS 2560 MiB of CommitLimit 2560 MiB"),
+    "perfect-storm": (4500, 544, "build died (OOM-killed at 11.24 s)"),
 }
 
 
