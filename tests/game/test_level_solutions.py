@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from oomtui.game import LevelRun, builtin_levels, do_nothing, find_level, load_moves
+from oomtui.scenarios import Call
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 
@@ -44,6 +45,28 @@ def test_a_level_is_won_by_its_solution_and_lost_doing_nothing(level_id):
     nothing = do_nothing(level)
     assert (nothing["result"], nothing["reason"]) == ("lost", reason)
     assert nothing["score"] < score
+
+
+# The obvious move that misses the lesson: level id, the moves, why it loses.
+NEAR_MISSES = [
+    ("who-locked-it", [Call("kill", (5,), tick=1500)],  # the biggest JVM, not the locker
+     "java-c died (killed at 15.00 s)"),
+    ("panic-or-kill", [Call("sysctl", ("vm.panic_on_oom", 2), tick=200)],  # panics on the memcg OOM
+     "the kernel panicked: Out of memory: compulsory panic_on_oom is enabled"),
+    ("strict-accounting", [Call("sysctl", ("vm.overcommit_memory", 2), tick=500),
+                           Call("sysctl", ("vm.overcommit_ratio", 50), tick=500)],
+     "Committed_AS 1773 MiB of CommitLimit 1536 MiB"),  # a limit below what is committed
+    ("perfect-storm", [Call("swapon", (1024,), tick=300),  # the agent dies, but too late
+                       Call("cgroup_set", ("/build",), {"memory_high": 1 << 30}, tick=400),
+                       Call("set_oom_score_adj", (5, 1000), tick=500)],
+     "PSI full avg10 peak 1.63% (at most 1%)"),
+]
+
+
+@pytest.mark.parametrize("level_id, moves, reason", NEAR_MISSES, ids=[m[0] for m in NEAR_MISSES])
+def test_the_obvious_move_that_misses_the_lesson_loses(level_id, moves, reason):
+    result = LevelRun(find_level(level_id)).run_headless(moves)
+    assert (result["result"], result["reason"]) == ("lost", reason)
 
 
 def test_at_most_two_intro_levels_are_won_by_watching():
