@@ -55,7 +55,7 @@ Example, the cluster-safe choice of a panic_on_oom level: `panic = true` with
 `not_killed = ["db-primary"]` wins only when the node panics (and fails over) before the OOM
 killer takes the primary; the same goal with `max_kills = 0` forbids any kill on the way.
 
-Playing (G-contract): `LevelRun(level, machine=None)`; the app steps `run.machine` itself and
+Playing a level: `LevelRun(level, machine=None)`; the app steps `run.machine` itself and
 calls `run.check()` after every tick (a GoalStatus: state, reason, progress as (text, ok) per
 condition); `take_hint()`, `score()`, `debrief()` (it plays the level once more without moves
 to compare, kept per level: `do_nothing(level)`), `run_headless(moves)`.
