@@ -3,15 +3,12 @@ that repeat, hints that cost, the debrief's numbers, the kill sentence, moves fi
 
 import errno
 import time
-from pathlib import Path
 
 import pytest
+from gametools import SOLUTIONS, oom_run
 
 from oomtui.game import LevelRun, do_nothing, find_level, load_moves
 from oomtui.kill_sentence import kill_sentence
-
-SOLUTIONS = Path(__file__).parent / "solutions"
-INTRO = ["overcommit", "page-fault", "watermarks"]
 
 
 @pytest.mark.parametrize("level_id, tick", [("overcommit", 101), ("page-fault", 51),
@@ -73,8 +70,6 @@ def test_debrief_tells_this_runs_numbers_and_the_moves():
 
 
 def test_oom_kill_sentence():
-    from tests.game.test_goals import oom_run
-
     run = oom_run('killed = ["hog"]')
     run.run_headless()
     event = run.watch.oom_events[0]
