@@ -69,6 +69,17 @@ def test_debrief_tells_this_runs_numbers_and_the_moves():
     assert do_nothing(lv)["score"] == 100  # db survived; nothing else scores
 
 
+def test_debrief_of_a_run_without_moves_needs_no_second_run():
+    run = LevelRun(find_level("page-fault"))
+    run.run_headless()
+    text = run.debrief()
+    assert text[0] == ("Lost at 15.00 s (tick 1500) of 15 s: time is up: renderer RSS 16 MiB "
+                       "(needs 200 MiB).")
+    assert text[1].startswith("Free memory never fell to the low watermark of zone DMA32")
+    assert text[-2:] == ["The OOM killer never ran.",
+                         "You made no move: this is what doing nothing gives (lost)."]
+
+
 def test_oom_kill_sentence():
     run = oom_run('killed = ["hog"]')
     run.run_headless()
