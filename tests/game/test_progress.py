@@ -3,10 +3,11 @@ aside with a warning, the best run kept as a save that replays."""
 
 import json
 
+from gametools import SOLUTIONS
+
 from oomtui import paths
 from oomtui.engine import Machine
 from oomtui.game import LevelRun, Progress, find_level, load_moves
-from tests.game.test_runner import SOLUTIONS
 
 
 def test_a_new_player_starts_with_the_first_level_open():

@@ -3,15 +3,12 @@ that repeat, hints that cost, the debrief's numbers, the kill sentence, moves fi
 
 import errno
 import time
-from pathlib import Path
 
 import pytest
+from gametools import SOLUTIONS, oom_run
 
 from oomtui.game import LevelRun, do_nothing, find_level, load_moves
 from oomtui.kill_sentence import kill_sentence
-
-SOLUTIONS = Path(__file__).parent / "solutions"
-INTRO = ["overcommit", "page-fault", "watermarks"]
 
 
 @pytest.mark.parametrize("level_id, tick", [("overcommit", 101), ("page-fault", 51),
@@ -72,9 +69,18 @@ def test_debrief_tells_this_runs_numbers_and_the_moves():
     assert do_nothing(lv)["score"] == 100  # db survived; nothing else scores
 
 
-def test_oom_kill_sentence():
-    from tests.game.test_goals import oom_run
+def test_debrief_of_a_run_without_moves_needs_no_second_run():
+    run = LevelRun(find_level("page-fault"))
+    run.run_headless()
+    text = run.debrief()
+    assert text[0] == ("Lost at 15.00 s (tick 1500) of 15 s: time is up: renderer RSS 16 MiB "
+                       "(needs 200 MiB).")
+    assert text[1].startswith("Free memory never fell to the low watermark of zone DMA32")
+    assert text[-2:] == ["The OOM killer never ran.",
+                         "You made no move: this is what doing nothing gives (lost)."]
 
+
+def test_oom_kill_sentence():
     run = oom_run('killed = ["hog"]')
     run.run_headless()
     event = run.watch.oom_events[0]
