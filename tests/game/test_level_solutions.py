@@ -23,6 +23,7 @@ CAMPAIGN = {
     "who-locked-it": (1501, 950, "OOM kills 1 (at most 0)"),
     "huge-page-through-fragments": (2077, 746, "time is up: huge pages 30 (needs 48)"),
     "panic-or-kill": (2140, 237, "postgres was OOM-killed at 21.40 s"),
+    "all-or-nothing": (1665, 458, "postgres died (OOM-killed at 16.88 s)"),
     "strict-accounting": (4000, 800, "Committed_AS 2560 MiB of CommitLimit 2560 MiB"),
     "perfect-storm": (4500, 544, "build died (OOM-killed at 11.24 s)"),
 }
@@ -53,6 +54,8 @@ NEAR_MISSES = [
      "java-c died (killed at 15.00 s)"),
     ("panic-or-kill", [Call("sysctl", ("vm.panic_on_oom", 2), tick=200)],  # panics on the memcg OOM
      "the kernel panicked: Out of memory: compulsory panic_on_oom is enabled"),
+    ("all-or-nothing", [Call("cgroup_set", ("/api",), {"memory_max": 1 << 30}, tick=500)],
+     "time is up: api-w1, api-w2, api-w3 not OOM-killed yet"),  # without oom.group
     ("strict-accounting", [Call("sysctl", ("vm.overcommit_memory", 2), tick=500),
                            Call("sysctl", ("vm.overcommit_ratio", 50), tick=500)],
      "Committed_AS 1773 MiB of CommitLimit 1536 MiB"),  # a limit below what is committed
