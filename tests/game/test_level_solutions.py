@@ -17,11 +17,11 @@ SOLUTIONS = Path(__file__).parent / "solutions"
 CAMPAIGN = {
     "cache-is-not-used": (1201, 840, "time is up: importer RSS 0 MiB (needs 1400 MiB)"),
     "swap-in-time": (4000, 681, "report died (OOM-killed at 23.96 s)"),
-    "protect-the-database": (1772, 614, "postgres died (OOM-killed at 17.72 s)"),
+    "protect-the-db": (1772, 614, "postgres died (OOM-killed at 17.72 s)"),
     "stop-the-thrash": (4000, 574, "PSI full avg10 peak 4.66% (at most 4%)"),
     "fence-the-batch": (4000, 611, "/batch hit memory.max"),
     "who-locked-it": (1501, 950, "OOM kills 1 (at most 0)"),
-    "huge-page-through-fragments": (2077, 746, "time is up: huge pages 30 (needs 48)"),
+    "huge-pages": (2077, 746, "time is up: huge pages 30 (needs 48)"),
     "panic-or-kill": (2140, 237, "postgres was OOM-killed at 21.40 s"),
     "all-or-nothing": (1665, 458, "postgres died (OOM-killed at 16.88 s)"),
     "strict-accounting": (4000, 800, "Committed_AS 2560 MiB of CommitLimit 2560 MiB"),
