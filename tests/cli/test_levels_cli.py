@@ -63,7 +63,7 @@ def test_bad_files_exit_2_naming_file_line_and_key(capsys, tmp_path):
     moves = tmp_path / "moves.toml"
     moves.write_text('[[at]]\ntick = 1\ncall = "sysctl"\nargs = ["vm.swappiness"]\n')
     assert main(["play", "overcommit", "--headless", "--moves", str(moves)]) == 2
-    assert f"{moves}:1: key `at`: sysctl needs its value" in capsys.readouterr().err
+    assert f"{moves}:4: key `args`: sysctl needs its value" in capsys.readouterr().err
     level = tmp_path / "mine.toml"
     level.write_text('[level]\nid = "Mine"\n')
     assert main(["play", str(level), "--headless"]) == 2

@@ -124,6 +124,10 @@ def test_moves_file_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(OSError) as e:
         load_moves(path)
     assert e.value.strerror.startswith(f"{path}:6: key `tick`: tick: must be an int from 0")
+    path.write_text('[[at]]\ntick = 1\ncall = "sysctl"\nargs = ["vm.swappiness", [[1]]]\n')
+    with pytest.raises(OSError) as e:
+        load_moves(path)
+    assert e.value.strerror.startswith(f"{path}:4: key `args`: sysctl() argument value: ")
     path.write_text('name = "x"\n')
     with pytest.raises(OSError) as e:
         load_moves(path)
