@@ -1,11 +1,12 @@
 """LevelRun: the intro levels won by their scripted solutions and lost doing nothing, scores
 that repeat, hints that cost, the debrief's numbers, the kill sentence, moves files."""
 
+import contextlib
 import errno
 import time
 
 import pytest
-from gametools import SOLUTIONS, oom_run
+from gametools import MIB, SOLUTIONS, level, oom_run, play
 
 from oomtui.game import LevelRun, do_nothing, find_level, load_moves
 from oomtui.kill_sentence import kill_sentence
@@ -132,3 +133,18 @@ def test_moves_file_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(OSError) as e:
         load_moves(path)
     assert e.value.strerror.startswith(f"{path}:1: key `name`: unknown key")
+
+
+def test_kill_sentence_of_a_memcg_oom():
+    run, m = play(level('alive = ["app"]'))
+    m.cgroup_create("/box", memory_max=16 * MIB)
+    m.cgroup_move(2, "/box")
+    with contextlib.suppress(OSError):  # app is killed while it touches past memory.max
+        m.touch(2, m.mmap(2, 32 * MIB), 32 * MIB)
+    run.check()
+    event, = run.watch.oom_events
+    victim, = event.data["candidates"]
+    share = 100 * (victim["rss"] + victim["pgtables"]) / event.data["totalpages"]
+    assert share > 90
+    assert kill_sentence(m, event) == (f"app was killed: it held {share:.0f}% of /box's memory "
+                                       "limit; it was the only candidate")
