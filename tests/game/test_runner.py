@@ -76,7 +76,9 @@ def test_debrief_of_a_run_without_moves_needs_no_second_run():
     text = run.debrief()
     assert text[0] == ("Lost at 15.00 s (tick 1500) of 15 s: time is up: renderer RSS 16 MiB "
                        "(needs 200 MiB).")
-    assert text[1].startswith("Free memory never fell to the low watermark of zone DMA32")
+    assert text[1] == ("Free memory never fell to the low watermark: kswapd0 slept through the "
+                       "run. The watermarks of zone DMA32 are min 6308, low 7885, high 9462 "
+                       "pages (24.6 MiB, 30.8 MiB, 37.0 MiB).")
     assert text[-2:] == ["The OOM killer never ran.",
                          "You made no move: this is what doing nothing gives (lost)."]
 
@@ -148,3 +150,14 @@ def test_kill_sentence_of_a_memcg_oom():
     assert share > 90
     assert kill_sentence(m, event) == (f"app was killed: it held {share:.0f}% of /box's memory "
                                        "limit; it was the only candidate")
+
+
+def test_a_panic_is_told_in_the_debrief():
+    run = oom_run("panic = true", '[machine.sysctl]\n"vm.panic_on_oom" = 1')
+    run.run_headless()
+    text = run.debrief()
+    assert text[0].startswith("Won at ") and "the kernel panicked" in text[0]
+    assert text[1].startswith("kswapd0 never got to run: allocations went past the low "
+                              "watermark and into direct reclaim within one tick.")
+    assert text[-2] == ("At 0.03 s: Nobody was killed: vm.panic_on_oom = 1 made the kernel panic "
+                        "instead (Out of memory: system-wide panic_on_oom is enabled).")
