@@ -59,7 +59,6 @@ class Watch:
         self.allocstall = 0  # vmstat allocstall: entries into direct reclaim
         self.throttles = 0
         self.throttle_ms = 0
-        self.update()
 
     # -- reading the machine --------------------------------------------------------------
 
