@@ -56,19 +56,24 @@ def result_text(result) -> str:
 
 
 class OomApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "start.tcss"]
     TITLE = "oomtui"
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app-help"),
         Binding("q", "quit", "Quit", id="app-quit"),
+        Binding("ctrl+o", "picker", "Open", id="app-open",
+                tooltip="Open a level, a scenario, the sandbox or a save"),
     ]
 
     def __init__(self, scenario=None, *, paused: bool = False, start_tick: int = 0,
-                 speed: float = 1):
+                 speed: float = 1, welcome: bool = False):
         super().__init__()
         self.scenario = scenario
         """The Scenario (or sim.SaveStart) to run (None: the built-in default, loaded in the
         worker)."""
+        self.welcome = welcome
+        """Offer the welcome and the tour if this is the first start (no progress yet): the
+        plain `oomtui` command asks for it, a scenario or a save opened on purpose does not."""
         self.start = {"paused": paused, "tick": start_tick, "speed": speed}
         self.sim: Sim | None = None
         """The Sim, once the worker has made it (it takes requests before the machine is up)."""
@@ -89,6 +94,11 @@ class OomApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
+        if self.welcome:
+            from oomtui.game.progress import Progress
+
+            if Progress.load().first_start:
+                self.action_welcome()
 
     def on_ready(self) -> None:
         """The first frame is on screen: now load the engine (importing numba alone takes the
@@ -215,19 +225,49 @@ class OomApp(App):
         from oomtui.tui.screens.help import HelpScreen
         from oomtui.tui.screens.oom import OomScreen
         from oomtui.tui.screens.panic import PanicScreen
+        from oomtui.tui.screens.tour import TourScreen
 
         palette = Binding("ctrl+p", "command_palette", "Command palette: every action by name",
                           id="app-palette")
         self.push_screen(HelpScreen([
             ("main", ACTION_BINDINGS + ProcessTable.BINDINGS),
             ("everywhere", self.BINDINGS + [palette]),
+            ("help", HelpScreen.BINDINGS),
+            ("tour", TourScreen.BINDINGS),
             ("OOM report", OomScreen.BINDINGS),
             ("panic", PanicScreen.BINDINGS),
             ("branch comparison", CompareScreen.BINDINGS),
         ]))
 
+    def action_picker(self) -> None:
+        from oomtui.tui.screens.picker import PickerScreen, open_pick
+
+        self.push_screen(PickerScreen(), lambda pick: pick is not None and open_pick(self, pick))
+
+    def play_level(self, level) -> None:
+        """Play a game level from its start (chosen in the picker, or after the tour): its
+        machine, paused, kept as `app.level`."""
+        self.level = level
+        self.sim.open(level.scenario, paused=True, then=lambda _: self.notify(
+            f"level {level.order}: {level.title}. Goal: {level.goal_text} (space runs)"))
+
+    def action_sandbox(self) -> None:
+        from oomtui.tui.screens.picker import Pick, open_pick
+
+        open_pick(self, Pick("sandbox"))
+
+    def action_welcome(self) -> None:
+        from oomtui.tui.screens.welcome import offer
+
+        offer(self)
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Open", "A level, a scenario or a save (ctrl+o)", self.action_picker)
+        yield SystemCommand("Sandbox", "Choose RAM, swap, overcommit, THP and processes",
+                            self.action_sandbox)
+        yield SystemCommand("Welcome and tour", "The one-minute tour of the panes and keys",
+                            self.action_welcome)
         if screen is self.main:
             for b in ACTION_BINDINGS:
                 yield SystemCommand(b.description, f"key {self.get_key_display(b)}",
