@@ -56,9 +56,9 @@ def level_picks() -> tuple[list[tuple[str, Pick]], str]:
         state, best = progress.state(level.id), progress.best(level.id)
         shown = {"won": f"won, best {best}" if best is not None else "won",
                  "open": "open", "locked": "locked"}[state]
-        locked = (f"{level.title} is locked: win {previous.title!r} first"
-                  if state == "locked" and previous is not None else
-                  f"{level.title} is locked" if state == "locked" else "")
+        # only a built-in level after the first is ever locked: `previous` is the one to win
+        locked = f"{level.title} is locked: win {previous.title!r} first" \
+            if state == "locked" else ""
         about = (f"{'★' * level.difficulty}{'☆' * (5 - level.difficulty)} · teaches "
                  f"{', '.join(level.teaches)} · goal: {level.goal_text}")
         picks.append((f"{level.order:>2}. {level.title}  [{shown}]",
@@ -68,6 +68,7 @@ def level_picks() -> tuple[list[tuple[str, Pick]], str]:
 
 
 def scenario_picks() -> list[tuple[str, Pick]]:
+    """(name, Pick) per built-in scenario, with its description."""
     from oomtui import scenarios
 
     out = []
@@ -77,12 +78,12 @@ def scenario_picks() -> list[tuple[str, Pick]]:
     return out
 
 
-def save_picks(directory: Path | None = None) -> list[tuple[str, Pick]]:
-    """(label, Pick) per save in `directory` (None: the user's saves), newest first."""
+def user_save_picks() -> list[tuple[str, Pick]]:
+    """(label, Pick) per save in the user's saves directory, newest first."""
     from oomtui import saves
 
     return [(save_label(s), Pick("save", s.path, s.error or f"saved as {s.path}"))
-            for s in saves.list_saves(directory)]
+            for s in saves.list_saves()]
 
 
 def example_picks() -> list[tuple[str, Pick]]:
@@ -107,9 +108,9 @@ def is_level_file(path: Path) -> bool:
 def typed(text: str) -> Pick:
     """What a typed path opens: a level or a scenario (read here, so a bad one is told at
     once), or a save (read by the engine worker). OSError or ValueError says why not."""
-    path = Path(text.strip()).expanduser()
     if not text.strip():
         raise ValueError("type the path of a level or scenario (.toml) or of a save")
+    path = Path(text.strip()).expanduser()
     if not path.is_file():
         raise OSError(errno.ENOENT, f"{path}: no such file")
     if path.suffix != ".toml":
@@ -152,7 +153,7 @@ class PickerScreen(ModalScreen[Pick | None]):
                  Pick("sandbox", about="Start from a built-in scenario and change its machine "
                                        "and processes"))]),
             ("Example saves", example_picks()),
-            ("Your saves", save_picks() or [
+            ("Your saves", user_save_picks() or [
                 ("none yet: ctrl+s saves the moment shown", None)]),
         ]
         for heading, entries in sections:

@@ -25,8 +25,8 @@ def ask(app) -> None:
     from oomtui import scenarios
 
     names = scenarios.builtin_names()
-    running = getattr(app.sim, "scenario", None)
-    first = running.name if getattr(running, "name", None) in names else scenarios.DEFAULT
+    running = app.sim.scenario.name  # a sandbox of it, if it is a built-in one
+    first = running if running in names else scenarios.DEFAULT
 
     def then(v):
         if v is not None:
@@ -49,7 +49,8 @@ def _mib(lo: int):
 
 
 def _size(mib: int) -> str:
-    return f"{mib // 1024}G" if mib and mib % 1024 == 0 else f"{mib}M"
+    """MiB as the size fields take it: 2G, 640M, 0."""
+    return "0" if not mib else f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
 
 
 def build(base, v: dict):
@@ -101,7 +102,7 @@ def machine(app, base) -> None:
     app.push_screen(FormDialog(f"Sandbox from {base.name}", [
         Field("ram", "RAM", "size", _size(ram), check=_mib(1),
               placeholder="e.g. 512M, 4G"),
-        Field("swap", "swap", "size", _size(swap) if swap else "0", check=_mib(0),
+        Field("swap", "swap", "size", _size(swap), check=_mib(0),
               placeholder="0 for none"),
         Field("overcommit", "overcommit mode", "choice",
               config.sysctl.get("vm.overcommit_memory", 0), OVERCOMMIT),
