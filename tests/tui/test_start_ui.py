@@ -5,6 +5,7 @@ welcome and the picker by snapshots at 80×24 and 160×48."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Label, OptionList
@@ -123,6 +124,11 @@ async def test_the_picker_lists_levels_scenarios_examples_and_the_users_saves_as
         assert any(line.endswith("· [b]mine.oomsave") for line in lines)  # not markup
         await pilot.press("ctrl+o")  # closes it again
         assert app.screen is app.main
+        await pilot.press("ctrl+o")
+        await pick(pilot, folder / "[b]mine.oomsave")
+        assert app.sim.machine.tick == saves.read_header(EXAMPLE)["meta"]["tick"]
+        assert notes[-1] == ("loaded [b]mine.oomsave: leak-about-to-be-killed, paused "
+                             "(space runs)")
 
 
 async def test_the_picker_shows_each_levels_state_and_keeps_a_locked_one_closed():
@@ -206,6 +212,25 @@ async def test_a_typed_path_opens_a_scenario_and_a_bad_one_is_a_message(tmp_path
         await pilot.press("space")
         await settle(pilot)
         assert [r["comm"] for r in app.sim.machine.processes()][-1] == "solo"
+
+
+async def test_a_typed_path_opens_a_level_and_a_bad_level_names_file_line_and_key(tmp_path):
+    first = builtin_levels()[0]
+    bad = tmp_path / "bad-level.toml"
+    bad.write_text(Path(first.source).read_text().replace("difficulty = 1", "difficulty = 9"))
+    app = make_app(scenario(), paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o", "tab")
+        app.screen.query_one("#picker-path").value = str(bad)
+        await pilot.press("enter")
+        line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1)
+                    if text.startswith("difficulty"))
+        assert error_line(app).startswith(f"EINVAL, {bad}:{line}: key `difficulty`: ")
+        app.screen.query_one("#picker-path").value = str(first.source)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is app.main and app.level.id == first.id
 
 
 async def test_a_typed_broken_save_is_a_message_and_changes_nothing(tmp_path, notes):
