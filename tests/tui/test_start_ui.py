@@ -148,7 +148,7 @@ async def test_the_picker_shows_each_levels_state_and_keeps_a_locked_one_closed(
         assert isinstance(app.screen, PickerScreen)
         assert error_line(app) == f"{third.title} is locked: win {second.title!r} first"
         await pick(pilot, second.id)
-        assert app.screen is app.main and app.level.id == second.id
+        assert app.level.id == second.id
         assert app.sim.scenario == second.scenario and app.sim.paused
 
 
@@ -230,7 +230,7 @@ async def test_a_typed_path_opens_a_level_and_a_bad_level_names_file_line_and_ke
         app.screen.query_one("#picker-path").value = str(first.source)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen is app.main and app.level.id == first.id
+        assert app.level.id == first.id
 
 
 async def test_a_typed_broken_save_is_a_message_and_changes_nothing(tmp_path, notes):
