@@ -205,7 +205,7 @@ def open_pick(app, pick: Pick) -> None:
     if pick.kind == "sandbox":
         from oomtui.tui.screens import sandbox
 
-        sandbox.ask(app)
+        sandbox.ask(app, lambda scenario: open_pick(app, Pick("scenario", scenario)))
     elif pick.kind == "level":
         app.play_level(pick.what)
     elif pick.kind == "scenario":
