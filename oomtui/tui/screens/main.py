@@ -9,7 +9,7 @@ from textual.containers import Grid, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, LoadingIndicator, Static
+from textual.widgets import Input, LoadingIndicator, Static
 
 from oomtui.tui.actions import ACTION_BINDINGS, Actions
 from oomtui.tui.explain import readings
@@ -17,6 +17,7 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
+from oomtui.tui.widgets.key_footer import KeyFooter
 from oomtui.tui.widgets.memory_grid import MemoryGrid, palette, scale_label
 from oomtui.tui.widgets.process_table import ProcessTable
 from oomtui.tui.widgets.timeline_bar import TimelineBar
@@ -74,7 +75,7 @@ class MainScreen(Actions, TimeTravel, Screen):
             yield VmaView(id="vmas", classes="pane lower")
             yield Gauges(id="gauges", classes="pane lower")
             yield EventLog(id="events", classes="pane lower")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#grid-pane").border_title = "Physical memory (frames by type)"
