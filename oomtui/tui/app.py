@@ -28,6 +28,7 @@ from oomtui.tui.actions import ACTION_BINDINGS
 from oomtui.tui.fmt import describe, error_text
 from oomtui.tui.screens.main import MainScreen
 from oomtui.tui.widgets.alloc_path import AllocPath
+from oomtui.tui.widgets.goal_line import GoalLine
 from oomtui.tui.widgets.process_table import ProcessTable
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class OomApp(App):
         self.main.query_one(AllocPath).forget(kernels[-1] if kernels else None)
         if moved.fresh:
             self.main.clear_log()
+            self.main.query_one(GoalLine).describe(moved.description)
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
         self.main.set_zones(moved.managed)
 

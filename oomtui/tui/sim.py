@@ -80,6 +80,7 @@ class SaveStart:
     config: object  # MachineConfig
     tick: int  # the saved machine's: where it (and a restart) starts
     calls: tuple = ()  # a save schedules no calls
+    description: str = ""  # a save says nothing of what it is about
 
     @classmethod
     def read(cls, path) -> SaveStart:
@@ -114,6 +115,7 @@ class Moved:
     tick_ms: int  # the machine's tick length (a load may change it)
     managed: dict  # zone -> managed pages: what the grid's split depends on
     fresh: bool  # a new timeline (boot, restart, load): the events logged are another history's
+    description: str  # what the running scenario is about (its description)
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,8 @@ class Sim:
                          events=len(m.events))
         self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_act(e)),
                                   m.config.tick_ms, {n: z["managed"]
-                                                     for n, z in m.zoneinfo().items()}, fresh)))
+                                                     for n, z in m.zoneinfo().items()}, fresh,
+                                  self.scenario.description)))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine

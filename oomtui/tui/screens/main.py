@@ -17,6 +17,7 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
+from oomtui.tui.widgets.goal_line import GoalLine
 from oomtui.tui.widgets.key_footer import KeyFooter
 from oomtui.tui.widgets.memory_grid import MemoryGrid, palette, scale_label
 from oomtui.tui.widgets.process_table import ProcessTable
@@ -60,6 +61,7 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
+        yield GoalLine(id="goal")
         yield AllocPath(id="path")
         yield TimelineBar(id="timeline")
         with Grid(id="panes"):

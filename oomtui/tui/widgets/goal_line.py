@@ -1,0 +1,33 @@
+"""GoalLine: the line under the header saying what is being played: a level's goal with each
+condition's live progress, or else the running scenario's description."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+MARKS = {True: ("✓", "green"), False: ("✗", "red")}
+
+
+class GoalLine(Static):
+    def on_mount(self) -> None:
+        self.display = False  # until there is something to say
+
+    def describe(self, description: str) -> None:
+        """A scenario (or save) without a goal: what it is about."""
+        self.display = bool(description)
+        self.update(Text(description, style="italic"))
+
+    def show_goal(self, status, seconds_left: float) -> None:
+        """A level's game.GoalStatus: each condition's progress text marked held or not, and
+        the simulated time left."""
+        self.display = True
+        line = Text()
+        line.append(" Goal ", style="bold reverse")
+        for text, ok in status.progress:
+            mark, colour = MARKS[bool(ok)]
+            line.append(f" {mark} ", style=f"bold {colour}").append(text)  # text: never markup
+        line.append(f" · {max(seconds_left, 0):.0f} s left", style="dim")
+        if status.state != "playing":
+            line.append(f" · {status.state}: {status.reason}", style="bold")
+        self.update(line)
