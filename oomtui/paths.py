@@ -25,7 +25,7 @@ def _home() -> Path | None:
 
 
 def data_dir() -> Path:
-    """Per-user data directory (saves, user scenarios)."""
+    """Per-user data directory (saves, user scenarios and levels, progress)."""
     home = _home()
     if home is not None:
         return home / "data"
@@ -48,6 +48,21 @@ def saves_dir() -> Path:
 def scenarios_dir() -> Path:
     """Where user-written scenario TOML files are looked up."""
     return data_dir() / "scenarios"
+
+
+def levels_dir() -> Path:
+    """Where user-written level TOML files are looked up."""
+    return data_dir() / "levels"
+
+
+def progress_path() -> Path:
+    """The game's progress file: levels won and best scores."""
+    return data_dir() / "progress.json"
+
+
+def best_runs_dir() -> Path:
+    """Where the best run of each level is kept as a save."""
+    return data_dir() / "best"
 
 
 def ensure(path: Path) -> Path:
