@@ -1,4 +1,5 @@
-"""Regenerate the example saves in saves/ (run it when the save format or the engine changes).
+"""Regenerate the example saves in oomtui/examples/ (run it when the save format or the engine
+changes).
 
     python3 scripts/make_example_saves.py
 
@@ -15,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's oomtui, installed or not
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.examples import EXAMPLES_DIR
 from oomtui.workloads import Alloc, Loop, Program, Sleep, Touch
 
 MiB = 1 << 20
-SAVES = ROOT / "saves"
 
 
 def until_just_before(m: Machine, kind: str, limit: int = 100_000) -> None:
@@ -71,10 +72,9 @@ EXAMPLES = {"leak-about-to-be-killed": leak, "thrashing-with-swap": thrashing,
 
 
 def main() -> int:
-    SAVES.mkdir(exist_ok=True)
     for name, make in EXAMPLES.items():
         m = make()
-        path = SAVES / f"{name}.oomsave"
+        path = EXAMPLES_DIR / f"{name}.oomsave"
         m.save(path, compress=True, scenario=name)
         print(f"{path.relative_to(ROOT)}: tick {m.tick}, {path.stat().st_size >> 10} KiB")
     return 0

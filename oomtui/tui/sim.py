@@ -351,7 +351,13 @@ class Sim:
     def load(self, path, then: Callable | None = None) -> None:
         """Replace the machine by a save's, paused, on a new timeline; `then(SaveStart)`. A
         file that cannot be opened changes nothing (the Reply carries its error)."""
-        self.control(lambda: self._load(path), then)
+        self.control(lambda: self._open(SaveStart.read(path), paused=True), then)
+
+    def open(self, start: Scenario | SaveStart, *, paused: bool,
+             then: Callable | None = None) -> None:
+        """Replace the machine by a scenario's (or a save's) on a new timeline; `then(start)`.
+        One that cannot boot changes nothing (the Reply carries its error)."""
+        self.control(lambda: self._open(start, paused=paused), then)
 
     def relayout(self, **layout) -> None:
         """What frames should hold from now on (Layout's fields): asked once per change."""
@@ -412,11 +418,15 @@ class Sim:
                         f"branch {self.timeline.current.name}")
         return before, m.tick
 
-    def _load(self, path) -> SaveStart:
-        self.scenario = SaveStart.read(path)
-        self.paused = True
-        self.boot()
-        return self.scenario
+    def _open(self, start: Scenario | SaveStart, *, paused: bool) -> Scenario | SaveStart:
+        previous = self.scenario, self.paused
+        self.scenario, self.paused = start, paused
+        try:
+            self.boot()  # it replaces the machine only once the new one is up
+        except BaseException:
+            self.scenario, self.paused = previous
+            raise
+        return start
 
     def run(self, cancelled) -> None:
         """The worker's loop, until cancelled(): calls, steps at speed, frames."""

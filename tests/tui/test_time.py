@@ -3,12 +3,11 @@ Asserted on the engine's tick and digest, the timeline's branches, files and not
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tuitools import SIZE, fill, oom_scenario, scenario, select, settle, until
 
 from oomtui import paths, saves
 from oomtui.engine import Machine
+from oomtui.examples import EXAMPLES_DIR
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog
 from oomtui.tui.screens.compare import CompareScreen
@@ -16,7 +15,7 @@ from oomtui.tui import sim as sim_module
 from oomtui.tui.messages import Seeking, TimeMoved
 from oomtui.tui.sim import SaveStart, Sim
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "saves" / "leak-about-to-be-killed.oomsave"
+EXAMPLE = EXAMPLES_DIR / "leak-about-to-be-killed.oomsave"
 
 
 def example_digest() -> str:
