@@ -10,13 +10,13 @@ import sys
 from oomtui import __version__
 
 # anything else: play
-COMMANDS = ("play", "meminfo", "bench", "replay", "save-info", "explain", "live", "compare")
+COMMANDS = ("play", "levels", "meminfo", "bench", "replay", "save-info", "explain", "live", "compare")
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oomtui",
-        usage="oomtui [-h] [--version] [SCENARIO.toml | COMMAND ...]",
+        usage="oomtui [-h] [--version] [SCENARIO.toml | LEVEL | COMMAND ...]",
         description=(
             "A terminal, game-style simulator of Linux memory management: spawn "
             "processes, map and touch memory, and watch page faults, reclaim, swap "
@@ -30,16 +30,34 @@ def _build_parser() -> argparse.ArgumentParser:
 
     play = sub.add_parser(
         "play",
-        help="open the app on a scenario or a save (the default scenario without PATH)",
-        description="Open the Textual app on a scenario TOML file, a save file, or on the "
-                    "built-in default scenario without one.",
+        help="open the app on a scenario, a save or a level (the default scenario without PATH)",
+        description="Open the Textual app on a scenario TOML file, a save file, a game level "
+                    "(its id or its file), or on the built-in default scenario without one. "
+                    "--headless plays a level to its end without the app and prints the result "
+                    "as JSON.",
     )
     play.add_argument("path", nargs="?", metavar="PATH",
-                      help="a scenario .toml file, or a save (.oomsave)")
+                      help="a scenario .toml file, a save (.oomsave), or a level's id or file")
     play.add_argument("--paused", action="store_true", help="start paused")
     play.add_argument("--speed", type=float, default=1, metavar="X",
                       help="simulated seconds per second: 0.1 … 64 (default: %(default)s)")
+    play.add_argument("--headless", action="store_true",
+                      help="play the level to its end without the app; print JSON: level, "
+                           "result (won or lost), score, reason, tick")
+    play.add_argument("--moves", metavar="FILE",
+                      help="with --headless: the calls to make, as [[at]] tables (tick, call, "
+                           "args, kwargs) like a scenario's")
     play.set_defaults(run=_cmd_play)
+
+    levels = sub.add_parser(
+        "levels",
+        help="list the game's levels: built-in, then your own",
+        description="List the levels in campaign order with their state (locked, open, won) "
+                    "and best score; your own levels are read from the data dir's levels/.",
+    )
+    levels.add_argument("--json", action="store_true",
+                        help="print id, title, teaches, goal and difficulty of each as JSON")
+    levels.set_defaults(run=_cmd_levels)
 
     meminfo = sub.add_parser(
         "meminfo",
@@ -169,6 +187,8 @@ def _cmd_play(args: argparse.Namespace) -> int:
     if args.speed not in SPEEDS:
         raise OSError(errno.EINVAL, f"speed {args.speed:g} is not one of "
                                     f"{', '.join(f'{s:g}' for s in SPEEDS)}")
+    if args.headless or args.moves is not None or _names_level(args.path):
+        return _play_level(args)
     scenario = None
     if args.path is not None and args.path.endswith(".toml"):
         from oomtui.scenarios import load
@@ -181,6 +201,73 @@ def _cmd_play(args: argparse.Namespace) -> int:
     from oomtui.tui.app import make_app
 
     return _run_app(make_app(scenario, paused=args.paused, speed=args.speed))
+
+
+def _names_level(path: str | None) -> bool:
+    """PATH is a level: a level's id (no file of that name), or a .toml file with [level]."""
+    import re
+
+    if path is None:
+        return False
+    if not os.path.exists(path):
+        return re.fullmatch(r"[a-z0-9-]+", path) is not None
+    if not path.endswith(".toml"):
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return re.search(r"^\s*\[level\]", f.read(1 << 20), re.M) is not None
+
+
+def _play_level(args: argparse.Namespace) -> int:
+    """A level in the app, or headless (a bad level or moves file: exit 2)."""
+    import json
+
+    from oomtui.game import LevelRun, find_level, load_moves
+
+    if args.path is None:
+        return _bad_input("--headless needs a level: its id (`oomtui levels` lists them) or "
+                          "its file")
+    if args.moves is not None and not args.headless:
+        return _bad_input("--moves is for --headless play")
+    try:
+        level = find_level(args.path)
+        moves = load_moves(args.moves) if args.moves is not None else ()
+    except OSError as err:
+        return _bad_input(_describe(err))
+    if not args.headless:
+        from oomtui.tui.app import make_app
+
+        return _run_app(make_app(level, paused=args.paused, speed=args.speed))
+    print(json.dumps(LevelRun(level).run_headless(moves)))
+    return 0
+
+
+def _bad_input(message: str) -> int:
+    print(f"oomtui: {message}", file=sys.stderr)
+    return 2
+
+
+def _cmd_levels(args: argparse.Namespace) -> int:
+    import json
+
+    from oomtui.game import Progress, all_levels
+
+    try:
+        levels = all_levels()
+    except OSError as err:
+        return _bad_input(_describe(err))
+    if args.json:
+        print(json.dumps([{"id": lv.id, "title": lv.title, "teaches": list(lv.teaches),
+                           "goal": lv.goal_text, "difficulty": lv.difficulty}
+                          for lv in levels], indent=1))
+        return 0
+    progress = Progress.load()
+    if progress.warning:
+        print(f"oomtui: {progress.warning}", file=sys.stderr)
+    for lv in levels:
+        best = progress.best(lv.id)
+        print(f"{lv.order:>3}  {lv.id:<18} {'*' * lv.difficulty:<5} "
+              f"{progress.state(lv.id):<6} {'-' if best is None else best:>5}  {lv.title}")
+    return 0
 
 
 def _run_app(app) -> int:

@@ -237,5 +237,11 @@ class OomApp(App):
 
 
 def make_app(scenario=None, **kw) -> OomApp:
-    """The app, as the CLI and the tests build it (see OomApp for the options)."""
-    return OomApp(scenario, **kw)
+    """The app, as the CLI and the tests build it (see OomApp for the options). Given a game
+    Level it opens on the level's scenario and keeps the level as `app.level`."""
+    from oomtui.game import Level
+
+    level = scenario if isinstance(scenario, Level) else None
+    app = OomApp(scenario if level is None else level.scenario, **kw)
+    app.level = level
+    return app
