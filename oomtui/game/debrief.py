@@ -36,10 +36,11 @@ def _watermarks(run) -> str:
                 f"min {z['min']}, low {z['low']}, high {z['high']} pages.")
     name, z = _zone(w.kswapd_woke.facts["zones"])
     return (f"At {w.seconds(w.kswapd_woke.tick)} (tick {w.kswapd_woke.tick}) free pages in zone "
-            f"{name} fell to {z['free']} ({_mib(z['free'])}), under its low watermark "
-            f"{z['low']} ({_mib(z['low'])}): kswapd0 woke to reclaim in the background until "
-            f"the zone is back above high ({z['high']} pages, {_mib(z['high'])}). Below min "
-            f"({z['min']} pages) allocating tasks must reclaim themselves.")
+            f"{name} fell under its low watermark, {z['low']} pages ({_mib(z['low'])}): kswapd0 "
+            f"woke to reclaim in the background until the zone is back above high "
+            f"({z['high']} pages, {_mib(z['high'])}); at the end of that tick {z['free']} "
+            f"pages were free. Below min ({z['min']} pages, {_mib(z['min'])}) allocating tasks "
+            f"must reclaim by themselves.")
 
 
 def _reclaim(run) -> str:
@@ -50,10 +51,10 @@ def _reclaim(run) -> str:
             return "No page was reclaimed: neither kswapd nor any task had to."
         return f"No task ever entered direct reclaim: {kswapd}, keeping ahead of the demand."
     name, z = _zone(w.direct_reclaim.facts["zones"])
-    said = (f"At {w.seconds(w.direct_reclaim.tick)} an allocation found zone {name} at "
-            f"{z['free']} free pages, under min ({z['min']}), and reclaimed by itself (direct "
-            f"reclaim): {vm['allocstall']} such stalls, {vm['pgscan_direct']} pages scanned by "
-            f"allocating tasks, while {kswapd}.")
+    said = (f"At {w.seconds(w.direct_reclaim.tick)} allocations had driven zone {name} under "
+            f"its min watermark ({z['min']} pages, {_mib(z['min'])}) and reclaimed by "
+            f"themselves (direct reclaim): {vm['allocstall']} such stalls, "
+            f"{vm['pgscan_direct']} pages scanned by allocating tasks, while {kswapd}.")
     if w.longest_stall is not None:
         f = w.longest_stall.facts
         said += (f" The longest stall: {f['comm']}, {f['us'] / 1000:.0f} ms in {f['kind']} at "

@@ -64,15 +64,14 @@ class Watch:
     # -- reading the machine --------------------------------------------------------------
 
     def update(self) -> None:
-        """Read the machine after a tick (a second call in the same tick reads nothing new)."""
+        """Read the machine after a tick or a call (reading twice counts nothing twice)."""
         m = self.m
-        if m.tick == self.tick and len(m.events) == self._events:
-            return
         self.tick = m.tick
         self.panicked = m.panicked
         self._read_events()
-        rows = m.processes() if not m.panicked else []
-        live = [r for r in rows if r["state"] != "oom-victim"]
+        if m.panicked:  # the processes died with the machine: keep what was last seen
+            return
+        live = [r for r in m.processes() if r["state"] != "oom-victim"]
         self.running = {r["comm"] for r in live}
         self.seen |= self.running
         for r in live:
@@ -113,6 +112,8 @@ class Watch:
                                        e.data.get("freed_kb", 0) or self._held(e)))
             if e.kind in ("oom_kill", "kill", "exit") and comm:
                 self.deaths.setdefault(comm, f"{_how(e)} at {self.seconds(e.tick)}")
+            if e.kind == "kswapd" and "woke" in e.message and self.kswapd_woke is None:
+                self.kswapd_woke = Moment(e.tick, {"zones": m.zoneinfo()})
             if e.kind == "throttle":
                 self.throttles += 1
                 self.throttle_ms += e.data.get("jiffies", 0)
@@ -142,10 +143,8 @@ class Watch:
         self._direct = now
 
     def _read_firsts(self, info: dict) -> None:
-        """The first time kswapd woke, direct reclaim ran and a page went to swap."""
+        """allocstall, and the first time direct reclaim ran and a page went to swap."""
         m = self.m
-        if self.kswapd_woke is None and m.kswapd_state()["awake"]:
-            self.kswapd_woke = Moment(m.tick, {"zones": m.zoneinfo(), "MemFree": info["MemFree"]})
         vm = m.vmstat()
         self.allocstall = vm["allocstall"]
         if self.direct_reclaim is None or self.swapped_out is None:
