@@ -18,16 +18,19 @@ class GoalLine(Static):
         self.display = bool(description)
         self.update(Text(description, style="italic"))
 
-    def show_goal(self, status, seconds_left: float) -> None:
-        """A level's game.GoalStatus: each condition's progress text marked held or not, and
-        the simulated time left."""
+    def show_goal(self, status, *, seconds_left: float, hints_left: int) -> None:
+        """A level's game.GoalStatus: each condition's progress text marked held or not, the
+        simulated time left, and the verdict once there is one."""
         self.display = True
         line = Text()
         line.append(" Goal ", style="bold reverse")
         for text, ok in status.progress:
             mark, colour = MARKS[bool(ok)]
             line.append(f" {mark} ", style=f"bold {colour}").append(text)  # text: never markup
-        line.append(f" · {max(seconds_left, 0):.0f} s left", style="dim")
-        if status.state != "playing":
-            line.append(f" · {status.state}: {status.reason}", style="bold")
+        if status.state == "playing":
+            line.append(f" · {max(seconds_left, 0):.0f} s left", style="bold")
+            if hints_left:
+                line.append(f" · h: hint ({hints_left} left)", style="dim")
+        else:
+            line.append(f" · {status.state}: ", style="bold").append(status.reason)
         self.update(line)
