@@ -53,7 +53,7 @@ def _reclaim(run) -> str:
     name, z = _zone(w.direct_reclaim.facts["zones"])
     said = (f"At {w.seconds(w.direct_reclaim.tick)} allocations had driven zone {name} under "
             f"its min watermark ({z['min']} pages, {_mib(z['min'])}) and reclaimed by "
-            f"themselves (direct reclaim): {vm['allocstall']} such stalls, "
+            f"themselves (direct reclaim; allocstall {vm['allocstall']}), "
             f"{vm['pgscan_direct']} pages scanned by allocating tasks, while {kswapd}.")
     if w.longest_stall is not None:
         f = w.longest_stall.facts

@@ -62,14 +62,12 @@ def locate(text: str, table: str | None, key: str | None = None, index: int = 0)
     """The 1-based line of `key` in table `table` (None: the top level; for an array of tables,
     its `index`-th element), else the table's header line, else 1."""
     header_line, count = None, -1
-    current = None if table is None else ""  # "" until a header is seen: the top level
     inside = table is None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         m = re.match(r"^\[\[\s*([^\]]+?)\s*\]\]|^\[\s*([^\]]+?)\s*\]", line)
         if m:
             name = m.group(1) or m.group(2)
-            current = name
             if name == table:
                 count += 1 if m.group(1) else 0
                 inside = not m.group(1) or count == index

@@ -5,25 +5,10 @@ import contextlib
 from types import SimpleNamespace
 
 import pytest
+from gametools import MIB, level, oom_run, play
 
-from oomtui.game import LevelRun
 from oomtui.game.goals import HOLDING, LOST, WON, parse
-from oomtui.game.level import parse_level, parse_toml
-
-MIB = 1 << 20
-
-
-def level(goal: str, *, machine: str = "ram_mib = 128", processes=("app",), limit=2,
-          extra: str = ""):
-    procs = "".join(f'[[process]]\ncomm = "{c}"\n' for c in processes)
-    text = (f'[level]\nid = "t"\ntitle = "t"\norder = 1\nbriefing = "b"\ntime_limit_s = {limit}\n'
-            f'[goal]\ntext = "g"\n{goal}\n[machine]\nseed = 1\n{machine}\n{procs}{extra}')
-    return parse_level(parse_toml(text, "t.toml"), text, "t.toml")
-
-
-def play(lv):
-    run = LevelRun(lv)
-    return run, run.machine
+from oomtui.game.level import parse_toml
 
 
 def test_alive_is_lost_at_once_when_the_process_dies():
@@ -50,15 +35,6 @@ def test_a_finished_run_stays_finished():
     assert run.check().state == "lost"
     m.step(1)
     assert run.check().tick == 0  # judged when it ended
-
-
-OOM = 'workload = { name = "leak", phases = [{ kind = "alloc", mib = 512, rate_mib_s = 2048 }] }'
-
-
-def oom_run(goal, sysctl=""):
-    """64 MiB without swap; hog leaks 2 GiB/s until the OOM killer takes it."""
-    return LevelRun(level(goal, machine=f"ram_mib = 64\n{sysctl}", processes=("app",),
-                          extra=f'[[process]]\ncomm = "hog"\n{OOM}\n'))
 
 
 @pytest.mark.parametrize("goal, state, reason", [
