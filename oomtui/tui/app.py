@@ -57,19 +57,24 @@ def result_text(result) -> str:
 
 
 class OomApp(App):
-    CSS_PATH = ["app.tcss", "level.tcss"]
+    CSS_PATH = ["app.tcss", "start.tcss", "level.tcss"]
     TITLE = "oomtui"
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app-help"),
         Binding("q", "quit", "Quit", id="app-quit"),
+        Binding("ctrl+o", "picker", "Open", id="app-open",
+                tooltip="Open a level, a scenario, the sandbox or a save"),
     ]
 
     def __init__(self, scenario=None, *, paused: bool = False, start_tick: int = 0,
-                 speed: float = 1, level=None):
+                 speed: float = 1, welcome: bool = False, level=None):
         super().__init__()
         self.scenario = scenario
         """The Scenario (or sim.SaveStart) to run (None: the built-in default, loaded in the
         worker)."""
+        self.welcome = welcome
+        """Offer the welcome and the tour if this is the first start (no progress yet): the
+        plain `oomtui` command asks for it, a scenario or a save opened on purpose does not."""
         self.level = level
         """The game Level played on the machine (None: a scenario or a save); it opens with
         its briefing."""
@@ -96,6 +101,11 @@ class OomApp(App):
         self.push_screen(self.main)
         if self.level is not None:
             self.play_level(self.level)
+        if self.welcome:
+            from oomtui.game.progress import Progress
+
+            if Progress.load().first_start:
+                self.action_welcome()
 
     def on_ready(self) -> None:
         """The first frame is on screen: now load the engine (importing numba alone takes the
@@ -258,23 +268,50 @@ class OomApp(App):
     # -- keys ----------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from oomtui.tui.screens.briefing import BriefingScreen
         from oomtui.tui.screens.compare import CompareScreen
         from oomtui.tui.screens.help import HelpScreen
+        from oomtui.tui.screens.level_end import LevelEndScreen
         from oomtui.tui.screens.oom import OomScreen
         from oomtui.tui.screens.panic import PanicScreen
+        from oomtui.tui.screens.tour import TourScreen
 
         palette = Binding("ctrl+p", "command_palette", "Command palette: every action by name",
                           id="app-palette")
         self.push_screen(HelpScreen([
-            ("main", ACTION_BINDINGS + ProcessTable.BINDINGS),
+            ("main", MainScreen.BINDINGS + ProcessTable.BINDINGS),
             ("everywhere", self.BINDINGS + [palette]),
+            ("help", HelpScreen.BINDINGS),
+            ("tour", TourScreen.BINDINGS),
+            ("level briefing", BriefingScreen.BINDINGS),
+            ("level end", LevelEndScreen.BINDINGS),
             ("OOM report", OomScreen.BINDINGS),
             ("panic", PanicScreen.BINDINGS),
             ("branch comparison", CompareScreen.BINDINGS),
         ]))
 
+    def action_picker(self) -> None:
+        from oomtui.tui.screens.picker import PickerScreen, open_pick
+
+        self.push_screen(PickerScreen(), lambda pick: pick is not None and open_pick(self, pick))
+
+    def action_sandbox(self) -> None:
+        from oomtui.tui.screens.picker import Pick, open_pick
+
+        open_pick(self, Pick("sandbox"))
+
+    def action_welcome(self) -> None:
+        from oomtui.tui.screens.welcome import offer
+
+        offer(self)
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Open", "A level, a scenario or a save (ctrl+o)", self.action_picker)
+        yield SystemCommand("Sandbox", "Choose RAM, swap, overcommit, THP and processes",
+                            self.action_sandbox)
+        yield SystemCommand("Welcome and tour", "The one-minute tour of the panes and keys",
+                            self.action_welcome)
         if screen is self.main:
             for b in ACTION_BINDINGS:
                 yield SystemCommand(b.description, f"key {self.get_key_display(b)}",

@@ -27,13 +27,13 @@ from numba.core import event
 from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.warmup import CompileProgress, warm_up
-from oomtui.kill_sentence import kill_sentence
 from oomtui.engine.views import (
     FRAME_KINDS,
     MOVED_FROM,
     MOVED_TO,
     PAGE_STATES,
 )
+from oomtui.kill_sentence import kill_sentence
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
 from oomtui.tui.level_play import LevelPlay

@@ -34,7 +34,7 @@ class LevelEndScreen(Screen):
     BINDINGS = [
         Binding("r", "retry", "Retry", id="end-retry"),
         Binding("n", "next", "Next level", id="end-next"),
-        Binding("p", "picker", "Levels", id="end-picker"),
+        Binding("p", "levels", "Levels", id="end-levels"),
         Binding("escape", "app.pop_screen", "Look at the machine", id="end-look"),
     ]
 
@@ -60,11 +60,6 @@ class LevelEndScreen(Screen):
         self.query_one("#end-score").border_title = "Score"
         self.query_one("#end-debrief").border_title = "What happened"
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "picker":
-            return hasattr(self.app, "action_picker")
-        return True
-
     def action_retry(self) -> None:
         self.app.pop_screen()
         self.app.retry_level(self.ending.level)
@@ -80,6 +75,6 @@ class LevelEndScreen(Screen):
             self.app.pop_screen()
             self.app.play_level(e.next_level)
 
-    def action_picker(self) -> None:
+    def action_levels(self) -> None:
         self.app.pop_screen()
         self.app.action_picker()

@@ -1,5 +1,6 @@
-"""KeyFooter: the Footer with help (?) and quit (q) first, so that they stay in view however
-narrow the terminal (the Footer cuts its keys at the right edge)."""
+"""KeyFooter: the Footer with help (?), quit (q) and open (ctrl+o: levels, scenarios, saves)
+first, so that they stay in view however narrow the terminal (the Footer cuts its keys at the
+right edge)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from textual.app import ComposeResult
 from textual.compose import compose
 from textual.widgets import Footer
 
-FIRST = ("help", "quit")  # the app's actions a newcomer looks for
+FIRST = ("help", "quit", "picker")  # the app's actions a newcomer looks for
 
 
 class KeyFooter(Footer):
