@@ -19,18 +19,18 @@ class GoalLine(Static):
         self.update(Text(description, style="italic"))
 
     def show_goal(self, status, *, seconds_left: float, hints_left: int) -> None:
-        """A level's game.GoalStatus: each condition's progress text marked held or not, the
-        simulated time left, and the verdict once there is one."""
+        """A level's game.GoalStatus: the time left (or the verdict), then each condition's
+        progress marked held or not, those not held first (a narrow line cuts the rest)."""
         self.display = True
         line = Text()
         line.append(" Goal ", style="bold reverse")
-        for text, ok in status.progress:
-            mark, colour = MARKS[bool(ok)]
-            line.append(f" {mark} ", style=f"bold {colour}").append(text)  # text: never markup
         if status.state == "playing":
-            line.append(f" · {max(seconds_left, 0):.0f} s left", style="bold")
+            line.append(f" {max(seconds_left, 0):.0f} s left", style="bold")
             if hints_left:
                 line.append(f" · h: hint ({hints_left} left)", style="dim")
         else:
-            line.append(f" · {status.state}: ", style="bold").append(status.reason)
+            line.append(f" {status.state}: ", style="bold").append(status.reason)
+        for text, ok in sorted(status.progress, key=lambda p: bool(p[1])):
+            mark, colour = MARKS[bool(ok)]
+            line.append(f" {mark} ", style=f"bold {colour}").append(text)  # text: never markup
         self.update(line)
