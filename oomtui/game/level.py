@@ -193,11 +193,15 @@ def scenario_part(d, text: str, source: str) -> scenarios.Scenario:
 
 
 def _key_in(message: str, table: Mapping) -> str | None:
-    """The key of `table` an error message is about: an unknown key it quotes, else the first
-    key it names."""
+    """The key of `table` an error message is about: an unknown key it quotes, an [[at]]'s
+    arguments, else the first key it names."""
     unknown = re.search(r"unknown key '([^']+)'", message)
     if unknown:
         return unknown.group(1)
+    if re.search(r"\bargument\b", message):  # a call's argument: an [[at]]'s args or kwargs
+        given = [k for k in ("args", "kwargs") if k in table]
+        if given:
+            return given[0]
     named = [k for k in table if re.search(rf"\b{re.escape(str(k))}\b", message)]
     return min(named, key=lambda k: message.index(str(k))) if named else None
 

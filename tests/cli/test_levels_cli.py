@@ -63,7 +63,7 @@ def test_bad_files_exit_2_naming_file_line_and_key(capsys, tmp_path):
     moves = tmp_path / "moves.toml"
     moves.write_text('[[at]]\ntick = 1\ncall = "sysctl"\nargs = ["vm.swappiness"]\n')
     assert main(["play", "overcommit", "--headless", "--moves", str(moves)]) == 2
-    assert f"{moves}:1: key `at`: sysctl needs its value" in capsys.readouterr().err
+    assert f"{moves}:4: key `args`: sysctl needs its value" in capsys.readouterr().err
     level = tmp_path / "mine.toml"
     level.write_text('[level]\nid = "Mine"\n')
     assert main(["play", str(level), "--headless"]) == 2
@@ -78,3 +78,13 @@ def test_play_level_opens_the_app_on_it(monkeypatch):
     assert main(["play", "watermarks"]) == 0
     (level, scenario), = seen
     assert level.id == "watermarks" and scenario is level.scenario
+
+
+def test_a_bad_user_level_fails_levels_with_exit_2(capsys):
+    from oomtui import paths
+
+    bad = paths.ensure(paths.levels_dir()) / "mine.toml"
+    bad.write_text('[level]\nid = "mine"\ntitle = "t"\norder = 1\nbriefing = "b"\n'
+                   'time_limit_s = 1\nteaches = ["oom"]\n')
+    assert main(["levels", "--json"]) == 2
+    assert f"{bad}:7: key `teaches`: unknown topic 'oom'" in capsys.readouterr().err
