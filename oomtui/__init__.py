@@ -4,6 +4,9 @@ The engine lives in :mod:`oomtui.engine`; ``python -m oomtui`` is the CLI. Real 
 (`oomtui live`) and real kernel OOM reports (`oomtui explain`) come in through
 :mod:`oomtui.realworld`; `oomtui compare` (:mod:`oomtui.compare`) runs one scenario under
 each OOM policy (the kernel's, and the daemons of :mod:`oomtui.engine.daemons`).
+:mod:`oomtui.game` makes levels of scenarios (a goal judged every tick, score, hints, debrief,
+progress; `oomtui levels`, `oomtui play LEVEL --headless`); :mod:`oomtui.kill_sentence` says
+in one plain line why the OOM killer chose its victim.
 This module stays light: it must not import numba, numpy or textual.
 """
 

@@ -25,8 +25,8 @@ def kill_sentence(machine, event) -> str:
     if data.get("victim") is None:
         if machine.panicked:
             return (f"Nobody was killed: vm.panic_on_oom = {machine.sysctl('vm.panic_on_oom')} "
-                    f"made the kernel panic instead ({event.message}).")
-        return f"Nobody was killed: {event.message or 'no process could be chosen'}."
+                    f"made the kernel panic instead ({event.message})")
+        return f"Nobody was killed: {event.message or 'no process could be chosen'}"
     total = data["totalpages"]
     memcg = data.get("memcg")
     of = "RAM+swap" if memcg is None else f"{memcg}'s memory limit"

@@ -31,7 +31,8 @@ and every target was reached. A kernel panic ends the level: won only with `pani
     max_kills = 0                  at most this many such kills
     max_direct_stall_ms = 20       no task stalls longer in direct reclaim or compaction at
                                    once (stalls are served in whole ticks)
-    max_allocstall = 0             vmstat allocstall (entries into direct reclaim) never above
+    max_allocstall = 0             vmstat allocstall (entries into direct reclaim) never
+                                   above this
     max_psi_some_avg10 = 10.0      /proc/pressure/memory some avg10 (%) never above this
     max_psi_full_avg10 = 5.0       the same for full
     max_swap_used_mib = 256        SwapTotal - SwapFree never above this
@@ -50,6 +51,14 @@ and every target was reached. A kernel panic ends the level: won only with `pani
     panic = true                   the kernel panics (vm.panic_on_oom): the level ends won
 
 A process named by a condition must be started by the level ([[process]] or an [[at]] spawn).
+Example, the cluster-safe choice of a panic_on_oom level: `panic = true` with
+`not_killed = ["db-primary"]` wins only when the node panics (and fails over) before the OOM
+killer takes the primary; the same goal with `max_kills = 0` forbids any kill on the way.
+
+Playing a level: `LevelRun(level, machine=None)`; the app steps `run.machine` itself and
+calls `run.check()` after every tick (a GoalStatus: state, reason, progress as (text, ok) per
+condition); `take_hint()`, `score()`, `debrief()` (it plays the level once more without moves
+to compare, kept per level: `do_nothing(level)`), `run_headless(moves)`.
 
 Modules: level.py (Level, the loader, errors as "FILE:LINE: key `x`: message"), goals.py
 (the conditions), watch.py (what a run did, read from the machine's public views after each

@@ -31,9 +31,12 @@ def _watermarks(run) -> str:
     w, m = run.watch, run.machine
     if w.kswapd_woke is None:
         name, z = _zone(m.zoneinfo())
-        return (f"Free memory never fell to the low watermark of zone {name} ({z['low']} pages, "
-                f"{_mib(z['low'])}): kswapd0 slept through the run. The watermarks there are "
-                f"min {z['min']}, low {z['low']}, high {z['high']} pages.")
+        marks = (f"The watermarks of zone {name} are min {z['min']}, low {z['low']}, high "
+                 f"{z['high']} pages ({_mib(z['min'])}, {_mib(z['low'])}, {_mib(z['high'])}).")
+        if w.direct_reclaim is not None:
+            return (f"kswapd0 never got to run: allocations went past the low watermark and "
+                    f"into direct reclaim within one tick. {marks}")
+        return f"Free memory never fell to the low watermark: kswapd0 slept through the run. {marks}"
     name, z = _zone(w.kswapd_woke.facts["zones"])
     return (f"At {w.seconds(w.kswapd_woke.tick)} (tick {w.kswapd_woke.tick}) free pages in zone "
             f"{name} fell under its low watermark, {z['low']} pages ({_mib(z['low'])}): kswapd0 "
@@ -53,7 +56,7 @@ def _reclaim(run) -> str:
     name, z = _zone(w.direct_reclaim.facts["zones"])
     said = (f"At {w.seconds(w.direct_reclaim.tick)} allocations had driven zone {name} under "
             f"its min watermark ({z['min']} pages, {_mib(z['min'])}) and reclaimed by "
-            f"themselves (direct reclaim): {vm['allocstall']} such stalls, "
+            f"themselves (direct reclaim; allocstall {vm['allocstall']}), "
             f"{vm['pgscan_direct']} pages scanned by allocating tasks, while {kswapd}.")
     if w.longest_stall is not None:
         f = w.longest_stall.facts

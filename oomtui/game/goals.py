@@ -9,7 +9,7 @@ target was reached. The vocabulary is in the package docstring (oomtui/game/__in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 HOLDING, WON, LOST = "holding", "won", "lost"
 
@@ -338,7 +338,7 @@ class Goal:
     text: str = ""
     conditions: tuple[Condition, ...] = ()
     early_win: bool = True  # every target reached ends the level at once
-    watch_maps: bool = field(default=False)  # a condition needs the processes' mappings
+    watch_maps: bool = False  # a condition needs the processes' mappings
 
     def comms(self) -> list[str]:
         return list(dict.fromkeys(c for cond in self.conditions for c in cond.comms()))

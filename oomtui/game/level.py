@@ -62,14 +62,12 @@ def locate(text: str, table: str | None, key: str | None = None, index: int = 0)
     """The 1-based line of `key` in table `table` (None: the top level; for an array of tables,
     its `index`-th element), else the table's header line, else 1."""
     header_line, count = None, -1
-    current = None if table is None else ""  # "" until a header is seen: the top level
     inside = table is None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         m = re.match(r"^\[\[\s*([^\]]+?)\s*\]\]|^\[\s*([^\]]+?)\s*\]", line)
         if m:
             name = m.group(1) or m.group(2)
-            current = name
             if name == table:
                 count += 1 if m.group(1) else 0
                 inside = not m.group(1) or count == index
@@ -195,11 +193,15 @@ def scenario_part(d, text: str, source: str) -> scenarios.Scenario:
 
 
 def _key_in(message: str, table: Mapping) -> str | None:
-    """The key of `table` an error message is about: an unknown key it quotes, else the first
-    key it names."""
+    """The key of `table` an error message is about: an unknown key it quotes, an [[at]]'s
+    arguments, else the first key it names."""
     unknown = re.search(r"unknown key '([^']+)'", message)
     if unknown:
         return unknown.group(1)
+    if re.search(r"\bargument\b", message):  # a call's argument: an [[at]]'s args or kwargs
+        given = [k for k in ("args", "kwargs") if k in table]
+        if given:
+            return given[0]
     named = [k for k in table if re.search(rf"\b{re.escape(str(k))}\b", message)]
     return min(named, key=lambda k: message.index(str(k))) if named else None
 

@@ -132,10 +132,14 @@ class LevelRun:
 
     def debrief(self, baseline: Mapping | None = None) -> list[str]:
         """The end screen's paragraphs (oomtui.game.debrief); `baseline` is the do-nothing
-        run's result (do_nothing(level) when None)."""
+        run's result (when None: this run if it made no move, else do_nothing(level), which
+        plays the level once more: call it off the UI thread)."""
         from oomtui.game.debrief import debrief
 
-        return debrief(self, do_nothing(self.level) if baseline is None else baseline)
+        if baseline is None:
+            baseline = do_nothing(self.level) if self.moves_made() else {
+                "result": self.status.state}
+        return debrief(self, baseline)
 
 
 _BASELINES: dict[tuple[str, str], dict] = {}

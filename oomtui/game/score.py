@@ -71,9 +71,9 @@ def compute(*, weights: Mapping, won: bool, important: list[str], running: set[s
              f"{stall_ms} ms stalled on memory (PSI some)"),
         Part("wasted_mib", wasted, round(w["wasted_per_mib"] * wasted),
              f"{wasted} MiB held by killed processes"),
-        Part("kills", kills, round(w["kill"] * kills), f"{kills} OOM kills"),
+        Part("kills", kills, round(w["kill"] * kills), f"OOM kills: {kills}"),
         Part("time", round(left, 2), round(w["second_left"] * left),
              f"{left:.2f} s left on the clock" if won else "no time bonus for a loss"),
-        Part("hints", hints, round(w["hint"] * hints), f"{hints} hints taken"),
+        Part("hints", hints, round(w["hint"] * hints), f"hints taken: {hints}"),
     )
     return Score(max(0, sum(p.points for p in parts)), parts)

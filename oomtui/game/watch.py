@@ -40,7 +40,7 @@ class Watch:
         self.seen: set[str] = set()
         self.deaths: dict[str, str] = {}  # comm -> how it ended, first time
         self.kills: list[Kill] = []
-        self.oom_events: list = []  # the machine's "oom" events (decisions with their table)
+        self.oom_events: list = []  # the OOM killer's decisions: a kill, a panic, nobody
         self.max_direct_stall_us = 0
         self.longest_stall: Moment | None = None
         self.max_psi_avg10 = {"some": 0.0, "full": 0.0}
@@ -59,20 +59,30 @@ class Watch:
         self.allocstall = 0  # vmstat allocstall: entries into direct reclaim
         self.throttles = 0
         self.throttle_ms = 0
-        self.update()
 
     # -- reading the machine --------------------------------------------------------------
 
     def update(self) -> None:
-        """Read the machine after a tick (a second call in the same tick reads nothing new)."""
+        """Read the machine after a tick or a call (reading twice counts nothing twice)."""
         m = self.m
-        if m.tick == self.tick and len(m.events) == self._events:
-            return
         self.tick = m.tick
         self.panicked = m.panicked
         self._read_events()
-        rows = m.processes() if not m.panicked else []
-        live = [r for r in rows if r["state"] != "oom-victim"]
+        if not m.panicked:  # else the processes died with the machine: keep the last seen
+            self._read_processes()
+        info = m.meminfo()
+        self.max_swap_used_kb = max(self.max_swap_used_kb, info["SwapTotal"] - info["SwapFree"])
+        self.committed_kb, self.commit_limit_kb = info["Committed_AS"], info["CommitLimit"]
+        self.over_commit |= self.committed_kb > self.commit_limit_kb
+        self.max_thp = max(self.max_thp, info["AnonHugePages"] // 2048)
+        psi = m.pressure()
+        for kind in ("some", "full"):
+            self.max_psi_avg10[kind] = max(self.max_psi_avg10[kind], psi[kind]["avg10"])
+        self._read_firsts(info)
+
+    def _read_processes(self) -> None:
+        m = self.m
+        live = [r for r in m.processes() if r["state"] != "oom-victim"]
         self.running = {r["comm"] for r in live}
         self.seen |= self.running
         for r in live:
@@ -90,21 +100,12 @@ class Watch:
                 comm = r["comm"]
                 self.largest_mapping[comm] = max(self.largest_mapping.get(comm, 0), largest)
         self._read_stalls()
-        info = m.meminfo()
-        self.max_swap_used_kb = max(self.max_swap_used_kb, info["SwapTotal"] - info["SwapFree"])
-        self.committed_kb, self.commit_limit_kb = info["Committed_AS"], info["CommitLimit"]
-        self.over_commit |= self.committed_kb > self.commit_limit_kb
-        self.max_thp = max(self.max_thp, info["AnonHugePages"] // 2048)
-        psi = m.pressure()
-        for kind in ("some", "full"):
-            self.max_psi_avg10[kind] = max(self.max_psi_avg10[kind], psi[kind]["avg10"])
-        self._read_firsts(info)
 
     def _read_events(self) -> None:
         m = self.m
         for e in m.events[self._events:]:
             comm = _comm(e.message)
-            if e.kind == "oom" and "victim" in e.data:
+            if e.kind == "oom":
                 self.oom_events.append(e)
             if e.kind == "oom_kill" or (e.kind == "kill" and "by" in e.data):
                 by = e.data.get("by") or ("the memcg OOM killer" if "Memory cgroup" in e.message
