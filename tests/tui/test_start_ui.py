@@ -146,7 +146,7 @@ async def test_the_picker_shows_each_levels_state_and_keeps_a_locked_one_closed(
         assert f"3. {third.title}  [locked]" in lines
         await pick(pilot, third.id)
         assert isinstance(app.screen, PickerScreen)
-        assert error_line(app) == f"{third.title} is locked: win {second.title!r} first"
+        assert error_line(app) == f"locked: win level {second.order} first"
         await pick(pilot, second.id)
         assert app.level.id == second.id
         assert app.sim.scenario == second.scenario and app.sim.paused

@@ -61,8 +61,7 @@ def level_picks() -> tuple[list[tuple[str, Pick]], str]:
         shown = {"won": f"won, best {best}" if best is not None else "won",
                  "open": "open", "locked": "locked"}[state]
         # only a built-in level after the first is ever locked: `previous` is the one to win
-        locked = f"{level.title} is locked: win {previous.title!r} first" \
-            if state == "locked" else ""
+        locked = f"locked: win level {previous.order} first" if state == "locked" else ""
         about = (f"{'★' * level.difficulty}{'☆' * (5 - level.difficulty)} · teaches "
                  f"{', '.join(level.teaches)} · goal: {level.goal_text}")
         picks.append((f"{level.order:>2}. {level.title}  [{shown}]",
