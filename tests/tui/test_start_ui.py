@@ -294,6 +294,8 @@ def test_welcome_look(snap_compare, size):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-def test_picker_look(snap_compare, size):
+def test_picker_look(snap_compare, size, monkeypatch):
+    three = builtin_levels()[:3]  # the look stays as more levels come
+    monkeypatch.setattr("oomtui.game.all_levels", lambda: three)
     app = make_app(scenario(), paused=True, start_tick=50)
     assert snap_compare(app, terminal_size=size, run_before=ready("ctrl+o"))
