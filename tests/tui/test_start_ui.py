@@ -174,6 +174,21 @@ async def test_the_picker_opens_a_scenario_as_the_app_started_and_says_what_it_i
         assert notes[-1] == "opened strict-overcommit, paused (space runs); R restarts it"
 
 
+async def test_ctrl_o_works_from_another_screen_and_a_running_app_runs_what_it_opens(notes):
+    app = make_app(scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark", "ctrl+o")
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("escape")  # back where it was opened
+        assert not isinstance(app.screen, PickerScreen) and app.screen is not app.main
+        await pilot.press("ctrl+o")
+        await pick(pilot, "dentry-flood")
+        await until(pilot, lambda: app.sim.scenario.name == "dentry-flood")
+        assert app.screen is app.main and not app.sim.paused
+        assert notes[-1] == "opened dentry-flood; R restarts it"
+
+
 async def test_the_picker_opens_an_example_save_paused_where_it_was_saved(notes):
     app = make_app(scenario(), paused=True)
     meta = saves.read_header(EXAMPLE)["meta"]
