@@ -200,7 +200,9 @@ def _cmd_play(args: argparse.Namespace) -> int:
         scenario = SaveStart.read(args.path)
     from oomtui.tui.app import make_app
 
-    return _run_app(make_app(scenario, paused=args.paused, speed=args.speed))
+    # the plain `oomtui` of a newcomer offers the welcome; a file opened on purpose does not
+    return _run_app(make_app(scenario, paused=args.paused, speed=args.speed,
+                             welcome=args.path is None))
 
 
 def _names_level(path: str | None) -> bool:

@@ -1,9 +1,10 @@
-"""Regenerate the example saves in saves/ (run it when the save format or the engine changes).
+"""Regenerate the example saves in oomtui/examples/ (run it when the save format or the engine
+changes).
 
     python3 scripts/make_example_saves.py
 
-Each one stops at a notable moment; tests/saves/test_example_saves.py checks that they still
-load and that the moment is still there.
+Each one stops at a notable moment (oomtui.examples.DESCRIPTIONS says which);
+tests/saves/test_example_saves.py checks that they still load and that the moment is still there.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's oomtui, installed or not
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
+from oomtui.examples import EXAMPLES_DIR
 from oomtui.workloads import Alloc, Loop, Program, Sleep, Touch
 
 MiB = 1 << 20
-SAVES = ROOT / "saves"
 
 
 def until_just_before(m: Machine, kind: str, limit: int = 100_000) -> None:
@@ -32,8 +33,6 @@ def until_just_before(m: Machine, kind: str, limit: int = 100_000) -> None:
 
 
 def leak() -> Machine:
-    """A leak at 32 MiB/s on a 256 MiB machine without swap, one tick before the OOM killer
-    picks it (oom_score_adj 500) over the database."""
     m = Machine(MachineConfig(ram_mib=256, seed=1))
     m.spawn("postgres", workload=Program("postgres", (
         Alloc(64, 256), Touch(pattern="hotcold", working_set_mib=64, rate_mib_s=64))))
@@ -44,8 +43,6 @@ def leak() -> Machine:
 
 
 def thrashing() -> Machine:
-    """Three workers touching 300 MiB at random on a 256 MiB machine with 512 MiB of swap:
-    every tick swaps pages in and out (watch pswpin, pswpout and PSI)."""
     m = Machine(MachineConfig(ram_mib=256, swap=[SwapDevice(size_mib=512)], seed=2))
     for i in range(3):
         m.spawn(f"worker{i}", workload=Program("worker", (
@@ -56,8 +53,6 @@ def thrashing() -> Machine:
 
 
 def memcg_limit() -> Machine:
-    """A batch job in /batch (memory.max 64 MiB, no swap) one tick before the memcg OOM
-    killer ends it, while the machine itself has plenty free."""
     m = Machine(MachineConfig(ram_mib=512, seed=3))
     m.cgroup_create("/batch", memory_max=64 * MiB)
     m.spawn("web", workload=Program("web", (Alloc(32, 64), Sleep(60))))
@@ -71,10 +66,9 @@ EXAMPLES = {"leak-about-to-be-killed": leak, "thrashing-with-swap": thrashing,
 
 
 def main() -> int:
-    SAVES.mkdir(exist_ok=True)
     for name, make in EXAMPLES.items():
         m = make()
-        path = SAVES / f"{name}.oomsave"
+        path = EXAMPLES_DIR / f"{name}.oomsave"
         m.save(path, compress=True, scenario=name)
         print(f"{path.relative_to(ROOT)}: tick {m.tick}, {path.stat().st_size >> 10} KiB")
     return 0

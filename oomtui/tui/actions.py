@@ -55,7 +55,6 @@ ACTION_BINDINGS = [
     Binding("B", "compare", "Compare branches", id="time-compare", show=False),
     Binding("j", "switch_branch", "Jump to a branch", id="time-switch", show=False),
     Binding("ctrl+s", "save", "Save", id="file-save"),
-    Binding("ctrl+o", "load", "Load a save", id="file-load"),
 ]
 
 

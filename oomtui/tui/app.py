@@ -28,6 +28,7 @@ from oomtui.tui.actions import ACTION_BINDINGS
 from oomtui.tui.fmt import describe, error_text
 from oomtui.tui.screens.main import MainScreen
 from oomtui.tui.widgets.alloc_path import AllocPath
+from oomtui.tui.widgets.goal_line import GoalLine
 from oomtui.tui.widgets.process_table import ProcessTable
 
 if TYPE_CHECKING:
@@ -56,19 +57,28 @@ def result_text(result) -> str:
 
 
 class OomApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "start.tcss", "level.tcss"]
     TITLE = "oomtui"
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app-help"),
         Binding("q", "quit", "Quit", id="app-quit"),
+        Binding("ctrl+o", "picker", "Open", id="app-open",
+                tooltip="Open a level, a scenario, the sandbox or a save"),
     ]
 
     def __init__(self, scenario=None, *, paused: bool = False, start_tick: int = 0,
-                 speed: float = 1):
+                 speed: float = 1, welcome: bool = False, level=None):
         super().__init__()
         self.scenario = scenario
         """The Scenario (or sim.SaveStart) to run (None: the built-in default, loaded in the
         worker)."""
+        self.welcome = welcome
+        """Offer the welcome and the tour if this is the first start (no progress yet): the
+        plain `oomtui` command asks for it, a scenario or a save opened on purpose does not."""
+        self.level = level
+        """The game Level played on the machine (None: a scenario or a save); it opens with
+        its briefing."""
+        self._clock_at_boot = False  # the briefing was read before the engine was up
         self.start = {"paused": paused, "tick": start_tick, "speed": speed}
         self.sim: Sim | None = None
         """The Sim, once the worker has made it (it takes requests before the machine is up)."""
@@ -89,6 +99,13 @@ class OomApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
+        if self.level is not None:
+            self.play_level(self.level)
+        if self.welcome:
+            from oomtui.game.progress import Progress
+
+            if Progress.load().first_start:
+                self.action_welcome()
 
     def on_ready(self) -> None:
         """The first frame is on screen: now load the engine (importing numba alone takes the
@@ -112,8 +129,8 @@ class OomApp(App):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         if self.scenario is None:
             self.scenario = builtin()
-        sim = Sim(self.scenario, paused=self.start["paused"], speed=self.start["speed"],
-                  post=self.post_message)
+        sim = Sim(self.scenario, paused=self.start["paused"] or self.level is not None,
+                  speed=self.start["speed"], post=self.post_message, level=self.level)
         self.sim = sim  # before boot: the messages boot posts may need it
         sim.boot(self.start["tick"])
         # Everything loaded so far (numba, the engine, Textual) lives as long as the app: keep
@@ -142,7 +159,8 @@ class OomApp(App):
     def _check_panic(self, frame) -> None:
         from oomtui.tui.screens.panic import PanicScreen
 
-        if frame.panic and not self._panic_shown:
+        if frame.panic and not self._panic_shown and frame.goal is None:  # a level's end
+            # screen tells of its panic
             self._panic_shown = True
             self.push_screen(PanicScreen(self.panic_text or frame.panic, frame.tick, frame.tick_ms))
         elif not frame.panic:
@@ -158,6 +176,12 @@ class OomApp(App):
         self.main.query_one(AllocPath).forget(kernels[-1] if kernels else None)
         if moved.fresh:
             self.main.clear_log()
+            self.level = moved.level
+            self.main.query_one(GoalLine).describe("" if self.level else moved.description)
+            self.main.refresh_bindings()
+            if self._clock_at_boot:
+                self._clock_at_boot = False
+                self.sim.start_clock()
         self.main.log_line(moved.tick, self.tick_ms, "time", moved.message)
         self.main.set_zones(moved.managed)
 
@@ -173,8 +197,10 @@ class OomApp(App):
             if is_oom_kill(event):
                 self.oom_events.append(event)
                 self.main.query_one(AllocPath).oom_tick = event.tick
-                self.notify(f"{event.message}. Press O for the report.", title="OOM kill",
-                            severity="error", timeout=8)
+                why = event.data.get("why")  # the worker's plain sentence (sim.explained)
+                said = f"{event.message}." + (f"\n{why}." if why else "")
+                self.notify(f"{said} Press O for the report.", title="OOM kill",
+                            severity="error", timeout=12)
             elif event.kind == "daemon":
                 self.oom_events.append(event)
                 self.notify(f"{event.message}. Press O for the report.",
@@ -196,6 +222,12 @@ class OomApp(App):
         elif reply.then is not None:
             reply.then(reply.value)
 
+    def on_level_ended(self, message: messages.LevelEnded) -> None:
+        from oomtui.tui.screens.level_end import LevelEndScreen
+
+        self.main.refresh_bindings()
+        self.push_screen(LevelEndScreen(message.ending))
+
     def on_compiling(self, message: messages.Compiling) -> None:
         self.main.compiling(message.done, message.total, message.name)
 
@@ -208,26 +240,78 @@ class OomApp(App):
         if line.kind == "refused" and "ENOMEM" in line.message:
             self.main.query_one(AllocPath).refused_tick = line.tick
 
+    # -- a game level ---------------------------------------------------------------------
+
+    def play_level(self, level) -> None:
+        """Open a level: its machine is booted, paused, behind its briefing; Enter there
+        starts the clock."""
+        from oomtui.tui.screens.briefing import BriefingScreen
+
+        if self.sim is not None:  # else the engine, still loading, boots self.level
+            self.sim.play_level(level)
+        self.push_screen(BriefingScreen(level), lambda start: start and self.start_clock())
+
+    def retry_level(self, level) -> None:
+        """Play the level again from its boot, without the briefing."""
+        self.sim.play_level(level)
+        self.start_clock()
+
+    def start_clock(self) -> None:
+        """Run the level's clock (an app started paused stays paused: space runs it)."""
+        if self.start["paused"]:
+            return
+        if self.sim is None:
+            self._clock_at_boot = True
+        else:
+            self.sim.start_clock()
+
     # -- keys ----------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from oomtui.tui.screens.briefing import BriefingScreen
         from oomtui.tui.screens.compare import CompareScreen
         from oomtui.tui.screens.help import HelpScreen
+        from oomtui.tui.screens.level_end import LevelEndScreen
         from oomtui.tui.screens.oom import OomScreen
         from oomtui.tui.screens.panic import PanicScreen
+        from oomtui.tui.screens.tour import TourScreen
 
         palette = Binding("ctrl+p", "command_palette", "Command palette: every action by name",
                           id="app-palette")
         self.push_screen(HelpScreen([
-            ("main", ACTION_BINDINGS + ProcessTable.BINDINGS),
+            ("main", MainScreen.BINDINGS + ProcessTable.BINDINGS),
             ("everywhere", self.BINDINGS + [palette]),
+            ("help", HelpScreen.BINDINGS),
+            ("tour", TourScreen.BINDINGS),
+            ("level briefing", BriefingScreen.BINDINGS),
+            ("level end", LevelEndScreen.BINDINGS),
             ("OOM report", OomScreen.BINDINGS),
             ("panic", PanicScreen.BINDINGS),
             ("branch comparison", CompareScreen.BINDINGS),
         ]))
 
+    def action_picker(self) -> None:
+        from oomtui.tui.screens.picker import PickerScreen, open_pick
+
+        self.push_screen(PickerScreen(), lambda pick: pick is not None and open_pick(self, pick))
+
+    def action_sandbox(self) -> None:
+        from oomtui.tui.screens.picker import Pick, open_pick
+
+        open_pick(self, Pick("sandbox"))
+
+    def action_welcome(self) -> None:
+        from oomtui.tui.screens.welcome import offer
+
+        offer(self)
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Open", "A level, a scenario or a save (ctrl+o)", self.action_picker)
+        yield SystemCommand("Sandbox", "Choose RAM, swap, overcommit, THP and processes",
+                            self.action_sandbox)
+        yield SystemCommand("Welcome and tour", "The one-minute tour of the panes and keys",
+                            self.action_welcome)
         if screen is self.main:
             for b in ACTION_BINDINGS:
                 yield SystemCommand(b.description, f"key {self.get_key_display(b)}",
@@ -239,7 +323,6 @@ def make_app(scenario=None, **kw) -> OomApp:
     Level it opens on the level's scenario and keeps the level as `app.level`."""
     from oomtui.game import Level
 
-    level = scenario if isinstance(scenario, Level) else None
-    app = OomApp(scenario if level is None else level.scenario, **kw)
-    app.level = level
-    return app
+    if isinstance(scenario, Level):
+        return OomApp(scenario.scenario, level=scenario, **kw)
+    return OomApp(scenario, **kw)

@@ -1,7 +1,8 @@
 """What the engine worker tells the app: Textual messages, posted from the worker thread
 (post_message is thread-safe) and handled on the UI thread in the order they were posted.
 
-The data they carry (Frame, Where, Result, Reply, Moved, LogLine) is defined in sim.py.
+The data they carry (Frame, Where, Result, Reply, Moved, LogLine) is defined in sim.py, a level's
+Ending in level_play.py.
 """
 
 from __future__ import annotations
@@ -86,3 +87,11 @@ class Seeking(Message):
         self.done = done
         self.total = total
         self.target = target
+
+
+class LevelEnded(Message):
+    """The level being played was won or lost: its level_play.Ending, for the end screen."""
+
+    def __init__(self, ending) -> None:
+        super().__init__()
+        self.ending = ending

@@ -7,7 +7,8 @@ snapshot to save) and says what frames should hold when that changes (`relayout`
 another process selected, another machine). The worker answers with the messages of
 tui/messages.py (frames, engine events, call results, replies, log lines), handed to `post`
 (the app's thread-safe post_message). The machine is stepped through a Timeline, so it can go
-back in time and branch.
+back in time and branch. A game level is played here too (tui/level_play.py): judged after every
+tick, call and trip in time, and summed up when it ends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,13 @@ from oomtui.engine.views import (
     MOVED_TO,
     PAGE_STATES,
 )
+from oomtui.kill_sentence import kill_sentence
 from oomtui.scenarios import Call, Scenario
 from oomtui.timeline import Timeline
+from oomtui.tui.level_play import LevelPlay
 from oomtui.tui.messages import (
-    CallDone, Compiling, ControlDone, EngineEvents, FrameReady, LogNote, Seeking, TimeMoved,
+    CallDone, Compiling, ControlDone, EngineEvents, FrameReady, LevelEnded, LogNote, Seeking,
+    TimeMoved,
 )
 
 # Simulated seconds per wall second.
@@ -80,6 +84,7 @@ class SaveStart:
     config: object  # MachineConfig
     tick: int  # the saved machine's: where it (and a restart) starts
     calls: tuple = ()  # a save schedules no calls
+    description: str = ""  # a save says nothing of what it is about
 
     @classmethod
     def read(cls, path) -> SaveStart:
@@ -114,6 +119,8 @@ class Moved:
     tick_ms: int  # the machine's tick length (a load may change it)
     managed: dict  # zone -> managed pages: what the grid's split depends on
     fresh: bool  # a new timeline (boot, restart, load): the events logged are another history's
+    description: str  # what the running scenario is about (its description)
+    level: object  # the game Level played on the machine (None: a scenario or a save)
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,14 @@ class Where:
 
 def is_oom_kill(event) -> bool:
     return event.kind == "oom" and event.data.get("victim") is not None
+
+
+def explained(m: Machine, event):
+    """An OOM kill with its plain sentence (kill_sentence) in data["why"], for the toast and the
+    OOM screen; any other event (or a kill saved before events carried their table) as it is."""
+    if not is_oom_kill(event) or "candidates" not in event.data:
+        return event
+    return replace(event, data=event.data | {"why": kill_sentence(m, event)})
 
 
 def is_oom_act(event) -> bool:
@@ -243,6 +258,8 @@ class Frame:
     layout: Layout  # what it was built for: drawn as built even if the screen has changed since
     frame_kinds: tuple = FRAME_KINDS
     page_states: tuple = PAGE_STATES
+    goal: object = None  # the level's game.GoalStatus (None: no level is played)
+    hints_taken: int = 0  # the level's hints shown so far
 
     @property
     def seconds(self) -> float:
@@ -253,8 +270,13 @@ class Sim:
     """Steps a Machine in real time; thread-safe to submit calls and read frames."""
 
     def __init__(self, scenario: Scenario | SaveStart, *, paused: bool = False,
-                 speed: float = DEFAULT_SPEED, post: Callable = lambda message: None):
+                 speed: float = DEFAULT_SPEED, post: Callable = lambda message: None,
+                 level=None):
         self.scenario = scenario
+        self.level = level
+        """The game Level played on the scenario's machine (None: none)."""
+        self.game: LevelPlay | None = None
+        """That level's play on the machine booted last."""
         self.paused = paused
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(DEFAULT_SPEED)
         self.layout = Layout()
@@ -349,7 +371,34 @@ class Sim:
     def load(self, path, then: Callable | None = None) -> None:
         """Replace the machine by a save's, paused, on a new timeline; `then(SaveStart)`. A
         file that cannot be opened changes nothing (the Reply carries its error)."""
-        self.control(lambda: self._load(path), then)
+        self.control(lambda: self._open(SaveStart.read(path), paused=True), then)
+
+    def open(self, start: Scenario | SaveStart, *, paused: bool,
+             then: Callable | None = None) -> None:
+        """Replace the machine by a scenario's (or a save's) on a new timeline; `then(start)`.
+        One that cannot boot changes nothing (the Reply carries its error)."""
+        self.control(lambda: self._open(start, paused=paused), then)
+
+    def play_level(self, level, then: Callable | None = None) -> None:
+        """Boot a game level's machine, paused, on a new timeline (start_clock runs it)."""
+        self.control(lambda: self._open(level.scenario, paused=True, level=level), then)
+
+    def start_clock(self) -> None:
+        """Run the simulation (after the requests queued before this one)."""
+        self.control(self._run_clock)
+
+    def _run_clock(self) -> None:
+        self.paused = False
+
+    def hint(self, then: Callable) -> None:
+        """The level's next hint: `then((its number, text))`; ENOENT when no level is played or
+        no hint is left."""
+        self.control(self._hint, then)
+
+    def _hint(self) -> tuple[int, str]:
+        if self.game is None:
+            raise OSError(errno.ENOENT, "no level is being played")
+        return self.game.hint()
 
     def relayout(self, **layout) -> None:
         """What frames should hold from now on (Layout's fields): asked once per change."""
@@ -369,6 +418,7 @@ class Sim:
         self.machine = self.scenario.boot()
         self.timeline = Timeline(
             self.machine, every=max(1, CHECKPOINT_SECONDS * 1000 // self.machine.config.tick_ms))
+        self.game = None if self.level is None else LevelPlay(self.level, self.machine)
         self._moved(f"{self.scenario.name}: the timeline starts here", fresh=True)
         self._make_due()
         self._advance(until_tick - self.machine.tick)
@@ -385,9 +435,11 @@ class Sim:
         self.meter.clear()
         self.kept = Kept(tick=m.tick, vm=m.vmstat(), second=m.tick * m.config.tick_ms // 1000,
                          events=len(m.events))
-        self._say(TimeMoved(Moved(m.tick, message, tuple(e for e in m.events if is_oom_act(e)),
+        self._say(TimeMoved(Moved(m.tick, message,
+                                  tuple(explained(m, e) for e in m.events if is_oom_act(e)),
                                   m.config.tick_ms, {n: z["managed"]
-                                                     for n, z in m.zoneinfo().items()}, fresh)))
+                                                     for n, z in m.zoneinfo().items()}, fresh,
+                                  self.scenario.description, self.level)))
 
     def _travel(self, seconds: float) -> tuple[int, int]:
         m = self.machine
@@ -409,11 +461,16 @@ class Sim:
                         f"branch {self.timeline.current.name}")
         return before, m.tick
 
-    def _load(self, path) -> SaveStart:
-        self.scenario = SaveStart.read(path)
-        self.paused = True
-        self.boot()
-        return self.scenario
+    def _open(self, start: Scenario | SaveStart, *, paused: bool,
+              level=None) -> Scenario | SaveStart:
+        previous = self.scenario, self.paused, self.level
+        self.scenario, self.paused, self.level = start, paused, level
+        try:
+            self.boot()  # it replaces the machine only once the new one is up
+        except BaseException:
+            self.scenario, self.paused, self.level = previous
+            raise
+        return start
 
     def run(self, cancelled) -> None:
         """The worker's loop, until cancelled(): calls, steps at speed, frames."""
@@ -496,6 +553,7 @@ class Sim:
                 finally:
                     self._busy = ""
             self._unshown = True  # a boot in it published a frame: what was said needs the next
+            self._judge()  # after a call or a trip in time
             self._queue.popleft()
 
     def _control(self, fn: Callable, then: Callable | None) -> Reply:
@@ -528,27 +586,47 @@ class Sim:
 
     def _advance(self, n: int) -> None:
         """n ticks on: along the branch's recorded future while in the past; live at its end,
-        making the scenario's calls at their ticks."""
+        making the scenario's calls at their ticks. A level being played goes one tick at a
+        time, judged after each (its goal watches peaks), and stops when it ends."""
         m, timeline = self.machine, self.timeline
         target = m.tick + n
         while m.tick < target and not m.panicked:
             before = m.tick
+            playing = self.game is not None and not self.game.over
+            upto = before + 1 if playing else target
             if timeline.at_end:
-                upto = min([target] + [c.tick for c in self.scenario.calls if c.tick > m.tick])
+                upto = min([upto] + [c.tick for c in self.scenario.calls if c.tick > m.tick])
                 timeline.step(upto - m.tick)
                 self._make_due()
             else:
-                timeline.seek(min(target, timeline.current.end_tick))
+                timeline.seek(min(upto, timeline.current.end_tick))
             self._collect()
+            if playing and self._judge():
+                break
             if m.tick == before and not timeline.at_end:
                 break  # no way on: never spin in the worker
+
+    def _judge(self) -> bool:
+        """Judge the level being played (if any); when that ends it: pause, and tell the UI
+        how it ended (LevelEnded). True then."""
+        if self.game is None or not self.game.judge():
+            return False
+        self.paused = True
+        self._busy = "the level is over: playing it once without your moves, to compare"
+        self._publish(force_slow=True)
+        try:
+            self._say(LevelEnded(self.game.ending()))
+        finally:
+            self._busy = ""
+        self._unshown = True
+        return True
 
     def _collect(self) -> None:
         """New engine events, workload refusals and per-second reclaim summaries: posted."""
         m, kept = self.machine, self.kept
         new = m.events[kept.events:]
         if new:
-            self._say(EngineEvents(tuple(new)))
+            self._say(EngineEvents(tuple(explained(m, e) for e in new)))
         kept.events = len(m.events)
         if any(e.kind == "compaction" and e.data.get("moved") for e in new):
             kept.moves = m.compaction_moves()
@@ -621,7 +699,9 @@ class Sim:
             sysctl={k: m.sysctl(k) for k in SYSCTLS_SHOWN}, processes=processes,
             pressure=m.pressure(), cgroups={path: m.cgroup_stat(path) for path in m.cgroups()},
             grid=grid, grid_scale=m.frames_per_pixel(layout.zone_pixels), pid=pid, vmas=vmas,
-            panic=m.panicked, layout=layout)
+            panic=m.panicked, layout=layout,
+            goal=None if self.game is None else self.game.status,
+            hints_taken=0 if self.game is None else self.game.hints_taken)
         where = self._where()
         cost = time.monotonic() - started
         self.build_times.append(cost)

@@ -1,20 +1,17 @@
-"""The time and file keys of the main screen: t/T travel, b branch, B compare, ctrl+s save,
-ctrl+o load. The engine worker does the work between steps (Sim.control); a save is written
-by a thread worker of its own. Mixed into MainScreen next to Actions (whose _ask it uses)."""
+"""The time and file keys of the main screen: t/T travel, b branch, B compare, ctrl+s save (the
+picker, ctrl+o, opens saves). The engine worker does the work between steps (Sim.control); a
+save is written by a thread worker of its own. Mixed into MainScreen next to Actions (whose
+_ask it uses)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import work
 
 from oomtui import paths
 from oomtui.tui.dialogs.form import Field
 from oomtui.tui.fmt import error_text
-
-if TYPE_CHECKING:
-    from oomtui import saves
 
 
 def _saves():
@@ -31,14 +28,6 @@ def save_path(name: str) -> Path:
         raise ValueError("a plain file name: no directory, not starting with '.'")
     suffix = _saves().SUFFIX
     return paths.saves_dir() / (name if name.endswith(suffix) else name + suffix)
-
-
-def save_label(s: saves.SaveInfo) -> str:
-    """A save as the load dialog lists it."""
-    if s.error is not None:
-        return f"{s.path.name} (broken)"
-    return (f"{s.scenario or '-'} · tick {s.tick} ({s.seconds:.2f} s) · "
-            f"{s.saved_at.astimezone():%Y-%m-%d %H:%M} · {s.path.name}")
 
 
 class TimeTravel:
@@ -159,19 +148,3 @@ class TimeTravel:
                                       severity="error", timeout=10)
             return
         self.app.call_from_thread(self.notify, f"saved {path.name} (tick {meta['tick']})")
-
-    def action_load(self) -> None:
-        found = _saves().list_saves()
-        if not found:
-            self.notify(f"no saves in {paths.saves_dir()} yet (ctrl+s saves one)",
-                        severity="warning")
-            return
-
-        def then(v):
-            self.status(f"loading {v['path'].name}…")
-            self.app.sim.load(v["path"], lambda start: self.notify(
-                f"loaded {v['path'].name}: {start.name}, paused (space runs)"))
-
-        self._ask("Load a save", [Field("path", "save", "choice", found[0].path,
-                                        tuple((save_label(s), s.path) for s in found))], then,
-                  note="It replaces the running machine and its branches.", ok="Load")

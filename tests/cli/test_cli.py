@@ -9,6 +9,7 @@ import pytest
 
 import oomtui
 from oomtui.__main__ import main
+from oomtui.examples import EXAMPLES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +80,7 @@ def test_a_bad_scenario_is_one_line_not_a_traceback(opened, tmp_path, capsys, co
 
 
 def test_a_path_that_is_not_toml_opens_as_a_save(opened):
-    assert main([str(REPO / "saves" / "leak-about-to-be-killed.oomsave"), "--paused"]) == 0
+    assert main([str(EXAMPLES_DIR / "leak-about-to-be-killed.oomsave"), "--paused"]) == 0
     (start, options), = opened
     assert start.name == "leak-about-to-be-killed" and start.boot().tick == start.state["tick"]
     assert options["paused"]

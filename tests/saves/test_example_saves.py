@@ -1,10 +1,9 @@
-"""The repo's example saves still load, and still hold their moment (regenerate them with
+"""The package's example saves still load, and still hold their moment (regenerate them with
 scripts/make_example_saves.py when the format or the engine changes)."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,7 @@ from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.inputs import replay
 from oomtui.engine.invariants import check_invariants
-
-SAVES = Path(__file__).resolve().parents[2] / "saves"
+from oomtui.examples import EXAMPLES_DIR as SAVES
 
 
 def _load(name):

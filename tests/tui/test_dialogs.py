@@ -11,8 +11,8 @@ from tuitools import fill, pid_of, select, settle
 from oomtui.tui.dialogs.form import FormDialog
 
 SMALL = (80, 24)
-# Every key that opens a dialog on the test scenario (B and j need two branches, ctrl+o a save:
-# their dialogs are FormDialogs of one or two choices, tested at the default size).
+# Every key that opens a dialog on the test scenario (B and j need two branches: their dialogs
+# are FormDialogs of one or two choices, tested at the default size).
 DIALOG_KEYS = ("n", "f", "k", "K", "m", "u", "a", "d", "l", "o", "g", "s", "c", "w", "W", "L",
                "R", "b", "ctrl+s")
 

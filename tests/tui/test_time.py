@@ -3,12 +3,12 @@ Asserted on the engine's tick and digest, the timeline's branches, files and not
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tuitools import SIZE, fill, oom_scenario, scenario, select, settle, until
+from textual.widgets import OptionList
+from tuitools import SIZE, fill, oom_scenario, pick, scenario, select, settle, until
 
 from oomtui import paths, saves
 from oomtui.engine import Machine
+from oomtui.examples import EXAMPLES_DIR
 from oomtui.tui.app import make_app
 from oomtui.tui.dialogs.form import FormDialog
 from oomtui.tui.screens.compare import CompareScreen
@@ -16,7 +16,7 @@ from oomtui.tui import sim as sim_module
 from oomtui.tui.messages import Seeking, TimeMoved
 from oomtui.tui.sim import SaveStart, Sim
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "saves" / "leak-about-to-be-killed.oomsave"
+EXAMPLE = EXAMPLES_DIR / "leak-about-to-be-killed.oomsave"
 
 
 def example_digest() -> str:
@@ -178,19 +178,19 @@ async def test_ctrl_o_loads_a_save_and_a_broken_one_changes_nothing(notes):
         await settle(pilot)
         before = app.sim.machine.state_digest()
         await pilot.press("ctrl+o")
-        labels = [str(label) for label, _ in app.screen.query_one("#f-path")._options]
+        labels = [str(o.prompt).strip() for o in app.screen.query_one(OptionList).options]
         assert "noise.oomsave (broken)" in labels  # its header says so already
         assert sum(label.startswith(f"leak-about-to-be-killed · tick {meta['tick']} ")
                    for label in labels) == 2  # the truncated one's header is whole
         await pilot.press("escape")
         for name, error in (("truncated", "truncated"), ("noise", "not an oomtui save")):
             await pilot.press("ctrl+o")
-            await fill(pilot, path=folder / f"{name}.oomsave")
+            await pick(pilot, folder / f"{name}.oomsave")
             assert notes[-1].startswith(f"{folder / name}.oomsave: ") and error in notes[-1]
             assert app.sim.machine.state_digest() == before and app.sim.machine.tick == 250
 
         await pilot.press("ctrl+o")
-        await fill(pilot, path=folder / "leak.oomsave")
+        await pick(pilot, folder / "leak.oomsave")
         m = app.sim.machine
         assert m.tick == meta["tick"] and m.state_digest() == example_digest() and app.sim.paused
         assert notes[-1] == "loaded leak.oomsave: leak-about-to-be-killed, paused (space runs)"
@@ -211,7 +211,7 @@ async def test_after_a_load_the_allocation_path_shows_no_mark_of_the_old_machine
         assert path.oom_tick is not None  # hog was OOM-killed
         path.refused_tick = 399  # as if an mmap was refused just now
         await pilot.press("ctrl+o")
-        await fill(pilot, path=folder / "leak.oomsave")
+        await pick(pilot, folder / "leak.oomsave")
         kills = [e.tick for e in app.sim.machine.events if is_oom_kill(e)]
         assert path.oom_tick == (kills[-1] if kills else None) and path.refused_tick is None
         assert path.stage != "OOM" or kills
@@ -230,7 +230,7 @@ async def test_after_a_load_the_log_holds_only_the_save_and_r_says_where_it_rest
         assert [line.text.split(None, 2)[1:] for line in log.lines] == [
             ["time", "test: the timeline starts here"]]
         await pilot.press("ctrl+o")
-        await fill(pilot, path=folder / "leak.oomsave")
+        await pick(pilot, folder / "leak.oomsave")
         assert [line.text.split(None, 2)[1:] for line in log.lines] == [
             ["time", "leak-about-to-be-killed: the timeline starts here"]]
         await pilot.press("R")

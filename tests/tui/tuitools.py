@@ -98,3 +98,22 @@ async def until(pilot, condition) -> None:
             return
         await pilot.pause()
     raise AssertionError("the condition never held")
+
+
+async def pick(pilot, what) -> None:
+    """In the open picker (ctrl+o), choose by the keyboard the entry that opens `what` (a
+    save's path, a scenario's name, a level's id, or "sandbox"), and wait for the engine."""
+    from textual.widgets import OptionList
+
+    def opens(p) -> bool:
+        if what == "sandbox":
+            return p.kind == "sandbox"
+        return p.what == what or what in (getattr(p.what, "name", None),
+                                          getattr(p.what, "id", None))
+
+    screen = pilot.app.screen
+    listing = screen.query_one(OptionList)
+    key = next(k for k, p in screen.picks.items() if opens(p))
+    listing.highlighted = listing.get_option_index(key)
+    await pilot.press("enter")
+    await settle(pilot)

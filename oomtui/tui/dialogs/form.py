@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from oomtui.tui.fmt import parse_size
+from oomtui.tui.fmt import error_text, parse_size
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,16 @@ class FormDialog(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog-cancel")]
 
-    def __init__(self, title: str, fields: list[Field], note: str = "", ok: str = "OK"):
+    def __init__(self, title: str, fields: list[Field], note: str = "", ok: str = "OK",
+                 check: Callable | None = None):
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.note = note
         self.ok = ok
+        self.check = check
+        """The fields' values -> what the dialog returns; a ValueError or the engine's OSError
+        says why not (for what no single field can tell: a machine built from all of them)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -115,7 +119,8 @@ class FormDialog(ModalScreen[dict | None]):
         self.query_one("#dialog-body").styles.max_height = max(3, self.size.height - CHROME_ROWS)
 
     def values(self) -> dict | None:
-        """Every field parsed, or None after showing the first problem."""
+        """Every field parsed (and given to `check`), or None after showing the first
+        problem."""
         out = {}
         for f in self.fields:
             widget = self.query_one(f"#f-{f.name}")
@@ -125,7 +130,13 @@ class FormDialog(ModalScreen[dict | None]):
                 self.query_one("#dialog-error", Label).update(f"{f.label}: {e}")
                 widget.focus()
                 return None
-        return out
+        if self.check is None:
+            return out
+        try:
+            return self.check(out)
+        except (OSError, ValueError) as e:
+            self.query_one("#dialog-error", Label).update(error_text(e))
+            return None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -13,7 +13,8 @@ INTRO = ("oomtui simulates a Linux machine's memory. Select a process in the tab
 
 
 class HelpScreen(Screen):
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Back", id="help-back")]
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Back", id="help-back"),
+                Binding("w", "app.welcome", "Welcome and the one-minute tour", id="help-welcome")]
 
     def __init__(self, groups: list[tuple[str, list[Binding]]]):
         super().__init__()

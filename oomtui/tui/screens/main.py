@@ -9,7 +9,7 @@ from textual.containers import Grid, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, LoadingIndicator, Static
+from textual.widgets import Input, LoadingIndicator, Static
 
 from oomtui.tui.actions import ACTION_BINDINGS, Actions
 from oomtui.tui.explain import readings
@@ -17,6 +17,8 @@ from oomtui.tui.timetravel import TimeTravel
 from oomtui.tui.widgets.alloc_path import AllocPath
 from oomtui.tui.widgets.event_log import EventLog
 from oomtui.tui.widgets.gauges import Gauges
+from oomtui.tui.widgets.goal_line import GoalLine
+from oomtui.tui.widgets.key_footer import KeyFooter
 from oomtui.tui.widgets.memory_grid import MemoryGrid, palette, scale_label
 from oomtui.tui.widgets.process_table import ProcessTable
 from oomtui.tui.widgets.timeline_bar import TimelineBar
@@ -48,8 +50,13 @@ LOWER_PANES = (("grid-pane", "Physical memory"), ("vmas", "Virtual memory"),
                ("gauges", "Gauges"), ("events", "Events"))
 
 
+LEVEL_BINDINGS = [  # first: a narrow footer keeps them in view
+    Binding("h", "hint", "Hint", id="level-hint", tooltip="The level's next hint (it costs score)"),
+]
+
+
 class MainScreen(Actions, TimeTravel, Screen):
-    BINDINGS = ACTION_BINDINGS
+    BINDINGS = LEVEL_BINDINGS + ACTION_BINDINGS
 
     shown_pane = LOWER_PANES[0][0]
     """The lower pane a narrow terminal shows (the others wait for v)."""
@@ -59,6 +66,7 @@ class MainScreen(Actions, TimeTravel, Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
+        yield GoalLine(id="goal")
         yield AllocPath(id="path")
         yield TimelineBar(id="timeline")
         with Grid(id="panes"):
@@ -74,7 +82,7 @@ class MainScreen(Actions, TimeTravel, Screen):
             yield VmaView(id="vmas", classes="pane lower")
             yield Gauges(id="gauges", classes="pane lower")
             yield EventLog(id="events", classes="pane lower")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#grid-pane").border_title = "Physical memory (frames by type)"
@@ -95,7 +103,32 @@ class MainScreen(Actions, TimeTravel, Screen):
     # -- a narrow terminal shows one of the lower panes at a time --------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "hint":
+            return self.playing
         return self.has_class("-narrow") if action == "next_pane" else True
+
+    @property
+    def playing(self) -> bool:
+        """A level is being played (and is not over)."""
+        frame = self.app.frame
+        return self.app.level is not None and (frame is None or frame.goal is None
+                                               or frame.goal.state == "playing")
+
+    def action_hint(self) -> None:
+        level, frame = self.app.level, self.app.frame
+        taken = frame.hints_taken if frame is not None else 0
+        if taken >= len(level.hints):
+            self.notify("no hints left for this level", severity="warning")
+            return
+        self._ask(f"Hint {taken + 1} of {len(level.hints)}", [],
+                  lambda v: self.app.sim.hint(self._show_hint),
+                  note=f"A hint costs {-level.weights['hint']:g} points of this run's score.",
+                  ok="Show it")
+
+    def _show_hint(self, hint: tuple[int, str]) -> None:
+        number, text = hint
+        self.notify(text, title=f"Hint {number} of {len(self.app.level.hints)}", timeout=30)
+        self.log_line(self.app.frame.tick, self.app.tick_ms, "hint", text)
 
     def action_next_pane(self) -> None:
         ids = [pane for pane, _ in LOWER_PANES]
@@ -169,6 +202,11 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.query_one("#preparing").display = False
         self._scenario = scenario
         self.show_state(frame)
+        level = self.app.level
+        if frame.goal is not None and level is not None:
+            self.query_one(GoalLine).show_goal(
+                frame.goal, seconds_left=(level.end_tick - frame.tick) * frame.tick_ms / 1000,
+                hints_left=len(level.hints) - frame.hints_taken)
         self.query_one(AllocPath).show(frame)
         self.query_one(TimelineBar).show(where, frame.tick_ms)
         self.query_one(MemoryGrid).update(frame.grid, frame.frame_kinds, frame.layout.grid_width)

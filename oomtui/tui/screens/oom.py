@@ -3,6 +3,7 @@ candidate as the one who acted ranked it) and the kernel's report or the daemon'
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -30,6 +31,15 @@ RANKED_BY = {
 SIGNALS = {9: "SIGKILL", 15: "SIGTERM: the victim runs on until it exits"}
 
 
+def units(data: dict) -> str:
+    """What the points are counted in, beside the 0-1000 oom_score /proc shows."""
+    total = data["totalpages"]
+    of = "RAM + swap" if data.get("memcg") is None else f"the memory limit of {data['memcg']}"
+    return (f"Points are pages (4 KiB each): totalpages = {total} ({of}). /proc/PID/oom_score "
+            "shows the same points per mille of totalpages: (1000 + points × 1000 / totalpages) "
+            "× 2/3, 0 for an unkillable task.")
+
+
 def candidates(event) -> list[dict]:
     """The engine's badness terms per candidate (oom.BadnessTerms as dicts), victim first,
     then by points; [] for an OOM saved before events carried them."""
@@ -55,6 +65,7 @@ class OomScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="oom-title", markup=False)
+        yield Static(id="oom-why")
         yield DataTable(id="oom-table", cursor_type="row")
         with VerticalScroll(id="oom-report"):
             yield Static(id="oom-text", markup=False)  # kernel text: "[  pid  ]" is no markup
@@ -84,6 +95,12 @@ class OomScreen(Screen):
         return table
 
     def _kernel(self, event) -> None:
+        why = self.query_one("#oom-why", Static)
+        why.display = "candidates" in event.data
+        if why.display:  # the worker's plain sentence (sim.explained), the units under it
+            said = event.data.get("why")
+            why.update(Text.assemble((f"{said}.\n", "bold") if said else "",
+                                     (units(event.data), "dim")))
         table = self._table(KERNEL_COLUMNS, "Why this victim: points = rss + swapents + pgtables "
                                             "+ adj × totalpages/1000 (pages); highest wins, ties "
                                             "to the newest")
@@ -98,6 +115,7 @@ class OomScreen(Screen):
         self.query_one("#oom-text", Static).update(event.data.get("report", ""))
 
     def _daemon(self, event) -> None:
+        self.query_one("#oom-why").display = False
         d = event.data
         by, ranking = d["by"], d.get("ranking", [])  # saves from before rankings have none
         if d["cgroup"] is not None:  # systemd-oomd kills whole cgroups
