@@ -4,11 +4,15 @@ compile in worker processes (engine/compiler.py, issue 12)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from test_determinism import script
+from test_stateful import FAILED, EngineStateMachine
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 from oomtui.engine.invariants import check_invariants
+from oomtui.engine.machine import Killed
 from oomtui.engine.kernels.jit import interpret, interpreted
 from oomtui.scenarios import builtin, builtin_names
 
@@ -89,3 +93,42 @@ def test_a_builtin_scenario_starts_interpreted_as_it_does_compiled(name, as_pyth
         python = scenario.boot()
         python.step(100)
     assert python.state_digest() == compiled.state_digest()
+
+
+def same(a, b) -> bool:
+    """Equal values of one type; arrays (mincore's) equal in dtype and content."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+class InterpretedTwin(EngineStateMachine):
+    """The stateful test's random calls, each made again on a twin machine with the kernels
+    interpreted: the same outcome (a value, or the same errno, or the same signal), and the
+    same state after every call."""
+
+    def call(self, name, *args, expect=None, pure=False, **kw):
+        if getattr(self, "twin", None) is None:  # the first call, on a machine just booted
+            self.twin = Machine(self.m.config)
+        interpret(True)
+        try:
+            twin = ("value", getattr(self.twin, name)(*args, **kw))
+        except Killed as e:
+            twin = ("killed", e.signal)
+        except OSError as e:
+            twin = ("error", e.errno)
+        finally:
+            interpret(False)
+        out = super().call(name, *args, expect=expect, pure=pure, **kw)
+        assert self.twin.state_digest() == self.m.state_digest(), f"{name}{args} {kw}"
+        if out is not FAILED:
+            assert twin[0] == "value" and same(twin[1], out), f"{name}{args} {kw}: interpreted {twin}"
+        else:
+            assert twin[0] != "value", f"{name}{args} {kw}: interpreted {twin}, compiled failed"
+        return out
+
+
+InterpretedTwin.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestInterpretedTwin = pytest.mark.slow(InterpretedTwin.TestCase)
