@@ -12,6 +12,7 @@ back in time and branch.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 import time
@@ -483,17 +484,22 @@ class Sim:
     _compile: BackgroundCompile | None = None  # a first run's compile, under way
     _prepared = False  # the engine can step (compiled, or interpreted while _compile runs)
 
-    def _prepare(self) -> None:
-        """Load the compiled kernels; on a first run (the cache not complete), have worker
-        processes compile them while the engine runs interpreted (engine/compiler.py)."""
-        if is_complete():
-            self._warm_up()
-        else:
-            try:
+    def start_compile(self) -> None:
+        """On a first run (the cache not complete), start the compile workers
+        (engine/compiler.py). The app calls this before it lowers the engine thread's priority:
+        the workers keep the app's, so the compile goes first and the run, interpreted
+        meanwhile, takes the CPU left."""
+        if not is_complete():
+            with contextlib.suppress(OSError):  # no worker can start here: see _prepare
                 self._compile = BackgroundCompile()
-                interpret(True)
-            except OSError:  # no worker process can start here: compile in this one
-                self._warm_up()
+
+    def _prepare(self) -> None:
+        """Run interpreted while the compile workers are at work; else load the compiled
+        kernels (or, if no worker could start, compile them here)."""
+        if self._compile is not None:
+            interpret(True)
+        else:
+            self._warm_up()
         self._prepared = True
 
     def _compiling(self) -> tuple[int, int, str] | None:
