@@ -238,55 +238,135 @@ def save_load(ram_mib: int = 16384, touch_mib: int = 4096) -> dict:
     return out
 
 
-# A fresh interpreter compiling every kernel warm_up() calls, watched from before the engine's
-# first import; it prints what it saw as JSON.
-_COMPILE = """
-import json
-from numba.core import event
-from oomtui.engine.warmup import CompileLog, warm_up
+# A fresh interpreter opening the app on the default scenario, as `oomtui` does, that prints
+# when the engine's first tick is done and when it runs compiled (at once on a warm start; on
+# a first run, once the compile workers are done and their kernels loaded).
+_START = """
+import threading, time
+from oomtui.engine.kernels.jit import interpreted
+from oomtui.tui.app import make_app
 
-log = CompileLog()
-event.register("numba:compile", log)
-warm_up()
-print(json.dumps(log.summary()))
+app = make_app(None)
+
+def watch():
+    said = set()
+    while True:
+        sim = app.sim
+        m = sim.machine if sim is not None else None
+        if m is not None and m.tick >= 1 and "tick" not in said:
+            said.add("tick")
+            print("tick", flush=True)
+        if (m is not None and sim._prepared and sim._compile is None and not interpreted()
+                and "compiled" not in said):
+            said.add("compiled")
+            print("compiled", flush=True)
+        time.sleep(0.01)
+
+threading.Thread(target=watch, daemon=True).start()
+app.run(headless=True, size=(160, 48))
 """
 
 
-def compile_stats() -> dict:
-    """A first run's compilation: warm_up() in a new process with an empty numba cache. Wall
-    and CPU seconds of that process, the functions and signatures numba compiled, those
-    compiled more than once, and the largest compile times of a function alone."""
-    with tempfile.TemporaryDirectory(prefix="oomtui-numba-") as cache:
+def _start(cold: bool) -> dict:
+    """One start of the app in a new process: seconds to the first tick and to running
+    compiled, and the CPU seconds of the process and its compile workers. Cold: with empty
+    cache and data directories (the compiled signatures are counted from the workers' logs)."""
+    with tempfile.TemporaryDirectory(prefix="oomtui-bench-") as home:
+        env = dict(os.environ)
+        if cold:
+            env.pop("NUMBA_CACHE_DIR", None)
+            env["OOMTUI_HOME"] = home
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        child = subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, text=True,
-                               env=dict(os.environ, NUMBA_CACHE_DIR=cache), check=True)
-        wall = time.perf_counter() - t
+        child = subprocess.Popen([sys.executable, "-c", _START], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, env=env)
+        watchdog = threading.Timer(600, child.kill)  # a child that never gets there ends it
+        watchdog.start()
+        seen = {}
+        try:
+            for line in child.stdout:
+                seen[line.strip()] = time.perf_counter() - t
+                if {"tick", "compiled"} <= seen.keys():
+                    break
+        finally:
+            watchdog.cancel()
+            child.kill()
+            child.wait()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall_s": wall, "cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
-            **json.loads(child.stdout)}
+        if {"tick", "compiled"} - seen.keys():
+            raise RuntimeError("the app ended, or took 10 minutes, before it ran compiled")
+        result = {"first_tick_s": seen["tick"], "compiled_s": seen["compiled"],
+                  "cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime}
+        if cold:
+            logs = _compile_logs(Path(home) / "cache" / "numba")
+            result["signatures"] = sum(log["signatures"] for log in logs.values())
+        return result
 
 
-def format_compile(r: dict) -> str:
+def _compile_logs(base: Path) -> dict:
+    """The compile workers' logs kept in a numba cache directory (warmup.mark_complete)."""
+    for marker in base.glob("*/complete.json"):
+        return json.loads(marker.read_text())
+    return {}
+
+
+def _spread(values: list[float]) -> dict:
+    values = sorted(values)
+    return {"median": values[len(values) // 2], "min": values[0], "max": values[-1]}
+
+
+def start_times(runs: int = 3, cold: bool = True) -> dict:
+    """Starts of the app (see _start), each figure the median of `runs` with min and max."""
+    starts = [_start(cold) for _ in range(runs)]
+    return {"runs": runs, **{key: _spread([s[key] for s in starts]) for key in starts[0]}}
+
+
+# Each measurement, and the figure its line leads with: the run reported is the median one
+# by that figure, with the figure's min and max over the runs.
+MEASURES = {
+    "faults_without_pressure": (faults_without_pressure, lambda r: r["faults_per_s"]),
+    "real_kernel_faults": (real_kernel_faults, lambda r: r["faults_per_s"]),
+    "faults_with_reclaim": (faults_with_reclaim, lambda r: r["faults_per_s"]),
+    "idle_tick": (idle_tick, lambda r: r["us_per_tick"]),
+    "ram_size_ratio": (ram_size_ratio, lambda r: r["ratio"]),
+    "frame_time": (frame_time, lambda r: r["ui_frame_ms"]),
+    "save_load": (save_load, lambda r: r["raw"]["save_s"]),
+}
+
+
+def run_all(runs: int = 3) -> dict:
+    out = {}
+    for name, (measure, figure) in MEASURES.items():
+        results = sorted((measure() for _ in range(runs)), key=figure)
+        out[name] = {**results[runs // 2], "spread": _spread([figure(r) for r in results])}
+    out["first_paint"] = first_paint(runs)
+    out["warm_start"] = start_times(runs, cold=False)
+    out["cold_start"] = start_times(runs, cold=True)
+    return out
+
+
+def _range(r: dict, scale: float = 1, digits: int = 2) -> str:
+    """A figure's min and max over the runs."""
+    lo, hi = r["spread"]["min"] * scale, r["spread"]["max"] * scale
+    return f"[{lo:.{digits}f}–{hi:.{digits}f}]"
+
+
+def format_starts(r: dict) -> str:
+    """Cold and warm starts of the app, as start_times() measured them."""
+    def line(label: str, s: dict, key: str) -> str:
+        f = s[key]
+        return (f"{label:<28}{f['median']:8.1f} s   [{f['min']:.1f}–{f['max']:.1f}], "
+                f"median of {s['runs']}")
+    cold, warm = r["cold_start"], r["warm_start"]
     return "\n".join([
-        f"first-run compile           {r['wall_s']:8.1f} s   wall ({r['cpu_s']:.1f} s CPU), "
-        f"{r['functions']} functions, {r['signatures']} signatures",
-        "compiled more than once     " + (", ".join(
-            f"{name} ×{n}" for name, n in r["compiled_more_than_once"].items()) or "none"),
-        "largest compile times (s)   " + ", ".join(
-            f"{name} {s:.1f}" for name, s in r["top_exclusive_s"].items()),
+        line("cold start: first tick", cold, "first_tick_s")
+        + "  (empty cache: the engine runs interpreted while workers compile)",
+        line("cold start: running compiled", cold, "compiled_s"),
+        line("cold start: CPU, all processes", cold, "cpu_s")
+        + f"  ({cold['signatures']['median']:.0f} signatures compiled)",
+        line("warm start: first tick", warm, "first_tick_s"),
+        line("warm start: running compiled", warm, "compiled_s"),
     ])
-
-
-def run_all() -> dict:
-    return {"faults_without_pressure": faults_without_pressure(),
-            "real_kernel_faults": real_kernel_faults(),
-            "faults_with_reclaim": faults_with_reclaim(),
-            "idle_tick": idle_tick(),
-            "ram_size_ratio": ram_size_ratio(),
-            "frame_time": frame_time(),
-            "first_paint": first_paint(),
-            "save_load": save_load()}
 
 
 def format_report(r: dict) -> str:
@@ -294,15 +374,16 @@ def format_report(r: dict) -> str:
                         r["ram_size_ratio"], r["save_load"], r["frame_time"])
     k = r["real_kernel_faults"]
     return "\n".join([
-        f"faults/s without pressure   {a['faults_per_s'] / 1e6:8.2f} M   ({a['faults']} faults)",
-        f"  this machine's kernel     {k['faults_per_s'] / 1e6:8.2f} M   ({k['faults']} "
-        "first-touch faults of 4 KiB pages, for comparison)",
-        f"faults/s with reclaim       {b['faults_per_s'] / 1e6:8.2f} M   "
+        f"faults/s without pressure   {a['faults_per_s'] / 1e6:8.2f} M   {_range(a, 1e-6)} "
+        f"({a['faults']} faults)",
+        f"  this machine's kernel     {k['faults_per_s'] / 1e6:8.2f} M   {_range(k, 1e-6)} "
+        f"({k['faults']} first-touch faults of 4 KiB pages, for comparison)",
+        f"faults/s with reclaim       {b['faults_per_s'] / 1e6:8.2f} M   {_range(b, 1e-6)} "
         f"({b['scanned_per_s'] / 1e6:.2f} M pages scanned/s)",
-        f"idle tick, {c['processes']} processes    {c['us_per_tick']:8.1f} µs",
-        f"step time 64 GiB / 1 GiB    {d['ratio']:8.2f}     "
+        f"idle tick, {c['processes']} processes    {c['us_per_tick']:8.1f} µs  {_range(c, 1, 1)}",
+        f"step time 64 GiB / 1 GiB    {d['ratio']:8.2f}     {_range(d)} "
         f"({d['seconds_64GiB']:.2f} s / {d['seconds_1GiB']:.2f} s for {d['ticks']} ticks)",
-        f"main screen frame, 16 GiB  {f['ui_frame_ms']:8.2f} ms  (UI thread: apply "
+        f"main screen frame, 16 GiB  {f['ui_frame_ms']:8.2f} ms  {_range(f)} (UI thread: apply "
         f"{f['apply_ms']:.2f} + full repaint {f['paint_ms']:.2f}, worst "
         f"{f['ui_frame_ms_max']:.1f}; budget at 30/s: 33.3 ms)",
         f"frames built, 16 GiB        {f['frames_per_s']:8.1f} /s  (engine thread "
@@ -313,4 +394,5 @@ def format_report(r: dict) -> str:
           for kind in ("raw", "zlib")),
         f"time to first paint         {1000 * r['first_paint']['seconds']:8.0f} ms  (a new process "
         "to the app's first frame, headless; the engine is prepared after it)",
+        format_starts(r),
     ])

@@ -16,6 +16,7 @@ import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
+from oomtui.engine.compiler import compile_all
 from oomtui.engine.daemons import killed_by
 from oomtui.engine.daemons.driver import NAMES, policy_settings
 
@@ -53,6 +54,7 @@ def parse_policies(text: str, overrides=()) -> dict[str, dict]:
 def compare(path: str, policies: dict[str, dict], seconds: float) -> dict:
     """{"policies": {name: run(...)}} in the order given, the runs in parallel."""
     jobs = [(path, name, given, seconds) for name, given in policies.items()]
+    compile_all()  # once, side by side, not once in each process of the pool
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
         results = list(pool.map(_run, jobs))
     return {"policies": dict(zip(policies, results))}

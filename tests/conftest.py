@@ -13,6 +13,16 @@ os.environ.setdefault(
 )
 
 
+def pytest_sessionstart(session):
+    """Compile the engine once for the whole run, before the first test, in worker processes
+    side by side (engine/compiler.py): on a fresh machine the cache is empty."""
+    from oomtui.engine.compiler import compile_all
+
+    if not compile_all():
+        raise pytest.UsageError("the engine's compile workers failed: see "
+                                "tests/engine/test_compiler.py")
+
+
 @pytest.fixture(autouse=True)
 def oomtui_home(tmp_path, monkeypatch):
     """Point every oomtui path (data, saves, cache) at a fresh temp dir."""

@@ -43,7 +43,10 @@ Around the machine
                   outside calls
     invariants.py check_invariants(machine): every book recounted, for the tests and for
                   every state loaded (snapshot.from_snapshot)
-    warmup.py     compiles the kernels ahead of first use
+    warmup.py     runs every kernel a run needs, in two parts, so they are compiled (or
+                  loaded from the cache) ahead of first use; marks the cache complete
+    compiler.py   a first run: worker processes compile the parts side by side while the
+                  engine runs its kernels interpreted (kernels/jit.py: interpret)
 """
 
 from oomtui.engine.config import MachineConfig, SwapDevice

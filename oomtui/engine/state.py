@@ -37,6 +37,10 @@ F_RECLAIM = 64  # PG_reclaim: reclaim met it dirty or under writeback; rotate it
 F_WORKINGSET = 128  # PG_workingset: it was active once (deactivated, or restored on refault)
 F_THP = 256  # subpage of an intact transparent huge page (see compaction.py)
 F_READAHEAD = 512  # PG_readahead: read ahead into the swap cache, not yet faulted on
+# Every flag bit (frames.flags is a uint16). Kernels clear flags with `flags & (F_ALL ^ F_X)`,
+# not `flags & ~F_X`: ~F_X is a negative int, which numpy refuses to combine with a uint16
+# when the kernels run interpreted (kernels/jit.py).
+F_ALL = (1 << 16) - 1
 HPAGE_PMD_ORDER = 9  # a THP, and a pageblock, is 2^9 pages (x86_64)
 HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 

@@ -1,44 +1,126 @@
-"""Compile (or load from numba's on-disk cache) the kernels a run calls, before it starts.
+"""Run every kernel a run calls once, so that each is compiled, or loaded from numba's
+on-disk cache, before a run needs it.
 
-numba compiles a kernel on its first call: a few minutes for all of them on a first run,
-about a second to load them from the cache later. The app calls warm_up() while it shows which
-kernel is being compiled (CompileProgress), so a run never stalls mid-way on a kernel's first
-use. CompileLog watches numba compile (`oomtui bench --compile` reports what it saw).
+warm_up() comes in two PARTS that compile side by side in worker processes on a first run
+(engine/compiler.py; `python -m oomtui.engine.warmup PART PARENT_PID` is one), and whole in
+the process that then loads what they compiled (about a second). The cache is marked complete
+once every part has run compiled. CompileProgress reports each kernel as it starts compiling;
+CompileLog records what numba compiled and how long each function took alone.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from numba.core import event
+import numba
+from numba.core import event, types
 
 from oomtui.engine import Machine, MachineConfig, SwapDevice
 from oomtui.engine import kernels as K
-from oomtui.engine.kernels.jit import Kernel
+from oomtui.engine.kernels.jit import Kernel, interpreted
 from oomtui.engine.views import apportion
 
-_warm = False  # once per process
+PARTS = ("faults", "reclaim")  # compiled side by side by engine/compiler.py
+# How many distinct kernels a first run compiles, all parts together: the progress bar's
+# total (tests/engine/test_compile.py checks it against the test run's own first run).
+EXPECTED_KERNELS = 113
+RECLAIM_WAIT = 90  # seconds a worker compiling the fault path waits for reclaim's kernels
+_warm: set[str] = set()  # the parts this process has run
 
 
-def warm_up() -> None:
-    """A tiny machine through faults, reclaim, swap, the page cache and its flushers, slab
-    and its shrinker, fork and THP, for a quarter of a second of simulated time, and the
-    views the app draws."""
-    global _warm
-    if _warm:
-        return
-    m = Machine(MachineConfig(ram_mib=32, swap=[SwapDevice(size_mib=16)], thp="always"))
-    for preset in ("database", "backup", "find", "forkbomb"):
+def _faults(in_worker: bool) -> None:
+    """No memory pressure: faults, THP, the page cache and its flushers, fork, the views.
+
+    Every fault may reclaim (fault_range_reclaiming), so in a worker the fault path alone is
+    compiled first, and the run waits (at most RECLAIM_WAIT) for the worker compiling the
+    other part to have put reclaim's kernels in the cache: they load instead of compiling
+    twice."""
+    m = Machine(MachineConfig(ram_mib=256, thp="always"))
+    if in_worker:
+        i, b = types.int64, types.boolean  # fault_range's arguments, as the fault path passes them
+        K.fault_range.compile((numba.typeof(m.k), i, i, i, i, i, i, i, i, b, b,
+                               numba.typeof(m.allocator.out)))
+        marker, waited = _cache_file("reclaim-compiled"), time.monotonic()
+        while (marker is not None and not marker.exists()
+               and time.monotonic() - waited < RECLAIM_WAIT):
+            time.sleep(0.2)
+    for preset in ("database", "backup", "find"):
         m.spawn(preset, workload=preset)
     m.step(25)
-    pid = m.spawn("viewer")  # after the run, so the OOM killer cannot have taken it
+    pid = m.spawn("viewer")
+    m.fork(pid)
     addr = m.mmap(pid, 1 << 20)
     m.touch(pid, addr, 1 << 20)
     m.frame_grid({"DMA32": 64}, pid)
     apportion(m.page_states(pid, addr, 1 << 20, 16)[:, 1:].copy())
-    _warm = True
+
+
+def _reclaim(in_worker: bool) -> None:
+    """A tiny machine under pressure: kswapd, direct reclaim, swap, slab and its shrinker,
+    compaction, a fork bomb and the OOM killer. Reclaim's kernels are compiled first, before
+    anything calls them, and in a worker the other part's worker is told they are cached."""
+    m = Machine(MachineConfig(ram_mib=32, swap=[SwapDevice(size_mib=16)], thp="always"))
+    k = numba.typeof(m.k)
+    K.direct_reclaim.compile((k,))
+    marker = _cache_file("reclaim-compiled")
+    if in_worker and marker is not None:
+        with contextlib.suppress(OSError):
+            marker.touch()
+    K.kswapd_run.compile((k,))
+    K.memcg_reclaim.compile((k, types.int64))
+    for preset in ("database", "backup", "find", "forkbomb"):
+        m.spawn(preset, workload=preset)
+    m.step(25)
+
+
+def warm_up(parts: tuple[str, ...] = PARTS, *, in_worker: bool = False) -> None:
+    """Run the kernels a run calls, each part once per process: a quarter of a second of
+    simulated time in each. All of them run compiled: the cache is then complete."""
+    for part in parts:
+        if part not in _warm:
+            {"faults": _faults, "reclaim": _reclaim}[part](in_worker)
+            _warm.add(part)
+    if _warm == set(PARTS) and not interpreted() and not is_complete():
+        mark_complete({})
+
+
+def _cache_file(name: str) -> Path | None:
+    """A file of ours in numba's cache directory (None: numba caches beside the sources)."""
+    return Path(numba.config.CACHE_DIR) / name if numba.config.CACHE_DIR else None
+
+
+def is_complete() -> bool:
+    """Whether numba's cache holds every kernel a run needs: the parts' compile workers
+    finished, or one warm_up() ran them all compiled."""
+    marker = _cache_file("complete.json")
+    return marker is not None and marker.exists()
+
+
+def mark_complete(logs: dict[str, dict]) -> None:
+    """Say the cache is complete, keeping what compiling it took (each part's CompileLog
+    summary; {} when warm_up() in one process filled it)."""
+    marker = _cache_file("complete.json")
+    if marker is None:
+        return
+    tmp = marker.with_suffix(f".{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):  # a cache we cannot write to only stays incomplete
+        tmp.write_text(json.dumps(logs))
+        os.replace(tmp, marker)
+
+
+def compile_logs() -> dict[str, dict]:
+    """What compiling the cache took, per part, as mark_complete() kept it ({} if unknown)."""
+    marker = _cache_file("complete.json")
+    try:
+        return json.loads(marker.read_text()) if marker is not None else {}
+    except (OSError, ValueError):
+        return {}
 
 
 class CompileLog(event.Listener):
@@ -75,21 +157,53 @@ class CompileLog(event.Listener):
 
 
 class CompileProgress(event.Listener):
-    """Calls report(done, total, name) as numba starts compiling each kernel: `done` compiles
-    so far (a kernel passed several constants compiles once for each), capped at the `total`
-    kernels in the package (a run needs fewer, so the bar may end short of full). Install with
+    """Calls report(done, total, name) as numba starts compiling each kernel: `done` distinct
+    kernels so far, out of the EXPECTED_KERNELS a first run compiles (a kernel compiled again,
+    for another signature or in another worker, counts once). Install with
     numba.core.event.install_listener("numba:compile", progress)."""
 
     def __init__(self, report: Callable[[int, int, str], None]) -> None:
         self.report = report
-        self.total = len({id(k) for k in vars(K).values() if isinstance(k, Kernel)})
-        self.done = 0
+        self.total = EXPECTED_KERNELS
+        self.names: set[str] = set()
 
     def on_start(self, ev: event.Event) -> None:
         dispatcher = ev.data["dispatcher"]
         if isinstance(dispatcher, Kernel):  # not numba's own helpers
-            self.report(self.done, self.total, dispatcher.py_func.__name__)
+            name = dispatcher.py_func.__name__
+            self.report(min(len(self.names), self.total), self.total, name)
+            self.names.add(name)
 
-    def on_end(self, ev: event.Event) -> None:
-        if isinstance(ev.data["dispatcher"], Kernel):
-            self.done = min(self.done + 1, self.total)
+    def on_end(self, ev: event.Event) -> None:  # a Listener must have one: nothing to do
+        pass
+
+
+def _worker(part: str, parent: int) -> None:
+    """A compile worker (engine/compiler.py): compiles `part`, printing each kernel's name as
+    it starts and, at the end, a summary (JSON): its CompileLog's, the kernels it compiled, and
+    whether the cache was empty when it began. It ends itself if its parent does."""
+    import sys
+    import threading
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    def report(done: int, total: int, name: str) -> None:
+        print(name, flush=True)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    empty = not any(Path(numba.config.CACHE_DIR).rglob("*.nbi"))
+    log, progress = CompileLog(), CompileProgress(report)
+    event.register("numba:compile", log)
+    with event.install_listener("numba:compile", progress):
+        warm_up((part,), in_worker=True)
+    sys.stdout.write(json.dumps({**log.summary(), "kernels": sorted(progress.names),
+                                 "from_empty_cache": empty}) + "\n")
+
+
+if __name__ == "__main__":  # python -m oomtui.engine.warmup PART PARENT_PID
+    import sys
+
+    _worker(sys.argv[1], int(sys.argv[2]))

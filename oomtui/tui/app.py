@@ -125,12 +125,13 @@ class OomApp(App):
         from oomtui.tui.sim import Sim
 
         worker = get_current_worker()
-        if sys.platform == "linux":  # a thread's own nice value: the UI thread wins the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         if self.scenario is None:
             self.scenario = builtin()
         sim = Sim(self.scenario, paused=self.start["paused"] or self.level is not None,
                   speed=self.start["speed"], post=self.post_message, level=self.level)
+        sim.start_compile()  # a first run's compile workers, at the app's priority
+        if sys.platform == "linux":  # a thread's own nice value: the UI thread wins the CPU
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         self.sim = sim  # before boot: the messages boot posts may need it
         sim.boot(self.start["tick"])
         # Everything loaded so far (numba, the engine, Textual) lives as long as the app: keep

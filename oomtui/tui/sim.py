@@ -13,6 +13,7 @@ tick, call and trip in time, and summed up when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 import time
@@ -26,7 +27,9 @@ from numba.core import event
 
 from oomtui import saves
 from oomtui.engine import Machine
-from oomtui.engine.warmup import CompileProgress, warm_up
+from oomtui.engine.compiler import BackgroundCompile
+from oomtui.engine.kernels.jit import interpret
+from oomtui.engine.warmup import CompileProgress, is_complete, warm_up
 from oomtui.engine.views import (
     FRAME_KINDS,
     MOVED_FROM,
@@ -237,6 +240,8 @@ class Frame:
     achieved: float | None  # SpeedMeter's, None while paused
     paused: bool
     busy: str  # the call being made, "" if none
+    compiling: tuple[int, int, str] | None  # a first run's compile workers: kernels compiled
+    # so far, about how many they compile, the ones compiling now; None: running compiled
     meminfo: dict
     zoneinfo: dict
     vmstat: dict
@@ -473,12 +478,23 @@ class Sim:
         return start
 
     def run(self, cancelled) -> None:
-        """The worker's loop, until cancelled(): calls, steps at speed, frames."""
+        """The worker: boot, prepare the engine, then its loop until cancelled()."""
         if self.machine is None:
             self.boot()
-        self._warm_up()
+        self._prepare()
+        try:
+            self._loop(cancelled)
+        finally:
+            if self._compile is not None:  # quitting before the workers are done
+                self._compile.stop()
+                interpret(False)
+
+    def _loop(self, cancelled) -> None:
+        """Calls, steps at speed, frames."""
         anchor_wall, anchor_tick = time.monotonic(), self.machine.tick
         while not cancelled():
+            if self._compile is not None and self._compile.done():
+                self._compiled()
             if self._dirty:
                 self._unshown = True
                 self._dirty = False
@@ -522,10 +538,44 @@ class Sim:
     _slow_interval = SLOW_VIEWS
     _grid_interval = FRAME_INTERVAL
 
+    _compile: BackgroundCompile | None = None  # a first run's compile, under way
+    _prepared = False  # the engine can step (compiled, or interpreted while _compile runs)
+
+    def start_compile(self) -> None:
+        """On a first run (the cache not complete), start the compile workers
+        (engine/compiler.py). The app calls this before it lowers the engine thread's priority:
+        the workers keep the app's, so the compile goes first and the run, interpreted
+        meanwhile, takes the CPU left."""
+        if not is_complete():
+            with contextlib.suppress(OSError):  # no worker can start here: see _prepare
+                self._compile = BackgroundCompile()
+
+    def _prepare(self) -> None:
+        """Run interpreted while the compile workers are at work; else load the compiled
+        kernels (or, if no worker could start, compile them here)."""
+        if self._compile is not None:
+            interpret(True)
+        else:
+            self._warm_up()
+        self._prepared = True
+
+    def _compiling(self) -> tuple[int, int, str] | None:
+        c = self._compile
+        return None if c is None else (c.compiled, c.expected, c.status())
+
+    def _compiled(self) -> None:
+        """The workers are done: load what they compiled (and compile here what they could
+        not), then switch to the compiled kernels."""
+        workers, self._compile = self._compile, None
+        workers.wait()  # marks the cache complete if every worker succeeded
+        interpret(False)
+        self._warm_up()
+
     def _warm_up(self) -> None:
         """Have every kernel compiled before the first step (engine/warmup.py), saying so and
         showing which one is being compiled (on a first run)."""
-        self._busy = "preparing engine: compiling its kernels (on the first run only)"
+        self._busy = ("preparing engine: loading its compiled kernels" if is_complete() else
+                      "preparing engine: compiling its kernels (on the first run only)")
         self._publish(force_slow=True)
 
         def report(done: int, total: int, name: str) -> None:
@@ -692,7 +742,7 @@ class Sim:
         self.latest = Frame(
             tick=m.tick, tick_ms=m.config.tick_ms, speed=self.speed,
             achieved=None if self.paused or m.panicked else self.meter.achieved, paused=self.paused,
-            busy=self._busy, meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
+            busy=self._busy, compiling=self._compiling(), meminfo=m.meminfo(), zoneinfo=m.zoneinfo(), vmstat=m.vmstat(),
             swaps=m.swaps(), kswapd=m.kswapd_state(), terms=m.mem_available_terms(),
             watermarks=m.watermark_terms(), commit=m.commit_limit_terms(),
             kswapd_max_failures=m.KSWAPD_MAX_FAILURES,

@@ -1,5 +1,5 @@
-"""`oomtui bench`'s two measurements outside the engine: this machine's kernel, and the app's
-first paint. (The figures themselves are reported, never asserted: no timed tests.)"""
+"""`oomtui bench`'s measurements outside the engine: this machine's kernel, the app's first
+paint, its starts. (The figures themselves are reported, never asserted: no timed tests.)"""
 
 from oomtui import bench
 
@@ -40,3 +40,11 @@ def test_compile_log_counts_each_function_once_per_signature_and_times_it_alone(
                                             "test_compile_log_counts_each_function_once_per_"
                                             "signature_and_times_it_alone.<locals>.outer": 2}
     assert all(seconds > 0 for seconds in s["top_exclusive_s"].values())
+
+
+def test_a_warm_start_is_timed_to_its_first_tick_and_to_running_compiled():
+    """The same harness times a cold start (`oomtui bench --compile`), with empty caches."""
+    r = bench.start_times(runs=1, cold=False)
+    assert r["runs"] == 1
+    assert 0 < r["compiled_s"]["median"] and 0 < r["first_tick_s"]["median"]
+    assert r["cpu_s"]["median"] > 0

@@ -120,6 +120,13 @@ def test_meminfo_bad_size_is_one_line_not_a_traceback():
     assert len(lines) == 1 and lines[0].startswith("oomtui: "), result.stderr
 
 
+@pytest.mark.parametrize("runs", ["0", "-2", "101"])
+def test_bench_runs_out_of_range_is_one_line_not_a_traceback(capsys, runs):
+    assert main(["bench", "--compile", "--runs", runs]) == 1
+    err = capsys.readouterr().err
+    assert err == f"oomtui: --runs must be from 1 to 100, got {int(runs)} (EINVAL)\n"
+
+
 def _import_oomtui(env):
     code = (
         "import os, sys, oomtui\n"

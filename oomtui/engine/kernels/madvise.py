@@ -12,9 +12,9 @@ from oomtui.engine.kernels.reclaim import shmem_writeout
 from oomtui.engine.kernels.swap import folio_alloc_swap, swapcache_del
 from oomtui.engine.kernels.workingset import workingset_eviction
 from oomtui.engine.state import (
-    ANON, FILE, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_REFERENCED, F_SWAPCACHE, F_THP, F_WRITEBACK,
-    MM_SWAPENTS, NR_LAZYFREE, PC_SWAP, PSWPOUT, PTE_KIND, PTE_NONE, PTE_PRESENT, PTE_SHIFT,
-    PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM,
+    ANON, FILE, F_ALL, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_REFERENCED, F_SWAPCACHE, F_THP,
+    F_WRITEBACK, MM_SWAPENTS, NR_LAZYFREE, PC_SWAP, PSWPOUT, PTE_KIND, PTE_NONE, PTE_PRESENT,
+    PTE_SHIFT, PTE_SWAP, PTE_YOUNG, PTE_ZERO, SHMEM,
 )
 
 
@@ -78,18 +78,19 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                     swapcache_del(fr=fr, lru=k.lru, ctr=ctr, sw=k.sw, p=p)
                 if fr.type[p] == ANON and not fr.flags[p] & F_LAZYFREE:
                     # folio_mark_lazyfree: clean, and onto the inactive file list.
-                    fr.flags[p] = (fr.flags[p] & ~(F_DIRTY | F_ACTIVE | F_REFERENCED)) | F_LAZYFREE
+                    fr.flags[p] &= F_ALL ^ (F_DIRTY | F_ACTIVE | F_REFERENCED)
+                    fr.flags[p] |= F_LAZYFREE
                     ctr.vm[NR_LAZYFREE] += 1
                     lru_update(fr=k.fr, lru=k.lru, p=p)
                     pt.pte[row, u & 511] = e & ~PTE_YOUNG
             elif advice == MADV_COLD:
-                fr.flags[p] &= ~(F_ACTIVE | F_REFERENCED)
+                fr.flags[p] &= F_ALL ^ (F_ACTIVE | F_REFERENCED)
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 lru_update(fr=k.fr, lru=k.lru, p=p)
             elif advice == MADV_PAGEOUT:
                 # reclaim_pages → shrink_folio_list: clean file pages drop; anon and shmem
                 # pages that get no swap slot go to activate_locked (back on the active list).
-                fr.flags[p] &= ~F_REFERENCED
+                fr.flags[p] &= F_ALL ^ F_REFERENCED
                 pt.pte[row, u & 511] = e & ~PTE_YOUNG
                 if fr.type[p] == FILE:
                     if not fr.flags[p] & (F_DIRTY | F_WRITEBACK) and fr.mlock[p] == 0:
@@ -104,7 +105,7 @@ def madvise_range(k, mm, vstart, npages, advice, locked):
                     pt.pte[row, u & 511] = PTE_NONE
                 elif fr.mlock[p] == 0:
                     if fr.flags[p] & F_LAZYFREE:  # re-dirtied: swap-backed again
-                        fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
+                        fr.flags[p] &= F_ALL ^ (F_LAZYFREE | F_DIRTY)
                         ctr.vm[NR_LAZYFREE] -= 1
                     if fr.type[p] == SHMEM:
                         swapped = shmem_writeout(k=k, p=p, may_swap=True)

@@ -13,8 +13,8 @@ from oomtui.engine.kernels.memcg import charged_page, uncharge
 from oomtui.engine.kernels.results import NO_MEMORY
 from oomtui.engine.kernels.swap import swap_free_slot, swapcache_del
 from oomtui.engine.state import (
-    ANON, F_LAZYFREE, F_SWAPCACHE, F_THP, HPAGE_PMD_NR, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
-    MM_SWAPENTS, NR_ANON, NR_ANON_THPS, NR_LAZYFREE, NR_MAPPED, SHMEM,
+    ANON, F_ALL, F_LAZYFREE, F_SWAPCACHE, F_THP, HPAGE_PMD_NR, MM_ANONPAGES, MM_FILEPAGES,
+    MM_SHMEMPAGES, MM_SWAPENTS, NR_ANON, NR_ANON_THPS, NR_LAZYFREE, NR_MAPPED, SHMEM,
 )
 
 
@@ -113,5 +113,5 @@ def split_huge_page(fr, ctr, p):
     (AnonHugePages drops by 2 MiB). Called before a subpage is handled on its own."""
     head = p & ~(HPAGE_PMD_NR - 1)
     for q in range(head, head + HPAGE_PMD_NR):
-        fr.flags[q] &= ~F_THP
+        fr.flags[q] &= F_ALL ^ F_THP
     ctr.vm[NR_ANON_THPS] -= HPAGE_PMD_NR

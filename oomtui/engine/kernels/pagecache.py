@@ -16,7 +16,7 @@ from oomtui.engine.kernels.memcg import charged_page, uncharge
 from oomtui.engine.kernels.results import NEED_ROOM, NO_MEMORY, OVER_HIGH, stop
 from oomtui.engine.kernels.workingset import workingset_age_nonresident, workingset_refault
 from oomtui.engine.state import (
-    EMPTY, FILE, F_ACTIVE, F_DIRTY, F_REFERENCED, F_WRITEBACK, LC_CHARGE_TO, LC_OVER_HIGH,
+    EMPTY, FILE, F_ALL, F_ACTIVE, F_DIRTY, F_REFERENCED, F_WRITEBACK, LC_CHARGE_TO, LC_OVER_HIGH,
     NR_DIRTIED, NR_DIRTY, NR_FILE, NR_SHMEM, PC_SWAP, RS_DQ_COUNT, RS_DQ_HEAD, RS_NOW, SHMEM,
 )
 
@@ -156,7 +156,7 @@ def set_dirty(fr, ctr, rs, p):
 def mark_accessed(fr, lru, p):
     """folio_mark_accessed: referenced once, activated on the second use."""
     if fr.flags[p] & F_REFERENCED and not fr.flags[p] & F_ACTIVE and fr.mlock[p] == 0:
-        fr.flags[p] = (fr.flags[p] & ~F_REFERENCED) | F_ACTIVE
+        fr.flags[p] = (fr.flags[p] & (F_ALL ^ F_REFERENCED)) | F_ACTIVE
         lru_update(fr=fr, lru=lru, p=p)
         workingset_age_nonresident(lru=lru, cg=fr.memcg[p], n=1)  # workingset_activation
     else:

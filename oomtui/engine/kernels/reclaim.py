@@ -22,13 +22,13 @@ from oomtui.engine.kernels.swap import (
 )
 from oomtui.engine.kernels.workingset import workingset_eviction
 from oomtui.engine.state import (
-    ALLOCSTALL, ANON, FILE, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_RECLAIM, F_REFERENCED, F_SWAPCACHE,
-    F_WORKINGSET, F_WRITEBACK, LC_IMMEDIATE, LC_LOW_SKIPPED, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
-    LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE, NR_DIRTY, NR_LAZYFREE, NR_LRU_LISTS,
-    NR_SLAB_R, PAGEOUTRUN, PC_SWAP, PGDEACTIVATE, PGSCAN_DIRECT, PGSCAN_KSWAPD, PGSTEAL_DIRECT,
-    PGSTEAL_KSWAPD, PSWPOUT, RS_KSWAPD_AWAKE, RS_KSWAPD_FAILURES, RS_KSWAPD_HIGHEST,
-    RS_KSWAPD_ORDER, RS_SWAPPINESS, RS_WB_WANTED, SCOPE_CGROUP_RECLAIM, SCOPE_LOW_RECLAIM,
-    SCOPE_NWALK, SHMEM, V_EXEC, WMARK_HIGH, WMARK_MIN,
+    ALLOCSTALL, ANON, FILE, F_ALL, F_ACTIVE, F_DIRTY, F_LAZYFREE, F_RECLAIM, F_REFERENCED,
+    F_SWAPCACHE, F_WORKINGSET, F_WRITEBACK, LC_IMMEDIATE, LC_LOW_SKIPPED, LRU_ACTIVE_ANON,
+    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE, NR_DIRTY, NR_LAZYFREE,
+    NR_LRU_LISTS, NR_SLAB_R, PAGEOUTRUN, PC_SWAP, PGDEACTIVATE, PGSCAN_DIRECT, PGSCAN_KSWAPD,
+    PGSTEAL_DIRECT, PGSTEAL_KSWAPD, PSWPOUT, RS_KSWAPD_AWAKE, RS_KSWAPD_FAILURES,
+    RS_KSWAPD_HIGHEST, RS_KSWAPD_ORDER, RS_SWAPPINESS, RS_WB_WANTED, SCOPE_CGROUP_RECLAIM,
+    SCOPE_LOW_RECLAIM, SCOPE_NWALK, SHMEM, V_EXEC, WMARK_HIGH, WMARK_MIN,
 )
 
 DEF_PRIORITY = 12
@@ -64,7 +64,7 @@ def folio_check_references(k, p):
     fr = k.fr
     young, vm_flags = folio_referenced(k=k, p=p)
     referenced = fr.flags[p] & F_REFERENCED
-    fr.flags[p] &= ~F_REFERENCED
+    fr.flags[p] &= F_ALL ^ F_REFERENCED
     if young:
         fr.flags[p] |= F_REFERENCED
         if referenced or young > 1:
@@ -82,7 +82,7 @@ def reclaim_folio(k, p, may_swap):
     t = fr.type[p]
     if fr.flags[p] & F_LAZYFREE:
         if fr.flags[p] & F_DIRTY:  # written after MADV_FREE: swap-backed again
-            fr.flags[p] &= ~(F_LAZYFREE | F_DIRTY)
+            fr.flags[p] &= F_ALL ^ (F_LAZYFREE | F_DIRTY)
             ctr.vm[NR_LAZYFREE] -= 1
             return False
         if not try_to_unmap(k=k, p=p, slot=-1):
@@ -179,7 +179,7 @@ def shrink_active_list(k, cg, lst, nr_to_scan):
         if young and vm_flags & V_EXEC and fr.type[p] == FILE:
             lru_add(fr=k.fr, lru=k.lru, p=p)
             continue
-        fr.flags[p] = (fr.flags[p] & ~F_ACTIVE) | F_WORKINGSET  # we are de-activating
+        fr.flags[p] = (fr.flags[p] & (F_ALL ^ F_ACTIVE)) | F_WORKINGSET  # we are de-activating
         ctr.vm[PGDEACTIVATE] += 1
         lru_add(fr=k.fr, lru=k.lru, p=p)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.memcg import try_charge_swap, uncharge_swap
-from oomtui.engine.state import F_DIRTY, F_SWAPCACHE, NR_FILE, NR_SWAPCACHED
+from oomtui.engine.state import F_ALL, F_DIRTY, F_SWAPCACHE, NR_FILE, NR_SWAPCACHED
 
 
 @kernel
@@ -109,7 +109,7 @@ def swapcache_del(fr, lru, ctr, sw, p):
     slot = fr.swap[p]
     sw.cache[slot] = -1
     fr.swap[p] = -1
-    fr.flags[p] &= ~(F_SWAPCACHE | F_DIRTY)
+    fr.flags[p] &= F_ALL ^ (F_SWAPCACHE | F_DIRTY)
     ctr.vm[NR_SWAPCACHED] -= 1
     ctr.vm[NR_FILE] -= 1
     if sw.map[slot] == 0:

@@ -24,8 +24,8 @@ from oomtui.engine.kernels.results import stop
 from oomtui.engine.kernels.swap import swap_dev_of, swapcache_add, swapcache_del
 from oomtui.engine.kernels.workingset import workingset_refault
 from oomtui.engine.state import (
-    ANON, CRA_HITS, CRA_OFFSET, CRA_PAGES, EMPTY, F_READAHEAD, MM_SWAPENTS, NR_FILE, NR_SHMEM,
-    PSWPIN, PTE_KIND, PTE_PRESENT, PTE_SHIFT, PTE_SWAP, RA_ADDR, RA_HITS, RA_VMA, RA_WIN,
+    ANON, CRA_HITS, CRA_OFFSET, CRA_PAGES, EMPTY, F_ALL, F_READAHEAD, MM_SWAPENTS, NR_FILE,
+    NR_SHMEM, PSWPIN, PTE_KIND, PTE_PRESENT, PTE_SHIFT, PTE_SWAP, RA_ADDR, RA_HITS, RA_VMA, RA_WIN,
     RS_PAGE_CLUSTER, SHMEM,
 )
 
@@ -104,7 +104,7 @@ def read_ahead(fr, zn, lru, ctl, ctr, sw, slot):
 def readahead_hit(fr, p):
     """folio_test_clear_readahead: the first fault on a page read ahead is a readahead hit."""
     hit = fr.flags[p] & F_READAHEAD != 0
-    fr.flags[p] &= ~F_READAHEAD
+    fr.flags[p] &= F_ALL ^ F_READAHEAD
     return hit
 
 

@@ -6,7 +6,7 @@ from oomtui.engine.kernels.jit import kernel
 from oomtui.engine.kernels.lists import list_add_tail
 from oomtui.engine.kernels.lru import lru_del
 from oomtui.engine.state import (
-    F_ACTIVE, F_DIRTY, F_RECLAIM, F_WRITEBACK, LRU_INACTIVE_FILE, NR_DIRTY, NR_WRITEBACK,
+    F_ALL, F_ACTIVE, F_DIRTY, F_RECLAIM, F_WRITEBACK, LRU_INACTIVE_FILE, NR_DIRTY, NR_WRITEBACK,
     NR_WRITTEN, PGROTATED, RS_DQ_COUNT, RS_DQ_HEAD, RS_EXPIRED, RS_NOW, RS_WB_COUNT, RS_WB_WANTED,
 )
 
@@ -21,14 +21,14 @@ def writeback_run(k, budget, bg_thresh):
     fr, lru, ctr, st = k.fr, k.lru, k.ctr, k.rs.state
     for i in range(st[RS_WB_COUNT]):
         p = fr.wbq[i]
-        fr.flags[p] &= ~F_WRITEBACK
+        fr.flags[p] &= F_ALL ^ F_WRITEBACK
         ctr.vm[NR_WRITEBACK] -= 1
         ctr.vm[NR_WRITTEN] += 1
         if fr.flags[p] & F_RECLAIM:
-            fr.flags[p] &= ~F_RECLAIM
+            fr.flags[p] &= F_ALL ^ F_RECLAIM
             if fr.lru[p] >= 0 and fr.mlock[p] == 0 and not fr.flags[p] & F_DIRTY:
                 lru_del(fr=k.fr, lru=k.lru, p=p)  # folio_rotate_reclaimable → lru_move_tail
-                fr.flags[p] &= ~F_ACTIVE
+                fr.flags[p] &= F_ALL ^ F_ACTIVE
                 cg = fr.memcg[p]
                 fr.lru[p] = LRU_INACTIVE_FILE
                 list_add_tail(nxt=fr.next, prv=fr.prev, head=lru.head, tail=lru.tail, i=cg,
@@ -52,7 +52,8 @@ def writeback_run(k, budget, bg_thresh):
             st[RS_DQ_COUNT] += 1
             continue
         st[RS_WB_WANTED] = max(st[RS_WB_WANTED] - 1, 0)
-        fr.flags[p] = (fr.flags[p] & ~F_DIRTY) | F_WRITEBACK  # folio_clear_dirty_for_io + start
+        # folio_clear_dirty_for_io + folio_start_writeback
+        fr.flags[p] = (fr.flags[p] & (F_ALL ^ F_DIRTY)) | F_WRITEBACK
         ctr.vm[NR_DIRTY] -= 1
         ctr.vm[NR_WRITEBACK] += 1
         fr.wbq[st[RS_WB_COUNT]] = p

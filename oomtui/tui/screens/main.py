@@ -231,6 +231,10 @@ class MainScreen(Actions, TimeTravel, Screen):
                  else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
                                                else f" (achieved ×{frame.achieved:.3g})"))
         busy = f" · busy: {frame.busy}" if frame.busy else ""
+        if frame.compiling is not None:  # a first run (engine/compiler.py)
+            done, total, names = frame.compiling
+            busy += (f" · first run: running interpreted (slower) while the engine compiles "
+                     f"{bar(done, total)} {min(done, total)}/{total} {names}")
         self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
                     f"{self._scenario}{busy}")
 

@@ -1,0 +1,64 @@
+"""A first run (the kernels not yet compiled) plays at once, interpreted, while worker
+processes compile, and says so; it runs compiled once they are done (issue 12)."""
+
+from __future__ import annotations
+
+from tuitools import SIZE, scenario, until
+
+from oomtui.engine.kernels.jit import interpreted
+from oomtui.tui import sim as sim_module
+from oomtui.tui.app import make_app
+
+
+class Workers:
+    """Stands for BackgroundCompile: done when the test says so."""
+    finished = False
+    stopped = False
+
+    def __init__(self) -> None:
+        self.compiled, self.expected = 12, 120
+
+    def done(self) -> bool:
+        return Workers.finished
+
+    def wait(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        Workers.stopped = True
+
+    def status(self) -> str:
+        return "shrink_node"
+
+
+def status_line(app) -> str:
+    return str(app.main.query_one("#status").render())
+
+
+async def test_a_first_run_steps_interpreted_until_the_workers_are_done(monkeypatch):
+    monkeypatch.setattr(sim_module, "is_complete", lambda: False)
+    monkeypatch.setattr(sim_module, "BackgroundCompile", Workers)
+    monkeypatch.setattr(Workers, "finished", False)
+    app = make_app(scenario(), speed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.tick >= 20)
+        assert interpreted()
+        assert ("first run: running interpreted (slower) while the engine compiles "
+                "██░░░░░░░░░░░░░░░░░░ 12/120 shrink_node") in status_line(app)
+        Workers.finished = True
+        await until(pilot, lambda: not interpreted() and app.frame.tick >= 60
+                    and "interpreted" not in status_line(app))
+        assert app.sim._compile is None
+
+
+async def test_quitting_during_a_first_run_stops_the_workers(monkeypatch):
+    monkeypatch.setattr(sim_module, "is_complete", lambda: False)
+    monkeypatch.setattr(sim_module, "BackgroundCompile", Workers)
+    monkeypatch.setattr(Workers, "finished", False)
+    monkeypatch.setattr(Workers, "stopped", False)
+    app = make_app(scenario(), speed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.tick >= 5)
+        await pilot.press("q")
+        await until(pilot, lambda: Workers.stopped)
+    assert not interpreted()
