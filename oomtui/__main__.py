@@ -229,6 +229,7 @@ def _play_level(args: argparse.Namespace) -> int:
     """A level in the app, or headless (a bad level or moves file: exit 2)."""
     import json
 
+    from oomtui.engine.compiler import compile_all
     from oomtui.game import LevelRun, find_level, load_moves
 
     if args.path is None:
@@ -245,6 +246,7 @@ def _play_level(args: argparse.Namespace) -> int:
         from oomtui.tui.app import make_app
 
         return _run_app(make_app(level, paused=args.paused, speed=args.speed))
+    compile_all()
     print(json.dumps(LevelRun(level).run_headless(moves)))
     return 0
 
