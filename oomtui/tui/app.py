@@ -112,7 +112,6 @@ class OomApp(App):
             self.scenario = builtin()
         sim = Sim(self.scenario, paused=self.start["paused"], speed=self.start["speed"],
                   post=self.post_message)
-        sim.start_compile()  # a first run's compile workers, at the app's priority
         if sys.platform == "linux":  # a thread's own nice value: the UI thread wins the CPU
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         self.sim = sim  # before boot: the messages boot posts may need it
@@ -136,6 +135,8 @@ class OomApp(App):
     def on_frame_ready(self, message: messages.FrameReady) -> None:
         started = time.perf_counter()
         self.frame, self.where = message.frame, message.where
+        if self.sim.needs_compile and (message.frame.tick > 0 or message.frame.paused):
+            self.sim.start_compile()  # from this thread: at its priority (Sim.start_compile)
         self.main.show(message.frame, message.scenario, message.where)
         self._check_panic(message.frame)
         self.frame_times.append(time.perf_counter() - started)
