@@ -133,6 +133,12 @@ class OomApp(App):
     # -- what the worker posts --------------------------------------------------------------
 
     def on_frame_ready(self, message: messages.FrameReady) -> None:
+        if not self.is_running:  # the app is closing: its screens are going
+            return
+        if not self.main.is_mounted:  # a frame quicker than the screen: show it once it is up
+            self.call_after_refresh(self.post_message, messages.FrameReady(
+                message.frame, message.where, message.scenario))
+            return
         started = time.perf_counter()
         self.frame, self.where = message.frame, message.where
         if self.sim.needs_compile and (message.frame.tick > 0 or message.frame.paused):
