@@ -30,7 +30,9 @@ _WORKER = [sys.executable, "-m", "oomtui.engine.warmup"]
 class BackgroundCompile:
     """Worker processes compiling warm_up()'s parts. `compiling` holds the kernel each worker
     compiles now ("" once it is done), `compiled` how many distinct kernels have started
-    compiling, out of the `expected` a first run compiles (warmup.EXPECTED_KERNELS)."""
+    compiling, out of the `expected` a first run compiles (warmup.EXPECTED_KERNELS). A worker
+    that cannot start or fails is in `errors`: then ok() is False, and the kernels compile in
+    the process that needs them, on first use, as they always could."""
 
     def __init__(self, parts: tuple[str, ...] = PARTS) -> None:
         self.started = time.monotonic()
@@ -40,9 +42,18 @@ class BackgroundCompile:
         self.logs: dict[str, dict] = {}  # part -> its CompileLog summary, once done
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._workers = [subprocess.Popen(_WORKER + [part, str(os.getpid())], stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True) for part in parts]
+        self._workers: list[subprocess.Popen] = []
+        try:
+            for part in parts:
+                self._workers.append(subprocess.Popen(
+                    _WORKER + [part, str(os.getpid())], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        except OSError as e:  # no process can start here: done at once, and failed
+            for w in self._workers:
+                w.kill()
+                w.wait()
+            self._workers, parts = [], ()
+            self.errors.append(f"cannot start a worker: {e}")
         self._readers = [threading.Thread(target=self._read, args=(i, part, w), daemon=True)
                          for i, (part, w) in enumerate(zip(parts, self._workers))]
         for r in self._readers:

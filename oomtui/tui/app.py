@@ -129,7 +129,6 @@ class OomApp(App):
             self.scenario = builtin()
         sim = Sim(self.scenario, paused=self.start["paused"] or self.level is not None,
                   speed=self.start["speed"], post=self.post_message, level=self.level)
-        sim.start_compile()  # a first run's compile workers, at the app's priority
         if sys.platform == "linux":  # a thread's own nice value: the UI thread wins the CPU
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         self.sim = sim  # before boot: the messages boot posts may need it
@@ -151,8 +150,16 @@ class OomApp(App):
     # -- what the worker posts --------------------------------------------------------------
 
     def on_frame_ready(self, message: messages.FrameReady) -> None:
+        if not self.is_running:  # the app is closing: its screens are going
+            return
+        if not self.main.is_mounted:  # a frame quicker than the screen: show it once it is up
+            self.call_after_refresh(self.post_message, messages.FrameReady(
+                message.frame, message.where, message.scenario))
+            return
         started = time.perf_counter()
         self.frame, self.where = message.frame, message.where
+        if self.sim.needs_compile and (message.frame.tick > 0 or message.frame.paused):
+            self.sim.start_compile()  # from this thread: at its priority (Sim.start_compile)
         self.main.show(message.frame, message.scenario, message.where)
         self._check_panic(message.frame)
         self.frame_times.append(time.perf_counter() - started)

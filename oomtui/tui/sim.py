@@ -13,7 +13,6 @@ tick, call and trip in time, and summed up when it ends.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import threading
 import time
@@ -29,7 +28,7 @@ from oomtui import saves
 from oomtui.engine import Machine
 from oomtui.engine.compiler import BackgroundCompile
 from oomtui.engine.kernels.jit import interpret
-from oomtui.engine.warmup import CompileProgress, is_complete, warm_up
+from oomtui.engine.warmup import EXPECTED_KERNELS, CompileProgress, is_complete, warm_up
 from oomtui.engine.views import (
     FRAME_KINDS,
     MOVED_FROM,
@@ -540,28 +539,32 @@ class Sim:
 
     _compile: BackgroundCompile | None = None  # a first run's compile, under way
     _prepared = False  # the engine can step (compiled, or interpreted while _compile runs)
-
-    def start_compile(self) -> None:
-        """On a first run (the cache not complete), start the compile workers
-        (engine/compiler.py). The app calls this before it lowers the engine thread's priority:
-        the workers keep the app's, so the compile goes first and the run, interpreted
-        meanwhile, takes the CPU left."""
-        if not is_complete():
-            with contextlib.suppress(OSError):  # no worker can start here: see _prepare
-                self._compile = BackgroundCompile()
+    needs_compile = False  # a first run, interpreted, whose compile workers are not started
 
     def _prepare(self) -> None:
-        """Run interpreted while the compile workers are at work; else load the compiled
-        kernels (or, if no worker could start, compile them here)."""
-        if self._compile is not None:
-            interpret(True)
-        else:
+        """Load the compiled kernels; on a first run (the cache not complete), run them
+        interpreted until the compile workers are done (start_compile)."""
+        if is_complete():
             self._warm_up()
+        else:
+            self.needs_compile = True
+            interpret(True)
         self._prepared = True
+
+    def start_compile(self) -> None:
+        """Start a first run's compile workers (engine/compiler.py). The app calls it from its
+        own thread once the first tick is shown (or at once, paused): the workers then run at
+        the app's priority, above the engine thread's, so the compile goes first and the
+        interpreted run takes the CPU left, after a first tick as quick as it can be."""
+        if self.needs_compile:
+            self.needs_compile = False
+            self._compile = BackgroundCompile()
 
     def _compiling(self) -> tuple[int, int, str] | None:
         c = self._compile
-        return None if c is None else (c.compiled, c.expected, c.status())
+        if c is None:
+            return (0, EXPECTED_KERNELS, "") if self.needs_compile else None
+        return c.compiled, c.expected, c.status()
 
     def _compiled(self) -> None:
         """The workers are done: load what they compiled (and compile here what they could

@@ -95,3 +95,10 @@ def test_two_processes_compiling_into_one_empty_cache_and_one_killed_leave_it_wh
     again = start()  # loads what they wrote
     assert again.communicate(timeout=300)[0].strip() == "111"
     assert list((tmp_path / "cache").rglob("*.nbi")), "nothing was cached"
+
+
+def test_workers_that_cannot_start_are_done_at_once_and_failed(monkeypatch):
+    monkeypatch.setattr("oomtui.engine.compiler._WORKER", ["/nonexistent/python"])
+    workers = BackgroundCompile()
+    assert workers.done() and not workers.wait()
+    assert len(workers.errors) == 1 and workers.errors[0].startswith("cannot start a worker: ")

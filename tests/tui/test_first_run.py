@@ -42,7 +42,7 @@ async def test_a_first_run_steps_interpreted_until_the_workers_are_done(monkeypa
     app = make_app(scenario(), speed=4)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.frame is not None and app.frame.tick >= 20)
-        assert interpreted()
+        assert interpreted() and not app.sim.needs_compile  # started after the first tick
         assert ("first run: running interpreted (slower) while the engine compiles "
                 "██░░░░░░░░░░░░░░░░░░ 12/120 shrink_node") in status_line(app)
         Workers.finished = True
@@ -62,3 +62,15 @@ async def test_quitting_during_a_first_run_stops_the_workers(monkeypatch):
         await pilot.press("q")
         await until(pilot, lambda: Workers.stopped)
     assert not interpreted()
+
+
+async def test_a_first_run_started_paused_starts_its_workers_at_once(monkeypatch):
+    monkeypatch.setattr(sim_module, "is_complete", lambda: False)
+    monkeypatch.setattr(sim_module, "BackgroundCompile", Workers)
+    monkeypatch.setattr(Workers, "finished", False)
+    app = make_app(scenario(), paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.sim is not None and app.sim._compile is not None)
+        assert app.frame.tick == 0 and interpreted()
+        Workers.finished = True
+        await until(pilot, lambda: not interpreted())
