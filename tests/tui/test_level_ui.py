@@ -155,6 +155,9 @@ async def test_time_running_out_loses_and_the_next_level_stays_locked(notes):
         await until(pilot, lambda: isinstance(app.screen, LevelEndScreen))
         ending = app.screen.ending
         assert ending.status.state == "lost" and ending.score.part("result").points == 0
+        score = app.screen.query_one("#end-score")
+        drawn = [score.render_line(y).text for y in range(score.size.height)]
+        assert any("score (never below 0) · best 0 " in row for row in drawn)
         assert Progress.load().state("overcommit") == "open"
         await pilot.press("n")
         assert notes[-1] == f"{ending.next_level.title!r} opens once this level is won"
@@ -162,6 +165,16 @@ async def test_time_running_out_loses_and_the_next_level_stays_locked(notes):
         await settle(pilot)
         assert app.screen is app.main and app.frame.tick == 0
         assert app.frame.goal.state == "playing"
+
+
+async def test_p_on_the_end_screen_opens_the_picker():
+    from oomtui.tui.screens.picker import PickerScreen
+
+    app = make_app(overcommit(), paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await win_level_1(pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, PickerScreen)
 
 
 async def test_a_level_files_text_is_shown_as_text(tmp_path):
