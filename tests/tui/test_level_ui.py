@@ -205,7 +205,7 @@ async def test_an_oom_kill_is_told_in_a_sentence_beside_the_toast_and_on_the_oom
         await pilot.press("O")
         assert isinstance(app.screen, OomScreen)
         why = text(app.screen.query_one("#oom-why"))
-        assert why.startswith(f"{said}.\nPoints are pages (4 KiB each): totalpages = "
+        assert why.startswith(f"{said}.\nPoints are pages (4 KiB each); totalpages = "
                               f"{kill.data['totalpages']} (RAM + swap). /proc/PID/oom_score")
 
 
