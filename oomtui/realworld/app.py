@@ -71,7 +71,8 @@ class ImportedApp(OomApp):
     """OomApp on an imported machine, paused, with `first` (a screen) shown over the main one.
     real: simulated pid → the snapshot's pid, for the next-victim line."""
 
-    CSS_PATH = Path(tui_app.__file__).with_name(OomApp.CSS_PATH)   # Textual resolves it per class
+    # Textual resolves them per class
+    CSS_PATH = [Path(tui_app.__file__).with_name(css) for css in OomApp.CSS_PATH]
 
     def __init__(self, name: str, machine: Machine, first=None,
                  real: dict[int, int] | None = None):

@@ -146,14 +146,14 @@ async def test_the_picker_shows_each_levels_state_and_keeps_a_locked_one_closed(
         assert f"3. {third.title}  [locked]" in lines
         await pick(pilot, third.id)
         assert isinstance(app.screen, PickerScreen)
-        assert error_line(app) == f"{third.title} is locked: win {second.title!r} first"
+        assert error_line(app) == f"locked: win level {second.order} first"
         await pick(pilot, second.id)
         assert app.level.id == second.id
         assert app.sim.scenario == second.scenario and app.sim.paused
 
 
-async def test_the_picker_opens_a_scenario_running_and_says_what_it_is(notes):
-    app = make_app(scenario(), paused=True)
+async def test_the_picker_opens_a_scenario_as_the_app_started_and_says_what_it_is(notes):
+    app = make_app(scenario(), paused=True)  # (a scenario opens paused in an app started so)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+o")
@@ -165,13 +165,28 @@ async def test_the_picker_opens_a_scenario_running_and_says_what_it_is(notes):
         assert str(app.screen.query_one("#picker-about").render()).startswith(
             "vm.overcommit_memory = 2 on 1 GiB")
         await pilot.press("enter")
-        await until(pilot, lambda: app.sim.scenario.name == "strict-overcommit")
-        await pilot.press("space")  # pause, to settle
         await settle(pilot)
         m = app.sim.machine
+        assert app.sim.scenario.name == "strict-overcommit" and m.tick == 0 and app.sim.paused
         assert m.meminfo()["MemTotal"] == 1024 * 1024 and m.sysctl("vm.overcommit_memory") == 2
         assert [r["comm"] for r in m.processes()][-2:] == ["batch", "grower"]
-        assert app.screen is app.main and "opened strict-overcommit" in notes[-1]
+        assert app.screen is app.main
+        assert notes[-1] == "opened strict-overcommit, paused (space runs); R restarts it"
+
+
+async def test_ctrl_o_works_from_another_screen_and_a_running_app_runs_what_it_opens(notes):
+    app = make_app(scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark", "ctrl+o")
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("escape")  # back where it was opened
+        assert not isinstance(app.screen, PickerScreen) and app.screen is not app.main
+        await pilot.press("ctrl+o")
+        await pick(pilot, "dentry-flood")
+        await until(pilot, lambda: app.sim.scenario.name == "dentry-flood")
+        assert app.screen is app.main and not app.sim.paused
+        assert notes[-1] == "opened dentry-flood; R restarts it"
 
 
 async def test_the_picker_opens_an_example_save_paused_where_it_was_saved(notes):
@@ -208,9 +223,8 @@ async def test_a_typed_path_opens_a_scenario_and_a_bad_one_is_a_message(tmp_path
         assert app.sim.machine.state_digest() == before
         app.screen.query_one("#picker-path").value = str(good)
         await pilot.press("enter")
-        await until(pilot, lambda: app.sim.scenario.name == "mine")
-        await pilot.press("space")
         await settle(pilot)
+        assert app.sim.scenario.name == "mine"
         assert [r["comm"] for r in app.sim.machine.processes()][-1] == "solo"
 
 
@@ -264,9 +278,7 @@ async def test_the_sandbox_builds_the_machine_asked_for(notes):
             "EINVAL, ram_mib=8 is out of range 16..131072")  # the engine's word, dialog open
         await fill(pilot, ram="512M", swap="256M", overcommit=1, thp="never", keep=False,
                    **{"add-leaker": 2, "add-database": 1})
-        await until(pilot, lambda: app.sim.scenario.name == "sandbox (strict-overcommit)")
-        await pilot.press("space")
-        await settle(pilot)
+        assert app.sim.scenario.name == "sandbox (strict-overcommit)"
         m = app.sim.machine
         info = m.meminfo()
         # SwapTotal: the area less its first page, the swap header (mm/swapfile.c)
@@ -297,6 +309,8 @@ def test_welcome_look(snap_compare, size):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-def test_picker_look(snap_compare, size):
+def test_picker_look(snap_compare, size, monkeypatch):
+    three = builtin_levels()[:3]  # the look stays as more levels come
+    monkeypatch.setattr("oomtui.game.all_levels", lambda: three)
     app = make_app(scenario(), paused=True, start_tick=50)
     assert snap_compare(app, terminal_size=size, run_before=ready("ctrl+o"))

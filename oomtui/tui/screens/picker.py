@@ -23,6 +23,10 @@ from textual.widgets.option_list import Option
 
 from oomtui.tui.fmt import error_text
 
+# Rows of the picker that are not its list: border 2, title 1, the line about the highlighted
+# entry 3, the path box 3, the error line 1.
+CHROME_ROWS = 10
+
 
 @dataclass(frozen=True)
 class Pick:
@@ -57,8 +61,7 @@ def level_picks() -> tuple[list[tuple[str, Pick]], str]:
         shown = {"won": f"won, best {best}" if best is not None else "won",
                  "open": "open", "locked": "locked"}[state]
         # only a built-in level after the first is ever locked: `previous` is the one to win
-        locked = f"{level.title} is locked: win {previous.title!r} first" \
-            if state == "locked" else ""
+        locked = f"locked: win level {previous.order} first" if state == "locked" else ""
         about = (f"{'★' * level.difficulty}{'☆' * (5 - level.difficulty)} · teaches "
                  f"{', '.join(level.teaches)} · goal: {level.goal_text}")
         picks.append((f"{level.order:>2}. {level.title}  [{shown}]",
@@ -169,6 +172,11 @@ class PickerScreen(ModalScreen[Pick | None]):
         if warning:
             self.query_one("#picker-error", Label).update(warning)
 
+    def on_resize(self) -> None:
+        # The list is as long as it needs up to the rows the rest leaves (as FormDialog's
+        # fields): CSS cannot say that of an auto-height box.
+        self.query_one(OptionList).styles.max_height = max(3, self.size.height - CHROME_ROWS)
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         pick = self.picks.get(event.option.id)
         self.query_one("#picker-about", Static).update(pick.about if pick else "")
@@ -194,9 +202,9 @@ class PickerScreen(ModalScreen[Pick | None]):
 
 
 def open_pick(app, pick: Pick) -> None:
-    """Open what was picked in the running app: a scenario runs from its boot, a save opens
-    paused where it was saved, a level starts with its briefing, the sandbox asks for its
-    machine first. The screens over the main one close: they showed the machine it replaces."""
+    """Open what was picked in the running app: a scenario runs from its boot (unless the app
+    was started paused), a save opens paused where it was saved, a level starts with its
+    briefing, the sandbox asks for its machine first. The screens over the main one close: they showed the machine it replaces."""
     if app.sim is None:
         app.notify("the engine is still being prepared", severity="warning")
         return
@@ -205,16 +213,15 @@ def open_pick(app, pick: Pick) -> None:
     if pick.kind == "sandbox":
         from oomtui.tui.screens import sandbox
 
-        sandbox.ask(app)
+        sandbox.ask(app, lambda scenario: open_pick(app, Pick("scenario", scenario)))
     elif pick.kind == "level":
         app.play_level(pick.what)
     elif pick.kind == "scenario":
-        app.level = None
+        paused = app.start["paused"]  # as the app was started: running, or paused (--paused)
         app.main.status(f"opening {pick.what.name}…")
-        app.sim.open(pick.what, paused=False, then=lambda start: app.notify(
-            f"opened {start.name} (R restarts it, ctrl+o opens another)"))
+        app.sim.open(pick.what, paused=paused, then=lambda start: app.notify(
+            f"opened {start.name}{', paused (space runs)' if paused else ''}; R restarts it"))
     else:
-        app.level = None
         path = pick.what
         app.main.status(f"loading {path.name}…")
         app.sim.load(path, lambda start: app.notify(

@@ -20,8 +20,9 @@ OVERCOMMIT = (("0: heuristic (the default)", 0), ("1: always", 1),
 THP = (("always", "always"), ("madvise", "madvise"), ("never", "never"))
 
 
-def ask(app) -> None:
-    """Open the sandbox's first dialog: which built-in scenario to start from."""
+def ask(app, play) -> None:
+    """Open the sandbox's first dialog: which built-in scenario to start from; then the
+    second; `play(scenario)` runs the sandbox built."""
     from oomtui import scenarios
 
     names = scenarios.builtin_names()
@@ -30,7 +31,7 @@ def ask(app) -> None:
 
     def then(v):
         if v is not None:
-            machine(app, scenarios.builtin(v["start"]))
+            machine(app, scenarios.builtin(v["start"]), play)
 
     app.push_screen(FormDialog(
         "Sandbox: start from", [Field("start", "scenario", "choice", first,
@@ -79,8 +80,8 @@ def build(base, v: dict):
                      f"{v['overcommit']}, THP {v['thp']}; processes: {comms}."))
 
 
-def machine(app, base) -> None:
-    """The second dialog, filled with `base`'s machine; OK boots the sandbox, running."""
+def machine(app, base, play) -> None:
+    """The second dialog, filled with `base`'s machine; OK gives the sandbox to `play`."""
     from oomtui.workloads import PRESETS
 
     config = base.config
@@ -92,12 +93,6 @@ def machine(app, base) -> None:
     def check(v: dict):
         v["presets"] = {name: v.pop(f"add-{name}") for name in presets}
         return build(base, v)
-
-    def then(scenario):
-        from oomtui.tui.screens.picker import Pick, open_pick
-
-        if scenario is not None:
-            open_pick(app, Pick("scenario", scenario))
 
     app.push_screen(FormDialog(f"Sandbox from {base.name}", [
         Field("ram", "RAM", "size", _size(ram), check=_mib(1),
@@ -111,4 +106,4 @@ def machine(app, base) -> None:
         *(Field(f"add-{name}", f"+ {name}", "int", 0, lo=0, hi=MAX_EACH) for name in presets),
     ], note=(f"Keep its own processes and timed calls ({comms}), and add processes running "
              f"the workload presets: how many of each (0 to {MAX_EACH})."),
-        ok="Play", check=check), then)
+        ok="Play", check=check), lambda scenario: scenario is not None and play(scenario))

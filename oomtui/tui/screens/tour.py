@@ -59,9 +59,10 @@ class TourScreen(ModalScreen[bool]):
                 Binding("left", "back", "Back", id="tour-back"),
                 Binding("escape", "end", "End the tour", id="tour-end")]
 
-    def __init__(self, steps: tuple[Step, ...] = STEPS):
+    steps = STEPS
+
+    def __init__(self):
         super().__init__()
-        self.steps = steps
         self.at = 0
         """The step shown."""
 
