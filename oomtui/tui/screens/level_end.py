@@ -23,7 +23,8 @@ def score_table(ending) -> Table:
     table.add_column("points", justify="right", no_wrap=True)
     for part in ending.score.parts:
         table.add_row(Text(part.text), f"{part.points:+d}")  # a part names processes: text
-    best = (" · a new best" if ending.new_best else
+    won = ending.status.state == "won"
+    best = (" · a new best" if ending.new_best and won else
             "" if ending.best is None else f" · best {ending.best}")
     table.add_row(Text("score (never below 0)" + best, style="bold"),
                   Text(str(ending.score.total), style="bold"))

@@ -32,12 +32,13 @@ SIGNALS = {9: "SIGKILL", 15: "SIGTERM: the victim runs on until it exits"}
 
 
 def units(data: dict) -> str:
-    """What the points are counted in, beside the 0-1000 oom_score /proc shows."""
+    """What the points are counted in, beside the oom_score /proc shows."""
     total = data["totalpages"]
     of = "RAM + swap" if data.get("memcg") is None else f"the memory limit of {data['memcg']}"
-    return (f"Points are pages (4 KiB each): totalpages = {total} ({of}). /proc/PID/oom_score "
-            "shows the same points per mille of totalpages: (1000 + points × 1000 / totalpages) "
-            "× 2/3, 0 for an unkillable task.")
+    # proc_oom_score (KERNEL.md §2): always against RAM + swap, whatever the cgroup
+    return (f"Points are pages (4 KiB each); totalpages = {total} ({of}). /proc/PID/oom_score "
+            "is the same badness against RAM + swap, rescaled: (1000 + points × 1000 / "
+            "(RAM + swap pages)) × 2/3, 0 for an unkillable task.")
 
 
 def candidates(event) -> list[dict]:

@@ -31,6 +31,8 @@ class GoalLine(Static):
         else:
             line.append(f" {status.state}: ", style="bold").append(status.reason)
         for text, ok in sorted(status.progress, key=lambda p: bool(p[1])):
+            if text == status.reason:
+                continue  # the verdict said it
             mark, colour = MARKS[bool(ok)]
             line.append(f" {mark} ", style=f"bold {colour}").append(text)  # text: never markup
         self.update(line)
