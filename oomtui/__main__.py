@@ -219,10 +219,9 @@ def _names_level(path: str | None) -> bool:
         return False
     if not os.path.exists(path):
         return re.fullmatch(r"[a-z0-9-]+", path) is not None
-    if not path.endswith(".toml"):
-        return False
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return re.search(r"^\s*\[level\]", f.read(1 << 20), re.M) is not None
+    from oomtui.game.level import is_level_file
+
+    return path.endswith(".toml") and is_level_file(path)
 
 
 def _play_level(args: argparse.Namespace) -> int:

@@ -112,6 +112,14 @@ def parse_toml(text: str, source: str) -> dict:
         raise LevelError(source, 1, None, "invalid TOML: nested too deep") from None
 
 
+def is_level_file(path: str | Path) -> bool:
+    """Whether a .toml file means to be a level (it has a [level] table): then the level
+    loader, not the scenario loader, says what is wrong with it."""
+    with open(path, "rb") as f:
+        head = f.read(scenarios.MAX_FILE_BYTES)
+    return re.search(rb"^\s*\[level\]", head, re.MULTILINE) is not None
+
+
 def load_level(path: str | Path) -> Level:
     """Read a level file."""
     path = Path(path)

@@ -2,56 +2,41 @@
 
 from __future__ import annotations
 
-from tuitools import fill, oom_scenario, scenario, select, settle
-from textual.widgets import Input
+from tuitools import fill, oom_scenario, ready, scenario, select, settle
 
 from oomtui.tui.app import make_app
 
 SIZE = (140, 44)
 
 
-def ready(*keys, comm: str | None = "web"):
-    async def run_before(pilot) -> None:
-        await settle(pilot)
-        if comm is not None:
-            await select(pilot, comm)
-        await pilot.press(*keys)
-        await settle(pilot)
-        for box in pilot.app.screen.query(Input):
-            box.cursor_blink = False
-        pilot.app.clear_notifications()
-        await pilot.pause()
-    return run_before
-
-
 def test_main_screen(snap_compare):
     assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
-                        run_before=ready())
+                        run_before=ready(comm="web"))
 
 
 def test_main_screen_80x24(snap_compare):
     assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=(80, 24),
-                        run_before=ready())
+                        run_before=ready(comm="web"))
 
 
 def test_help_screen(snap_compare):
     assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
-                        run_before=ready("question_mark"))
+                        run_before=ready("question_mark", comm="web"))
 
 
 def test_mmap_dialog(snap_compare):
     assert snap_compare(make_app(scenario(), paused=True, start_tick=50), terminal_size=SIZE,
-                        run_before=ready("m"))
+                        run_before=ready("m", comm="web"))
 
 
 def test_oom_screen(snap_compare):
     assert snap_compare(make_app(oom_scenario(), paused=True, start_tick=400), terminal_size=SIZE,
-                        run_before=ready("O", comm=None))
+                        run_before=ready("O"))
 
 
 def test_panic_screen(snap_compare):
     app = make_app(oom_scenario(sysctl={"vm.panic_on_oom": 1}), paused=True, start_tick=400)
-    assert snap_compare(app, terminal_size=SIZE, run_before=ready(comm=None))
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready())
 
 
 def test_compare_screen(snap_compare):

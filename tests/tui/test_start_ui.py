@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Label, OptionList
-from tuitools import SIZE, fill, pick, scenario, settle, until
+from tuitools import SIZE, fill, pick, ready, scenario, settle, until
 
 from oomtui import paths, saves, scenarios
 from oomtui.examples import DESCRIPTIONS, EXAMPLES_DIR
@@ -289,18 +289,6 @@ async def test_the_sandbox_builds_the_machine_asked_for(notes):
 
 
 # -- the look ----------------------------------------------------------------------------------
-
-def ready(*keys):
-    async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press(*keys)
-        await settle(pilot)
-        for box in pilot.app.screen.query(Input):
-            box.cursor_blink = False
-        pilot.app.clear_notifications()
-        await pilot.pause()
-    return run_before
-
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_welcome_look(snap_compare, size):

@@ -5,6 +5,8 @@ and `from conftest import` would find whichever was imported first.)"""
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from oomtui.scenarios import parse
 
 SIZE = (140, 44)
@@ -117,3 +119,19 @@ async def pick(pilot, what) -> None:
     listing.highlighted = listing.get_option_index(key)
     await pilot.press("enter")
     await settle(pilot)
+
+
+def ready(*keys, comm: str | None = None):
+    """A snapshot's run_before: settle, select `comm` (if any), press `keys`, settle, and
+    still what would differ between two runs (a cursor's blink, notifications)."""
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        if comm is not None:
+            await select(pilot, comm)
+        await pilot.press(*keys)
+        await settle(pilot)
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause()
+    return run_before

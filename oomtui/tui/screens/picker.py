@@ -9,7 +9,6 @@ text, never read as markup. A file that cannot be opened is a message, never a t
 from __future__ import annotations
 
 import errno
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,16 +97,6 @@ def example_picks() -> list[tuple[str, Pick]]:
             for s in sorted(saves.list_saves(EXAMPLES_DIR), key=lambda s: s.path.name)]
 
 
-def is_level_file(path: Path) -> bool:
-    """Whether a .toml file means to be a level (it has a [level] table): then the level
-    loader, not the scenario loader, says what is wrong with it."""
-    from oomtui.scenarios import MAX_FILE_BYTES
-
-    with path.open("rb") as f:
-        head = f.read(MAX_FILE_BYTES)
-    return re.search(rb"^\s*\[level\]", head, re.MULTILINE) is not None
-
-
 def typed(text: str) -> Pick:
     """What a typed path opens: a level or a scenario (read here, so a bad one is told at
     once), or a save (read by the engine worker). OSError or ValueError says why not."""
@@ -118,7 +107,7 @@ def typed(text: str) -> Pick:
         raise OSError(errno.ENOENT, f"{path}: no such file")
     if path.suffix != ".toml":
         return Pick("save", path)
-    from oomtui.game import load_level
+    from oomtui.game.level import is_level_file, load_level
     from oomtui.scenarios import load
 
     if is_level_file(path):
