@@ -93,8 +93,7 @@ class MainScreen(Actions, TimeTravel, Screen):
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(ProcessTable).focus()
         self.action_show_pane(self.shown_pane)
-        self.status("preparing engine: loading the simulator's compiled kernels (the first run "
-                    "compiles them, which takes a while)…")
+        self.status("preparing engine…")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -231,12 +230,13 @@ class MainScreen(Actions, TimeTravel, Screen):
                  else f"▶ ×{frame.speed:g}" + ("" if frame.achieved is None
                                                else f" (achieved ×{frame.achieved:.3g})"))
         busy = f" · busy: {frame.busy}" if frame.busy else ""
-        if frame.compiling is not None:  # a first run (engine/compiler.py)
+        compiling = ""
+        if frame.compiling is not None:  # a first run (engine/compiler.py): first, to be seen
             done, total, names = frame.compiling
-            busy += (f" · first run: running interpreted (slower) while the engine compiles "
-                     f"{bar(done, total)} {min(done, total)}/{total} {names}")
-        self.status(f"oomtui ─ tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ scenario: "
-                    f"{self._scenario}{busy}")
+            compiling = (f"compiling {bar(done, total)} {min(done, total)}/{total} ─ first run: "
+                         f"interpreted till then, slower ─ {names} ─ ")
+        self.status(f"oomtui ─ {compiling}tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ "
+                    f"scenario: {self._scenario}{busy}")
 
     _scenario = ""  # the name of the scenario (or save) the last frame came from
     _shown_rows = None
