@@ -180,8 +180,10 @@ class CompileProgress(event.Listener):
 
 def _worker(part: str, parent: int) -> None:
     """A compile worker (engine/compiler.py): compiles `part`, printing each kernel's name as
-    it starts and, at the end, a summary (JSON): its CompileLog's, the kernels it compiled, and
-    whether the cache was empty when it began. It ends itself if its parent does."""
+    it starts and, at the end, a summary (JSON): its CompileLog's, the kernels it compiled,
+    whether the cache was empty when it began, and its CPU seconds. It ends itself if its
+    parent does."""
+    import resource
     import sys
     import threading
 
@@ -199,8 +201,10 @@ def _worker(part: str, parent: int) -> None:
     event.register("numba:compile", log)
     with event.install_listener("numba:compile", progress):
         warm_up((part,), in_worker=True)
+    used = resource.getrusage(resource.RUSAGE_SELF)
     sys.stdout.write(json.dumps({**log.summary(), "kernels": sorted(progress.names),
-                                 "from_empty_cache": empty}) + "\n")
+                                 "from_empty_cache": empty,
+                                 "cpu_s": used.ru_utime + used.ru_stime}) + "\n")
 
 
 if __name__ == "__main__":  # python -m oomtui.engine.warmup PART PARENT_PID
