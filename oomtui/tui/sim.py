@@ -483,10 +483,11 @@ class Sim:
         self._prepare()
         try:
             self._loop(cancelled)
-        finally:
-            if self._compile is not None:  # quitting before the workers are done
+        finally:  # quitting during a first run: the workers stop, the kernels run compiled
+            self.needs_compile = False
+            if self._compile is not None:
                 self._compile.stop()
-                interpret(False)
+            interpret(False)
 
     def _loop(self, cancelled) -> None:
         """Calls, steps at speed, frames."""

@@ -75,3 +75,14 @@ async def test_a_first_run_started_paused_starts_its_workers_at_once(monkeypatch
         assert app.frame.tick == 0 and interpreted()
         Workers.finished = True
         await until(pilot, lambda: not interpreted())
+
+
+async def test_quitting_before_the_workers_start_leaves_the_kernels_compiled(monkeypatch):
+    monkeypatch.setattr(sim_module, "is_complete", lambda: False)
+    monkeypatch.setattr(sim_module.Sim, "start_compile", lambda sim: None)  # never started
+    app = make_app(scenario(), speed=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.frame is not None and app.frame.tick >= 5)
+        assert interpreted() and app.sim.needs_compile
+        await pilot.press("q")
+    assert not interpreted()
