@@ -10,7 +10,8 @@ and the engine switches to the compiled kernels.
 It is safe to stop at any time and to run twice at once: numba writes each cache file to a
 temporary name and renames it into place, so a killed worker leaves only whole entries, and
 two workers compiling the same kernel each write a whole copy. The cache is marked complete
-(warmup.mark_complete) only once a warm_up() in one process has loaded everything.
+(warmup.mark_complete) once every worker has succeeded (or a warm_up() in one process has run
+every part compiled).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
-import time
 
 from oomtui.engine.warmup import EXPECTED_KERNELS, PARTS, is_complete, mark_complete
 
@@ -35,7 +36,6 @@ class BackgroundCompile:
     the process that needs them, on first use, as they always could."""
 
     def __init__(self, parts: tuple[str, ...] = PARTS) -> None:
-        self.started = time.monotonic()
         self.expected = EXPECTED_KERNELS
         self._names: set[str] = set()
         self.compiling = ["" for _ in parts]
@@ -43,11 +43,16 @@ class BackgroundCompile:
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._workers: list[subprocess.Popen] = []
+        self._stderr: list = []  # each worker's, a file
         try:
             for part in parts:
+                # stderr to a file: a pipe nobody reads while stdout is read could fill and stop
+                # the worker
+                errors = tempfile.TemporaryFile()
                 self._workers.append(subprocess.Popen(
                     _WORKER + [part, str(os.getpid())], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                    stdout=subprocess.PIPE, stderr=errors, text=True))
+                self._stderr.append(errors)
         except OSError as e:  # no process can start here: done at once, and failed
             for w in self._workers:
                 w.kill()
@@ -70,7 +75,7 @@ class BackgroundCompile:
                     self._names.add(line)
                     self.compiling[i] = line
         worker.wait()
-        error = worker.stderr.read().strip()
+        error = _read_back(self._stderr[i])
         with self._lock:
             self.compiling[i] = ""
             if worker.returncode != 0:
@@ -108,6 +113,13 @@ class BackgroundCompile:
         """The kernels being compiled now."""
         with self._lock:
             return ", ".join(n for n in self.compiling if n)
+
+
+def _read_back(file) -> str:
+    """What a worker wrote to its stderr file; the file is closed (and so gone)."""
+    with file:
+        file.seek(0)
+        return file.read().decode(errors="replace").strip()
 
 
 def compile_all() -> bool:
