@@ -4,12 +4,12 @@ numba compiles a function once per distinct tuple of argument types. It types an
 where it came from (int16 when read from an int16 array, int32 from an int32 one) and a
 constant as a literal (ZONE_NORMAL as Literal[int](2)), so a kernel called with the same value
 from different arrays, or with different constants, compiled again for each: a first run
-compiled 225 signatures of 109 kernels, alloc_from_zones 16 times (issue 12). A kernel instead
+compiled 225 signatures of 134 functions, alloc_from_zones 16 times (issue 12). A kernel instead
 compiles once, for every integer it is passed as an int64 (numba does its integer arithmetic in
 int64 anyway), with one exception: `order`. A block's order sizes its loops and its shifts, and
 nearly every allocation and free is of a single page: compiled for the constant order=0 as well
-as for any order, faults run twice as fast, with and without reclaim, than compiled for any
-order only. So the buddy kernels that take an order compile twice, the rest once.
+as for any order, faults run three times as fast, with and without reclaim, as compiled for
+any order only. So the buddy kernels that take an order compile twice, the rest once.
 """
 
 from __future__ import annotations
