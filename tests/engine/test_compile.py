@@ -88,7 +88,7 @@ def first_run_logs(tmp_path) -> dict:
     workers logged it (tests/conftest.py), or, if the run's cache was not empty when they began
     (an earlier run stopped half-way), from a first run in a new process."""
     logs = compile_logs()
-    if logs and all(log["from_empty_cache"] for log in logs.values()):
+    if logs and all(log.get("from_empty_cache") for log in logs.values()):
         return logs
     r = subprocess.run([sys.executable, "-c", _FIRST_RUN], cwd=ROOT, capture_output=True,
                        text=True, timeout=1200, env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
