@@ -84,5 +84,6 @@ async def test_quitting_before_the_workers_start_leaves_the_kernels_compiled(mon
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.frame is not None and app.frame.tick >= 5)
         assert interpreted() and app.sim.needs_compile
+        assert "0/113 ─ first run: interpreted till then, slower ─ tick " in status_line(app)
         await pilot.press("q")
     assert not interpreted()

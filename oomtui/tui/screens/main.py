@@ -234,7 +234,7 @@ class MainScreen(Actions, TimeTravel, Screen):
         if frame.compiling is not None:  # a first run (engine/compiler.py): first, to be seen
             done, total, names = frame.compiling
             compiling = (f"compiling {bar(done, total)} {min(done, total)}/{total} ─ first run: "
-                         f"interpreted till then, slower ─ {names} ─ ")
+                         f"interpreted till then, slower ─ {names + ' ─ ' if names else ''}")
         self.status(f"oomtui ─ {compiling}tick {frame.tick} ({frame.seconds:.2f} s) {state} ─ "
                     f"scenario: {self._scenario}{busy}")
 
